@@ -1,0 +1,145 @@
+"""One scenario (a single co-simulated run) and the inputs built from it.
+
+`Scenario` is a pydantic model, so that the CLI, a study sweep and a simulator running out of process all
+pass the same JSON-safe description. `build_inputs()` turns it into arrays: the feeder, household demand and
+PV per connection point, the EV fleet, its mobility and the price levels over the period plus one day of
+look-ahead. It is cached, so the simulators of one in-process world share one copy.
+"""
+import functools
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hostcap.feeders import DEFAULT_FEEDER, Feeder, load_feeder
+from hostcap.models.errors import InputError
+from hostcap.models.fleet import Fleet, make_fleet
+from hostcap.models.households import Households, resample
+from hostcap.models.mobility import Mobility, build_mobility, draw_trips, trips_from_table
+from hostcap.models.population import draw_candidates, sample_seed_sequence
+from hostcap.models.strategies import STRATEGIES, VoltWattCurve
+from hostcap.models.tariff import Tariff
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = "run"
+    feeder: str = DEFAULT_FEEDER
+    profiles: str | None = None
+    trips: str | None = None
+    strategy: str = "uncontrolled"
+    penetration: float = Field(0.5, ge=0.0, le=1.0)
+    v2g_share: float = Field(0.0, ge=0.0, le=1.0)
+    start: str = "2016-01-11"
+    days: int = Field(7, ge=1, le=366)
+    step_min: float = Field(15.0, gt=0)
+    seed: int = Field(0, ge=0)
+    sample: int = Field(0, ge=0)
+    band: Literal["en50160", "ansi"] = "en50160"
+    solver: Literal["fast", "pandapower"] = "fast"
+    volt_watt_v_pu: tuple[float, ...] = VoltWattCurve.v_pu
+    volt_watt_frac: tuple[float, ...] = VoltWattCurve.frac
+    volt_watt_absorb_pu: tuple[float, float] = VoltWattCurve.v_absorb_pu
+    volt_watt_smoothing: float = VoltWattCurve.smoothing
+    line_limit_pct: float = Field(100.0, gt=0)
+    trafo_limit_pct: float = Field(100.0, gt=0)
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        if v not in STRATEGIES:
+            raise ValueError(f"unknown strategy '{v}', choose one of {', '.join(STRATEGIES)}")
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _iso_date(cls, v: str) -> str:
+        try:
+            pd.Timestamp(v)
+        except ValueError:
+            raise ValueError(f"'{v}' is not a date (YYYY-MM-DD)") from None
+        return v
+
+    def curve(self) -> VoltWattCurve:
+        return VoltWattCurve(self.volt_watt_v_pu, self.volt_watt_frac, self.volt_watt_absorb_pu,
+                             self.volt_watt_smoothing)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    feeder: Feeder
+    index: pd.DatetimeIndex  # start of each step of the run
+    dt_s: float
+    households: Households  # (n_steps, n_cp)
+    fleet: Fleet
+    mobility: Mobility  # (n_steps + look-ahead, n_ev)
+    levels: np.ndarray  # tariff price level per step, same horizon as mobility
+    cp_bus_pos: np.ndarray  # position in net.bus of each connection point's bus
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.index)
+
+
+def build_inputs(scenario: Scenario) -> Inputs:
+    return _build_inputs(scenario.model_dump_json())
+
+
+@functools.lru_cache(maxsize=2)
+def _build_inputs(scenario_json: str) -> Inputs:
+    sc = Scenario.model_validate_json(scenario_json)
+    feeder = load_feeder(sc.feeder, sc.profiles)
+    prof = feeder.profiles
+    dt_s = sc.step_min * 60.0
+    factor = dt_s / prof.dt_s
+    if min(factor, 1 / factor) <= 0 or abs(max(factor, 1 / factor) - round(max(factor, 1 / factor))) > 1e-9:
+        raise InputError(f"step_min: {sc.step_min} min is no multiple or divisor of the profiles' "
+                         f"{prof.dt_s / 60:g} min step")
+    start = pd.Timestamp(sc.start)
+    steps_per_day = 86400.0 / dt_s
+    if abs(steps_per_day - round(steps_per_day)) > 1e-9:
+        raise InputError(f"step_min: {sc.step_min} min does not divide a day")
+    steps_per_day = int(round(steps_per_day))
+    n_steps = sc.days * steps_per_day
+    n_prof = int(round(n_steps * factor)) if factor >= 1 else int(np.ceil(n_steps * factor))
+    row = prof.locate(start, n_prof)
+    arrays = {k: resample(v, factor)[:n_steps] for k, v in feeder.cp_arrays(row, n_prof).items()}
+    households = Households(**arrays)
+    index = pd.date_range(start, periods=n_steps, freq=pd.Timedelta(seconds=dt_s))
+
+    cps = feeder.connection_points
+    home = np.flatnonzero(cps["household"].to_numpy())
+    cand = draw_candidates(sample_seed_sequence(sc.seed, sc.feeder, sc.sample), len(home))
+    ev_cp, bidir, pick = cand.chosen(home, sc.penetration, sc.v2g_share)
+    ids = [f"ev{cp}" for cp in ev_cp]
+    fleet = make_fleet(cand.vehicles, pick=pick, cp=ev_cp, bidirectional=bidir, ids=ids)
+
+    horizon = n_steps + steps_per_day  # one day of look-ahead for departures and prices
+    days = pd.date_range(start, periods=horizon // steps_per_day, freq="D")
+    if sc.trips:
+        trips = trips_from_table(_read_trips(sc.trips), vehicle_ids=ids, start=start, dt_s=dt_s)
+    else:
+        all_trips = draw_trips(cand.trips_rng, n_vehicles=len(home), weekdays=days.weekday.to_numpy(),
+                               steps_per_day=steps_per_day)
+        trips = all_trips.of_vehicles(pick)
+    mobility = build_mobility(trips, n_vehicles=fleet.n, n_steps=horizon)
+    hours = (np.arange(horizon) * dt_s / 3600.0) % 24.0
+    levels = Tariff().levels(hours)
+    bus_pos = pd.Series(np.arange(len(feeder.net.bus)), index=feeder.net.bus.index)
+    return Inputs(feeder, index, dt_s, households, fleet, mobility, levels,
+                  bus_pos.loc[cps["bus"]].to_numpy())
+
+
+def _read_trips(path: str) -> pd.DataFrame:
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"trips: file not found: {path}")
+    try:
+        return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the file's fault
+        raise InputError(f"trips: cannot read {path}: {exc}".splitlines()[0]) from None

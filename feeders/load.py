@@ -1,0 +1,131 @@
+"""Load a feeder by reference: `simbench:<code>`, a pandapower JSON file, or `pandapower:<function>`.
+
+Connection points are the places a household (and its EV) or rooftop PV attaches: one per load, plus one
+per bus that has sgens but no load. PV of a bus is shared equally by its connection points. Loads on buses
+below 1 kV are households that may get an EV; other loads (MV customers) never do.
+"""
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandapower as pp
+import pandapower.networks as pn
+from scipy import sparse
+
+from hostcap.feeders.profiles import FeederProfiles, flat_profiles, simbench_profiles, table_profiles
+from hostcap.feeders.validate import validate_net
+from hostcap.models.errors import InputError
+
+DEFAULT_FEEDER = "simbench:1-LV-rural3--0-sw"
+
+
+@dataclass(frozen=True)
+class Feeder:
+    ref: str
+    net: pp.pandapowerNet  # validated base case; treat as read-only (copy before changing it)
+    connection_points: pd.DataFrame  # index cp: bus, load (-1 if none), household, lon, lat
+    profiles: FeederProfiles
+    has_coordinates: bool
+
+    def cp_arrays(self, start: int, n_steps: int) -> dict[str, np.ndarray]:
+        """Household demand and rooftop PV per connection point, shape (n_steps, n_cp), kW / kvar."""
+        cps = self.connection_points
+        n_cp, n_load = len(cps), len(self.net.load)
+        load_cp = sparse.csr_matrix((np.ones(n_load), (np.arange(n_load), np.arange(n_load))), shape=(n_load, n_cp))
+        sgen_bus = self.net.sgen["bus"].to_numpy()
+        in_service = self.net.sgen["in_service"].to_numpy(bool)
+        rows, cols, vals = [], [], []
+        by_bus = cps.groupby("bus").groups
+        for i, bus in enumerate(sgen_bus):
+            if not in_service[i]:
+                continue
+            members = np.asarray(by_bus[bus])
+            rows += [i] * len(members)
+            cols += list(members)
+            vals += [1.0 / len(members)] * len(members)
+        sgen_cp = sparse.csr_matrix((vals, (rows, cols)), shape=(len(sgen_bus), n_cp))
+        load_on = self.net.load["in_service"].to_numpy(float)
+        p = self.profiles
+        return {
+            "p_load_kw": np.asarray((p.load_p.values(start, n_steps) * load_on) @ load_cp) * 1e3,
+            "q_load_kvar": np.asarray((p.load_q.values(start, n_steps) * load_on) @ load_cp) * 1e3,
+            "p_pv_kw": np.asarray(p.sgen_p.values(start, n_steps) @ sgen_cp) * 1e3,
+        }
+
+
+def load_feeder(ref: str = DEFAULT_FEEDER, profiles: str | None = None) -> Feeder:
+    """Load, validate and describe a feeder. Cached per (ref, profiles): callers must not mutate it."""
+    return _load_feeder(str(ref), None if profiles is None else str(profiles))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_feeder(ref: str, profiles: str | None) -> Feeder:
+    net, prof = _read(ref, profiles)
+    validate_net(net, ref)
+    if not prof.flat and len(prof.index) < 2:
+        raise InputError(f"feeder {ref}: profiles need at least two steps")
+    cps, has_coords = _connection_points(net)
+    return Feeder(ref, net, cps, prof, has_coords)
+
+
+def _read(ref: str, profiles: str | None):
+    if ref.startswith("simbench:"):
+        import simbench as sb
+
+        code = ref.split(":", 1)[1]
+        try:
+            net = sb.get_simbench_net(code)
+        except Exception as exc:  # noqa: BLE001 - simbench raises bare errors for unknown codes
+            raise InputError(f"feeder: unknown SimBench code '{code}' ({type(exc).__name__})") from None
+        return net, (table_profiles(net, profiles) if profiles else simbench_profiles(net))
+    if ref.startswith("pandapower:"):
+        name = ref.split(":", 1)[1]
+        func = getattr(pn, name, None)
+        if not callable(func):
+            raise InputError(f"feeder: '{name}' is not a pandapower.networks function")
+        net = func()
+    else:
+        path = Path(ref)
+        if not path.is_file():
+            raise InputError(f"feeder: file not found: {ref}")
+        try:
+            net = pp.from_json(str(path))
+        except Exception as exc:  # noqa: BLE001 - any parse failure is the file's fault
+            raise InputError(f"feeder: {ref} is not a pandapower JSON net ({type(exc).__name__})") from None
+        if not isinstance(net, pp.pandapowerNet):
+            raise InputError(f"feeder: {ref} is not a pandapower JSON net")
+    return net, (table_profiles(net, profiles) if profiles else flat_profiles(net))
+
+
+def _bus_lonlat(net) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Bus coordinates from `net.bus.geo` (GeoJSON points, pandapower >= 3). NaN where unknown."""
+    lon = np.full(len(net.bus), np.nan)
+    lat = np.full(len(net.bus), np.nan)
+    if "geo" in net.bus:
+        for i, geo in enumerate(net.bus["geo"].to_numpy()):
+            if isinstance(geo, str) and geo:
+                coords = json.loads(geo).get("coordinates", [np.nan, np.nan])
+                lon[i], lat[i] = coords[0], coords[1]
+    real = bool(np.isfinite(lon).all()) and bool((np.abs(lon) <= 180).all() & (np.abs(lat) <= 90).all())
+    return lon, lat, real
+
+
+def _connection_points(net) -> tuple[pd.DataFrame, bool]:
+    lon, lat, real = _bus_lonlat(net)
+    pos = pd.Series(np.arange(len(net.bus)), index=net.bus.index)
+    lv = net.bus["vn_kv"] < 1.0
+    loads = pd.DataFrame({
+        "bus": net.load["bus"].to_numpy(),
+        "load": net.load.index.to_numpy(),
+        "household": (lv.loc[net.load["bus"]].to_numpy() & net.load["in_service"].to_numpy(bool)),
+    })
+    pv_only = sorted(set(net.sgen["bus"][net.sgen["in_service"]]) - set(loads["bus"]))
+    extra = pd.DataFrame({"bus": pv_only, "load": -1, "household": False})
+    cps = pd.concat([loads, extra], ignore_index=True)
+    cps["lon"] = lon[pos.loc[cps["bus"]].to_numpy()]
+    cps["lat"] = lat[pos.loc[cps["bus"]].to_numpy()]
+    cps.index.name = "cp"
+    return cps, real

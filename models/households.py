@@ -1,0 +1,29 @@
+"""Households: active and reactive demand from the feeder's load profiles, rooftop PV from its sgen
+profiles (unity power factor, as SimBench's sgens), arrays of shape (n_steps, n_connection_points)."""
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Households:
+    p_load_kw: np.ndarray
+    q_load_kvar: np.ndarray
+    p_pv_kw: np.ndarray
+
+    def net_p_kw(self, t: int) -> np.ndarray:
+        """Net active demand per connection point at step t (load minus PV; <0 exports)."""
+        return self.p_load_kw[t] - self.p_pv_kw[t]
+
+    def q_kvar(self, t: int) -> np.ndarray:
+        return self.q_load_kvar[t]
+
+
+def resample(a: np.ndarray, factor: float) -> np.ndarray:
+    """Change the step of a (steps x columns) profile by `factor` = new step / old step: block means when
+    coarser (energy-preserving), repeated values when finer. factor or 1/factor must be an integer."""
+    if factor >= 1:
+        k = int(round(factor))
+        n = a.shape[0] // k
+        return a[: n * k].reshape(n, k, *a.shape[1:]).mean(axis=1)
+    return np.repeat(a, int(round(1 / factor)), axis=0)

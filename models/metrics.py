@@ -1,0 +1,50 @@
+"""Metrics of one run from its recorded arrays (steps x elements). Non-converged steps are NaN rows and
+are left out of voltage and loading figures but counted in `nonconverged_steps`.
+
+Hours above a limit are element-hours: a bus (line, transformer) outside its limit for one hour counts one.
+"""
+import numpy as np
+
+from hostcap.models.limits import VoltageBand
+
+
+def _hours(mask: np.ndarray, dt_h: float) -> float:
+    return float(np.count_nonzero(mask) * dt_h)
+
+
+def _nanmax(a: np.ndarray) -> float:
+    return float(np.nanmax(a)) if a.size and np.isfinite(a).any() else float("nan")
+
+
+def _nanmin(a: np.ndarray) -> float:
+    return float(np.nanmin(a)) if a.size and np.isfinite(a).any() else float("nan")
+
+
+def run_metrics(*, vm_pu, line_loading_pct, trafo_loading_pct, p_slack_mw, p_bus_mw, ev_p_kw,
+                ev_unmet_kwh: float, dt_h: float, band: VoltageBand, line_limit_pct: float = 100.0,
+                trafo_limit_pct: float = 100.0) -> dict[str, float]:
+    ok = np.isfinite(p_slack_mw)
+    with np.errstate(invalid="ignore"):
+        under = vm_pu < band.v_min_pu
+        over = vm_pu > band.v_max_pu
+        trafo_over = trafo_loading_pct > trafo_limit_pct
+        line_over = line_loading_pct > line_limit_pct
+    p_slack_kw = p_slack_mw[ok] * 1e3
+    losses_kw = p_slack_kw - p_bus_mw[ok].sum(axis=1) * 1e3
+    return {
+        "v_min_pu": _nanmin(vm_pu),
+        "v_max_pu": _nanmax(vm_pu),
+        "undervoltage_bus_hours": _hours(under, dt_h),
+        "overvoltage_bus_hours": _hours(over, dt_h),
+        "trafo_max_loading_pct": _nanmax(trafo_loading_pct),
+        "trafo_overload_hours": _hours(trafo_over, dt_h),
+        "line_max_loading_pct": _nanmax(line_loading_pct),
+        "line_overload_hours": _hours(line_over, dt_h),
+        "peak_demand_kw": _nanmax(p_slack_kw),
+        "energy_import_kwh": float(np.maximum(p_slack_kw, 0.0).sum() * dt_h),
+        "losses_kwh": float(losses_kw.sum() * dt_h),
+        "ev_charged_kwh": float(np.maximum(ev_p_kw, 0.0).sum() * dt_h),
+        "ev_discharged_kwh": float(np.maximum(-ev_p_kw, 0.0).sum() * dt_h),
+        "ev_unmet_kwh": float(ev_unmet_kwh),
+        "nonconverged_steps": int(np.count_nonzero(~ok)),
+    }

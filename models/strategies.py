@@ -1,0 +1,135 @@
+"""Charging strategies: vectorised set-points for every EV at one step (grid side, kW, >0 charging).
+
+Each strategy returns wishes; `fleet.limit_power` then applies charger ratings and battery limits.
+
+- `uncontrolled`: full power from plug-in until the departure target is reached.
+- `smart`: time-of-use. Charge in the cheapest slots (see `tariff.Tariff`) that still meet the departure
+  target: at each step an EV plans only the energy that the strictly cheaper slots left before its
+  departure cannot deliver at full power, and spreads it evenly over the remaining slots of the current
+  price (so the fleet does not jump to full power together when the off-peak window opens). Departure
+  times are known to the controller (the user tells the charger).
+- `v2g`: bidirectional EVs discharge at full power during the peak window down to a floor (reserve plus the
+  next trip's energy, and no lower than the target minus what can still be recharged outside the peak
+  before departure), then recharge off-peak as `smart`. Unidirectional EVs behave as `smart`.
+- `v2h`: bidirectional EVs discharge only to cover their own household's net demand (never export), outside
+  the off-peak window, above the same floor as `v2g`. All EVs charge from their household's rooftop-PV
+  surplus first (up to full), then as `smart` to meet the target.
+- `volt_watt`: closed loop. Each charger's power follows its bus voltage on a piecewise-linear curve
+  (`VoltWattCurve`) in the IEEE 1547-2018 volt-watt shape (clause 5.4.2, Table 15 defaults V1 = 1.06 pu,
+  V2 = 1.10 pu), mirrored for charging loads at low voltage: full charging at or above 0.98 pu, reduced
+  linearly to zero at 0.95 pu (the ANSI C84.1 Range A limit, so charging alone never pushes a bus out of
+  Range A), discharging (bidirectional EVs, above reserve plus next trip) down to full discharge at
+  0.92 pu. Between 1.06 and 1.10 pu EVs charge increasingly beyond their target, up to full power, to
+  absorb PV surplus. Without voltage trouble it charges like `uncontrolled`. The voltage is the one the
+  grid reported for the previous step (time-shifted mosaik connection); the charger's curve fraction
+  moves from its last value toward the curve by `smoothing` (0.5) per step, a first-order response that
+  keeps the time-shifted loop from oscillating (undamped, a feeder full of chargers backs off, sees the
+  voltage recover, charges in full again, and so on).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from hostcap.models.errors import InputError
+from hostcap.models.fleet import Fleet
+from hostcap.models.mobility import Mobility
+from hostcap.models.tariff import OFF_PEAK, PEAK
+
+STRATEGIES = ("uncontrolled", "smart", "v2g", "v2h", "volt_watt")
+
+
+@dataclass(frozen=True)
+class VoltWattCurve:
+    """Breakpoints of the volt-watt curve; fractions of the charger rating, >0 charging, <0 discharging."""
+
+    v_pu: tuple[float, ...] = (0.92, 0.95, 0.98)
+    frac: tuple[float, ...] = (-1.0, 0.0, 1.0)
+    v_absorb_pu: tuple[float, float] = (1.06, 1.10)
+    smoothing: float = 0.5
+
+    def __post_init__(self):
+        if len(self.v_pu) != len(self.frac) or len(self.v_pu) < 2:
+            raise InputError("volt_watt curve: v_pu and frac need the same length, at least 2")
+        if np.any(np.diff(self.v_pu) <= 0) or self.v_absorb_pu[1] <= self.v_absorb_pu[0]:
+            raise InputError("volt_watt curve: voltage breakpoints must increase")
+        if np.any(np.abs(self.frac) > 1):
+            raise InputError("volt_watt curve: frac must lie in [-1, 1]")
+        if not 0 < self.smoothing <= 1:
+            raise InputError("volt_watt curve: smoothing must lie in (0, 1]")
+
+
+class Controller:
+    """Set-points of one strategy for a fleet over a known horizon of price levels."""
+
+    def __init__(self, strategy: str, fleet: Fleet, mobility: Mobility, levels: np.ndarray, dt_h: float,
+                 curve: VoltWattCurve = VoltWattCurve()):
+        if strategy not in STRATEGIES:
+            raise InputError(f"strategy: unknown '{strategy}', choose one of {', '.join(STRATEGIES)}")
+        self.strategy, self.fleet, self.mob, self.dt_h, self.curve = strategy, fleet, mobility, dt_h, curve
+        self.levels = np.asarray(levels)
+        # cum_lower[L, s] = number of steps in [0, s) whose price level is below L
+        below = self.levels[None, :] < np.arange(3)[:, None]
+        self.cum_lower = np.concatenate([np.zeros((3, 1), np.int64), np.cumsum(below, axis=1)], axis=1)
+        self._ch_step_kwh = fleet.eta_ch * fleet.p_ch_max_kw * dt_h  # energy one full-power step stores
+        self._vw_frac = np.ones(fleet.n)  # volt-watt curve fraction each charger applied last step
+
+    def setpoints(self, t: int, e_kwh: np.ndarray, household_net_kw: np.ndarray, vm_pu: np.ndarray) -> np.ndarray:
+        """Wished power per EV at step t. household_net_kw and vm_pu are per connection point."""
+        f = self.fleet
+        if self.strategy == "uncontrolled":
+            return self._uncontrolled(e_kwh)
+        if self.strategy == "volt_watt":
+            return self._volt_watt(t, e_kwh, vm_pu[f.cp])
+        p = self._smart(t, e_kwh)
+        if self.strategy == "smart":
+            return p
+        floor = self._discharge_floor(t)
+        room_kw = np.maximum(e_kwh - floor, 0.0) * f.eta_dis / self.dt_h
+        if self.strategy == "v2g":
+            discharge = np.minimum(f.p_dis_max_kw, room_kw)
+            use = (self.levels[t] == PEAK) & (discharge > 0)
+            return np.where(use, -discharge, p)
+        # v2h
+        net = household_net_kw[f.cp]
+        p = np.maximum(p, np.minimum(np.maximum(-net, 0.0), f.p_ch_max_kw))
+        discharge = np.minimum(np.minimum(np.maximum(net, 0.0), f.p_dis_max_kw), room_kw)
+        use = (self.levels[t] != OFF_PEAK) & (p == 0) & (discharge > 0)
+        return np.where(use, -discharge, p)
+
+    def _uncontrolled(self, e_kwh):
+        f = self.fleet
+        return np.clip((f.target_kwh - e_kwh) / (f.eta_ch * self.dt_h), 0.0, f.p_ch_max_kw)
+
+    def _smart(self, t, e_kwh):
+        f = self.fleet
+        dep = self.mob.next_departure_step[t]
+        level = self.levels[t]
+        lower, upper = self.cum_lower[level], self.cum_lower[min(level + 1, 2)] if level < 2 else None
+        cheaper_steps = np.maximum(lower[dep] - lower[t + 1], 0)
+        if upper is None:  # same-priced steps in [t, dep): all steps not cheaper
+            same_steps = np.maximum(dep - t, 1) - cheaper_steps
+        else:
+            same_steps = np.maximum((upper[dep] - lower[dep]) - (upper[t] - lower[t]), 1)
+        need_kwh = np.maximum(f.target_kwh - e_kwh, 0.0) - cheaper_steps * self._ch_step_kwh
+        return np.clip(need_kwh / (same_steps * f.eta_ch * self.dt_h), 0.0, f.p_ch_max_kw)
+
+    def _discharge_floor(self, t):
+        """Lowest energy a discharging EV may reach: reserve plus next trip, and target minus what it can
+        still recharge outside the peak before it leaves."""
+        f = self.fleet
+        dep = self.mob.next_departure_step[t]
+        non_peak = self.cum_lower[PEAK]
+        rechargeable = np.maximum(non_peak[dep] - non_peak[t + 1], 0) * self._ch_step_kwh
+        floor = np.maximum(f.reserve_kwh + self.mob.next_trip_kwh[t], f.target_kwh - rechargeable)
+        return np.minimum(floor, f.capacity_kwh)
+
+    def _volt_watt(self, t, e_kwh, v_pu):
+        f, c = self.fleet, self.curve
+        self._vw_frac += c.smoothing * (np.interp(v_pu, c.v_pu, c.frac) - self._vw_frac)
+        frac = self._vw_frac
+        p = np.minimum(self._uncontrolled(e_kwh), np.maximum(frac, 0.0) * f.p_ch_max_kw)
+        floor = np.minimum(f.reserve_kwh + self.mob.next_trip_kwh[t], f.capacity_kwh)
+        room_kw = np.maximum(e_kwh - floor, 0.0) * f.eta_dis / self.dt_h
+        p = np.where(frac < 0, -np.minimum(-frac * f.p_dis_max_kw, room_kw), p)
+        absorb = np.interp(v_pu, c.v_absorb_pu, (0.0, 1.0)) * f.p_ch_max_kw
+        return np.maximum(p, absorb)

@@ -1,0 +1,77 @@
+"""The `hostcap` command line. Bad input ends with one line on stderr and exit code 2."""
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from hostcap.feeders import DEFAULT_FEEDER
+from hostcap.models.errors import InputError
+from hostcap.models.strategies import STRATEGIES
+from hostcap.studies.errors import input_error
+
+log = logging.getLogger("hostcap")
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress messages.")
+def cli(verbose: bool):
+    """v2g-hostcap: EV, V2G and V2H co-simulation and hosting-capacity studies on real feeders."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+@cli.command()
+@click.option("--feeder", default=DEFAULT_FEEDER, show_default=True,
+              help="simbench:<code>, a pandapower JSON file, or pandapower:<networks function>.")
+@click.option("--profiles", default=None, help="CSV/Parquet of load/sgen profiles (JSON and pandapower feeders).")
+@click.option("--trips", default=None, help="CSV/Parquet trip table: vehicle, departure, arrival, energy_kwh.")
+@click.option("--strategy", default="uncontrolled", show_default=True, help=f"One of {', '.join(STRATEGIES)}.")
+@click.option("--penetration", default=0.5, show_default=True, type=float, help="Share of households with an EV, 0..1.")
+@click.option("--v2g-share", default=0.0, show_default=True, type=float, help="Share of EVs that are bidirectional, 0..1.")
+@click.option("--start", default="2016-01-11", show_default=True, help="First day, YYYY-MM-DD.")
+@click.option("--days", default=7, show_default=True, type=int)
+@click.option("--step-min", default=15.0, show_default=True, type=float, help="Step in minutes.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--band", default="en50160", show_default=True, help="Voltage band: en50160 (0.90-1.10) or ansi (0.95-1.05).")
+@click.option("--solver", default="fast", show_default=True, help="fast or pandapower (reference).")
+@click.option("--out", default="results/run", show_default=True, type=click.Path(file_okay=False))
+def run(out, **options):
+    """Co-simulate one scenario and write metrics.json, manifest.json and timeseries/ to OUT."""
+    from hostcap.cosim.scenario import Scenario
+    from hostcap.cosim.world import run_scenario
+    from hostcap.studies.outputs import write_run
+
+    try:
+        scenario = Scenario(**options)
+    except ValidationError as exc:
+        raise input_error(exc) from None
+    t0 = time.perf_counter()
+    result = run_scenario(scenario, progress=True)
+    wall = time.perf_counter() - t0
+    write_run(result, Path(out), wall_s=wall)
+    m = result.metrics
+    click.echo(f"{scenario.strategy}: {m['n_ev']} EVs, v_min {m['v_min_pu']:.3f} pu, trafo max "
+               f"{m['trafo_max_loading_pct']:.1f} %, peak {m['peak_demand_kw']:.1f} kW, "
+               f"{result.inputs.n_steps} steps in {wall:.1f} s -> {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one line and exit 2 for bad input or usage, 0 on success."""
+    try:
+        cli.main(args=argv, prog_name="hostcap", standalone_mode=False)
+    except click.UsageError as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        return 130
+    return 0
+
+
+def entry() -> None:
+    """Console script `hostcap`."""
+    sys.exit(main())
