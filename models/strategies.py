@@ -132,4 +132,4 @@ class Controller:
         room_kw = np.maximum(e_kwh - floor, 0.0) * f.eta_dis / self.dt_h
         p = np.where(frac < 0, -np.minimum(-frac * f.p_dis_max_kw, room_kw), p)
         absorb = np.interp(v_pu, c.v_absorb_pu, (0.0, 1.0)) * f.p_ch_max_kw
-        return np.maximum(p, absorb)
+        return np.where(absorb > 0, np.maximum(p, absorb), p)

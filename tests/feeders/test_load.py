@@ -1,0 +1,85 @@
+import numpy as np
+import pandapower as pp
+import pandas as pd
+import pytest
+
+from hostcap.feeders import DEFAULT_FEEDER, load_feeder
+from hostcap.models.errors import InputError
+
+
+def save(net, path):
+    pp.to_json(net, str(path))
+    return str(path)
+
+
+def test_default_feeder_has_households_coordinates_and_a_year_of_profiles():
+    f = load_feeder(DEFAULT_FEEDER)
+    cps = f.connection_points
+    assert len(f.net.bus) == 129 and cps["household"].sum() == 118
+    assert f.has_coordinates and cps["lon"].between(5, 16).all() and cps["lat"].between(47, 56).all()
+    assert len(f.profiles.index) == 35136
+    arrays = f.cp_arrays(0, 96)
+    assert arrays["p_load_kw"].shape == (96, len(cps))
+    # PV per connection point adds up to the feeder's sgen profiles
+    total_pv = f.profiles.sgen_p.values(0, 96).sum(axis=1) * 1e3
+    np.testing.assert_allclose(arrays["p_pv_kw"].sum(axis=1), total_pv)
+
+
+def test_json_feeder_with_flat_and_table_profiles(tmp_path, tiny_net):
+    net = tiny_net
+    path = save(net, tmp_path / "tiny.json")
+    f = load_feeder(path)
+    assert f.profiles.flat and not f.has_coordinates
+    np.testing.assert_allclose(f.cp_arrays(0, 4)["p_load_kw"][0, :3], [4.0, 4.0, 4.0])
+    idx = pd.date_range("2016-01-01", periods=96, freq="15min")
+    table = pd.DataFrame({"load.p_mw.0": np.linspace(0.001, 0.002, 96)}, index=idx)
+    table.to_csv(tmp_path / "prof.csv")
+    g = load_feeder(path, str(tmp_path / "prof.csv"))
+    arr = g.cp_arrays(0, 96)["p_load_kw"]
+    np.testing.assert_allclose(arr[:, 0], table["load.p_mw.0"] * 1e3)
+    np.testing.assert_allclose(arr[:, 1], 4.0)  # no column: rated power
+
+
+def test_pandapower_networks_feeder():
+    f = load_feeder("pandapower:create_cigre_network_lv")
+    assert len(f.connection_points) > 0
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda net: net.ext_grid.drop(net.ext_grid.index, inplace=True), "no external grid"),
+    (lambda net: net.load.drop(net.load.index, inplace=True), "no loads"),
+    (lambda net: pp.create_bus(net, 0.4), "not connected to the slack"),
+    (lambda net: net.load.__setitem__("p_mw", 50.0), "does not converge"),
+])
+def test_broken_feeders_refused(tmp_path, tiny_net, breakage, message):
+    net = tiny_net
+    breakage(net)
+    with pytest.raises(InputError, match=message):
+        load_feeder(save(net, tmp_path / "broken.json"))
+
+
+def test_bad_profiles_refused(tmp_path, tiny_net):
+    path = save(tiny_net, tmp_path / "tiny.json")
+    idx = pd.date_range("2016-01-01", periods=96, freq="15min")
+    nan = pd.DataFrame({"load.p_mw.0": np.r_[np.ones(95) * 0.001, np.nan]}, index=idx)
+    nan.to_csv(tmp_path / "nan.csv")
+    with pytest.raises(InputError, match="NaN"):
+        load_feeder(path, str(tmp_path / "nan.csv"))
+    nan.iloc[:50].fillna(0.001).to_csv(tmp_path / "short.csv")
+    with pytest.raises(InputError, match="whole number of days"):
+        load_feeder(path, str(tmp_path / "short.csv"))
+    nan.fillna(0.001).rename(columns={"load.p_mw.0": "load.p_mw.99"}).to_csv(tmp_path / "unknown.csv")
+    with pytest.raises(InputError, match="load.p_mw.99"):
+        load_feeder(path, str(tmp_path / "unknown.csv"))
+
+
+def test_unknown_code_missing_and_malformed_files(tmp_path):
+    with pytest.raises(InputError, match="unknown SimBench code"):
+        load_feeder("simbench:1-LV-nowhere--0-sw")
+    with pytest.raises(InputError, match="file not found"):
+        load_feeder(str(tmp_path / "missing.json"))
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(InputError, match="not a pandapower JSON"):
+        load_feeder(str(tmp_path / "bad.json"))
+    with pytest.raises(InputError, match="pandapower.networks"):
+        load_feeder("pandapower:no_such_network")
