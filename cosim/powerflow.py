@@ -21,6 +21,7 @@ from scipy.sparse.linalg import splu
 from hostcap.models.errors import InputError
 
 SOLVERS = ("fast", "pandapower")
+DENSE_MAX_BUSES = 1500
 
 
 @dataclass
@@ -91,12 +92,15 @@ class FastSolver:
         self.pq = np.asarray(ppci["pq"], dtype=np.int64)
         if len(ppci["pv"]):
             raise InputError("solver fast: the feeder has voltage-controlled buses; use --solver pandapower")
-        self.lu = splu(ybus[self.pq][:, self.pq].tocsc())
+        y_nn = ybus[self.pq][:, self.pq].tocsc()
+        # small feeders: a dense inverse (one mat-vec per iteration) beats sparse triangular solves
+        self._solve = (np.linalg.inv(y_nn.toarray()).__matmul__ if len(self.pq) <= DENSE_MAX_BUSES
+                       else splu(y_nn).solve)
         self.y_ns_vs = ybus[self.pq][:, self.ref] @ ppci["V"][self.ref]
         self.s_base = ppci["Sbus"][self.pq]  # injections of elements other than loads and sgens
         self.v = ppci["V"].copy()
         self.v_start = self.v.copy()
-        self.ybus, self.yf, self.yt = ybus, ppci["Yf"].tocsr(), ppci["Yt"].tocsr()
+        self.y_ref, self.yf, self.yt = ybus[self.ref], ppci["Yf"].tocsr(), ppci["Yt"].tocsr()
         self.bus_lookup = work._pd2ppc_lookups["bus"][work.bus.index.to_numpy()]
         self.vn_kv = ppci["bus"][:, 9].real  # BASE_KV
         branch = ppci["branch"]
@@ -127,7 +131,7 @@ class FastSolver:
         v_n = v[self.pq]
         converged = False
         for _ in range(self.max_iter):
-            v_new = self.lu.solve(np.conj(s_n / v_n) - self.y_ns_vs)
+            v_new = self._solve(np.conj(s_n / v_n) - self.y_ns_vs)
             step = np.max(np.abs(v_new - v_n))
             v_n = v_new
             if step < self.tol_pu:
@@ -158,7 +162,7 @@ class FastSolver:
         tr = self._trafo
         trafo = np.maximum(i_f_ka[tr] * self.trafo_vn[:, 0], i_t_ka[tr] * self.trafo_vn[:, 1]) \
             * np.sqrt(3) / self.trafo_rating * 100.0
-        s_slack = v[self.ref] * np.conj(self.ybus[self.ref] @ v) * self.base_mva
+        s_slack = v[self.ref] * np.conj(self.y_ref @ v) * self.base_mva
         return FlowResult(np.abs(v[self.bus_lookup]), np.where(self.line_on, line, 0.0),
                           np.where(self.trafo_on, trafo, 0.0), float(s_slack.real.sum()),
                           float(s_slack.imag.sum()), True)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from hostcap.cosim.world import RunResult
 from hostcap.models.limits import voltage_band
+from hostcap.studies.plots import run_summary
 
 PACKAGES = ["v2g-hostcap", "pandapower", "simbench", "mosaik", "mosaik-api-v3", "numpy", "scipy", "pandas",
             "pyarrow", "networkx", "pydantic"]
@@ -76,6 +77,7 @@ def write_run(result: RunResult, out: Path, *, wall_s: float) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             table.to_parquet(path)
         result.vehicles().to_parquet(tmp / "timeseries" / "ev" / "vehicles.parquet")
+        run_summary(result, tmp / "summary.png")
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -118,3 +118,13 @@ def test_unreachable_target_is_recorded_as_unmet_energy(tmp_path, tiny_feeder):
     assert r.series["ev_p_kw"][72:74, 0] == pytest.approx([f.p_ch_max_kw[0]] * 2)  # charging flat out
     assert r.metrics["ev_unmet_kwh"] == pytest.approx(f.target_kwh[0] - e_before)
     assert r.metrics["ev_unmet_kwh"] > 0
+
+
+def test_hourly_steps_average_the_quarter_hour_profiles():
+    quarter = run_scenario(Scenario(penetration=0.0, days=1))
+    hourly = run_scenario(Scenario(penetration=0.0, days=1, step_min=60))
+    assert hourly.inputs.n_steps == 24 and hourly.inputs.dt_s == 3600
+    q, h = quarter.inputs.households, hourly.inputs.households
+    np.testing.assert_allclose(h.p_load_kw, q.p_load_kw.reshape(24, 4, -1).mean(axis=1))
+    # the same energy flows through the feeder, up to losses of the coarser steps
+    assert hourly.metrics["energy_import_kwh"] == pytest.approx(quarter.metrics["energy_import_kwh"], rel=0.01)

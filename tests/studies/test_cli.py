@@ -27,6 +27,7 @@ def test_run_writes_metrics_manifest_and_timeseries(tmp_path):
     soc = pd.read_parquet(out / "timeseries/ev/soc_kwh.parquet")
     assert list(soc.columns) == list(vehicles.index) and len(vehicles) == metrics["n_ev"] == round(0.6 * 118)
     assert vm.min().min() == pytest.approx(metrics["v_min_pu"])
+    assert (out / "summary.png").read_bytes()[:4] == b"\x89PNG"
     for name in ["res_line/loading_percent", "res_trafo/loading_percent", "bus/p_mw", "bus/q_mvar", "ev/p_kw"]:
         assert (out / "timeseries" / f"{name}.parquet").is_file()
 

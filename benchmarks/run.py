@@ -1,0 +1,112 @@
+"""Benchmark: our closed-loop co-simulation vs pandapower's run_timeseries on the same feeder and steps.
+
+    python benchmarks/run.py            # full: a closed-loop year, pandapower over a week, the MV+LV week
+    python benchmarks/run.py --quick    # ours over 28 days, pandapower over 2 days, no MV+LV
+
+Prints a Markdown table (ms per 15-minute step, extrapolated year, ratio) and the machine it ran on.
+Speed targets live here, never in the test suite.
+"""
+import argparse
+import logging
+import multiprocessing as mp
+import os
+import platform
+import resource
+import time
+import warnings
+
+DEFAULT = "simbench:1-LV-rural3--0-sw"
+MVLV = "simbench:1-MVLV-semiurb-all-0-sw"
+YEAR_STEPS = 35136
+
+
+def ours(feeder: str, days: int, solver: str = "fast") -> dict:
+    from hostcap.cosim.scenario import Scenario, build_inputs
+    from hostcap.cosim.world import run_scenario
+
+    sc = Scenario(feeder=feeder, strategy="volt_watt", penetration=1.0, v2g_share=0.5, days=days,
+                  start="2016-01-01", solver=solver)
+    t0 = time.perf_counter()
+    build_inputs(sc)
+    t1 = time.perf_counter()
+    result = run_scenario(sc)
+    t2 = time.perf_counter()
+    n = result.inputs.n_steps
+    return {"steps": n, "run_s": t2 - t1, "setup_s": t1 - t0, "ms_per_step": (t2 - t1) / n * 1e3,
+            "n_trafo": len(result.inputs.feeder.net.trafo),
+            "trafo_reported": int(result.series["trafo_loading_pct"].shape[1])}
+
+
+def pandapower_timeseries(feeder_code: str, steps: int) -> dict:
+    """pandapower's own open-loop time series with the feeder's SimBench profiles (ConstControl)."""
+    import pandapower.timeseries as ts
+    import simbench as sb
+
+    net = sb.get_simbench_net(feeder_code)
+    profiles = sb.get_absolute_values(net, profiles_instead_of_study_cases=True)
+    sb.apply_const_controllers(net, profiles)
+    t0 = time.perf_counter()
+    ts.run_timeseries(net, time_steps=range(steps), verbose=False)
+    el = time.perf_counter() - t0
+    return {"steps": steps, "run_s": el, "ms_per_step": el / steps * 1e3}
+
+
+def _mvlv(days: int, queue) -> None:
+    warnings.filterwarnings("ignore")
+    queue.put(ours(MVLV, days))
+
+
+def mvlv_week(days: int) -> dict:
+    """The MV+LV run in a child process, so that its peak memory (max RSS) is its own."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_mvlv, args=(days, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return out
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    days, pp_steps = (28, 192) if args.quick else (366, 672)
+    code = DEFAULT.split(":", 1)[1]
+    a = ours(DEFAULT, days)
+    b = pandapower_timeseries(code, pp_steps)
+    rows = [
+        ("ours: mosaik + fast solver, volt_watt closed loop, 100 % EVs, 50 % V2G", a),
+        ("pandapower run_timeseries, open loop, feeder profiles only", b),
+    ]
+    print(f"Feeder {DEFAULT} (129 buses, 118 loads); machine: {machine()}\n")
+    print("| stack | steps run | ms per 15-min step | one year (35,136 steps) | ratio vs ours |")
+    print("|---|---|---|---|---|")
+    for name, r in rows:
+        year = r["ms_per_step"] * YEAR_STEPS / 1e3
+        print(f"| {name} | {r['steps']} | {r['ms_per_step']:.3f} | {year:.1f} s | "
+              f"{r['ms_per_step'] / a['ms_per_step']:.1f}x |")
+    print(f"\nours, setup (feeder load + scenario build) {a['setup_s']:.1f} s, not in the per-step figure")
+    if not args.quick:
+        m = mvlv_week(7)
+        print(f"\nMV+LV {MVLV} (9,099 buses, 8,772 loads): one week closed loop, {m['steps']} steps: "
+              f"{m['run_s']:.1f} s run + {m['setup_s']:.1f} s setup, {m['ms_per_step']:.1f} ms/step, "
+              f"peak memory {m['peak_rss_mb']:.0f} MB, loading reported for {m['trafo_reported']} of "
+              f"{m['n_trafo']} transformers")
+
+
+if __name__ == "__main__":
+    main()
