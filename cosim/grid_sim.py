@@ -1,44 +1,51 @@
 """The feeder as one mosaik entity: a power flow per step on the summed P/Q of every connection point.
 
 Inputs `p_kw`, `q_kvar`: lists per connection point, summed over all sources (households, fleet).
-Outputs: `vm_pu` per bus (net.bus order), `vm_cp_pu` per connection point, `line_loading_pct`,
-`trafo_loading_pct`, `p_slack_mw`, `q_slack_mvar`, `p_bus_mw` / `q_bus_mvar` (net demand per bus, load sign)
-and `converged`. A diverging step gives NaN results and converged = False; the run goes on.
+Output `vm_cp_pu`: the voltage at each connection point, for the chargers. Records bus voltages, line and
+transformer loading, the slack's P/Q, the net demand per bus (`p_bus_mw`, `q_bus_mvar`, load sign) and
+whether the step converged. A diverging step records NaN results and converged = False; the run goes on,
+and the chargers are then told the nominal voltage. Shows a progress bar on runs that last a while.
 """
 import numpy as np
+from tqdm import tqdm
 
 from hostcap.cosim.base import PopulationSim, summed
 from hostcap.cosim.powerflow import make_solver
 
 
 class GridSim(PopulationSim):
-    MODEL = "Feeder"
-    ATTRS = ["p_kw", "q_kvar", "vm_pu", "vm_cp_pu", "line_loading_pct", "trafo_loading_pct", "p_slack_mw",
-             "q_slack_mvar", "p_bus_mw", "q_bus_mvar", "converged"]
+    MODELS = {"Feeder": ["p_kw", "q_kvar", "vm_cp_pu"]}
 
-    def setup(self):
+    def setup(self, progress: bool = False):
         net = self.inputs.feeder.net
         self.solver = make_solver(self.scenario.solver, net)
         self.n_bus, self.n_cp = len(net.bus), len(self.inputs.feeder.connection_points)
         self.cp_bus = self.inputs.cp_bus_pos
+        self.record(vm_pu=self.n_bus, line_loading_pct=len(net.line), trafo_loading_pct=len(net.trafo),
+                    p_bus_mw=self.n_bus, q_bus_mvar=self.n_bus, p_slack_mw=None, q_slack_mvar=None,
+                    converged=None)
+        self.bar = tqdm(total=self.inputs.n_steps, desc=self.scenario.key, unit="step", delay=2.0,
+                        disable=not progress, mininterval=0.5, leave=False)
 
     def step(self, time, inputs, max_advance):
-        inp = inputs.get(self.eid, {})
+        inp = inputs.get("feeder", {})
         p_bus_mw = np.bincount(self.cp_bus, weights=summed(inp, "p_kw", self.n_cp), minlength=self.n_bus) * 1e-3
         q_bus_mvar = np.bincount(self.cp_bus, weights=summed(inp, "q_kvar", self.n_cp), minlength=self.n_bus) * 1e-3
         res = self.solver.solve(p_bus_mw, q_bus_mvar)
-        vm = res.vm_pu
-        # a diverged step leaves controllers with the nominal voltage rather than NaN
-        vm_cp = np.nan_to_num(vm[self.cp_bus], nan=1.0)
-        self.outputs = {
-            "vm_pu": vm.tolist(),
-            "vm_cp_pu": vm_cp.tolist(),
-            "line_loading_pct": res.line_loading_pct.tolist(),
-            "trafo_loading_pct": res.trafo_loading_pct.tolist(),
-            "p_slack_mw": res.p_slack_mw,
-            "q_slack_mvar": res.q_slack_mvar,
-            "p_bus_mw": p_bus_mw.tolist(),
-            "q_bus_mvar": q_bus_mvar.tolist(),
-            "converged": res.converged,
-        }
+        rec = self.recording
+        rec["vm_pu"][time] = res.vm_pu
+        rec["line_loading_pct"][time] = res.line_loading_pct
+        rec["trafo_loading_pct"][time] = res.trafo_loading_pct
+        rec["p_bus_mw"][time] = p_bus_mw
+        rec["q_bus_mvar"][time] = q_bus_mvar
+        rec["p_slack_mw"][time] = res.p_slack_mw
+        rec["q_slack_mvar"][time] = res.q_slack_mvar
+        rec["converged"][time] = res.converged
+        vm_cp = res.vm_pu[self.cp_bus] if res.converged else np.ones(self.n_cp)
+        self.outputs = {"feeder": {"vm_cp_pu": vm_cp.tolist()}}
+        self.bar.update()
         return time + 1
+
+    def finalize(self):
+        self.bar.close()
+        super().finalize()
