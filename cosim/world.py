@@ -7,6 +7,7 @@ Two in-process simulators with three entities in all, whatever the number of veh
 mosaik's scheduling costs about 0.1 ms per simulator and step, more than the power flow itself.
 """
 import uuid
+import warnings
 from dataclasses import dataclass
 
 import mosaik
@@ -31,6 +32,28 @@ class RunResult:
     metrics: dict
     series: dict  # name -> array (steps x elements) or (steps,)
     totals: dict  # unmet_kwh, driven_kwh
+
+    def element_summaries(self) -> pd.DataFrame:
+        """Per bus min/max voltage, per line and transformer max loading, and whether each broke its limit."""
+        s, sc, net = self.series, self.scenario, self.inputs.feeder.net
+        band = voltage_band(sc.band)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of never-converged runs
+            vmin, vmax = np.nanmin(s["vm_pu"], axis=0), np.nanmax(s["vm_pu"], axis=0)
+            line = np.nanmax(s["line_loading_pct"], axis=0) if len(net.line) else np.zeros(0)
+            trafo = np.nanmax(s["trafo_loading_pct"], axis=0) if len(net.trafo) else np.zeros(0)
+        nan = np.nan
+        parts = [
+            pd.DataFrame({"element": "bus", "index": net.bus.index, "vm_min_pu": vmin, "vm_max_pu": vmax,
+                          "max_loading_pct": nan, "violated": (vmin < band.v_min_pu) | (vmax > band.v_max_pu)}),
+            pd.DataFrame({"element": "line", "index": net.line.index, "vm_min_pu": nan, "vm_max_pu": nan,
+                          "max_loading_pct": line, "violated": line > sc.line_limit_pct}),
+            pd.DataFrame({"element": "trafo", "index": net.trafo.index, "vm_min_pu": nan, "vm_max_pu": nan,
+                          "max_loading_pct": trafo, "violated": trafo > sc.trafo_limit_pct}),
+        ]
+        out = pd.concat([p for p in parts if len(p)], ignore_index=True)
+        out["index"] = out["index"].astype(np.int64)
+        return out
 
     def vehicles(self) -> pd.DataFrame:
         """One row per EV: its bus, connection point and parameters."""
@@ -69,4 +92,5 @@ def run_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
         line_limit_pct=scenario.line_limit_pct, trafo_limit_pct=scenario.trafo_limit_pct)
     metrics["n_ev"] = int(inputs.fleet.n)
     metrics["n_bidirectional"] = int(inputs.fleet.bidirectional.sum())
+    metrics["ev_charger_kw"] = float(inputs.fleet.p_ch_max_kw.sum())
     return RunResult(scenario, inputs, metrics, rec, totals)

@@ -20,6 +20,8 @@ log = logging.getLogger("hostcap")
 def cli(verbose: bool):
     """v2g-hostcap: EV, V2G and V2H co-simulation and hosting-capacity studies on real feeders."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    for noisy in ("distributed", "dask", "pandapower"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 @cli.command()
@@ -55,6 +57,35 @@ def run(out, **options):
     click.echo(f"{scenario.strategy}: {m['n_ev']} EVs, v_min {m['v_min_pu']:.3f} pu, trafo max "
                f"{m['trafo_max_loading_pct']:.1f} %, peak {m['peak_demand_kw']:.1f} kW, "
                f"{result.inputs.n_steps} steps in {wall:.1f} s -> {out}")
+
+
+@cli.command()
+@click.argument("study_file", default="studies/default.yaml")
+@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Results go to OUT/<study name>/.")
+@click.option("--scheduler", default=None, help="Attach to a running Dask scheduler, tcp://HOST:PORT.")
+@click.option("--scheduler-file", default=None, help="Attach through a Dask scheduler file.")
+@click.option("--slurm", is_flag=True, help="Start a dask-jobqueue SLURMCluster from the study file's dask.slurm.")
+@click.option("--workers", default=None, type=int, help="Local Dask workers (default: cores).")
+def study(study_file, out, scheduler, scheduler_file, slurm, workers):
+    """Run a hosting-capacity study file on Dask and write results to OUT/<name>/."""
+    from hostcap.studies.runner import run_study
+    from hostcap.studies.spec import load_spec
+
+    spec = load_spec(study_file)
+    t0 = time.perf_counter()
+    counts = run_study(spec, out, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
+                       workers=workers)
+    click.echo(f"{spec.name}: {counts['total']} scenarios, {counts['skipped']} already done, {counts['ran']} run, "
+               f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
+
+
+@cli.command()
+def schema():
+    """Print the JSON schema of study files."""
+    from hostcap.studies.spec import json_schema
+
+    click.echo(json_schema(), nl=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,35 @@
+"""All-or-nothing file writes: write to a temporary name in the same folder, then rename."""
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+
+def _temp(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    path = Path(path)
+    tmp = _temp(path)
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(table: pd.DataFrame, path: str | Path) -> None:
+    path = Path(path)
+    tmp = _temp(path)
+    try:
+        table.to_parquet(tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,76 @@
+"""Hosting-capacity and locational logic on synthetic run tables with known answers."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostcap.studies.hosting import highest_safe_level, hosting_capacity, locational, violation_probability
+
+LEVELS = [0.0, 0.2, 0.4, 0.6]
+
+
+def runs_table(p_any: dict, samples=20, periods=("w",)):
+    """Runs where, per strategy and level, the first round(p * samples) samples break the undervoltage
+    limit (in the first period only)."""
+    rows = []
+    for strategy, probs in p_any.items():
+        for level, p in zip(LEVELS, probs):
+            for sample in range(samples):
+                for i, period in enumerate(periods):
+                    bad = sample < round(p * samples) and i == 0
+                    rows.append({"key": f"{strategy}|{period}|{level}|{sample}", "feeder": "f", "period": period,
+                                 "strategy": strategy, "penetration": level, "v2g_share": 0.5, "sample": sample,
+                                 "status": "ok", "undervoltage_bus_hours": 1.0 if bad else 0.0,
+                                 "overvoltage_bus_hours": 0.0, "trafo_overload_hours": 0.0,
+                                 "line_overload_hours": 0.0, "nonconverged_steps": 0,
+                                 "n_ev": round(level * 100), "ev_charger_kw": level * 100 * 8.0})
+    return pd.DataFrame(rows)
+
+
+def test_highest_safe_level():
+    lv = np.array(LEVELS)
+    assert highest_safe_level(lv, np.array([0, 0, 0.1, 0.5]), 0.05) == 0.2
+    assert highest_safe_level(lv, np.array([0, 0, 0, 0.05]), 0.05) == 0.6
+    assert highest_safe_level(lv, np.array([0, 0.1, 0, 0]), 0.05) == 0.0  # not above a failing level
+    assert np.isnan(highest_safe_level(lv, np.array([0.5, 0, 0, 0]), 0.05))
+    assert highest_safe_level(lv[::-1], np.array([0.5, 0.1, 0, 0]), 0.05) == 0.2  # order-free
+
+
+def test_hosting_capacity_counts_and_uplift():
+    runs = runs_table({"uncontrolled": [0, 0, 0.1, 0.5], "v2g": [0, 0, 0, 0.05]}, periods=("w", "s"))
+    prob = violation_probability(runs).set_index(["strategy", "penetration"])
+    assert prob.loc[("uncontrolled", 0.4), "p_undervoltage"] == pytest.approx(0.1)
+    assert prob.loc[("uncontrolled", 0.4), "p_any"] == pytest.approx(0.1)
+    assert prob.loc[("uncontrolled", 0.4), "p_overvoltage"] == 0.0
+    assert (prob["samples"] == 20).all()  # periods are folded into samples
+    hc = hosting_capacity(runs, 0.05).set_index("strategy")
+    assert hc.loc["uncontrolled", "hc_penetration"] == 0.2 and hc.loc["v2g", "hc_penetration"] == 0.6
+    assert hc.loc["uncontrolled", "hc_evs"] == 20 and hc.loc["v2g", "hc_charger_kw"] == pytest.approx(480.0)
+    assert hc.loc["v2g", "uplift_vs_uncontrolled"] == pytest.approx(0.4)
+    assert hc.loc["v2g", "hc_overvoltage"] == 0.6 and hc.loc["uncontrolled", "hc_undervoltage"] == 0.2
+    assert hosting_capacity(runs, 0.2).set_index("strategy").loc["uncontrolled", "hc_penetration"] == 0.4
+
+
+def test_failed_runs_are_left_out():
+    runs = runs_table({"uncontrolled": [0, 0, 0.5, 0.5]})
+    runs.loc[(runs["penetration"] == 0.4), "status"] = "failed"
+    prob = violation_probability(runs)
+    assert 0.4 not in set(prob["penetration"])
+
+
+def test_locational_share_and_lowest_level():
+    runs = runs_table({"uncontrolled": [0, 0, 0, 0]}, samples=4)
+    el = []
+    for _, r in runs.iterrows():
+        # bus 7 violates from 0.4 in samples 0 and 1, from 0.6 in samples 2 and 3; bus 8 only in sample 0 at 0.6
+        v7 = r["penetration"] >= (0.4 if r["sample"] < 2 else 0.6)
+        v8 = r["penetration"] >= 0.6 and r["sample"] == 0
+        el += [{"key": r["key"], "element": "bus", "index": 7, "vm_min_pu": 0.85 if v7 else 0.95, "vm_max_pu": 1.0,
+                "max_loading_pct": np.nan, "violated": v7},
+               {"key": r["key"], "element": "bus", "index": 8, "vm_min_pu": 0.95, "vm_max_pu": 1.0,
+                "max_loading_pct": np.nan, "violated": v8}]
+    loc = locational(runs, pd.DataFrame(el)).set_index(["index", "penetration"])
+    assert loc.loc[(7, 0.4), "p_violation"] == 0.5 and loc.loc[(7, 0.6), "p_violation"] == 1.0
+    assert loc.loc[(7, 0.2), "p_violation"] == 0.0 and loc.loc[(7, 0.4), "vm_min_pu"] == 0.85
+    assert loc.loc[(7, 0.0), "lowest_violating_penetration"] == pytest.approx(0.5)  # median of .4 .4 .6 .6
+    assert np.isnan(loc.loc[(8, 0.6), "lowest_violating_penetration"])  # never in 3 of 4 samples
+    assert loc.loc[(8, 0.6), "p_violation"] == 0.25

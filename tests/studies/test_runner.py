@@ -1,0 +1,76 @@
+"""Studies on a real Dask cluster over TCP: worker-count independence, reruns, failures."""
+import pandapower as pp
+import pandas as pd
+import pytest
+from dask.distributed import LocalCluster
+
+from hostcap.studies.runner import StudyPaths, run_study
+from hostcap.studies.spec import parse_spec
+
+TINY = {"name": "tiny", "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
+        "strategies": ["uncontrolled", "v2g"], "penetrations": [0.0, 0.5, 1.0], "samples": 2, "seed": 1,
+        "band": "ansi"}
+TIMING = ["wall_s"]
+
+
+def snapshot(root):
+    return {p.name: p.read_bytes() for p in StudyPaths(root).outputs() if p.name != "manifest.json"}
+
+
+def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
+    spec = parse_spec(TINY)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, protocol="tcp",
+                      dashboard_address=":0") as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")
+        two = run_study(spec, tmp_path / "two", scheduler=cluster.scheduler_address, progress=False)
+    one = run_study(spec, tmp_path / "one", workers=1, progress=False)
+    assert two == one == {"total": 12, "skipped": 0, "ran": 12, "failed": 0}
+    a, b = StudyPaths(tmp_path / "two" / "tiny"), StudyPaths(tmp_path / "one" / "tiny")
+    pd.testing.assert_frame_equal(pd.read_parquet(a.runs).drop(columns=TIMING),
+                                  pd.read_parquet(b.runs).drop(columns=TIMING))
+    for name in ("elements", "locational"):
+        pd.testing.assert_frame_equal(pd.read_parquet(getattr(a, name)), pd.read_parquet(getattr(b, name)))
+    assert a.hosting.read_text() == b.hosting.read_text()
+    runs = pd.read_parquet(a.runs)
+    assert len(runs) == 12 and (runs["status"] == "ok").all()
+    hc = pd.read_csv(a.hosting).set_index("strategy")
+    assert hc.loc["uncontrolled", "hc_penetration"] == 1.0  # this feeder hosts a full winter day
+    assert hc.loc["v2g", "hc_overvoltage"] < 1.0  # V2G export breaks ANSI Range A here
+
+    before = snapshot(tmp_path / "one" / "tiny")
+    mtimes = {p: p.stat().st_mtime_ns for p in b.outputs()}
+    again = run_study(spec, tmp_path / "one", workers=1, progress=False)
+    assert again == {"total": 12, "skipped": 12, "ran": 0, "failed": 0}
+    assert snapshot(tmp_path / "one" / "tiny") == before
+    assert {p: p.stat().st_mtime_ns for p in b.outputs()} == mtimes
+
+
+def test_failing_scenario_is_recorded_and_the_rest_finish(tmp_path, tiny_net):
+    pp.create_gen(tiny_net, 2, p_mw=0.001, vm_pu=1.0)  # the fast solver refuses generators at run time
+    gen_feeder = tmp_path / "with_gen.json"
+    pp.to_json(tiny_net, str(gen_feeder))
+    spec = parse_spec({**TINY, "feeders": ["simbench:1-LV-rural3--0-sw", str(gen_feeder)],
+                       "strategies": ["uncontrolled"], "penetrations": [0.0, 1.0], "samples": 1})
+    counts = run_study(spec, tmp_path, workers=1, progress=False)
+    assert counts == {"total": 4, "skipped": 0, "ran": 4, "failed": 2}
+    paths = StudyPaths(tmp_path / "tiny")
+    runs = pd.read_parquet(paths.runs).set_index("feeder")
+    failed = runs.loc[str(gen_feeder)]
+    assert (failed["status"] == "failed").all() and (failed["attempts"] == 2).all()
+    assert failed["error"].str.contains("generators").all()
+    assert (runs.loc["simbench:1-LV-rural3--0-sw", "status"] == "ok").all()
+    assert len(pd.read_csv(paths.hosting)) == 1  # only the feeder that ran
+    # a rerun skips the finished scenarios and tries the failed ones again
+    assert run_study(spec, tmp_path, workers=1, progress=False) == {"total": 4, "skipped": 2, "ran": 2, "failed": 2}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"feeders": ["simbench:1-LV-nowhere--0-sw"]}, "unknown SimBench code"),
+    ({"periods": [{"name": "x", "start": "2019-01-01", "days": 1}]}, "outside the feeder's profiles"),
+])
+def test_bad_feeder_or_period_refused_before_running(tmp_path, change, message):
+    from hostcap.models.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        run_study(parse_spec({**TINY, **change}), tmp_path, workers=1, progress=False)
+    assert not (tmp_path / "tiny").exists()

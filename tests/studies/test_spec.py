@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import pytest
+
+from hostcap.models.errors import InputError
+from hostcap.studies.cli import main
+from hostcap.studies.spec import json_schema, load_spec
+from hostcap.studies.sweep import sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID = """
+name: t
+periods: [{name: w, start: "2016-01-11", days: 1}]
+strategies: [uncontrolled, v2g]
+penetrations: [0.0, 0.5]
+samples: 2
+"""
+
+
+def test_default_study_file_is_valid_and_sweeps_240_scenarios():
+    spec = load_spec(ROOT / "studies" / "default.yaml")
+    scenarios = sweep(spec)
+    assert len(scenarios) == 1 * 1 * 4 * 6 * 1 * 10
+    assert len({s.key for s in scenarios}) == len(scenarios)
+    assert spec.strategies == ["uncontrolled", "smart", "v2g", "volt_watt"] and spec.samples == 10
+
+
+def test_exported_schema_is_in_sync():
+    assert (ROOT / "studies" / "study.schema.json").read_text() == json_schema()
+
+
+@pytest.mark.parametrize("change, field", [
+    ("penetrations: [0.0, 1.5]", "penetrations"),
+    ("strategies: [uncontrolled, greedy]", "strategies.1"),
+    ("samples: 0", "samples"),
+    ("colour: blue", "colour"),
+    ("band: iec", "band"),
+    ("periods: [{name: w, start: '2016-02-31', days: 1}]", "periods.0.start"),
+    ("v2g_shares: [0.5, 0.5]", "v2g_shares"),
+])
+def test_invalid_fields_are_named(tmp_path, change, field):
+    key = change.split(":", 1)[0]
+    text = "\n".join(line for line in VALID.splitlines() if not line.startswith(key + ":")) + "\n" + change + "\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_spec(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: {field}:") and "\n" not in msg
+
+
+def test_malformed_missing_and_non_mapping_files(tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(InputError, match="not valid YAML at line"):
+        load_spec(tmp_path / "bad.yaml")
+    with pytest.raises(InputError, match="not found"):
+        load_spec(tmp_path / "none.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(InputError, match="mapping"):
+        load_spec(tmp_path / "list.yaml")
+
+
+def test_cli_refuses_invalid_study_with_one_line(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(VALID + "penetrations: [2]\n".replace("penetrations", "samples"))
+    assert main(["study", str(path), "--out", str(tmp_path / "res")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "samples" in err
+    assert not (tmp_path / "res").exists()
