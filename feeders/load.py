@@ -100,8 +100,9 @@ def _read(ref: str, profiles: str | None):
     return net, (table_profiles(net, profiles) if profiles else flat_profiles(net))
 
 
-def _bus_lonlat(net) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Bus coordinates from `net.bus.geo` (GeoJSON points, pandapower >= 3). NaN where unknown."""
+def bus_coordinates(net) -> tuple[np.ndarray, np.ndarray]:
+    """Bus coordinates from `net.bus.geo` (GeoJSON points, pandapower >= 3), in net.bus order. NaN where
+    unknown. Geographic (lon, lat) or drawing coordinates: see `is_geographic`."""
     lon = np.full(len(net.bus), np.nan)
     lat = np.full(len(net.bus), np.nan)
     if "geo" in net.bus:
@@ -109,12 +110,21 @@ def _bus_lonlat(net) -> tuple[np.ndarray, np.ndarray, bool]:
             if isinstance(geo, str) and geo:
                 coords = json.loads(geo).get("coordinates", [np.nan, np.nan])
                 lon[i], lat[i] = coords[0], coords[1]
-    real = bool(np.isfinite(lon).all()) and bool((np.abs(lon) <= 180).all() & (np.abs(lat) <= 90).all())
-    return lon, lat, real
+    return lon, lat
+
+
+def is_geographic(lon: np.ndarray, lat: np.ndarray) -> bool:
+    """WGS84 coordinates of a distribution feeder: every bus has one, within lon/lat ranges, and the feeder
+    spans less than one degree (CIGRE LV's drawing coordinates span 7 x 11 "degrees": schematic)."""
+    if not (len(lon) and np.isfinite(lon).all() and np.isfinite(lat).all()):
+        return False
+    in_range = (np.abs(lon) <= 180).all() and (np.abs(lat) <= 90).all()
+    return bool(in_range and np.ptp(lon) < 1.0 and np.ptp(lat) < 1.0)
 
 
 def _connection_points(net) -> tuple[pd.DataFrame, bool]:
-    lon, lat, real = _bus_lonlat(net)
+    lon, lat = bus_coordinates(net)
+    real = is_geographic(lon, lat)
     pos = pd.Series(np.arange(len(net.bus)), index=net.bus.index)
     lv = net.bus["vn_kv"] < 1.0
     loads = pd.DataFrame({
@@ -125,7 +135,8 @@ def _connection_points(net) -> tuple[pd.DataFrame, bool]:
     pv_only = sorted(set(net.sgen["bus"][net.sgen["in_service"]]) - set(loads["bus"]))
     extra = pd.DataFrame({"bus": pv_only, "load": -1, "household": False})
     cps = pd.concat([loads, extra], ignore_index=True)
-    cps["lon"] = lon[pos.loc[cps["bus"]].to_numpy()]
-    cps["lat"] = lat[pos.loc[cps["bus"]].to_numpy()]
+    at = pos.loc[cps["bus"]].to_numpy()
+    cps["lon"] = lon[at] if real else np.nan
+    cps["lat"] = lat[at] if real else np.nan
     cps.index.name = "cp"
     return cps, real

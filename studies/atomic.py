@@ -6,16 +6,19 @@ from pathlib import Path
 import pandas as pd
 
 
-def _temp(path: Path) -> Path:
+def temp_path(path: Path, suffix: str = "") -> Path:
+    """A fresh, not yet existing name beside `path` (hidden), to be renamed to `path` when complete."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
+    os.unlink(name)
     return Path(name)
 
 
 def write_text(text: str, path: str | Path) -> None:
     path = Path(path)
-    tmp = _temp(path)
+    tmp = temp_path(path)
     try:
         tmp.write_text(text)
         tmp.replace(path)
@@ -26,7 +29,7 @@ def write_text(text: str, path: str | Path) -> None:
 
 def write_parquet(table: pd.DataFrame, path: str | Path) -> None:
     path = Path(path)
-    tmp = _temp(path)
+    tmp = temp_path(path)
     try:
         table.to_parquet(tmp)
         tmp.replace(path)

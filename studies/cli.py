@@ -67,7 +67,8 @@ def run(out, **options):
 @click.option("--scheduler-file", default=None, help="Attach through a Dask scheduler file.")
 @click.option("--slurm", is_flag=True, help="Start a dask-jobqueue SLURMCluster from the study file's dask.slurm.")
 @click.option("--workers", default=None, type=int, help="Local Dask workers (default: cores).")
-def study(study_file, out, scheduler, scheduler_file, slurm, workers):
+@click.option("--no-hosting", is_flag=True, help="Only run the scenarios (the pipeline's `hosting` step follows).")
+def study(study_file, out, scheduler, scheduler_file, slurm, workers, no_hosting):
     """Run a hosting-capacity study file on Dask and write results to OUT/<name>/."""
     from hostcap.studies.runner import run_study
     from hostcap.studies.spec import load_spec
@@ -75,9 +76,92 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers):
     spec = load_spec(study_file)
     t0 = time.perf_counter()
     counts = run_study(spec, out, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
-                       workers=workers)
+                       workers=workers, hosting=not no_hosting)
     click.echo(f"{spec.name}: {counts['total']} scenarios, {counts['skipped']} already done, {counts['ran']} run, "
                f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
+
+
+STUDY = click.argument("study_file")
+OUT = click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False))
+FEEDER = click.option("--feeder", "feeder_ref", required=True, help="A feeder of the study (its reference).")
+
+
+def _spec_and_feeder(study_file, feeder_ref=None):
+    from hostcap.studies.spec import load_spec
+
+    spec = load_spec(study_file)
+    if feeder_ref is not None and feeder_ref not in spec.feeders:
+        raise InputError(f"feeder: '{feeder_ref}' is not a feeder of study {spec.name}")
+    return spec
+
+
+@cli.command("prepare-feeder")
+@click.argument("feeder_ref")
+@click.option("--out", default="resources/feeders", show_default=True, type=click.Path(file_okay=False))
+def prepare_feeder(feeder_ref, out):
+    """Validate a feeder; write its net (JSON) and topology (GeoPackage) to OUT."""
+    from hostcap.studies.pipeline import prepare_feeder as prepare
+
+    net_path, gpkg = prepare(feeder_ref, out)
+    click.echo(f"{feeder_ref}: {net_path}, {gpkg}")
+
+
+@cli.command()
+@STUDY
+@OUT
+def hosting(study_file, out):
+    """Hosting capacity and locational results from a study's runs."""
+    from hostcap.studies.runner import write_hosting
+
+    write_hosting(_spec_and_feeder(study_file), out)
+
+
+@cli.command()
+@STUDY
+@FEEDER
+@OUT
+def gis(study_file, feeder_ref, out):
+    """GeoPackage of one feeder with the study's results (layers buses, lines, transformers)."""
+    from hostcap.studies.pipeline import write_gis
+
+    click.echo(write_gis(_spec_and_feeder(study_file, feeder_ref), out, feeder_ref))
+
+
+@cli.command("map")
+@STUDY
+@FEEDER
+@click.option("--variant", required=True, help="Strategy (with _bNNN when the study has several shares).")
+@click.option("--kind", required=True, type=click.Choice(["lowest", "voltage"]))
+@OUT
+def map_(study_file, feeder_ref, variant, kind, out):
+    """Static PNG map of one feeder and variant."""
+    from hostcap.studies.pipeline import variants, write_map
+
+    spec = _spec_and_feeder(study_file, feeder_ref)
+    if variant not in variants(spec):
+        raise InputError(f"variant: '{variant}' is not in study {spec.name} ({', '.join(variants(spec))})")
+    click.echo(write_map(spec, out, feeder_ref, variant, kind))
+
+
+@cli.command()
+@STUDY
+@FEEDER
+@OUT
+def webmap(study_file, feeder_ref, out):
+    """Interactive HTML map of one feeder, a layer per variant."""
+    from hostcap.studies.pipeline import write_webmap
+
+    click.echo(write_webmap(_spec_and_feeder(study_file, feeder_ref), out, feeder_ref))
+
+
+@cli.command()
+@STUDY
+@OUT
+def report(study_file, out):
+    """The study's self-contained HTML report."""
+    from hostcap.studies.pipeline import write_report
+
+    click.echo(write_report(_spec_and_feeder(study_file), out))
 
 
 @cli.command()

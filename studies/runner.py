@@ -16,6 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from hostcap.cosim.scenario import Scenario, build_inputs
+from hostcap.models.errors import InputError
 from hostcap.studies.atomic import write_parquet, write_text
 from hostcap.studies.hosting import hosting_capacity, locational, violation_probability
 from hostcap.studies.outputs import package_versions, timeseries_tables
@@ -113,8 +114,9 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
 
 def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: str | None = None,
               scheduler_file: str | None = None, slurm: bool = False, workers: int | None = None,
-              progress: bool = True) -> dict:
-    """Run what is missing and (re)write the outputs. Returns counts: total, skipped, ran, failed."""
+              progress: bool = True, hosting: bool = True) -> dict:
+    """Run what is missing and (re)write the outputs (with the hosting-capacity tables unless
+    hosting=False). Returns counts: total, skipped, ran, failed."""
     paths = StudyPaths(Path(out_root) / spec.name)
     spec_hash = spec.spec_hash()
     validate_inputs(spec)
@@ -124,7 +126,8 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
     done = set(old_runs.loc[old_runs["status"] == "ok", "key"]) if len(old_runs) else set()
     pending = [s for s in scenarios if s.key not in done]
     counts = {"total": len(scenarios), "skipped": len(scenarios) - len(pending), "ran": len(pending), "failed": 0}
-    if not pending and all(p.exists() for p in paths.outputs()):
+    expected = paths.outputs() if hosting else [paths.runs, paths.elements, paths.manifest]
+    if not pending and all(p.exists() for p in expected):
         return counts
 
     new_rows, new_elements = [], []
@@ -154,7 +157,9 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
                 cluster.close()
     runs, elements = _write_tables(paths, old_runs, old_elements, new_rows, new_elements, spec_hash)
     counts["failed"] = int((runs["status"] != "ok").sum())
-    _write_results(paths, spec, spec_hash, runs, elements, counts)
+    _write_manifest(paths, spec, spec_hash, runs, counts)
+    if hosting:
+        write_hosting(spec, paths.root.parent)
     return counts
 
 
@@ -182,13 +187,18 @@ def _write_tables(paths, old_runs, old_elements, new_rows, new_elements, spec_ha
     return runs, elements
 
 
-def _write_results(paths, spec, spec_hash, runs, elements, counts) -> None:
-    threshold = spec.max_violation_probability
-    ok = runs[runs["status"] == "ok"]
-    if len(ok):
-        write_text(hosting_capacity(runs, threshold).to_csv(index=False), paths.hosting)
-        write_text(violation_probability(runs).to_csv(index=False), paths.probability)
-        write_parquet(locational(runs, elements), paths.locational)
+def write_hosting(spec: StudySpec, out_root: str | Path = "results") -> None:
+    """hosting_capacity.csv, violation_probability.csv and locational.parquet from the runs on disk."""
+    paths = StudyPaths(Path(out_root) / spec.name)
+    runs, elements = pd.read_parquet(paths.runs), pd.read_parquet(paths.elements)
+    if not (runs["status"] == "ok").any():
+        raise InputError(f"study {spec.name}: no scenario finished, see {paths.manifest}")
+    write_text(hosting_capacity(runs, spec.max_violation_probability).to_csv(index=False), paths.hosting)
+    write_text(violation_probability(runs).to_csv(index=False), paths.probability)
+    write_parquet(locational(runs, elements), paths.locational)
+
+
+def _write_manifest(paths, spec, spec_hash, runs, counts) -> None:
     manifest = {
         "study": spec.name, "spec": spec.model_dump(mode="json"), "spec_hash": spec_hash, "seed": spec.seed,
         "scenarios": counts["total"], "failed": counts["failed"],

@@ -1,0 +1,62 @@
+"""Study results on the feeder's GIS layers: one GeoPackage per feeder and study.
+
+For every variant (strategy, plus its bidirectional share when a study has several), each element gets:
+buses `vm_min_pu_<v>`, `vm_max_pu_<v>`, `p_violation_<v>` (share of samples in which the bus leaves the
+voltage band at the study's highest penetration level) and `lowest_pen_<v>` (median lowest violating
+penetration, NaN: no violation in at least half of the samples); lines and transformers
+`max_loading_pct_<v>`, `p_overload_<v>`, `lowest_pen_<v>`. Plus `vm_min_pu`, `vm_max_pu`,
+`max_loading_pct` over the whole study.
+"""
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from hostcap.feeders import load_feeder
+from hostcap.feeders.geodata import topology_layers
+from hostcap.studies.atomic import temp_path
+
+KEY = {"buses": ("bus", "bus"), "lines": ("line", "line"), "transformers": ("trafo", "trafo")}
+
+
+def variant_name(strategy: str, v2g_share: float, shares: list[float]) -> str:
+    return strategy if len(shares) == 1 else f"{strategy}_b{round(v2g_share * 100):03d}"
+
+
+def study_layers(feeder_ref: str, loc: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
+    layers = topology_layers(load_feeder(feeder_ref))
+    loc = loc[loc["feeder"] == feeder_ref]
+    shares = sorted(loc["v2g_share"].unique())
+    top_level = loc["penetration"].max()
+    for layer, (element, id_col) in KEY.items():
+        el = loc[loc["element"] == element]
+        gdf = layers[layer]
+        worst = el.groupby("index").agg(vm_min_pu=("vm_min_pu", "min"), vm_max_pu=("vm_max_pu", "max"),
+                                        max_loading_pct=("max_loading_pct", "max"))
+        cols = ["vm_min_pu", "vm_max_pu"] if element == "bus" else ["max_loading_pct"]
+        gdf = gdf.merge(worst[cols], left_on=id_col, right_index=True, how="left")
+        for (strategy, share), g in el.groupby(["strategy", "v2g_share"]):
+            v = variant_name(strategy, share, shares)
+            per = g.groupby("index").agg(vm_min_pu=("vm_min_pu", "min"), vm_max_pu=("vm_max_pu", "max"),
+                                         max_loading_pct=("max_loading_pct", "max"),
+                                         lowest=("lowest_violating_penetration", "first"))
+            per["p"] = g[g["penetration"] == top_level].set_index("index")["p_violation"]
+            names = ({"vm_min_pu": f"vm_min_pu_{v}", "vm_max_pu": f"vm_max_pu_{v}", "p": f"p_violation_{v}"}
+                     if element == "bus" else {"max_loading_pct": f"max_loading_pct_{v}", "p": f"p_overload_{v}"})
+            names["lowest"] = f"lowest_pen_{v}"
+            gdf = gdf.merge(per[list(names)].rename(columns=names), left_on=id_col, right_index=True, how="left")
+        layers[layer] = gdf
+    return layers
+
+
+def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | Path) -> None:
+    """All layers into one GeoPackage, written under a temporary name and then renamed."""
+    path = Path(path)
+    tmp = temp_path(path, suffix=".gpkg")
+    try:
+        for name, gdf in layers.items():
+            gdf.to_file(tmp, layer=name, driver="GPKG")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

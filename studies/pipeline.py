@@ -1,0 +1,83 @@
+"""The pipeline's steps as functions: the `hostcap` CLI and the Snakefile's rules call these.
+
+    prepare_feeder -> run_study (runner) -> write_hosting (runner) -> write_gis -> write_map /
+    write_webmap -> write_report
+"""
+from pathlib import Path
+
+import pandapower as pp
+
+from hostcap.feeders import load_feeder
+from hostcap.feeders.geodata import topology_layers
+from hostcap.studies import maps
+from hostcap.studies.atomic import temp_path
+from hostcap.studies.gis import study_layers, variant_name, write_gpkg
+from hostcap.studies.report import write_report as _write_report
+from hostcap.studies.runner import StudyPaths, safe_name
+from hostcap.studies.spec import StudySpec
+
+import pandas as pd
+
+
+def feeder_slug(ref: str) -> str:
+    return safe_name(ref)
+
+
+def variants(spec: StudySpec) -> list[str]:
+    return [variant_name(s, b, spec.v2g_shares) for s in spec.strategies for b in spec.v2g_shares]
+
+
+def prepare_feeder(ref: str, out_dir: str | Path) -> tuple[Path, Path]:
+    """The validated net (pandapower JSON) and a GeoPackage of its topology."""
+    out_dir = Path(out_dir)
+    feeder = load_feeder(ref)
+    net_path, gpkg_path = out_dir / f"{feeder_slug(ref)}.json", out_dir / f"{feeder_slug(ref)}.gpkg"
+    tmp = temp_path(net_path, suffix=".json")
+    pp.to_json(feeder.net, str(tmp))
+    tmp.replace(net_path)
+    write_gpkg(topology_layers(feeder), gpkg_path)
+    return net_path, gpkg_path
+
+
+def gis_path(spec: StudySpec, out: str | Path, ref: str) -> Path:
+    return StudyPaths(Path(out) / spec.name).root / "gis" / f"{feeder_slug(ref)}.gpkg"
+
+
+def map_path(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
+    return StudyPaths(Path(out) / spec.name).root / "maps" / feeder_slug(ref) / f"{variant}__{kind}.png"
+
+
+def webmap_path(spec: StudySpec, out: str | Path, ref: str) -> Path:
+    return StudyPaths(Path(out) / spec.name).root / "maps" / f"{feeder_slug(ref)}.html"
+
+
+def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
+    loc = pd.read_parquet(StudyPaths(Path(out) / spec.name).locational)
+    path = gis_path(spec, out, ref)
+    write_gpkg(study_layers(ref, loc), path)
+    return path
+
+
+def write_map(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
+    layers = maps.read_layers(gis_path(spec, out, ref))
+    path = map_path(spec, out, ref, variant, kind)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    what = "lowest violating penetration" if kind == "lowest" else "worst (lowest) voltage"
+    maps.static_map(layers, variant, kind, path, f"{ref} | {variant} | {what} | study {spec.name}")
+    return path
+
+
+def write_webmap(spec: StudySpec, out: str | Path, ref: str) -> Path:
+    layers = maps.read_layers(gis_path(spec, out, ref))
+    path = webmap_path(spec, out, ref)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    maps.interactive_map(layers, variants(spec), path, f"{ref} | study {spec.name}")
+    return path
+
+
+def all_maps(spec: StudySpec, out: str | Path) -> list[Path]:
+    return [map_path(spec, out, f, v, k) for f in spec.feeders for v in variants(spec) for k in maps.KINDS]
+
+
+def write_report(spec: StudySpec, out: str | Path) -> Path:
+    return _write_report(spec, StudyPaths(Path(out) / spec.name).root, all_maps(spec, out))

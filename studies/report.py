@@ -1,0 +1,149 @@
+"""The study report: one self-contained HTML file (images embedded as base64 PNG).
+
+Contents: a summary table per feeder x variant, hosting-capacity curves, voltage and transformer-loading
+duration curves of chosen scenarios (the highest penetration level, sample 0, re-run from the same seed:
+runs are reproducible, so the curves are those of the study's runs), the maps, and assumptions and
+provenance.
+"""
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from hostcap.cosim.world import run_scenario  # noqa: E402
+from hostcap.models.limits import voltage_band  # noqa: E402
+from hostcap.models.strategies import VoltWattCurve  # noqa: E402
+from hostcap.models.tariff import Tariff  # noqa: E402
+from hostcap.studies.atomic import write_text  # noqa: E402
+from hostcap.studies.gis import variant_name  # noqa: E402
+from hostcap.studies.spec import StudySpec  # noqa: E402
+from hostcap.studies.sweep import sweep  # noqa: E402
+
+CSS = """body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em;color:#222}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}
+th{background:#eee}img{max-width:100%}h2{border-bottom:1px solid #ccc}code{background:#f4f4f4}"""
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _img(src: str, alt: str) -> str:
+    return f'<figure><img src="{src}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+
+
+def summary_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame) -> pd.DataFrame:
+    ok = runs[runs["status"] == "ok"]
+    top, low = max(spec.penetrations), min(spec.penetrations)
+    rows = []
+    for _, h in hosting.iterrows():
+        sel = ok[(ok["feeder"] == h["feeder"]) & (ok["strategy"] == h["strategy"]) & (ok["v2g_share"] == h["v2g_share"])]
+        at_top, at_low = sel[sel["penetration"] == top], sel[sel["penetration"] == low]
+        base_peak = float(at_low["peak_demand_kw"].median())
+        top_peak = float(at_top["peak_demand_kw"].median())
+        rows.append({
+            "feeder": h["feeder"], "variant": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
+            "hosting capacity (%)": 100 * h["hc_penetration"], "hosting capacity (EVs)": h["hc_evs"],
+            "V2G uplift (pp)": 100 * h["uplift_vs_uncontrolled"],
+            f"peak demand change at {top:.0%} (kW)": top_peak - base_peak,
+            f"peak demand change at {top:.0%} (%)": 100 * (top_peak / base_peak - 1) if base_peak else np.nan,
+            f"min voltage at {top:.0%} (pu)": float(at_top["v_min_pu"].min()),
+            f"max transformer loading at {top:.0%} (%)": float(at_top["trafo_max_loading_pct"].max()),
+            f"EV unmet energy at {top:.0%} (kWh, median)": float(at_top["ev_unmet_kwh"].median()),
+            f"V2G energy at {top:.0%} (kWh, median)": float(at_top["ev_discharged_kwh"].median()),
+        })
+    return pd.DataFrame(rows)
+
+
+def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[str]:
+    out = []
+    for feeder, g in prob.groupby("feeder"):
+        fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+        for (strategy, share), s in g.groupby(["strategy", "v2g_share"]):
+            ax.plot(100 * s["penetration"], s["p_any"], marker="o", label=variant_name(strategy, share, spec.v2g_shares))
+        ax.axhline(spec.max_violation_probability, color="red", ls="--", lw=1, label="threshold")
+        ax.set_xlabel("EV penetration (% of households)")
+        ax.set_ylabel("P(any violation)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"Hosting capacity: {feeder}", fontsize=10)
+        ax.legend(fontsize=8)
+        out.append(_img(_png(fig), f"Probability of violation against penetration, {feeder}"))
+    return out
+
+
+def duration_curves(spec: StudySpec) -> list[str]:
+    top = max(spec.penetrations)
+    chosen = [s for s in sweep(spec) if s.penetration == top and s.sample == 0 and s.start == spec.periods[0].start]
+    out = []
+    for feeder in spec.feeders:
+        fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+        for sc in (s for s in chosen if s.feeder == feeder):
+            r = run_scenario(sc)
+            hours = np.arange(r.inputs.n_steps) * r.inputs.dt_s / 3600
+            name = variant_name(sc.strategy, sc.v2g_share, spec.v2g_shares)
+            a.plot(hours, np.sort(np.nanmin(r.series["vm_pu"], axis=1)), label=name)
+            b.plot(hours, np.sort(np.nanmax(r.series["trafo_loading_pct"], axis=1))[::-1], label=name)
+        band = voltage_band(spec.band)
+        a.axhline(band.v_min_pu, color="red", ls="--", lw=1)
+        b.axhline(spec.trafo_limit_pct, color="red", ls="--", lw=1)
+        a.set(xlabel="hours (sorted)", ylabel="lowest bus voltage (pu)", title="voltage duration curve")
+        b.set(xlabel="hours (sorted)", ylabel="highest transformer loading (%)", title="loading duration curve")
+        a.legend(fontsize=8)
+        b.legend(fontsize=8)
+        out.append(_img(_png(fig), f"Duration curves at {top:.0%} EVs, sample 0, period "
+                                   f"{spec.periods[0].name}, {feeder}"))
+    return out
+
+
+def write_report(spec: StudySpec, root: Path, maps: list[Path]) -> Path:
+    root = Path(root)
+    runs = pd.read_parquet(root / "runs.parquet")
+    hosting = pd.read_csv(root / "hosting_capacity.csv")
+    prob = pd.read_csv(root / "violation_probability.csv")
+    manifest = json.loads((root / "manifest.json").read_text())
+    band = voltage_band(spec.band)
+    table = summary_table(spec, runs, hosting)
+    images = [_img("data:image/png;base64," + base64.b64encode(Path(m).read_bytes()).decode(), Path(m).stem)
+              for m in maps]
+    failed = runs[runs["status"] != "ok"]
+    periods = ", ".join(f"{p.name}: {p.start} + {p.days} d" for p in spec.periods)
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Study {html.escape(spec.name)}</title>",
+        f"<style>{CSS}</style></head><body><h1>Hosting-capacity study <code>{html.escape(spec.name)}</code></h1>",
+        f"<p>{len(runs)} scenarios ({len(failed)} failed), {spec.samples} samples per level, feeders: "
+        f"{html.escape(', '.join(spec.feeders))}; periods {html.escape(periods)}.</p>",
+        "<h2>Summary</h2>", table.to_html(index=False, float_format=lambda x: f"{x:.3g}", na_rep="-",
+                                          classes="summary"),
+        f"<p>Hosting capacity: the highest penetration level whose probability of violating any limit (and "
+        f"that of every lower level) is at most {spec.max_violation_probability:.0%}. V2G uplift: hosting "
+        f"capacity minus that of uncontrolled charging, in percentage points.</p>",
+        "<h2>Hosting-capacity curves</h2>", *hc_curves(spec, prob),
+        "<h2>Duration curves</h2>", *duration_curves(spec),
+        "<h2>Maps</h2>", *images,
+        "<h2>Assumptions and provenance</h2><ul>",
+        f"<li>Voltage band: {band.source} ({band.v_min_pu}-{band.v_max_pu} pu); line limit "
+        f"{spec.line_limit_pct} % of max_i_ka, transformer limit {spec.trafo_limit_pct} % of sn_mva.</li>",
+        f"<li>Time-of-use tariff: {html.escape(str(Tariff()))}; volt-watt curve: "
+        f"{html.escape(str(VoltWattCurve()))}.</li>",
+        f"<li>Seed {spec.seed}; spec hash <code>{manifest['spec_hash']}</code>; step {spec.step_min:g} min; "
+        f"solver {spec.solver}.</li>",
+        "<li>Versions: " + html.escape(", ".join(f"{k} {v}" for k, v in manifest["versions"].items())) + "</li>",
+        "</ul>",
+    ]
+    if len(failed):
+        parts += ["<h2>Failed scenarios</h2>", failed[["key", "error"]].to_html(index=False)]
+    parts.append("</body></html>")
+    path = root / "report.html"
+    write_text("\n".join(parts), path)
+    return path
