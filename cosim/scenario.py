@@ -7,11 +7,11 @@ look-ahead. It is cached, so the simulators of one in-process world share one co
 """
 import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from hostcap.feeders import DEFAULT_FEEDER, Feeder, load_feeder
 from hostcap.models.errors import InputError
@@ -21,6 +21,17 @@ from hostcap.models.mobility import Mobility, build_mobility, draw_trips, trips_
 from hostcap.models.population import draw_candidates, sample_seed_sequence
 from hostcap.models.strategies import STRATEGIES, VoltWattCurve
 from hostcap.models.tariff import Tariff
+
+
+def _iso_date(v: str) -> str:
+    try:
+        pd.Timestamp(v)
+    except ValueError:
+        raise ValueError(f"'{v}' is not a date (YYYY-MM-DD)") from None
+    return v
+
+
+IsoDate = Annotated[str, AfterValidator(_iso_date)]
 
 
 class Scenario(BaseModel):
@@ -33,7 +44,7 @@ class Scenario(BaseModel):
     strategy: str = "uncontrolled"
     penetration: float = Field(0.5, ge=0.0, le=1.0)
     v2g_share: float = Field(0.0, ge=0.0, le=1.0)
-    start: str = "2016-01-11"
+    start: IsoDate = "2016-01-11"
     days: int = Field(7, ge=1, le=366)
     step_min: float = Field(15.0, gt=0)
     seed: int = Field(0, ge=0)
@@ -52,15 +63,6 @@ class Scenario(BaseModel):
     def _known_strategy(cls, v: str) -> str:
         if v not in STRATEGIES:
             raise ValueError(f"unknown strategy '{v}', choose one of {', '.join(STRATEGIES)}")
-        return v
-
-    @field_validator("start")
-    @classmethod
-    def _iso_date(cls, v: str) -> str:
-        try:
-            pd.Timestamp(v)
-        except ValueError:
-            raise ValueError(f"'{v}' is not a date (YYYY-MM-DD)") from None
         return v
 
     def curve(self) -> VoltWattCurve:

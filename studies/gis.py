@@ -14,7 +14,7 @@ import pandas as pd
 
 from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import topology_layers
-from hostcap.studies.atomic import temp_path
+from hostcap.studies.atomic import atomic_path
 
 KEY = {"buses": ("bus", "bus"), "lines": ("line", "line"), "transformers": ("trafo", "trafo")}
 
@@ -51,12 +51,6 @@ def study_layers(feeder_ref: str, loc: pd.DataFrame) -> dict[str, gpd.GeoDataFra
 
 def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | Path) -> None:
     """All layers into one GeoPackage, written under a temporary name and then renamed."""
-    path = Path(path)
-    tmp = temp_path(path, suffix=".gpkg")
-    try:
+    with atomic_path(path, suffix=".gpkg") as tmp:
         for name, gdf in layers.items():
             gdf.to_file(tmp, layer=name, driver="GPKG")
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -4,6 +4,7 @@ Static maps come in two kinds per feeder and variant: `lowest` (median lowest vi
 bus; grey where no violation) and `voltage` (worst, i.e. lowest, bus voltage). Geographic feeders are drawn
 in their UTM zone so that the scale bar is true; schematic layouts say so in the title and the scale bar.
 """
+import io
 from pathlib import Path
 
 import folium
@@ -15,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hostcap.models.errors import InputError  # noqa: E402
-from hostcap.studies.atomic import temp_path  # noqa: E402
+from hostcap.studies.atomic import atomic_path  # noqa: E402
 
 KINDS = {"lowest": ("lowest_pen_{v}", "lowest violating EV penetration (median over samples)", "viridis"),
          "voltage": ("vm_min_pu_{v}", "lowest bus voltage (pu)", "RdYlBu")}
@@ -32,6 +33,14 @@ def _nice_length(span: float) -> float:
 
 
 def static_map(layers: dict, variant: str, kind: str, path: str | Path, title: str) -> None:
+    """Write the static map as a PNG file."""
+    with atomic_path(path, suffix=".png") as tmp:
+        tmp.write_bytes(static_map_png(layers, variant, kind, title))
+
+
+def static_map_png(layers: dict, variant: str, kind: str, title: str) -> bytes:
+    """The static map as PNG bytes: buses coloured by the map's kind, lines, transformers, colour bar,
+    title, scale bar and north arrow."""
     if kind not in KINDS:
         raise InputError(f"map kind: unknown '{kind}', choose one of {', '.join(KINDS)}")
     column, label, cmap = KINDS[kind]
@@ -68,11 +77,10 @@ def static_map(layers: dict, variant: str, kind: str, path: str | Path, title: s
     ax.set_title(("SCHEMATIC LAYOUT (no real coordinates) - " if schematic else "") + title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
-    path = Path(path)
-    tmp = temp_path(path, suffix=".png")
-    fig.savefig(tmp, dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    tmp.replace(path)
+    return buf.getvalue()
 
 
 def _popup(row, columns) -> str:
@@ -109,7 +117,5 @@ def interactive_map(layers: dict, variants: list[str], path: str | Path, title: 
                                 popup=folium.Popup(_popup(row, bus_cols))).add_to(group)
         group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
-    path = Path(path)
-    tmp = temp_path(path, suffix=".html")
-    fmap.save(str(tmp))
-    tmp.replace(path)
+    with atomic_path(path, suffix=".html") as tmp:
+        fmap.save(str(tmp))

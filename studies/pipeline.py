@@ -6,17 +6,16 @@
 from pathlib import Path
 
 import pandapower as pp
+import pandas as pd
 
 from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import topology_layers
 from hostcap.studies import maps
-from hostcap.studies.atomic import temp_path
+from hostcap.studies.atomic import atomic_path
 from hostcap.studies.gis import study_layers, variant_name, write_gpkg
 from hostcap.studies.report import write_report as _write_report
 from hostcap.studies.runner import StudyPaths, safe_name
 from hostcap.studies.spec import StudySpec
-
-import pandas as pd
 
 
 def feeder_slug(ref: str) -> str:
@@ -32,9 +31,8 @@ def prepare_feeder(ref: str, out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     feeder = load_feeder(ref)
     net_path, gpkg_path = out_dir / f"{feeder_slug(ref)}.json", out_dir / f"{feeder_slug(ref)}.gpkg"
-    tmp = temp_path(net_path, suffix=".json")
-    pp.to_json(feeder.net, str(tmp))
-    tmp.replace(net_path)
+    with atomic_path(net_path, suffix=".json") as tmp:
+        pp.to_json(feeder.net, str(tmp))
     write_gpkg(topology_layers(feeder), gpkg_path)
     return net_path, gpkg_path
 
@@ -58,12 +56,16 @@ def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
     return path
 
 
+def map_title(spec: StudySpec, ref: str, variant: str, kind: str) -> str:
+    what = "lowest violating penetration" if kind == "lowest" else "worst (lowest) voltage"
+    return f"{ref} | {variant} | {what} | study {spec.name}"
+
+
 def write_map(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
     layers = maps.read_layers(gis_path(spec, out, ref))
     path = map_path(spec, out, ref, variant, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
-    what = "lowest violating penetration" if kind == "lowest" else "worst (lowest) voltage"
-    maps.static_map(layers, variant, kind, path, f"{ref} | {variant} | {what} | study {spec.name}")
+    maps.static_map(layers, variant, kind, path, map_title(spec, ref, variant, kind))
     return path
 
 
@@ -75,9 +77,18 @@ def write_webmap(spec: StudySpec, out: str | Path, ref: str) -> Path:
     return path
 
 
-def all_maps(spec: StudySpec, out: str | Path) -> list[Path]:
-    return [map_path(spec, out, f, v, k) for f in spec.feeders for v in variants(spec) for k in maps.KINDS]
+def report_maps(spec: StudySpec, out: str | Path) -> list[tuple[str, bytes]]:
+    """Every static map (title, PNG bytes), drawn from the GeoPackages by the same function as the map
+    files, so that the report depends on the GIS layers and not on the PNG files."""
+    images = []
+    for ref in spec.feeders:
+        layers = maps.read_layers(gis_path(spec, out, ref))
+        for v in variants(spec):
+            for k in maps.KINDS:
+                title = map_title(spec, ref, v, k)
+                images.append((title, maps.static_map_png(layers, v, k, title)))
+    return images
 
 
 def write_report(spec: StudySpec, out: str | Path) -> Path:
-    return _write_report(spec, StudyPaths(Path(out) / spec.name).root, all_maps(spec, out))
+    return _write_report(spec, StudyPaths(Path(out) / spec.name).root, report_maps(spec, out))

@@ -106,7 +106,8 @@ def duration_curves(spec: StudySpec) -> list[str]:
     return out
 
 
-def write_report(spec: StudySpec, root: Path, maps: list[Path]) -> Path:
+def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]]) -> Path:
+    """Write root/report.html; `maps` are (title, PNG bytes)."""
     root = Path(root)
     runs = pd.read_parquet(root / "runs.parquet")
     hosting = pd.read_csv(root / "hosting_capacity.csv")
@@ -114,8 +115,7 @@ def write_report(spec: StudySpec, root: Path, maps: list[Path]) -> Path:
     manifest = json.loads((root / "manifest.json").read_text())
     band = voltage_band(spec.band)
     table = summary_table(spec, runs, hosting)
-    images = [_img("data:image/png;base64," + base64.b64encode(Path(m).read_bytes()).decode(), Path(m).stem)
-              for m in maps]
+    images = [_img("data:image/png;base64," + base64.b64encode(png).decode(), title) for title, png in maps]
     failed = runs[runs["status"] != "ok"]
     periods = ", ".join(f"{p.name}: {p.start} + {p.days} d" for p in spec.periods)
     parts = [

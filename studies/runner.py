@@ -31,9 +31,16 @@ def run_one(scenario_json: str, period: str, runs_dir: str | None, keep: list[st
     """Worker task: one scenario, tried at most twice. Returns {"row": ..., "elements": DataFrame | None}."""
     import warnings
 
-    from hostcap.cosim.world import run_scenario
+    from threadpoolctl import threadpool_limits
 
     warnings.filterwarnings("ignore")
+    with threadpool_limits(limits=1):  # one thread per worker (Snakemake sets OMP/BLAS threads to its cores)
+        return _run_one(scenario_json, period, runs_dir, keep)
+
+
+def _run_one(scenario_json: str, period: str, runs_dir: str | None, keep: list[str]) -> dict:
+    from hostcap.cosim.world import run_scenario
+
     scenario = Scenario.model_validate_json(scenario_json)
     row = scenario_fields(scenario, period)
     error = ""

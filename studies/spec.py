@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Literal
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hostcap.cosim.scenario import IsoDate
 from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.models.errors import InputError
 from hostcap.models.strategies import STRATEGIES
@@ -28,17 +28,8 @@ class Strict(BaseModel):
 
 class Period(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="Short name used in keys and tables.")
-    start: str = Field(description="First day, YYYY-MM-DD (within the feeder's profiles).")
+    start: IsoDate = Field(description="First day, YYYY-MM-DD (within the feeder's profiles).")
     days: int = Field(ge=1, le=366)
-
-    @field_validator("start")
-    @classmethod
-    def _date(cls, v: str) -> str:
-        try:
-            pd.Timestamp(v)
-        except ValueError:
-            raise ValueError(f"'{v}' is not a date (YYYY-MM-DD)") from None
-        return v
 
 
 class Slurm(Strict):

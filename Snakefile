@@ -1,0 +1,163 @@
+# v2g-hostcap pipeline: prepare feeders -> run the study on Dask -> hosting capacity -> GIS -> maps -> report.
+#
+#   snakemake --cores all                                  # the default study (studies/default.yaml)
+#   snakemake --cores all --configfile studies/other.yaml  # another study file
+#   snakemake --profile profiles/slurm                     # on a SLURM cluster
+#
+# The config is a study file, validated before anything runs. Every rule calls the `hostcap` CLI, which
+# calls the same functions as a user does; every rule has a log and a benchmark file.
+import sys
+from pathlib import Path
+
+from hostcap.models.errors import InputError
+from hostcap.studies.pipeline import feeder_slug, variants
+from hostcap.studies.spec import load_spec, parse_spec
+
+# no `configfile:` directive: Snakemake would merge a --configfile into it, so a study file's missing field
+# would silently take the default study's value instead of the documented default the CLI uses
+try:
+    SPEC = parse_spec(config, "config") if config else load_spec("studies/default.yaml")
+except InputError as exc:
+    sys.stderr.write(f"error: {exc}\n")
+    sys.exit(2)
+
+NAME = SPEC.name
+RES = f"results/{NAME}"
+SPEC_FILE = f"resources/{NAME}/study.yaml"
+FEEDERS = {feeder_slug(ref): ref for ref in SPEC.feeders}
+VARIANTS = variants(SPEC)
+KINDS = ["lowest", "voltage"]
+
+# the validated spec every rule reads; rewritten only when it changes, so reruns stay idle
+_text = SPEC.model_dump_json(indent=2) + "\n"
+if not Path(SPEC_FILE).exists() or Path(SPEC_FILE).read_text() != _text:
+    Path(SPEC_FILE).parent.mkdir(parents=True, exist_ok=True)
+    Path(SPEC_FILE).write_text(_text)
+
+wildcard_constraints:
+    feeder="[^/]+",
+    variant="|".join(VARIANTS),
+    kind="|".join(KINDS),
+
+
+rule all:
+    input:
+        f"{RES}/report.html",
+        expand(f"{RES}/gis/{{feeder}}.gpkg", feeder=FEEDERS),
+        expand(f"{RES}/maps/{{feeder}}/{{variant}}__{{kind}}.png", feeder=FEEDERS, variant=VARIANTS, kind=KINDS),
+        expand(f"{RES}/maps/{{feeder}}.html", feeder=FEEDERS),
+
+
+rule prepare_feeder:
+    output:
+        net="resources/feeders/{feeder}.json",
+        gpkg="resources/feeders/{feeder}.gpkg",
+    params:
+        ref=lambda w: FEEDERS[w.feeder],
+    log:
+        "logs/prepare_feeder/{feeder}.log",
+    benchmark:
+        "logs/prepare_feeder/{feeder}.benchmark.tsv"
+    shell:
+        "hostcap prepare-feeder '{params.ref}' --out resources/feeders > {log} 2>&1"
+
+
+rule study:
+    input:
+        spec=SPEC_FILE,
+        feeders=expand("resources/feeders/{feeder}.gpkg", feeder=FEEDERS),
+    output:
+        runs=f"{RES}/runs.parquet",
+        elements=f"{RES}/elements.parquet",
+        manifest=f"{RES}/manifest.json",
+    threads: workflow.cores
+    log:
+        f"logs/{NAME}/study.log",
+    benchmark:
+        f"logs/{NAME}/study.benchmark.tsv"
+    shell:
+        "hostcap study {input.spec} --out results --workers {threads} --no-hosting > {log} 2>&1"
+
+
+rule hosting:
+    input:
+        spec=SPEC_FILE,
+        runs=f"{RES}/runs.parquet",
+        elements=f"{RES}/elements.parquet",
+    output:
+        hc=report(f"{RES}/hosting_capacity.csv", category="Hosting capacity"),
+        prob=report(f"{RES}/violation_probability.csv", category="Hosting capacity"),
+        loc=f"{RES}/locational.parquet",
+    log:
+        f"logs/{NAME}/hosting.log",
+    benchmark:
+        f"logs/{NAME}/hosting.benchmark.tsv"
+    shell:
+        "hostcap hosting {input.spec} --out results > {log} 2>&1"
+
+
+rule gis:
+    input:
+        spec=SPEC_FILE,
+        loc=f"{RES}/locational.parquet",
+        topology="resources/feeders/{feeder}.gpkg",
+    output:
+        f"{RES}/gis/{{feeder}}.gpkg",
+    params:
+        ref=lambda w: FEEDERS[w.feeder],
+    log:
+        f"logs/{NAME}/gis/{{feeder}}.log",
+    benchmark:
+        f"logs/{NAME}/gis/{{feeder}}.benchmark.tsv"
+    shell:
+        "hostcap gis {input.spec} --feeder '{params.ref}' --out results > {log} 2>&1"
+
+
+rule map:
+    input:
+        spec=SPEC_FILE,
+        gpkg=f"{RES}/gis/{{feeder}}.gpkg",
+    output:
+        report(f"{RES}/maps/{{feeder}}/{{variant}}__{{kind}}.png", category="Maps"),
+    params:
+        ref=lambda w: FEEDERS[w.feeder],
+    log:
+        f"logs/{NAME}/maps/{{feeder}}/{{variant}}__{{kind}}.log",
+    benchmark:
+        f"logs/{NAME}/maps/{{feeder}}/{{variant}}__{{kind}}.benchmark.tsv"
+    shell:
+        "hostcap map {input.spec} --feeder '{params.ref}' --variant {wildcards.variant} "
+        "--kind {wildcards.kind} --out results > {log} 2>&1"
+
+
+rule webmap:
+    input:
+        spec=SPEC_FILE,
+        gpkg=f"{RES}/gis/{{feeder}}.gpkg",
+    output:
+        report(f"{RES}/maps/{{feeder}}.html", category="Maps"),
+    params:
+        ref=lambda w: FEEDERS[w.feeder],
+    log:
+        f"logs/{NAME}/maps/{{feeder}}.html.log",
+    benchmark:
+        f"logs/{NAME}/maps/{{feeder}}.html.benchmark.tsv"
+    shell:
+        "hostcap webmap {input.spec} --feeder '{params.ref}' --out results > {log} 2>&1"
+
+
+rule report:
+    input:
+        spec=SPEC_FILE,
+        hc=f"{RES}/hosting_capacity.csv",
+        prob=f"{RES}/violation_probability.csv",
+        manifest=f"{RES}/manifest.json",
+        gis=expand(f"{RES}/gis/{{feeder}}.gpkg", feeder=FEEDERS),
+    output:
+        report(f"{RES}/report.html", category="Report"),
+    log:
+        f"logs/{NAME}/report.log",
+    benchmark:
+        f"logs/{NAME}/report.benchmark.tsv"
+    shell:
+        "hostcap report {input.spec} --out results > {log} 2>&1"

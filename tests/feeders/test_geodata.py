@@ -1,0 +1,37 @@
+import geopandas as gpd
+
+from hostcap.feeders import load_feeder
+from hostcap.feeders.geodata import SCHEMATIC_CRS, topology_layers
+from hostcap.studies.gis import write_gpkg
+from hostcap.studies.maps import static_map_png
+
+
+def test_geographic_feeder_in_wgs84_with_line_geometry():
+    layers = topology_layers(load_feeder("simbench:1-LV-rural3--0-sw"))
+    assert all(l.crs.to_epsg() == 4326 for l in layers.values())
+    assert not layers["buses"]["schematic"].any()
+    assert layers["lines"].geometry.geom_type.eq("LineString").all()
+    assert layers["lines"].to_crs(layers["lines"].estimate_utm_crs()).length.sum() > 1000  # metres of cable
+
+
+def test_feeder_without_coordinates_gets_a_flagged_schematic_layout(tmp_path, tiny_feeder):
+    layers = topology_layers(load_feeder(tiny_feeder))
+    assert all(l.crs == SCHEMATIC_CRS and l["schematic"].all() for l in layers.values())
+    assert layers["buses"].geometry.is_valid.all() and layers["buses"].geometry.nunique() == 5
+    write_gpkg(layers, tmp_path / "t.gpkg")
+    back = gpd.read_file(tmp_path / "t.gpkg", layer="buses")
+    assert back.crs.name == "hostcap schematic layout" and back["schematic"].all()
+
+
+def test_drawing_coordinates_are_schematic_not_lon_lat():
+    feeder = load_feeder("pandapower:create_cigre_network_lv")
+    assert not feeder.has_coordinates
+    layers = topology_layers(feeder)
+    assert layers["buses"]["schematic"].all() and layers["buses"].crs == SCHEMATIC_CRS
+
+
+def test_schematic_map_says_so(tiny_feeder):
+    layers = topology_layers(load_feeder(tiny_feeder))
+    layers["buses"]["vm_min_pu_x"] = 0.97
+    png = static_map_png(layers, "x", "voltage", "t")
+    assert png[:4] == b"\x89PNG" and len(png) > 10000

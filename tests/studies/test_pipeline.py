@@ -1,0 +1,113 @@
+"""The Snakemake pipeline on a tiny study: files and contents, idle reruns, targeted rebuilds, SLURM dry run."""
+import re
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = """name: tiny
+periods: [{name: d1, start: "2016-01-11", days: 1}]
+strategies: [uncontrolled, v2g]
+penetrations: [0.0, 0.5, 1.0]
+samples: 2
+seed: 1
+band: ansi
+"""
+FEEDER = "simbench_1-LV-rural3--0-sw"
+
+
+def snakemake(workdir: Path, *args: str, profile: bool = False) -> subprocess.CompletedProcess:
+    cmd = ["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
+           str(workdir / "tiny.yaml"), *args]
+    if not profile:
+        cmd += ["--cores", "2"]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("pipeline")
+    (workdir / "tiny.yaml").write_text(TINY)
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return workdir
+
+
+def test_outputs_and_geopackage_match_runs(pipeline):
+    res = pipeline / "results" / "tiny"
+    runs = pd.read_parquet(res / "runs.parquet")
+    assert len(runs) == 12 and (runs["status"] == "ok").all()
+    for name in ["hosting_capacity.csv", "violation_probability.csv", "locational.parquet", "report.html",
+                 f"maps/{FEEDER}.html", f"maps/{FEEDER}/v2g__lowest.png", f"maps/{FEEDER}/uncontrolled__voltage.png"]:
+        assert (res / name).stat().st_size > 0, name
+    assert (pipeline / "resources" / "feeders" / f"{FEEDER}.json").is_file()
+    for rule in ["study", "hosting", f"gis/{FEEDER}", "report"]:
+        assert (pipeline / "logs" / "tiny" / f"{rule}.benchmark.tsv").is_file()
+
+    gpkg = res / "gis" / f"{FEEDER}.gpkg"
+    layers = {name: gpd.read_file(gpkg, layer=name) for name in ("buses", "lines", "transformers")}
+    assert all(l.crs.to_epsg() == 4326 for l in layers.values())
+    assert len(layers["buses"]) == 129 and len(layers["lines"]) == 127 and len(layers["transformers"]) == 1
+    assert not layers["buses"]["schematic"].any()
+    buses, trafos = layers["buses"], layers["transformers"]
+    for strategy in ("uncontrolled", "v2g"):
+        sel = runs[runs["strategy"] == strategy]
+        assert buses[f"vm_min_pu_{strategy}"].min() == pytest.approx(sel["v_min_pu"].min())
+        assert buses[f"vm_max_pu_{strategy}"].max() == pytest.approx(sel["v_max_pu"].max())
+        assert trafos[f"max_loading_pct_{strategy}"].max() == pytest.approx(sel["trafo_max_loading_pct"].max())
+        assert {f"p_violation_{strategy}", f"lowest_pen_{strategy}"} <= set(buses.columns)
+        assert {f"p_overload_{strategy}", f"lowest_pen_{strategy}"} <= set(layers["lines"].columns)
+    # v2g breaks ANSI Range A at full penetration on some buses, and they are the ones the runs say
+    p_top = runs[(runs["strategy"] == "v2g") & (runs["penetration"] == 1.0)]["overvoltage_bus_hours"].gt(0).mean()
+    assert buses["p_violation_v2g"].max() == pytest.approx(p_top)
+
+    html = (res / "report.html").read_text()
+    assert "<table" in html and "hosting capacity (%)" in html and "Assumptions and provenance" in html
+    assert html.count("data:image/png;base64,") == 1 + 1 + 4  # curves, duration curves, four maps
+    assert "src=\"http" not in html  # self-contained
+
+
+def test_second_run_has_nothing_to_do(pipeline):
+    proc = snakemake(pipeline, "-n")
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_deleting_one_map_rebuilds_only_that_map(pipeline):
+    maps = pipeline / "results" / "tiny" / "maps" / FEEDER
+    target = maps / "v2g__voltage.png"
+    others = {p: p.stat().st_mtime_ns for p in (pipeline / "results").rglob("*") if p.is_file() and p != target}
+    target.unlink()
+    dry = snakemake(pipeline, "-n")
+    assert dry.returncode == 0
+    table = (dry.stdout + dry.stderr).split("Job stats:")[1].split("\n\n")[0]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M))
+    assert counts == {"all": "1", "map": "1", "total": "2"}
+    proc = snakemake(pipeline)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert target.is_file()
+    assert {p: p.stat().st_mtime_ns for p in others} == others
+
+
+def test_snakemake_report_lists_outputs(pipeline):
+    proc = snakemake(pipeline, "--report", str(pipeline / "smk_report.zip"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (pipeline / "smk_report.zip").stat().st_size > 0
+
+
+def test_slurm_profile_dry_run(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    proc = snakemake(tmp_path, "-n", "--profile", str(ROOT / "profiles" / "slurm"), profile=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout + proc.stderr
+    assert "study" in out and "This was a dry-run" in out
+
+
+def test_invalid_config_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY.replace("samples: 2", "samples: 0"))
+    proc = snakemake(tmp_path)
+    assert proc.returncode != 0
+    assert "config: samples: Input should be greater than or equal to 1" in proc.stderr
+    assert not (tmp_path / "results").exists()
