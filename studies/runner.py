@@ -93,6 +93,15 @@ def validate_inputs(spec: StudySpec) -> None:
         build_inputs(scenario.model_copy(update={"penetration": 0.0}))
 
 
+def slurm_cluster(settings: Slurm):
+    """A dask-jobqueue SLURMCluster (not yet scaled): one single-threaded worker process per core."""
+    from dask_jobqueue import SLURMCluster
+
+    return SLURMCluster(cores=settings.cores, processes=settings.cores, memory=settings.memory,
+                        walltime=settings.walltime, account=settings.account, queue=settings.partition,
+                        scheduler_options={"dashboard_address": ":0"})
+
+
 def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str | None, slurm: bool,
                 workers: int | None):
     """A Dask client: an existing scheduler, a SLURM cluster from the study file, or a LocalCluster
@@ -107,11 +116,8 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
     if scheduler_file:
         return Client(scheduler_file=scheduler_file), None
     if slurm or d.slurm:
-        from dask_jobqueue import SLURMCluster
-
         s = d.slurm or Slurm()
-        cluster = SLURMCluster(cores=s.cores, processes=s.cores, memory=s.memory, walltime=s.walltime,
-                               account=s.account, queue=s.partition)
+        cluster = slurm_cluster(s)
         cluster.scale(jobs=s.jobs)
         return Client(cluster), cluster
     n = workers or d.workers or os.cpu_count() or 1

@@ -23,7 +23,9 @@ def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
                       dashboard_address=":0") as cluster:
         assert cluster.scheduler_address.startswith("tcp://")
         two = run_study(spec, tmp_path / "two", scheduler=cluster.scheduler_address, progress=False)
-    one = run_study(spec, tmp_path / "one", workers=1, progress=False)
+    keep = parse_spec({**TINY, "keep_timeseries": ["res_bus/vm_pu"]})  # same spec hash: series not part of it
+    assert keep.spec_hash() == spec.spec_hash()
+    one = run_study(keep, tmp_path / "one", workers=1, progress=False)
     assert two == one == {"total": 12, "skipped": 0, "ran": 12, "failed": 0}
     a, b = StudyPaths(tmp_path / "two" / "tiny"), StudyPaths(tmp_path / "one" / "tiny")
     pd.testing.assert_frame_equal(pd.read_parquet(a.runs).drop(columns=TIMING),
@@ -33,13 +35,16 @@ def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
     assert a.hosting.read_text() == b.hosting.read_text()
     runs = pd.read_parquet(a.runs)
     assert len(runs) == 12 and (runs["status"] == "ok").all()
+    kept = sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus/vm_pu.parquet"))
+    assert len(kept) == 12 and pd.read_parquet(kept[0]).shape == (96, 129)
+    assert not (tmp_path / "two" / "tiny" / "runs").exists()
     hc = pd.read_csv(a.hosting).set_index("strategy")
     assert hc.loc["uncontrolled", "hc_penetration"] == 1.0  # this feeder hosts a full winter day
     assert hc.loc["v2g", "hc_overvoltage"] < 1.0  # V2G export breaks ANSI Range A here
 
     before = snapshot(tmp_path / "one" / "tiny")
     mtimes = {p: p.stat().st_mtime_ns for p in b.outputs()}
-    again = run_study(spec, tmp_path / "one", workers=1, progress=False)
+    again = run_study(keep, tmp_path / "one", workers=1, progress=False)
     assert again == {"total": 12, "skipped": 12, "ran": 0, "failed": 0}
     assert snapshot(tmp_path / "one" / "tiny") == before
     assert {p: p.stat().st_mtime_ns for p in b.outputs()} == mtimes
@@ -74,3 +79,17 @@ def test_bad_feeder_or_period_refused_before_running(tmp_path, change, message):
     with pytest.raises(InputError, match=message):
         run_study(parse_spec({**TINY, **change}), tmp_path, workers=1, progress=False)
     assert not (tmp_path / "tiny").exists()
+
+
+def test_slurm_cluster_job_script_from_study_settings():
+    from hostcap.studies.runner import slurm_cluster
+    from hostcap.studies.spec import Slurm
+
+    cluster = slurm_cluster(Slurm(account="grid-lab", partition="short", cores=8, memory="32GB",
+                                  walltime="02:00:00"))
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH -A grid-lab" in script and "#SBATCH -p short" in script
+    assert "#SBATCH -t 02:00:00" in script and "--nworkers 8" in script and "--nthreads 1" in script
