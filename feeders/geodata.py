@@ -31,7 +31,9 @@ def bus_xy(feeder: Feeder) -> tuple[np.ndarray, np.ndarray, bool]:
     if len(x) and np.isfinite(x).all() and np.isfinite(y).all():
         return x, y, True
     graph = top.create_nxgraph(net, respect_switches=False, include_out_of_service=True)
-    layout = (nx.kamada_kawai_layout(graph) if len(graph) <= 500 else nx.spring_layout(graph, seed=0))
+    # hop counts, not cable lengths: transformers and bus-bus switches have zero length
+    layout = (nx.kamada_kawai_layout(graph, weight=None) if len(graph) <= 500
+              else nx.spring_layout(graph, seed=0, weight=None))
     pos = np.array([layout.get(b, (0.0, 0.0)) for b in net.bus.index]) * 1000.0
     return pos[:, 0], pos[:, 1], True
 
