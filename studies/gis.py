@@ -1,7 +1,8 @@
 """Study results on the feeder's GIS layers: one GeoPackage per feeder and study.
 
 For every variant (strategy, plus its bidirectional share when a study has several), each element gets:
-buses `vm_min_pu_<v>`, `vm_max_pu_<v>`, `p_violation_<v>` (share of samples in which the bus leaves the
+buses `vm_min_pu_<v>`, `vm_max_pu_<v>`, `vm_worst_pu_<v>` (whichever of the two lies farther from
+1 pu), `p_violation_<v>` (share of samples in which the bus leaves the
 voltage band at the study's highest penetration level) and `lowest_pen_<v>` (median lowest violating
 penetration, NaN: no violation in at least half of the samples); lines and transformers
 `max_loading_pct_<v>`, `p_overload_<v>`, `lowest_pen_<v>`. Plus `vm_min_pu`, `vm_max_pu`,
@@ -45,6 +46,9 @@ def study_layers(feeder_ref: str, loc: pd.DataFrame) -> dict[str, gpd.GeoDataFra
                      if element == "bus" else {"max_loading_pct": f"max_loading_pct_{v}", "p": f"p_overload_{v}"})
             names["lowest"] = f"lowest_pen_{v}"
             gdf = gdf.merge(per[list(names)].rename(columns=names), left_on=id_col, right_index=True, how="left")
+            if element == "bus":
+                vmin, vmax = gdf[f"vm_min_pu_{v}"], gdf[f"vm_max_pu_{v}"]
+                gdf[f"vm_worst_pu_{v}"] = vmin.where(1.0 - vmin >= vmax - 1.0, vmax)
         layers[layer] = gdf
     return layers
 

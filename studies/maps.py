@@ -1,7 +1,8 @@
 """Maps of a study's GeoPackage: static PNGs (matplotlib) and an interactive HTML map (folium).
 
 Static maps come in two kinds per feeder and variant: `lowest` (median lowest violating penetration per
-bus; grey where no violation) and `voltage` (worst, i.e. lowest, bus voltage). Geographic feeders are drawn
+bus; grey where no violation) and `voltage` (worst bus voltage: the lowest or highest seen in any run,
+whichever is farther from 1 pu; blue below, red above). Geographic feeders are drawn
 in their UTM zone so that the scale bar is true; schematic layouts say so in the title and the scale bar.
 """
 import io
@@ -14,12 +15,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import Normalize, TwoSlopeNorm  # noqa: E402
 
 from hostcap.models.errors import InputError  # noqa: E402
 from hostcap.studies.atomic import atomic_path  # noqa: E402
 
 KINDS = {"lowest": ("lowest_pen_{v}", "lowest violating EV penetration (median over samples)", "viridis"),
-         "voltage": ("vm_min_pu_{v}", "lowest bus voltage (pu)", "RdYlBu")}
+         "voltage": ("vm_worst_pu_{v}", "worst bus voltage (pu), farthest from 1 pu", "coolwarm")}
 
 
 def read_layers(gpkg: str | Path) -> dict[str, gpd.GeoDataFrame]:
@@ -60,9 +62,12 @@ def static_map_png(layers: dict, variant: str, kind: str, title: str) -> bytes:
                      label="no violation" if kind == "lowest" else "no result")
     shown = buses[buses[column].notna()]
     if len(shown):
-        vmin, vmax = (0.0, 1.0) if kind == "lowest" else (float(shown[column].min()), float(shown[column].max()))
-        shown.plot(ax=ax, column=column, cmap=cmap, vmin=vmin, vmax=max(vmax, vmin + 1e-6), markersize=22,
-                   zorder=3, legend=True, legend_kwds={"label": label, "shrink": 0.7})
+        if kind == "lowest":
+            norm = Normalize(0.0, 1.0)
+        else:
+            norm = TwoSlopeNorm(1.0, min(float(shown[column].min()), 0.999), max(float(shown[column].max()), 1.001))
+        shown.plot(ax=ax, column=column, cmap=cmap, norm=norm, markersize=22, zorder=3, legend=True,
+                   legend_kwds={"label": label, "shrink": 0.7})
     trafos.plot(ax=ax, color="black", marker="^", markersize=90, zorder=4, label="transformer")
     ax.legend(loc="lower right", fontsize=8)
     x0, x1 = ax.get_xlim()
@@ -109,7 +114,8 @@ def interactive_map(layers: dict, variants: list[str], path: str | Path, title: 
             loading = row.get("max_loading_pct_" + v, np.nan)
             colour = "#d7191c" if loading > 100 else "#fdae61" if loading > 80 else "#2c7bb6"
             folium.PolyLine(coords, color=colour, weight=3, popup=folium.Popup(_popup(row, line_cols))).add_to(group)
-        bus_cols = ["bus", "vm_min_pu_" + v, "vm_max_pu_" + v, "p_violation_" + v, "lowest_pen_" + v]
+        bus_cols = ["bus", "vm_min_pu_" + v, "vm_max_pu_" + v, "vm_worst_pu_" + v, "p_violation_" + v,
+                    "lowest_pen_" + v]
         for _, row in buses.iterrows():
             bad = row.get("p_violation_" + v, 0) > 0
             folium.CircleMarker((row.geometry.y, row.geometry.x), radius=4, fill=True, fill_opacity=0.9,

@@ -57,7 +57,7 @@ def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
 
 
 def map_title(spec: StudySpec, ref: str, variant: str, kind: str) -> str:
-    what = "lowest violating penetration" if kind == "lowest" else "worst (lowest) voltage"
+    what = "lowest violating penetration" if kind == "lowest" else "worst voltage"
     return f"{ref} | {variant} | {what} | study {spec.name}"
 
 

@@ -32,6 +32,6 @@ def test_drawing_coordinates_are_schematic_not_lon_lat():
 
 def test_schematic_map_says_so(tiny_feeder):
     layers = topology_layers(load_feeder(tiny_feeder))
-    layers["buses"]["vm_min_pu_x"] = 0.97
+    layers["buses"]["vm_worst_pu_x"] = 0.97
     png = static_map_png(layers, "x", "voltage", "t")
     assert png[:4] == b"\x89PNG" and len(png) > 10000

@@ -58,11 +58,12 @@ def test_outputs_and_geopackage_match_runs(pipeline):
         assert buses[f"vm_min_pu_{strategy}"].min() == pytest.approx(sel["v_min_pu"].min())
         assert buses[f"vm_max_pu_{strategy}"].max() == pytest.approx(sel["v_max_pu"].max())
         assert trafos[f"max_loading_pct_{strategy}"].max() == pytest.approx(sel["trafo_max_loading_pct"].max())
-        assert {f"p_violation_{strategy}", f"lowest_pen_{strategy}"} <= set(buses.columns)
+        assert {f"p_violation_{strategy}", f"lowest_pen_{strategy}", f"vm_worst_pu_{strategy}"} <= set(buses.columns)
         assert {f"p_overload_{strategy}", f"lowest_pen_{strategy}"} <= set(layers["lines"].columns)
     # v2g breaks ANSI Range A at full penetration on some buses, and they are the ones the runs say
     p_top = runs[(runs["strategy"] == "v2g") & (runs["penetration"] == 1.0)]["overvoltage_bus_hours"].gt(0).mean()
     assert buses["p_violation_v2g"].max() == pytest.approx(p_top)
+    assert buses["vm_worst_pu_v2g"].max() == pytest.approx(runs.loc[runs["strategy"] == "v2g", "v_max_pu"].max())
 
     html = (res / "report.html").read_text()
     assert "<table" in html and "hosting capacity (%)" in html and "Assumptions and provenance" in html
