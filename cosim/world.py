@@ -81,8 +81,10 @@ def run_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
     world.connect(fleet, grid, "p_kw")
     world.connect(grid, fleet, ("vm_cp_pu", "vm_pu"), time_shifted=True,
                   initial_data={"vm_cp_pu": [1.0] * n_cp})
-    world.run(until=inputs.n_steps, print_progress=False)
-    rec = RECORDINGS.pop(token)
+    try:
+        world.run(until=inputs.n_steps, print_progress=False)
+    finally:
+        rec = RECORDINGS.pop(token, None)
     totals = {"unmet_kwh": float(rec["ev_unmet_kwh"].sum()), "driven_kwh": float(rec["ev_driven_kwh"].sum())}
     rec["converged"] = rec["converged"].astype(bool)
     metrics = run_metrics(
