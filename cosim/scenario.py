@@ -97,7 +97,8 @@ def _build_inputs(scenario_json: str) -> Inputs:
     prof = feeder.profiles
     dt_s = sc.step_min * 60.0
     factor = dt_s / prof.dt_s
-    if min(factor, 1 / factor) <= 0 or abs(max(factor, 1 / factor) - round(max(factor, 1 / factor))) > 1e-9:
+    ratio = max(factor, 1 / factor)
+    if abs(ratio - round(ratio)) > 1e-9:
         raise InputError(f"step_min: {sc.step_min} min is no multiple or divisor of the profiles' "
                          f"{prof.dt_s / 60:g} min step")
     start = pd.Timestamp(sc.start)

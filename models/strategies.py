@@ -67,9 +67,9 @@ class Controller:
             raise InputError(f"strategy: unknown '{strategy}', choose one of {', '.join(STRATEGIES)}")
         self.strategy, self.fleet, self.mob, self.dt_h, self.curve = strategy, fleet, mobility, dt_h, curve
         self.levels = np.asarray(levels)
-        # cum_lower[L, s] = number of steps in [0, s) whose price level is below L
-        below = self.levels[None, :] < np.arange(3)[:, None]
-        self.cum_lower = np.concatenate([np.zeros((3, 1), np.int64), np.cumsum(below, axis=1)], axis=1)
+        # cum_lower[L, s] = number of steps in [0, s) whose price level is below L (L = 0..3, 3: all steps)
+        below = self.levels[None, :] < np.arange(4)[:, None]
+        self.cum_lower = np.concatenate([np.zeros((4, 1), np.int64), np.cumsum(below, axis=1)], axis=1)
         self._ch_step_kwh = fleet.eta_ch * fleet.p_ch_max_kw * dt_h  # energy one full-power step stores
         self._vw_frac = np.ones(fleet.n)  # volt-watt curve fraction each charger applied last step
 
@@ -104,12 +104,10 @@ class Controller:
         f = self.fleet
         dep = self.mob.next_departure_step[t]
         level = self.levels[t]
-        lower, upper = self.cum_lower[level], self.cum_lower[min(level + 1, 2)] if level < 2 else None
+        lower, upper = self.cum_lower[level], self.cum_lower[level + 1]
         cheaper_steps = np.maximum(lower[dep] - lower[t + 1], 0)
-        if upper is None:  # same-priced steps in [t, dep): all steps not cheaper
-            same_steps = np.maximum(dep - t, 1) - cheaper_steps
-        else:
-            same_steps = np.maximum((upper[dep] - lower[dep]) - (upper[t] - lower[t]), 1)
+        # steps in [t, dep) at the current price: below the next level but not below this one
+        same_steps = np.maximum((upper[dep] - lower[dep]) - (upper[t] - lower[t]), 1)
         need_kwh = np.maximum(f.target_kwh - e_kwh, 0.0) - cheaper_steps * self._ch_step_kwh
         return np.clip(need_kwh / (same_steps * f.eta_ch * self.dt_h), 0.0, f.p_ch_max_kw)
 

@@ -14,7 +14,7 @@ from hostcap.studies import maps
 from hostcap.studies.atomic import atomic_path
 from hostcap.studies.gis import study_layers, variant_name, write_gpkg
 from hostcap.studies.report import write_report as _write_report
-from hostcap.studies.runner import StudyPaths, safe_name
+from hostcap.studies.runner import safe_name, study_paths
 from hostcap.studies.spec import StudySpec
 
 
@@ -38,19 +38,19 @@ def prepare_feeder(ref: str, out_dir: str | Path) -> tuple[Path, Path]:
 
 
 def gis_path(spec: StudySpec, out: str | Path, ref: str) -> Path:
-    return StudyPaths(Path(out) / spec.name).root / "gis" / f"{feeder_slug(ref)}.gpkg"
+    return study_paths(spec, out).root / "gis" / f"{feeder_slug(ref)}.gpkg"
 
 
 def map_path(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
-    return StudyPaths(Path(out) / spec.name).root / "maps" / feeder_slug(ref) / f"{variant}__{kind}.png"
+    return study_paths(spec, out).root / "maps" / feeder_slug(ref) / f"{variant}__{kind}.png"
 
 
 def webmap_path(spec: StudySpec, out: str | Path, ref: str) -> Path:
-    return StudyPaths(Path(out) / spec.name).root / "maps" / f"{feeder_slug(ref)}.html"
+    return study_paths(spec, out).root / "maps" / f"{feeder_slug(ref)}.html"
 
 
 def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
-    loc = pd.read_parquet(StudyPaths(Path(out) / spec.name).locational)
+    loc = pd.read_parquet(study_paths(spec, out).locational)
     path = gis_path(spec, out, ref)
     write_gpkg(study_layers(ref, loc), path)
     return path
@@ -91,4 +91,4 @@ def report_maps(spec: StudySpec, out: str | Path) -> list[tuple[str, bytes]]:
 
 
 def write_report(spec: StudySpec, out: str | Path) -> Path:
-    return _write_report(spec, StudyPaths(Path(out) / spec.name).root, report_maps(spec, out))
+    return _write_report(spec, study_paths(spec, out).root, report_maps(spec, out))

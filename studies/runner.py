@@ -86,6 +86,11 @@ class StudyPaths:
         return [self.runs, self.elements, self.hosting, self.probability, self.locational, self.manifest]
 
 
+def study_paths(spec: StudySpec, out_root: str | Path) -> StudyPaths:
+    """Where a study's results go: <out_root>/<study name>/."""
+    return StudyPaths(Path(out_root) / spec.name)
+
+
 def validate_inputs(spec: StudySpec) -> None:
     """Load every feeder and build one scenario per feeder x period, so bad feeders, periods outside the
     profiles or a bad step are refused before anything runs."""
@@ -130,7 +135,7 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
               progress: bool = True, hosting: bool = True) -> dict:
     """Run what is missing and (re)write the outputs (with the hosting-capacity tables unless
     hosting=False). Returns counts: total, skipped, ran, failed."""
-    paths = StudyPaths(Path(out_root) / spec.name)
+    paths = study_paths(spec, out_root)
     spec_hash = spec.spec_hash()
     validate_inputs(spec)
     scenarios = sweep(spec)
@@ -202,7 +207,7 @@ def _write_tables(paths, old_runs, old_elements, new_rows, new_elements, spec_ha
 
 def write_hosting(spec: StudySpec, out_root: str | Path = "results") -> None:
     """hosting_capacity.csv, violation_probability.csv and locational.parquet from the runs on disk."""
-    paths = StudyPaths(Path(out_root) / spec.name)
+    paths = study_paths(spec, out_root)
     runs, elements = pd.read_parquet(paths.runs), pd.read_parquet(paths.elements)
     if not (runs["status"] == "ok").any():
         raise InputError(f"study {spec.name}: no scenario finished, see {paths.manifest}")
