@@ -15,8 +15,10 @@ from hostcap.studies.spec import load_spec, parse_spec
 
 # no `configfile:` directive: Snakemake would merge a --configfile into it, so a study file's missing field
 # would silently take the default study's value instead of the documented default the CLI uses
+# relative paths in the study file (feeders, profiles, trips) are relative to the study file itself
+CONFIG_DIR = Path(workflow.configfiles[-1]).resolve().parent if workflow.configfiles else Path.cwd()
 try:
-    SPEC = parse_spec(config, "config") if config else load_spec("studies/default.yaml")
+    SPEC = parse_spec(config, "config", base_dir=CONFIG_DIR) if config else load_spec("studies/default.yaml")
 except InputError as exc:
     sys.stderr.write(f"error: {exc}\n")
     sys.exit(2)
@@ -24,7 +26,7 @@ except InputError as exc:
 NAME = SPEC.name
 RES = f"results/{NAME}"
 SPEC_FILE = f"resources/{NAME}/study.yaml"
-FEEDERS = {feeder_slug(ref): ref for ref in SPEC.feeders}
+FEEDERS = {feeder_slug(f.name): f for f in SPEC.feeders}
 VARIANTS = variants(SPEC)
 KINDS = ["lowest", "voltage"]
 
@@ -49,17 +51,23 @@ rule all:
 
 
 rule prepare_feeder:
+    input:
+        # the feeder's own files: an edited feeder, profile or trip file runs again what depends on it
+        lambda w: FEEDERS[w.feeder].files(),
     output:
         net="resources/feeders/{feeder}.json",
         gpkg="resources/feeders/{feeder}.gpkg",
     params:
-        ref=lambda w: FEEDERS[w.feeder],
+        ref=lambda w: FEEDERS[w.feeder].ref,
+        name=lambda w: FEEDERS[w.feeder].name,
+        profiles=lambda w: f"--profiles '{FEEDERS[w.feeder].profiles}'" if FEEDERS[w.feeder].profiles else "",
     log:
         "logs/prepare_feeder/{feeder}.log",
     benchmark:
         "logs/prepare_feeder/{feeder}.benchmark.tsv"
     shell:
-        "hostcap prepare-feeder '{params.ref}' --out resources/feeders > {log} 2>&1"
+        "hostcap prepare-feeder '{params.ref}' --name '{params.name}' {params.profiles} --out resources/feeders "
+        "> {log} 2>&1"
 
 
 rule study:
@@ -104,7 +112,7 @@ rule gis:
     output:
         f"{RES}/gis/{{feeder}}.gpkg",
     params:
-        ref=lambda w: FEEDERS[w.feeder],
+        ref=lambda w: FEEDERS[w.feeder].name,
     log:
         f"logs/{NAME}/gis/{{feeder}}.log",
     benchmark:
@@ -120,7 +128,7 @@ rule map:
     output:
         report(f"{RES}/maps/{{feeder}}/{{variant}}__{{kind}}.png", category="Maps"),
     params:
-        ref=lambda w: FEEDERS[w.feeder],
+        ref=lambda w: FEEDERS[w.feeder].name,
     log:
         f"logs/{NAME}/maps/{{feeder}}/{{variant}}__{{kind}}.log",
     benchmark:
@@ -137,7 +145,7 @@ rule webmap:
     output:
         report(f"{RES}/maps/{{feeder}}.html", category="Maps"),
     params:
-        ref=lambda w: FEEDERS[w.feeder],
+        ref=lambda w: FEEDERS[w.feeder].name,
     log:
         f"logs/{NAME}/maps/{{feeder}}.html.log",
     benchmark:

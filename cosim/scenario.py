@@ -39,6 +39,7 @@ class Scenario(BaseModel):
 
     key: str = "run"
     feeder: str = DEFAULT_FEEDER
+    feeder_name: str | None = None  # name in keys and seeds (a study's feeder name); default: `feeder`
     profiles: str | None = None
     trips: str | None = None
     strategy: str = "uncontrolled"
@@ -64,6 +65,10 @@ class Scenario(BaseModel):
         if v not in STRATEGIES:
             raise ValueError(f"unknown strategy '{v}', choose one of {', '.join(STRATEGIES)}")
         return v
+
+    @property
+    def seed_name(self) -> str:
+        return self.feeder_name or self.feeder
 
     def curve(self) -> VoltWattCurve:
         return VoltWattCurve(self.volt_watt_v_pu, self.volt_watt_frac, self.volt_watt_absorb_pu,
@@ -115,7 +120,7 @@ def _build_inputs(scenario_json: str) -> Inputs:
 
     cps = feeder.connection_points
     home = np.flatnonzero(cps["household"].to_numpy())
-    cand = draw_candidates(sample_seed_sequence(sc.seed, sc.feeder, sc.sample), len(home))
+    cand = draw_candidates(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample), len(home))
     ev_cp, bidir, pick = cand.chosen(home, sc.penetration, sc.v2g_share)
     ids = [f"ev{cp}" for cp in ev_cp]
     fleet = make_fleet(cand.vehicles, pick=pick, cp=ev_cp, bidirectional=bidir, ids=ids)

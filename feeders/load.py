@@ -5,6 +5,7 @@ per bus that has sgens but no load. PV of a bus is shared equally by its connect
 below 1 kV are households that may get an EV; other loads (MV customers) never do.
 """
 import functools
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,22 +83,50 @@ def _read(ref: str, profiles: str | None):
             raise InputError(f"feeder: unknown SimBench code '{code}' ({type(exc).__name__})") from None
         return net, (table_profiles(net, profiles) if profiles else simbench_profiles(net))
     if ref.startswith("pandapower:"):
-        name = ref.split(":", 1)[1]
-        func = getattr(pn, name, None)
-        if not callable(func):
-            raise InputError(f"feeder: '{name}' is not a pandapower.networks function")
-        net = func()
+        net = _network_builder(ref.split(":", 1)[1])
     else:
-        path = Path(ref)
-        if not path.is_file():
-            raise InputError(f"feeder: file not found: {ref}")
-        try:
-            net = pp.from_json(str(path))
-        except Exception as exc:  # noqa: BLE001 - any parse failure is the file's fault
-            raise InputError(f"feeder: {ref} is not a pandapower JSON net ({type(exc).__name__})") from None
-        if not isinstance(net, pp.pandapowerNet):
-            raise InputError(f"feeder: {ref} is not a pandapower JSON net")
+        net = _json_net(ref)
     return net, (table_profiles(net, profiles) if profiles else flat_profiles(net))
+
+
+def _network_builder(name: str):
+    """Call a network builder of pandapower.networks (a function defined there that needs no argument)."""
+    func = getattr(pn, name, None)
+    module = getattr(func, "__module__", "") or ""
+    if not (inspect.isfunction(func) and module.startswith("pandapower.networks")) or name.startswith("_"):
+        raise InputError(f"feeder: '{name}' is not a pandapower.networks network builder")
+    required = [p for p in inspect.signature(func).parameters.values()
+                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if required:
+        raise InputError(f"feeder: pandapower.networks.{name} needs arguments ({required[0].name}); "
+                         "save the net as pandapower JSON instead")
+    try:
+        net = func()
+    except Exception as exc:  # noqa: BLE001 - a builder that fails is reported, not a traceback
+        raise InputError(f"feeder: pandapower.networks.{name}() failed ({type(exc).__name__})") from None
+    if not isinstance(net, pp.pandapowerNet):
+        raise InputError(f"feeder: pandapower.networks.{name} does not return a pandapower net")
+    return net
+
+
+def _json_net(ref: str):
+    """A pandapower net saved with pandapower.to_json; any other JSON is refused as such."""
+    path = Path(ref)
+    if not path.is_file():
+        raise InputError(f"feeder: file not found: {ref}")
+    try:
+        head = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError):
+        raise InputError(f"feeder: {ref} is not a pandapower JSON net (not JSON)") from None
+    if not (isinstance(head, dict) and head.get("_class") == "pandapowerNet"):
+        raise InputError(f"feeder: {ref} is JSON but not a pandapower net (save one with pandapower.to_json)")
+    try:
+        net = pp.from_json(str(path))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the file's fault
+        raise InputError(f"feeder: {ref} is not a pandapower JSON net ({type(exc).__name__})") from None
+    if not isinstance(net, pp.pandapowerNet):
+        raise InputError(f"feeder: {ref} is not a pandapower JSON net")
+    return net
 
 
 def bus_coordinates(net) -> tuple[np.ndarray, np.ndarray]:

@@ -120,6 +120,8 @@ def table_profiles(net, path) -> FeederProfiles:
     steps = np.diff(table.index.asi8)
     if (steps <= 0).any() or (steps != steps[0]).any():
         raise InputError(f"profiles: {path} timestamps must be increasing and equally spaced")
+    if 86400e9 % steps[0]:
+        raise InputError(f"profiles: {path} step of {steps[0] / 60e9:g} min does not divide a day")
     if len(table) % round(86400e9 / steps[0]):
         raise InputError(f"profiles: {path} has {len(table)} rows, not a whole number of days")
     check_profile_values(f"profiles: {path}", table.to_numpy(float))

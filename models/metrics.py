@@ -2,10 +2,19 @@
 are left out of voltage and loading figures but counted in `nonconverged_steps`.
 
 Hours above a limit are element-hours: a bus (line, transformer) outside its limit for one hour counts one.
+When no step converged, every grid metric is NaN (nothing is known), never 0. A run with more than
+`NONCONVERGED_MAX_SHARE` of its steps non-converged is not trustworthy: `hostcap run` exits 1 and a study
+flags it (`nonconverged_share` above the limit).
 """
 import numpy as np
 
 from hostcap.models.limits import VoltageBand
+
+
+NONCONVERGED_MAX_SHARE = 0.05
+GRID_METRICS = ("v_min_pu", "v_max_pu", "undervoltage_bus_hours", "overvoltage_bus_hours", "trafo_max_loading_pct",
+                "trafo_overload_hours", "line_max_loading_pct", "line_overload_hours", "peak_demand_kw",
+                "energy_import_kwh", "losses_kwh")
 
 
 def _hours(mask: np.ndarray, dt_h: float) -> float:
@@ -31,7 +40,7 @@ def run_metrics(*, vm_pu, line_loading_pct, trafo_loading_pct, p_slack_mw, p_bus
         line_over = line_loading_pct > line_limit_pct
     p_slack_kw = p_slack_mw[ok] * 1e3
     losses_kw = p_slack_kw - p_bus_mw[ok].sum(axis=1) * 1e3
-    return {
+    metrics = {
         "v_min_pu": _nanmin(vm_pu),
         "v_max_pu": _nanmax(vm_pu),
         "undervoltage_bus_hours": _hours(under, dt_h),
@@ -47,4 +56,8 @@ def run_metrics(*, vm_pu, line_loading_pct, trafo_loading_pct, p_slack_mw, p_bus
         "ev_discharged_kwh": float(np.maximum(-ev_p_kw, 0.0).sum() * dt_h),
         "ev_unmet_kwh": float(ev_unmet_kwh),
         "nonconverged_steps": int(np.count_nonzero(~ok)),
+        "nonconverged_share": float(np.count_nonzero(~ok) / max(len(ok), 1)),
     }
+    if not ok.any():
+        metrics.update(dict.fromkeys(GRID_METRICS, float("nan")))
+    return metrics

@@ -1,6 +1,8 @@
 """The `hostcap` command line. Bad input ends with one line on stderr and exit code 2."""
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,12 +45,14 @@ def run(out, **options):
     """Co-simulate one scenario and write metrics.json, manifest.json and timeseries/ to OUT."""
     from hostcap.cosim.scenario import Scenario
     from hostcap.cosim.world import run_scenario
-    from hostcap.studies.outputs import write_run
+    from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
+    from hostcap.studies.outputs import check_out, write_run
 
     try:
         scenario = Scenario(**options)
     except ValidationError as exc:
         raise input_error(exc) from None
+    check_out(Path(out))
     t0 = time.perf_counter()
     result = run_scenario(scenario, progress=True)
     wall = time.perf_counter() - t0
@@ -57,6 +61,12 @@ def run(out, **options):
     click.echo(f"{scenario.strategy}: {m['n_ev']} EVs, v_min {m['v_min_pu']:.3f} pu, trafo max "
                f"{m['trafo_max_loading_pct']:.1f} %, peak {m['peak_demand_kw']:.1f} kW, "
                f"{result.inputs.n_steps} steps in {wall:.1f} s -> {out}")
+    if m["nonconverged_share"] > NONCONVERGED_MAX_SHARE:
+        click.echo(f"error: the power flow did not converge at {m['nonconverged_steps']} of "
+                   f"{result.inputs.n_steps} steps (more than {NONCONVERGED_MAX_SHARE:.0%}); these results "
+                   "are not trustworthy", err=True)
+        return 1
+    return 0
 
 
 @cli.command()
@@ -66,7 +76,7 @@ def run(out, **options):
 @click.option("--scheduler", default=None, help="Attach to a running Dask scheduler, tcp://HOST:PORT.")
 @click.option("--scheduler-file", default=None, help="Attach through a Dask scheduler file.")
 @click.option("--slurm", is_flag=True, help="Start a dask-jobqueue SLURMCluster from the study file's dask.slurm.")
-@click.option("--workers", default=None, type=int, help="Local Dask workers (default: cores).")
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="Local Dask workers (default: cores).")
 @click.option("--no-hosting", is_flag=True, help="Only run the scenarios (the pipeline's `hosting` step follows).")
 def study(study_file, out, scheduler, scheduler_file, slurm, workers, no_hosting):
     """Run a hosting-capacity study file on Dask and write results to OUT/<name>/."""
@@ -79,30 +89,35 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, no_hosting
                        workers=workers, hosting=not no_hosting)
     click.echo(f"{spec.name}: {counts['total']} scenarios, {counts['skipped']} already done, {counts['ran']} run, "
                f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
+    for error, n in counts["errors"].items():
+        click.echo(f"failed: {n} x {error}", err=True)
+    return 1 if counts["total"] and counts["failed"] == counts["total"] else 0
 
 
 STUDY = click.argument("study_file")
 OUT = click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False))
-FEEDER = click.option("--feeder", "feeder_ref", required=True, help="A feeder of the study (its reference).")
+FEEDER = click.option("--feeder", "feeder_ref", required=True, help="A feeder of the study (its name).")
 
 
 def _spec_and_feeder(study_file, feeder_ref=None):
     from hostcap.studies.spec import load_spec
 
     spec = load_spec(study_file)
-    if feeder_ref is not None and feeder_ref not in spec.feeders:
-        raise InputError(f"feeder: '{feeder_ref}' is not a feeder of study {spec.name}")
+    if feeder_ref is not None:
+        spec.feeder(feeder_ref)
     return spec
 
 
 @cli.command("prepare-feeder")
 @click.argument("feeder_ref")
+@click.option("--name", default=None, help="Name of the output files (default: the reference).")
+@click.option("--profiles", default=None, help="CSV/Parquet profiles of the feeder.")
 @click.option("--out", default="resources/feeders", show_default=True, type=click.Path(file_okay=False))
-def prepare_feeder(feeder_ref, out):
+def prepare_feeder(feeder_ref, name, profiles, out):
     """Validate a feeder; write its net (JSON) and topology (GeoPackage) to OUT."""
     from hostcap.studies.pipeline import prepare_feeder as prepare
 
-    net_path, gpkg = prepare(feeder_ref, out)
+    net_path, gpkg = prepare(feeder_ref, out, name, profiles)
     click.echo(f"{feeder_ref}: {net_path}, {gpkg}")
 
 
@@ -172,21 +187,37 @@ def schema():
     click.echo(json_schema(), nl=False)
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: one line and exit 2 for bad input or usage, 0 on success."""
+    """Entry point: one line and exit 2 for bad input or usage; 1 when a run or study did not give a
+    trustworthy answer; 130 when interrupted (SIGINT or SIGTERM: finished study runs are kept)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
-        cli.main(args=argv, prog_name="hostcap", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="hostcap", standalone_mode=False)
     except click.UsageError as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         return 2
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
-    except click.exceptions.Abort:
+    except OSError as exc:  # a full disk, a folder that went away: one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        return 1
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted: finished runs are kept; run the same command again to resume", err=True)
         return 130
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 def entry() -> None:
     """Console script `hostcap`."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

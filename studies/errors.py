@@ -11,5 +11,9 @@ def input_error(exc: ValidationError, source: str = "") -> InputError:
     msg = err["msg"].removeprefix("Value error, ")
     where = f"{source}: " if source else ""
     value = err.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    shown = "" if isinstance(value, dict) else f" (got {_short(repr(value))})"
     return InputError(f"{where}{field}: {msg}{shown}")
+
+
+def _short(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."

@@ -16,6 +16,7 @@ import pandas as pd
 from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import topology_layers
 from hostcap.studies.atomic import atomic_path
+from hostcap.studies.spec import FeederEntry
 
 KEY = {"buses": ("bus", "bus"), "lines": ("line", "line"), "transformers": ("trafo", "trafo")}
 
@@ -24,9 +25,9 @@ def variant_name(strategy: str, v2g_share: float, shares: list[float]) -> str:
     return strategy if len(shares) == 1 else f"{strategy}_b{round(v2g_share * 100):03d}"
 
 
-def study_layers(feeder_ref: str, loc: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
-    layers = topology_layers(load_feeder(feeder_ref))
-    loc = loc[loc["feeder"] == feeder_ref]
+def study_layers(feeder: FeederEntry, loc: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
+    layers = topology_layers(load_feeder(feeder.ref, feeder.profiles))
+    loc = loc[loc["feeder"] == feeder.name]
     shares = sorted(loc["v2g_share"].unique())
     top_level = loc["penetration"].max()
     for layer, (element, id_col) in KEY.items():

@@ -1,6 +1,7 @@
 """Write one run to a directory, all or nothing: metrics.json, manifest.json and timeseries/ in pandapower's
 OutputWriter layout (one wide Parquet table per variable, index = timestamp, columns = element index)."""
 import json
+import math
 import platform
 import shutil
 import tempfile
@@ -11,11 +12,26 @@ from pathlib import Path
 import pandas as pd
 
 from hostcap.cosim.world import RunResult
+from hostcap.models.errors import InputError
+from hostcap.studies.atomic import check_writable, ordinary_mode
 from hostcap.models.limits import voltage_band
 from hostcap.studies.plots import run_summary
 
+MARKER = ".hostcap-run"
 PACKAGES = ["v2g-hostcap", "pandapower", "simbench", "mosaik", "mosaik-api-v3", "numpy", "scipy", "pandas",
             "pyarrow", "networkx", "pydantic"]
+
+
+def json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return json_safe(value.item())
+    return value
 
 
 def package_versions() -> dict[str, str]:
@@ -50,45 +66,75 @@ def timeseries_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     }
 
 
-def write_run(result: RunResult, out: Path, *, wall_s: float) -> None:
+def check_out(out: Path) -> None:
+    """Refuse, before any work, an --out that is a file, a non-empty folder that is not a previous run's
+    output (it has no MARKER file), or not writable. Nothing is created."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(f"out: {out} is a file, not a folder")
+        if any(out.iterdir()) and not (out / MARKER).is_file():
+            raise InputError(f"out: {out} is a folder with other files in it (not a hostcap run output); "
+                             "choose a new or empty folder")
+    check_writable(out)
+
+
+def write_run(result: RunResult, out: Path, *, wall_s: float) -> None:
+    """Write the run into `out`, all or nothing: everything goes to a hidden folder inside `out` first, then
+    each entry is renamed into place. A previous run's files are replaced; nobody else's are touched."""
+    out = Path(out)
+    check_out(out)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".hostcap-tmp-", dir=out))
     try:
-        metrics = dict(result.metrics)
-        bad = ~result.series["converged"]
-        metrics["nonconverged_times"] = [str(t) for t in result.inputs.index[bad]]
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        band = voltage_band(result.scenario.band)
-        manifest = {
-            "scenario": result.scenario.model_dump(mode="json"),
-            "seed": result.scenario.seed,
-            "band": {"name": band.name, "v_min_pu": band.v_min_pu, "v_max_pu": band.v_max_pu,
-                     "source": band.source},
-            "period": {"start": str(result.inputs.index[0]), "steps": result.inputs.n_steps,
-                       "dt_s": result.inputs.dt_s},
-            "versions": package_versions(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "wall_s": round(wall_s, 3),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        for name, table in timeseries_tables(result).items():
-            path = tmp / "timeseries" / f"{name}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            table.to_parquet(path)
-        result.vehicles().to_parquet(tmp / "timeseries" / "ev" / "vehicles.parquet")
-        run_summary(result, tmp / "summary.png")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
+        _write_run_files(result, tmp, wall_s)
+        for entry in sorted(tmp.iterdir()):
+            target = out / entry.name
+            if target.is_dir():
+                target.rename(tmp / f".old-{entry.name}")
+            entry.replace(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
         raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    ordinary_mode(out)
+
+
+def _write_run_files(result: RunResult, tmp: Path, wall_s: float) -> None:
+    metrics = dict(result.metrics)
+    bad = ~result.series["converged"]
+    metrics["nonconverged_times"] = [str(t) for t in result.inputs.index[bad]]
+    (tmp / "metrics.json").write_text(json_text(metrics))
+    band = voltage_band(result.scenario.band)
+    manifest = {
+        "scenario": result.scenario.model_dump(mode="json"),
+        "seed": result.scenario.seed,
+        "band": {"name": band.name, "v_min_pu": band.v_min_pu, "v_max_pu": band.v_max_pu,
+                 "source": band.source},
+        "period": {"start": str(result.inputs.index[0]), "steps": result.inputs.n_steps,
+                   "dt_s": result.inputs.dt_s},
+        "versions": package_versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_s": round(wall_s, 3),
+    }
+    (tmp / "manifest.json").write_text(json_text(manifest))
+    for name, table in timeseries_tables(result).items():
+        path = tmp / "timeseries" / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.to_parquet(path)
+    result.vehicles().to_parquet(tmp / "timeseries" / "ev" / "vehicles.parquet")
+    run_summary(result, tmp / "summary.png")
+    (tmp / MARKER).write_text("written by hostcap run; this folder may be overwritten by the next run\n")
+    for path in tmp.rglob("*"):
+        ordinary_mode(path)
+
+
+def json_text(data) -> str:
+    """JSON with NaN and infinities as null (valid JSON, unlike Python's default)."""
+    return json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n"
 
 
 def read_table(out: Path, name: str) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import topology_layers
+from hostcap.models.errors import InputError
 from hostcap.studies import maps
 from hostcap.studies.atomic import atomic_path
 from hostcap.studies.gis import study_layers, variant_name, write_gpkg
@@ -18,19 +19,29 @@ from hostcap.studies.runner import safe_name, study_paths
 from hostcap.studies.spec import StudySpec
 
 
-def feeder_slug(ref: str) -> str:
-    return safe_name(ref)
+def feeder_slug(name: str) -> str:
+    """File-name form of a feeder's name."""
+    return safe_name(name)
+
+
+def _require(path: Path, step: str) -> Path:
+    if not path.is_file():
+        raise InputError(f"{path} does not exist; run `hostcap {step}` on the study file first")
+    return path
 
 
 def variants(spec: StudySpec) -> list[str]:
     return [variant_name(s, b, spec.v2g_shares) for s in spec.strategies for b in spec.v2g_shares]
 
 
-def prepare_feeder(ref: str, out_dir: str | Path) -> tuple[Path, Path]:
-    """The validated net (pandapower JSON) and a GeoPackage of its topology."""
+def prepare_feeder(ref: str, out_dir: str | Path, name: str | None = None,
+                   profiles: str | None = None) -> tuple[Path, Path]:
+    """The validated net (pandapower JSON) and a GeoPackage of its topology, named after `name` (default:
+    the reference)."""
     out_dir = Path(out_dir)
-    feeder = load_feeder(ref)
-    net_path, gpkg_path = out_dir / f"{feeder_slug(ref)}.json", out_dir / f"{feeder_slug(ref)}.gpkg"
+    feeder = load_feeder(ref, profiles)
+    slug = feeder_slug(name or ref)
+    net_path, gpkg_path = out_dir / f"{slug}.json", out_dir / f"{slug}.gpkg"
     with atomic_path(net_path, suffix=".json") as tmp:
         pp.to_json(feeder.net, str(tmp))
     write_gpkg(topology_layers(feeder), gpkg_path)
@@ -50,9 +61,9 @@ def webmap_path(spec: StudySpec, out: str | Path, ref: str) -> Path:
 
 
 def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
-    loc = pd.read_parquet(study_paths(spec, out).locational)
+    loc = pd.read_parquet(_require(study_paths(spec, out).locational, "hosting"))
     path = gis_path(spec, out, ref)
-    write_gpkg(study_layers(ref, loc), path)
+    write_gpkg(study_layers(spec.feeder(ref), loc), path)
     return path
 
 
@@ -62,7 +73,7 @@ def map_title(spec: StudySpec, ref: str, variant: str, kind: str) -> str:
 
 
 def write_map(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
-    layers = maps.read_layers(gis_path(spec, out, ref))
+    layers = maps.read_layers(_require(gis_path(spec, out, ref), "gis"))
     path = map_path(spec, out, ref, variant, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     maps.static_map(layers, variant, kind, path, map_title(spec, ref, variant, kind))
@@ -70,7 +81,7 @@ def write_map(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: st
 
 
 def write_webmap(spec: StudySpec, out: str | Path, ref: str) -> Path:
-    layers = maps.read_layers(gis_path(spec, out, ref))
+    layers = maps.read_layers(_require(gis_path(spec, out, ref), "gis"))
     path = webmap_path(spec, out, ref)
     path.parent.mkdir(parents=True, exist_ok=True)
     maps.interactive_map(layers, variants(spec), path, f"{ref} | study {spec.name}")
@@ -81,14 +92,17 @@ def report_maps(spec: StudySpec, out: str | Path) -> list[tuple[str, bytes]]:
     """Every static map (title, PNG bytes), drawn from the GeoPackages by the same function as the map
     files, so that the report depends on the GIS layers and not on the PNG files."""
     images = []
-    for ref in spec.feeders:
-        layers = maps.read_layers(gis_path(spec, out, ref))
+    for feeder in spec.feeders:
+        layers = maps.read_layers(_require(gis_path(spec, out, feeder.name), "gis"))
         for v in variants(spec):
             for k in maps.KINDS:
-                title = map_title(spec, ref, v, k)
+                title = map_title(spec, feeder.name, v, k)
                 images.append((title, maps.static_map_png(layers, v, k, title)))
     return images
 
 
 def write_report(spec: StudySpec, out: str | Path) -> Path:
+    paths = study_paths(spec, out)
+    _require(paths.runs, "study")
+    _require(paths.hosting, "hosting")
     return _write_report(spec, study_paths(spec, out).root, report_maps(spec, out))

@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hostcap.cosim.world import run_scenario  # noqa: E402
+from hostcap.models.errors import InputError  # noqa: E402
 from hostcap.models.limits import voltage_band  # noqa: E402
 from hostcap.models.strategies import VoltWattCurve  # noqa: E402
 from hostcap.models.tariff import Tariff  # noqa: E402
@@ -88,7 +89,7 @@ def duration_curves(spec: StudySpec) -> list[str]:
     out = []
     for feeder in spec.feeders:
         fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-        for sc in (s for s in chosen if s.feeder == feeder):
+        for sc in (s for s in chosen if s.feeder_name == feeder.name):
             r = run_scenario(sc)
             hours = np.arange(r.inputs.n_steps) * r.inputs.dt_s / 3600
             name = variant_name(sc.strategy, sc.v2g_share, spec.v2g_shares)
@@ -102,13 +103,17 @@ def duration_curves(spec: StudySpec) -> list[str]:
         a.legend(fontsize=8)
         b.legend(fontsize=8)
         out.append(_img(_png(fig), f"Duration curves at {top:.0%} EVs, sample 0, period "
-                                   f"{spec.periods[0].name}, {feeder}"))
+                                   f"{spec.periods[0].name}, {feeder.name}"))
     return out
 
 
 def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]]) -> Path:
     """Write root/report.html; `maps` are (title, PNG bytes)."""
     root = Path(root)
+    for name in ("runs.parquet", "hosting_capacity.csv", "violation_probability.csv", "manifest.json"):
+        if not (root / name).is_file():
+            raise InputError(f"report: {root / name} does not exist; run `hostcap study` (and `hostcap "
+                             "hosting`) on the study file first")
     runs = pd.read_parquet(root / "runs.parquet")
     hosting = pd.read_csv(root / "hosting_capacity.csv")
     prob = pd.read_csv(root / "violation_probability.csv")
@@ -122,7 +127,7 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]]) -> 
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Study {html.escape(spec.name)}</title>",
         f"<style>{CSS}</style></head><body><h1>Hosting-capacity study <code>{html.escape(spec.name)}</code></h1>",
         f"<p>{len(runs)} scenarios ({len(failed)} failed), {spec.samples} samples per level, feeders: "
-        f"{html.escape(', '.join(spec.feeders))}; periods {html.escape(periods)}.</p>",
+        f"{html.escape(', '.join(f.name for f in spec.feeders))}; periods {html.escape(periods)}.</p>",
         "<h2>Summary</h2>", table.to_html(index=False, float_format=lambda x: f"{x:.3g}", na_rep="-",
                                           classes="summary"),
         f"<p>Hosting capacity: the highest penetration level whose probability of violating any limit (and "

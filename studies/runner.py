@@ -1,71 +1,68 @@
-"""Run a study: sweep -> Dask -> runs.parquet, elements.parquet -> hosting capacity -> results/<name>/.
+"""Run a study: sweep -> Dask -> one record per scenario -> runs.parquet, elements.parquet -> hosting capacity.
 
-Workers run one scenario each and return its metrics and per-element summaries (not time series unless the
-study keeps some, which workers then write themselves under results/<name>/runs/). A scenario that raises
-is tried once more, then recorded as failed with its error; the study goes on. Scenarios already finished
-with the same key and spec hash are skipped when the study runs again.
+Workers run one scenario each and return its metrics and per-element summaries (and write the time series
+the study keeps under <study>/runs/<key>/). The client writes each run's record the moment it arrives
+(`studies/records.py`), so an interrupt (Ctrl-C, SIGTERM, a killed job) loses only the runs in flight, and
+the next run of the study resumes from the records. A scenario that raises is retried once by Dask
+(`retries=1`), then recorded as failed with its error; the study goes on. A killed worker's tasks are
+recomputed by Dask. One study folder is used by one process at a time (a lock file).
 """
+import contextlib
+import fcntl
 import json
 import logging
 import os
+import socket
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from hostcap.cosim.scenario import Scenario, build_inputs
+from hostcap.cosim.scenario import Scenario
 from hostcap.models.errors import InputError
-from hostcap.studies.atomic import write_parquet, write_text
+from hostcap.studies.atomic import check_writable, write_parquet, write_text
 from hostcap.studies.hosting import hosting_capacity, locational, violation_probability
-from hostcap.studies.outputs import package_versions, timeseries_tables
+from hostcap.studies.outputs import package_versions
+from hostcap.studies.records import RecordStore, build_tables, file_sha256, kept_ok, record_keys
 from hostcap.studies.spec import Slurm, StudySpec
-from hostcap.studies.sweep import scenario_fields, sweep
+from hostcap.studies.sweep import plan
 
 log = logging.getLogger(__name__)
-CHECKPOINT_S = 30.0
+RETRIES = 1
+CONNECT_TIMEOUT_S = 10
 
 
-def run_one(scenario_json: str, period: str, runs_dir: str | None, keep: list[str]) -> dict:
-    """Worker task: one scenario, tried at most twice. Returns {"row": ..., "elements": DataFrame | None}."""
+def run_one(scenario_json: str, series_dir: str | None, keep: list[str]) -> dict:
+    """Worker task: one scenario. Returns {"result": metrics and status, "elements": DataFrame}; raises on
+    failure (Dask retries it, then the client records the error)."""
     import warnings
 
-    from threadpoolctl import threadpool_limits
+    from hostcap.cosim.world import run_scenario
+    from hostcap.studies.outputs import timeseries_tables
 
     warnings.filterwarnings("ignore")
-    with threadpool_limits(limits=1):  # one thread per worker (Snakemake sets OMP/BLAS threads to its cores)
-        return _run_one(scenario_json, period, runs_dir, keep)
-
-
-def _run_one(scenario_json: str, period: str, runs_dir: str | None, keep: list[str]) -> dict:
-    from hostcap.cosim.world import run_scenario
-
     scenario = Scenario.model_validate_json(scenario_json)
-    row = scenario_fields(scenario, period)
-    error = ""
-    for attempt in (1, 2):
-        try:
-            t0 = time.perf_counter()
-            result = run_scenario(scenario)
-            wall = time.perf_counter() - t0
-            if keep and runs_dir:
-                tables = timeseries_tables(result)
-                folder = Path(runs_dir) / safe_name(scenario.key)
-                for name in keep:
-                    write_parquet(tables[name], folder / f"{name}.parquet")
-            elements = result.element_summaries()
-            elements.insert(0, "key", scenario.key)
-            return {"row": {**row, **result.metrics, "status": "ok", "error": "", "attempts": attempt,
-                            "wall_s": wall}, "elements": elements}
-        except Exception as exc:  # noqa: BLE001 - a failing scenario is recorded, the study goes on
-            error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return {"row": {**row, "status": "failed", "error": error, "attempts": 2, "wall_s": float("nan")},
-            "elements": None}
+    t0 = time.perf_counter()
+    result = run_scenario(scenario)
+    wall = time.perf_counter() - t0
+    sums = {}
+    if keep and series_dir:
+        tables = timeseries_tables(result)
+        for name in keep:
+            path = Path(series_dir) / f"{name}.parquet"
+            write_parquet(tables[name], path)
+            sums[name] = file_sha256(path)
+    return {"result": {"status": "ok", "error": "", **result.metrics, "wall_s": wall, "timeseries": sums},
+            "elements": result.element_summaries()}
 
 
 def safe_name(key: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+    """A file or folder name for a key or feeder name: no '/', never starting with a dot."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+    return "_" + name if name.startswith(".") or not name else name
 
 
 @dataclass
@@ -81,9 +78,14 @@ class StudyPaths:
         self.locational = self.root / "locational.parquet"
         self.manifest = self.root / "manifest.json"
         self.timeseries = self.root / "runs"
+        self.records = self.root / "records"
+        self.lock = self.root / ".lock"
 
     def outputs(self) -> list[Path]:
         return [self.runs, self.elements, self.hosting, self.probability, self.locational, self.manifest]
+
+    def series_dir(self, key: str) -> Path:
+        return self.timeseries / safe_name(key)
 
 
 def study_paths(spec: StudySpec, out_root: str | Path) -> StudyPaths:
@@ -91,11 +93,52 @@ def study_paths(spec: StudySpec, out_root: str | Path) -> StudyPaths:
     return StudyPaths(Path(out_root) / spec.name)
 
 
+@contextlib.contextmanager
+def study_lock(spec: StudySpec, paths: StudyPaths):
+    """Hold the study folder for this process; a second study into the same folder is refused."""
+    created = not paths.root.exists()
+    paths.root.mkdir(parents=True, exist_ok=True)
+    try:
+        with _locked(spec, paths):
+            yield
+    except BaseException:
+        if created and [p.name for p in paths.root.iterdir()] == [paths.lock.name]:
+            paths.lock.unlink()  # nothing was written: leave nothing behind
+            paths.root.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def _locked(spec: StudySpec, paths: StudyPaths):
+    with open(paths.lock, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise InputError(f"study {spec.name}: {paths.root} is in use by {holder}; wait for it to finish "
+                             "or choose another --out") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"hostcap pid {os.getpid()} on {socket.gethostname()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.truncate(0)
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def validate_inputs(spec: StudySpec) -> None:
-    """Load every feeder and build one scenario per feeder x period, so bad feeders, periods outside the
-    profiles or a bad step are refused before anything runs."""
-    for scenario in {(s.feeder, s.start, s.days): s for s in sweep(spec)}.values():
-        build_inputs(scenario.model_copy(update={"penetration": 0.0}))
+    """Load every feeder and check one no-EV scenario per feeder x period (feeder, profiles, trips, period,
+    step, and the base case's plausibility), so bad input is refused before anything runs."""
+    from hostcap.cosim.plausibility import check_base_case
+
+    firsts = {}
+    for scenario, coords in plan(spec):
+        firsts.setdefault((coords["feeder"], coords["period"]), scenario)
+    for scenario in firsts.values():
+        check_base_case(scenario.model_copy(update={"penetration": 0.0, "strategy": "uncontrolled"}))
 
 
 def slurm_cluster(settings: Slurm):
@@ -104,22 +147,30 @@ def slurm_cluster(settings: Slurm):
 
     return SLURMCluster(cores=settings.cores, processes=settings.cores, memory=settings.memory,
                         walltime=settings.walltime, account=settings.account, queue=settings.partition,
-                        scheduler_options={"dashboard_address": ":0"})
+                        interface=settings.interface, scheduler_options={"dashboard_address": ":0"})
 
 
 def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str | None, slurm: bool,
                 workers: int | None):
     """A Dask client: an existing scheduler, a SLURM cluster from the study file, or a LocalCluster
-    (processes, one thread each, one worker per core by default)."""
+    (processes, one thread each, one worker per core by default). Unreachable schedulers fail within
+    CONNECT_TIMEOUT_S with one line."""
     from dask.distributed import Client, LocalCluster
 
     d = spec.dask
     scheduler = scheduler or d.scheduler
     scheduler_file = scheduler_file or d.scheduler_file
-    if scheduler:
-        return Client(scheduler), None
-    if scheduler_file:
-        return Client(scheduler_file=scheduler_file), None
+    if scheduler or scheduler_file:
+        if scheduler_file and not Path(scheduler_file).is_file():
+            raise InputError(f"scheduler-file: file not found: {scheduler_file}")
+        where = scheduler or scheduler_file
+        try:
+            client = Client(scheduler, scheduler_file=scheduler_file if not scheduler else None,
+                            timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError, TypeError, json.JSONDecodeError) as exc:
+            raise InputError(f"scheduler: cannot reach {where} within {CONNECT_TIMEOUT_S} s "
+                             f"({type(exc).__name__})") from None
+        return client, None
     if slurm or d.slurm:
         s = d.slurm or Slurm()
         cluster = slurm_cluster(s)
@@ -130,85 +181,155 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
     return Client(cluster), cluster
 
 
+def _error_line(exc: BaseException) -> str:
+    return (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
+
+
 def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: str | None = None,
               scheduler_file: str | None = None, slurm: bool = False, workers: int | None = None,
               progress: bool = True, hosting: bool = True) -> dict:
-    """Run what is missing and (re)write the outputs (with the hosting-capacity tables unless
-    hosting=False). Returns counts: total, skipped, ran, failed."""
+    """Run the scenarios that have no valid record, then (re)write the tables, the manifest and (unless
+    hosting=False) the hosting-capacity outputs. Returns counts (total, skipped, ran, failed) and
+    `errors`: each distinct error of a failed scenario with its count."""
     paths = study_paths(spec, out_root)
-    spec_hash = spec.spec_hash()
+    check_writable(paths.root)
+    if scheduler_file and not Path(scheduler_file).is_file():
+        raise InputError(f"scheduler-file: file not found: {scheduler_file}")
     validate_inputs(spec)
-    scenarios = sweep(spec)
-    period_of = {(p.start, p.days): p.name for p in spec.periods}
-    old_runs, old_elements = _previous(paths, spec_hash)
-    done = set(old_runs.loc[old_runs["status"] == "ok", "key"]) if len(old_runs) else set()
-    pending = [s for s in scenarios if s.key not in done]
-    counts = {"total": len(scenarios), "skipped": len(scenarios) - len(pending), "ran": len(pending), "failed": 0}
-    expected = paths.outputs() if hosting else [paths.runs, paths.elements, paths.manifest]
-    if not pending and all(p.exists() for p in expected):
-        return counts
+    planned = plan(spec)
+    rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
+    store = RecordStore(paths.records)
+    keep = list(spec.keep_timeseries)
+    with study_lock(spec, paths):
+        records, pending = {}, []
+        for scenario, coords in planned:
+            key = coords["key"]
+            rec = store.read(rkeys[key])
+            if rec is not None and rec.result["status"] == "ok" and keep:
+                why = kept_ok(rec, paths.series_dir(key), keep)
+                if why:
+                    store.set_aside(rkeys[key], why)
+                    rec = None
+            if rec is None or rec.result["status"] != "ok":
+                pending.append(scenario)
+            else:
+                records[key] = rec
+        counts = {"total": len(planned), "skipped": len(planned) - len(pending), "ran": len(pending)}
+        if not pending and _outputs_current(spec, paths, hosting):
+            runs = pd.read_parquet(paths.runs)
+            return {**counts, **_failures(runs)}
+        if pending:
+            _run_pending(spec, paths, pending, rkeys, store, records, scheduler=scheduler,
+                         scheduler_file=scheduler_file, slurm=slurm, workers=workers, progress=progress)
+        runs, elements = build_tables(planned, records)
+        write_parquet(runs, paths.runs)
+        write_parquet(elements, paths.elements)
+        if hosting and (runs["status"] == "ok").any():
+            _write_hosting_tables(spec, paths, runs, elements)
+        _write_manifest(spec, paths, runs, records)
+    return {**counts, **_failures(runs)}
 
-    new_rows, new_elements = [], []
-    if pending:
-        client, cluster = open_client(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
-                                      workers=workers)
-        try:
-            from dask.distributed import as_completed
 
-            runs_dir = str(paths.timeseries) if spec.keep_timeseries else None
-            futures = [client.submit(run_one, s.model_dump_json(), period_of[(s.start, s.days)], runs_dir,
-                                     list(spec.keep_timeseries), key=f"run-{spec_hash}-{safe_name(s.key)}",
-                                     pure=False) for s in pending]
-            last = time.monotonic()
-            for future in tqdm(as_completed(futures), total=len(futures), desc=spec.name, unit="run",
-                               disable=not progress):
+def _failures(runs: pd.DataFrame) -> dict:
+    failed = runs[runs["status"] != "ok"]
+    return {"failed": len(failed), "errors": dict(Counter(failed["error"]).most_common())}
+
+
+def _run_pending(spec, paths, pending, rkeys, store, records, *, scheduler, scheduler_file, slurm, workers,
+                 progress) -> None:
+    from dask.distributed import as_completed
+
+    client, cluster = open_client(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
+                                  workers=workers)
+    keep = list(spec.keep_timeseries)
+    try:
+        futures = {}
+        for s in pending:
+            series_dir = str(paths.series_dir(s.key).resolve()) if keep else None
+            fut = client.submit(run_one, s.model_dump_json(), series_dir, keep, retries=RETRIES, pure=False,
+                                key=f"run-{rkeys[s.key]}")
+            futures[fut] = s.key
+        for future in tqdm(as_completed(futures), total=len(futures), desc=spec.name, unit="run",
+                           disable=not progress):
+            key = futures.pop(future)
+            try:
                 out = future.result()
-                new_rows.append(out["row"])
-                if out["elements"] is not None:
-                    new_elements.append(out["elements"])
-                if time.monotonic() - last > CHECKPOINT_S:
-                    _write_tables(paths, old_runs, old_elements, new_rows, new_elements, spec_hash)
-                    last = time.monotonic()
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    runs, elements = _write_tables(paths, old_runs, old_elements, new_rows, new_elements, spec_hash)
-    counts["failed"] = int((runs["status"] != "ok").sum())
-    _write_manifest(paths, spec, spec_hash, runs, counts)
-    if hosting:
-        write_hosting(spec, paths.root.parent)
-    return counts
+            except Exception as exc:  # noqa: BLE001 - a failing scenario is recorded, the study goes on
+                out = {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
+            store.write(rkeys[key], out["result"], out["elements"])
+            records[key] = store.read(rkeys[key])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
-def _previous(paths: StudyPaths, spec_hash: str):
-    if not paths.runs.exists():
-        return pd.DataFrame(), pd.DataFrame()
-    runs = pd.read_parquet(paths.runs)
-    runs = runs[(runs["spec_hash"] == spec_hash) & (runs["status"] == "ok")]
-    elements = pd.read_parquet(paths.elements) if paths.elements.exists() else pd.DataFrame()
-    if len(elements):
-        elements = elements[elements["key"].isin(runs["key"])]
-    return runs, elements
+def _checksums(paths: StudyPaths, files: list[Path]) -> dict[str, str]:
+    return {str(p.relative_to(paths.root)): file_sha256(p) for p in files if p.is_file()}
 
 
-def _write_tables(paths, old_runs, old_elements, new_rows, new_elements, spec_hash):
-    new = pd.DataFrame(new_rows)
-    if len(new):
-        new["spec_hash"] = spec_hash
-    runs = pd.concat([df for df in (old_runs, new) if len(df)], ignore_index=True)
-    runs = runs.sort_values("key", kind="stable").reset_index(drop=True)
-    elements = pd.concat([df for df in (old_elements, *new_elements) if len(df)], ignore_index=True)
-    elements = elements.sort_values(["key", "element", "index"], kind="stable").reset_index(drop=True)
+def _write_manifest(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, records: dict) -> None:
+    tables = [paths.runs, paths.elements, paths.hosting, paths.probability, paths.locational]
+    kept = {str((paths.series_dir(k) / f"{name}.parquet").relative_to(paths.root)): sha
+            for k, rec in records.items() for name, sha in (rec.result.get("timeseries") or {}).items()}
+    failed = runs[runs["status"] != "ok"]
+    manifest = {
+        "study": spec.name, "spec": spec.model_dump(mode="json", exclude={"dask"}), "spec_hash": spec.spec_hash(),
+        "seed": spec.seed, "scenarios": len(runs), "failed": len(failed),
+        "failed_keys": failed[["key", "error"]].to_dict("records"),
+        "checksums": _checksums(paths, tables), "kept_timeseries": dict(sorted(kept.items())),
+        "versions": package_versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_text(json.dumps(manifest, indent=2) + "\n", paths.manifest)
+
+
+def _manifest(paths: StudyPaths) -> dict | None:
+    try:
+        return json.loads(paths.manifest.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _outputs_current(spec: StudySpec, paths: StudyPaths, hosting: bool) -> bool:
+    """The study's outputs exist, were written for this spec, and match their checksums."""
+    manifest = _manifest(paths)
+    if manifest is None or manifest.get("spec") != spec.model_dump(mode="json", exclude={"dask"}):
+        return False
+    files = paths.outputs()[:-1] if hosting else [paths.runs, paths.elements]
+    sums = manifest.get("checksums", {})
+    return all(f.is_file() and sums.get(str(f.relative_to(paths.root))) == file_sha256(f) for f in files)
+
+
+def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """runs and elements of a finished study, checked against the manifest's checksums. A corrupt or
+    missing table is rebuilt from the records (with a one-line warning)."""
+    paths = study_paths(spec, out_root)
+    manifest = _manifest(paths)
+    if manifest is None and not paths.records.is_dir():
+        raise InputError(f"study {spec.name}: no results in {paths.root}; run `hostcap study` on the study "
+                         "file first")
+    sums = (manifest or {}).get("checksums", {})
+    intact = all(p.is_file() and sums.get(p.name) == file_sha256(p) for p in (paths.runs, paths.elements))
+    if intact:
+        return pd.read_parquet(paths.runs), pd.read_parquet(paths.elements)
+    log.warning("study %s: runs.parquet or elements.parquet is missing or differs from its checksum; "
+                "rebuilt from the records", spec.name)
+    planned = plan(spec)
+    rkeys = record_keys(spec, planned)
+    store = RecordStore(paths.records)
+    records = {c["key"]: rec for (_, c), rk in zip(planned, rkeys) if (rec := store.read(rk)) is not None}
+    missing = len(planned) - len(records)
+    if missing:
+        raise InputError(f"study {spec.name}: {missing} of {len(planned)} scenarios have no record in "
+                         f"{paths.records}; run `hostcap study` on the study file first")
+    runs, elements = build_tables(planned, records)
     write_parquet(runs, paths.runs)
     write_parquet(elements, paths.elements)
+    _write_manifest(spec, paths, runs, records)
     return runs, elements
 
 
-def write_hosting(spec: StudySpec, out_root: str | Path = "results") -> None:
-    """hosting_capacity.csv, violation_probability.csv and locational.parquet from the runs on disk."""
-    paths = study_paths(spec, out_root)
-    runs, elements = pd.read_parquet(paths.runs), pd.read_parquet(paths.elements)
+def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame) -> None:
     if not (runs["status"] == "ok").any():
         raise InputError(f"study {spec.name}: no scenario finished, see {paths.manifest}")
     write_text(hosting_capacity(runs, spec.max_violation_probability).to_csv(index=False), paths.hosting)
@@ -216,11 +337,8 @@ def write_hosting(spec: StudySpec, out_root: str | Path = "results") -> None:
     write_parquet(locational(runs, elements), paths.locational)
 
 
-def _write_manifest(paths, spec, spec_hash, runs, counts) -> None:
-    manifest = {
-        "study": spec.name, "spec": spec.model_dump(mode="json"), "spec_hash": spec_hash, "seed": spec.seed,
-        "scenarios": counts["total"], "failed": counts["failed"],
-        "failed_keys": runs.loc[runs["status"] != "ok", ["key", "error"]].to_dict("records"),
-        "versions": package_versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    write_text(json.dumps(manifest, indent=2) + "\n", paths.manifest)
+def write_hosting(spec: StudySpec, out_root: str | Path = "results") -> None:
+    """hosting_capacity.csv, violation_probability.csv and locational.parquet from the study's tables."""
+    paths = study_paths(spec, out_root)
+    runs, elements = read_tables(spec, out_root)
+    _write_hosting_tables(spec, paths, runs, elements)

@@ -2,6 +2,11 @@
 
 An invalid file is refused with one line naming the file, the field, the value and what is allowed.
 `studies/study.schema.json` is the exported JSON schema (`hostcap schema`); a test keeps it in sync.
+
+Input rules beyond types: names are safe slugs (they become folder and file names); feeders, periods
+and strategies are unique; a YAML mapping may not repeat a key and may use at most `MAX_ALIASES` aliases;
+a study has at most `MAX_SCENARIOS` scenarios. Relative paths (feeder files, profiles, trips) are resolved
+against the study file's folder, so remote Dask workers and Snakemake rules see the same files.
 """
 import hashlib
 import json
@@ -9,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hostcap.cosim.scenario import IsoDate
 from hostcap.feeders import DEFAULT_FEEDER
@@ -17,9 +22,12 @@ from hostcap.models.errors import InputError
 from hostcap.models.strategies import STRATEGIES
 from hostcap.studies.errors import input_error
 
-Fraction = Field(ge=0.0, le=1.0)
 TIMESERIES = ("res_bus/vm_pu", "res_line/loading_percent", "res_trafo/loading_percent", "res_ext_grid/p_mw",
               "res_ext_grid/q_mvar", "bus/p_mw", "bus/q_mvar", "ev/soc_kwh", "ev/p_kw")
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$"  # no '/', no '..', no leading dot
+MAX_SCENARIOS = 100_000  # a 2-core machine runs about 10,000 week-long scenarios an hour
+MAX_ALIASES = 100
+MAX_FILE_BYTES = 1_000_000
 
 
 class Strict(BaseModel):
@@ -27,9 +35,47 @@ class Strict(BaseModel):
 
 
 class Period(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="Short name used in keys and tables.")
+    name: str = Field(pattern=SLUG, max_length=64, description="Short name used in keys and tables.")
     start: IsoDate = Field(description="First day, YYYY-MM-DD (within the feeder's profiles).")
     days: int = Field(ge=1, le=366)
+
+
+class FeederEntry(Strict):
+    """A feeder of the study. In the file: a reference string, or a mapping with its own profiles/trips."""
+
+    ref: str = Field(description="simbench:<code>, a pandapower JSON file, or pandapower:<networks function>.")
+    name: str = Field("", description="Name in keys, tables and file names; default: the reference as written.")
+    profiles: str | None = Field(None, description="CSV/Parquet profiles of a JSON or pandapower feeder.")
+    trips: str | None = Field(None, description="CSV/Parquet trip table: vehicle, departure, arrival, energy_kwh.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve(cls, data, info: ValidationInfo):
+        """A string is a reference; relative file paths resolve against the study file's folder."""
+        data = {"ref": data} if isinstance(data, str) else data
+        if not isinstance(data, dict) or not isinstance(data.get("ref"), str):
+            return data
+        base = (info.context or {}).get("base_dir")
+        data = {**data, "name": data.get("name") or data["ref"]}
+        for field in ("ref", "profiles", "trips"):
+            path = data.get(field)
+            if field == "ref" and path.startswith(("simbench:", "pandapower:")):
+                continue
+            if isinstance(path, str) and base is not None and not Path(path).is_absolute():
+                data[field] = str((Path(base) / path).resolve())
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if not v.isprintable():
+            raise ValueError("a feeder name must be printable text")
+        return v
+
+    def files(self) -> list[str]:
+        """The files this feeder's runs read."""
+        is_file = not self.ref.startswith(("simbench:", "pandapower:"))
+        return [f for f in ((self.ref if is_file else None), self.profiles, self.trips) if f]
 
 
 class Slurm(Strict):
@@ -41,6 +87,7 @@ class Slurm(Strict):
     cores: int = Field(4, ge=1, description="Cores per job (one Dask worker per core).")
     memory: str = "16GB"
     walltime: str = "01:00:00"
+    interface: str | None = Field(None, description="Network interface of the scheduler and workers, e.g. ib0.")
 
 
 class DaskSettings(Strict):
@@ -51,13 +98,13 @@ class DaskSettings(Strict):
 
 
 class StudySpec(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Results go to results/<name>/.")
-    feeders: list[str] = Field([DEFAULT_FEEDER], min_length=1)
+    name: str = Field(pattern=SLUG, max_length=64, description="Results go to results/<name>/.")
+    feeders: list[str | FeederEntry] = Field([FeederEntry(ref=DEFAULT_FEEDER, name=DEFAULT_FEEDER)], min_length=1)
     periods: list[Period] = Field(min_length=1)
     strategies: list[Literal[STRATEGIES]] = Field(min_length=1)  # type: ignore[valid-type]
     penetrations: list[float] = Field(min_length=1, description="EV penetration levels, 0..1.")
     v2g_shares: list[float] = Field([0.5], min_length=1, description="Bidirectional shares of the EVs, 0..1.")
-    samples: int = Field(10, ge=1, description="Monte Carlo samples per level.")
+    samples: int = Field(10, ge=1, le=MAX_SCENARIOS, description="Monte Carlo samples per level.")
     seed: int = Field(0, ge=0)
     band: Literal["en50160", "ansi"] = "en50160"
     line_limit_pct: float = Field(100.0, gt=0)
@@ -79,30 +126,115 @@ class StudySpec(Strict):
             raise ValueError("levels must be distinct")
         return sorted(v)
 
+    @field_validator("strategies", "keep_timeseries")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        _no_repeats(v)
+        return v
+
+    @field_validator("periods")
+    @classmethod
+    def _distinct_periods(cls, v: list[Period]) -> list[Period]:
+        _no_repeats([p.name for p in v], "period name")
+        _no_repeats([f"{p.start} + {p.days} d" for p in v], "period")
+        return v
+
+    @field_validator("feeders")
+    @classmethod
+    def _distinct_feeders(cls, v: list, info: ValidationInfo) -> list[FeederEntry]:
+        v = [FeederEntry.model_validate(f, context=info.context) if isinstance(f, str) else f for f in v]
+        _no_repeats([f.name for f in v], "feeder name")
+        _no_repeats([f"{f.ref} {f.profiles} {f.trips}" for f in v], "feeder")
+        return v
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        n = self.n_scenarios()
+        if n > MAX_SCENARIOS:
+            raise ValueError(f"samples: the study has {n:,} scenarios, more than the {MAX_SCENARIOS:,} allowed; "
+                             "use fewer samples, levels, strategies or periods, or split the study")
+        return self
+
+    def n_scenarios(self) -> int:
+        return (len(self.feeders) * len(self.periods) * len(self.strategies) * len(self.penetrations)
+                * len(self.v2g_shares) * self.samples)
+
+    def feeder(self, name: str) -> FeederEntry:
+        for f in self.feeders:
+            if f.name == name:
+                return f
+        raise InputError(f"feeder: '{name}' is not a feeder of study {self.name} "
+                         f"({', '.join(f.name for f in self.feeders)})")
+
     def spec_hash(self) -> str:
-        """Hash of everything that changes a run's numbers (not the Dask settings nor kept series)."""
-        data = self.model_dump(mode="json", exclude={"dask", "keep_timeseries", "name"})
+        """Hash of everything that changes a run's numbers (not the Dask settings nor kept series).
+        Informational (manifest, report): resume is keyed per scenario, see `studies/records.py`."""
+        data = self.model_dump(mode="json", exclude={"dask", "keep_timeseries", "name",
+                                                      "max_violation_probability"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _no_repeats(values: list[str], what: str = "entry") -> None:
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"{what} '{v}' is listed twice")
+        seen.add(v)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses repeated mapping keys and bounds the number of aliases (alias bombs)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' appears twice", key_node.start_mark)
+            keys.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(path: Path, what: str):
+    """Parse a small YAML file strictly: one line naming the file and the problem on failure."""
+    if not path.is_file():
+        raise InputError(f"{what} not found: {path}")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"{path}: larger than {MAX_FILE_BYTES // 1000} kB, not a study file")
+    try:
+        return yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"{path}: not valid YAML{where}: {problem}".splitlines()[0]) from None
 
 
 def load_spec(path: str | Path) -> StudySpec:
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"study file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path}: not valid YAML{where}") from None
-    return parse_spec(data, str(path))
+    return parse_spec(load_yaml(path, "study file"), str(path), base_dir=path.resolve().parent)
 
 
-def parse_spec(data, source: str = "study") -> StudySpec:
+def parse_spec(data, source: str = "study", base_dir: str | Path | None = None) -> StudySpec:
+    """Validate a study (a mapping). Relative paths resolve against base_dir (default: the current folder)."""
     if not isinstance(data, dict):
         raise InputError(f"{source}: a study file is a mapping of fields")
     try:
-        return StudySpec.model_validate(data)
+        return StudySpec.model_validate(data, context={"base_dir": str(base_dir or Path.cwd())})
     except ValidationError as exc:
         raise input_error(exc, source) from None
 

@@ -1,6 +1,6 @@
 """The sweep: one scenario per feeder x period x strategy x penetration x bidirectional share x sample.
 
-Keys are stable strings; a scenario's random draws depend only on (study seed, feeder, sample) — see
+Keys are stable strings; a scenario's random draws depend only on (study seed, feeder name, sample) — see
 `models/population.py` — so placements are nested across penetration levels and every strategy sees the
 same cars and trips. Results therefore do not depend on the number of workers or the order of execution.
 """
@@ -12,24 +12,28 @@ def scenario_key(feeder: str, period: str, strategy: str, penetration: float, v2
     return f"{feeder}|{period}|{strategy}|p{penetration:.3f}|b{v2g_share:.3f}|s{sample}"
 
 
-def sweep(spec: StudySpec) -> list[Scenario]:
-    scenarios = []
+def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
+    """Every scenario of the study with its sweep coordinates (the leading columns of runs.parquet)."""
+    out = []
     for feeder in spec.feeders:
         for period in spec.periods:
             for strategy in spec.strategies:
                 for pen in spec.penetrations:
                     for share in spec.v2g_shares:
                         for sample in range(spec.samples):
-                            scenarios.append(Scenario(
-                                key=scenario_key(feeder, period.name, strategy, pen, share, sample),
-                                feeder=feeder, strategy=strategy, penetration=pen, v2g_share=share,
-                                start=period.start, days=period.days, step_min=spec.step_min,
-                                seed=spec.seed, sample=sample, band=spec.band, solver=spec.solver,
-                                line_limit_pct=spec.line_limit_pct, trafo_limit_pct=spec.trafo_limit_pct))
-    return scenarios
+                            key = scenario_key(feeder.name, period.name, strategy, pen, share, sample)
+                            scenario = Scenario(
+                                key=key, feeder=feeder.ref, feeder_name=feeder.name, profiles=feeder.profiles,
+                                trips=feeder.trips, strategy=strategy, penetration=pen, v2g_share=share,
+                                start=period.start, days=period.days, step_min=spec.step_min, seed=spec.seed,
+                                sample=sample, band=spec.band, solver=spec.solver,
+                                line_limit_pct=spec.line_limit_pct, trafo_limit_pct=spec.trafo_limit_pct)
+                            coords = {"key": key, "feeder": feeder.name, "period": period.name,
+                                      "strategy": strategy, "penetration": pen, "v2g_share": share,
+                                      "sample": sample}
+                            out.append((scenario, coords))
+    return out
 
 
-def scenario_fields(scenario: Scenario, period: str) -> dict:
-    """The sweep coordinates of a scenario, as columns of runs.parquet."""
-    return {"key": scenario.key, "feeder": scenario.feeder, "period": period, "strategy": scenario.strategy,
-            "penetration": scenario.penetration, "v2g_share": scenario.v2g_share, "sample": scenario.sample}
+def sweep(spec: StudySpec) -> list[Scenario]:
+    return [scenario for scenario, _ in plan(spec)]

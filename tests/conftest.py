@@ -22,8 +22,7 @@ def run_cache():
     return get
 
 
-@pytest.fixture
-def tiny_net():
+def make_tiny_net():
     """A small radial LV feeder: MV slack, 20/0.4 kV transformer, a cable with three households."""
     net = pp.create_empty_network()
     mv = pp.create_bus(net, 20.0)
@@ -36,6 +35,16 @@ def tiny_net():
         pp.create_load(net, b, p_mw=0.004, q_mvar=0.001)
     pp.create_sgen(net, lv[-1], p_mw=0.005)
     return net
+
+
+@pytest.fixture(scope="session")
+def tiny_net_factory():
+    return make_tiny_net
+
+
+@pytest.fixture
+def tiny_net():
+    return make_tiny_net()
 
 
 @pytest.fixture

@@ -1,0 +1,159 @@
+"""The bad-input corpus: every case is refused with one line naming the field or file, exit code 2, and
+nothing written (the output folder and the working folder are unchanged)."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandapower as pp
+import pandas as pd
+import pytest
+import yaml
+
+from hostcap.studies.cli import main
+
+STUDY = {"name": "t", "feeders": ["tiny.json"], "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
+         "strategies": ["uncontrolled"], "penetrations": [0.0, 1.0], "samples": 1}
+
+
+@pytest.fixture
+def inputs(tmp_path, tiny_net):
+    """A folder of inputs: the tiny feeder, good and bad profiles, a valid study file."""
+    d = tmp_path / "inputs"
+    d.mkdir()
+    pp.to_json(tiny_net, str(d / "tiny.json"))
+    (d / "not_a_net.json").write_text('{"buses": [1, 2, 3]}')
+    idx = pd.date_range("2016-01-11", periods=96, freq="15min")
+    kw = pd.DataFrame({f"load.p_mw.{i}": np.full(96, 4.0) for i in tiny_net.load.index}, index=idx)  # 4 "MW"
+    kw.to_csv(d / "kw.csv")
+    two_day = pd.DataFrame({"load.p_mw.0": [0.004, 0.004]}, index=pd.date_range("2016-01-01", periods=2, freq="2D"))
+    two_day.to_csv(d / "two_day.csv")
+    (d / "study.yaml").write_text(yaml.safe_dump(STUDY))
+    return d
+
+
+def study_file(inputs: Path, text: str | None = None, **change) -> str:
+    path = inputs / "bad.yaml"
+    path.write_text(text if text is not None else yaml.safe_dump({**STUDY, **change}))
+    return str(path)
+
+
+def files(folder: Path) -> dict:
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+RUN = ["run", "--days", "1"]
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(20))
+
+CASES = {
+    # hostcap run
+    "pandapower:from_json": (RUN + ["--feeder", "pandapower:from_json"], "network builder"),
+    "pandapower:Point": (RUN + ["--feeder", "pandapower:Point"], "network builder"),
+    "builder needing arguments": (RUN + ["--feeder", "pandapower:create_dickert_lv_feeders"], "needs arguments"),
+    "JSON that is not a net": (RUN + ["--feeder", "{in}/not_a_net.json"], "not a pandapower net"),
+    "profiles at a 2-day step": (RUN + ["--feeder", "{in}/tiny.json", "--profiles", "{in}/two_day.csv"],
+                                 "does not divide a day"),
+    "profiles in kW": (RUN + ["--feeder", "{in}/tiny.json", "--profiles", "{in}/kw.csv"], "look like kW"),
+    "out is a file": (RUN + ["--out", "{in}/tiny.json"], "is a file"),
+    "out is read-only": (RUN + ["--out", "/proc/hostcap-out"], "cannot write to /proc/hostcap-out"),
+    "out is somebody's folder": (RUN + ["--out", "{in}"], "other files in it"),
+    "run: step that fits no profile": (RUN + ["--step-min", "7"], "step_min"),
+    # hostcap study: the study file
+    "study named ..": (["study", "@name=.."], "name"),
+    "study named a/b": (["study", "@name=a/b"], "name"),
+    "study named .hidden": (["study", "@name=.hidden"], "name"),
+    "same period name twice": (["study", "@periods"], "period name 'd1' is listed twice"),
+    "same strategy twice": (["study", "@strategies"], "'uncontrolled' is listed twice"),
+    "same feeder twice": (["study", "@feeders"], "feeder name 'tiny.json' is listed twice"),
+    "repeated YAML key": (["study", "@repeated"], "key 'samples' appears twice"),
+    "alias bomb": (["study", "@bomb"], "more than 100 aliases"),
+    "a billion samples": (["study", "@samples"], "samples"),
+    "feeder file missing": (["study", "@missing_feeder"], "nowhere.json"),
+    "per-feeder profiles in kW": (["study", "@kw_profiles"], "look like kW"),
+    "study out is a file": (["study", "{in}/study.yaml", "--out", "{in}/tiny.json"], "is a file"),
+    "study out is read-only": (["study", "{in}/study.yaml", "--out", "/proc/hostcap-out"], "cannot write"),
+    # hostcap study: the command line
+    "workers 0": (["study", "{in}/study.yaml", "--workers", "0"], "workers"),
+    "workers -1": (["study", "{in}/study.yaml", "--workers", "-1"], "workers"),
+    "missing scheduler file": (["study", "{in}/study.yaml", "--scheduler-file", "{in}/missing.json"],
+                               "missing.json"),
+    # pipeline steps before the study
+    "hosting before the study": (["hosting", "{in}/study.yaml"], "run `hostcap study`"),
+    "gis before the study": (["gis", "{in}/study.yaml", "--feeder", "tiny.json"], "run `hostcap hosting`"),
+    "map before the study": (["map", "{in}/study.yaml", "--feeder", "tiny.json", "--variant", "uncontrolled",
+                              "--kind", "voltage"], "run `hostcap gis`"),
+    "report before the study": (["report", "{in}/study.yaml"], "run `hostcap study`"),
+    "gis of an unknown feeder": (["gis", "{in}/study.yaml", "--feeder", "nowhere"], "nowhere"),
+}
+STUDY_TEXTS = {
+    "name=..": dict(name=".."), "name=a/b": dict(name="a/b"), "name=.hidden": dict(name=".hidden"),
+    "periods": dict(periods=[{"name": "d1", "start": "2016-01-11", "days": 1},
+                             {"name": "d1", "start": "2016-07-04", "days": 1}]),
+    "strategies": dict(strategies=["uncontrolled", "smart", "uncontrolled"]),
+    "feeders": dict(feeders=["tiny.json", "tiny.json"]),
+    "samples": dict(samples=1_000_000_000),
+    "missing_feeder": dict(feeders=["nowhere.json"]),
+    "kw_profiles": dict(feeders=[{"ref": "tiny.json", "profiles": "kw.csv"}]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_one_line_exit_2_nothing_written(case, inputs, tmp_path, capsys, monkeypatch):
+    args, expected = CASES[case]
+    args = [a.replace("{in}", str(inputs)) for a in args]
+    if args[0] == "study" and args[1].startswith("@"):
+        which = args[1][1:]
+        if which == "repeated":
+            path = study_file(inputs, yaml.safe_dump(STUDY) + "samples: 3\n")
+        elif which == "bomb":
+            path = study_file(inputs, ALIAS_BOMB)
+        else:
+            path = study_file(inputs, **STUDY_TEXTS[which])
+        args[1] = path
+    out = tmp_path / "out"
+    if args[0] == "run" and "--out" not in args:
+        args += ["--out", str(out)]
+    if args[0] != "run" and "--out" not in args:
+        args += ["--out", str(out)]
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = files(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert expected in err, err
+    assert files(tmp_path) == before and not out.exists()
+
+
+def test_unreachable_scheduler_fails_within_ten_seconds(inputs, tmp_path, capsys):
+    t0 = time.monotonic()
+    rc = main(["study", str(inputs / "study.yaml"), "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "o")])
+    assert rc == 2 and time.monotonic() - t0 < 20
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot reach tcp://127.0.0.1:9 within 10 s" in err
+
+
+def test_run_out_rules_dot_previous_output_and_group_readable(inputs, tmp_path):
+    """--out . in an empty folder works; a previous run's folder is replaced; a user's folder is kept."""
+    empty = tmp_path / "here"
+    empty.mkdir()
+    cmd = [sys.executable, "-m", "hostcap.studies.cli", "run", "--feeder", str(inputs / "tiny.json"), "--days", "1"]
+    first = subprocess.run([*cmd, "--out", "."], cwd=empty, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert (empty / "metrics.json").is_file() and (empty / ".hostcap-run").is_file()
+    assert not [p for p in empty.iterdir() if p.name.startswith(".hostcap-tmp")]
+    again = subprocess.run([*cmd, "--out", ".", "--seed", "5"], cwd=empty, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert '"seed": 5' in (empty / "manifest.json").read_text()
+    assert (empty / "timeseries").stat().st_mode & 0o040 and (empty / "metrics.json").stat().st_mode & 0o040
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("keep me")
+    refused = subprocess.run([*cmd, "--out", str(mine)], capture_output=True, text=True)
+    assert refused.returncode == 2 and (mine / "thesis.tex").read_text() == "keep me"
+    assert sorted(os.listdir(mine)) == ["thesis.tex"]
