@@ -9,6 +9,8 @@
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 from hostcap.models.errors import InputError
 from hostcap.studies.pipeline import feeder_slug, variants
 from hostcap.studies.spec import load_spec, parse_spec
@@ -35,6 +37,12 @@ _text = SPEC.model_dump_json(indent=2) + "\n"
 if not Path(SPEC_FILE).exists() or Path(SPEC_FILE).read_text() != _text:
     Path(SPEC_FILE).parent.mkdir(parents=True, exist_ok=True)
     Path(SPEC_FILE).write_text(_text)
+
+# the study's Dask workers: every core of a local run; on a cluster (no --cores) the profile's set-threads
+try:
+    STUDY_THREADS = workflow.cores
+except WorkflowError:
+    STUDY_THREADS = 1
 
 wildcard_constraints:
     feeder="[^/]+",
@@ -78,7 +86,7 @@ rule study:
         runs=f"{RES}/runs.parquet",
         elements=f"{RES}/elements.parquet",
         manifest=f"{RES}/manifest.json",
-    threads: workflow.cores
+    threads: STUDY_THREADS
     log:
         f"logs/{NAME}/study.log",
     benchmark:

@@ -3,8 +3,9 @@
     python benchmarks/run.py            # full: a closed-loop year, pandapower over a week, the MV+LV week
     python benchmarks/run.py --quick    # ours over 28 days, pandapower over 2 days, no MV+LV
 
-Prints a Markdown table (ms per 15-minute step, extrapolated year, ratio) and the machine it ran on.
-Speed targets live here, never in the test suite.
+Prints a Markdown table (ms per 15-minute step, extrapolated year, ratio), the machine it ran on and its
+load. Measured as a user runs it: no CPU pinning, default thread settings (a run limits its own BLAS
+threads to one, see `cosim/world.py`). Speed targets live here, never in the test suite.
 """
 import argparse
 import logging
@@ -75,8 +76,12 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}, {os.cpu_count()} cores (benchmark pinned to one), Python {platform.python_version()}, "
-            f"{platform.system()}")
+    return f"{cpu}, {os.cpu_count()} cores, not pinned, Python {platform.python_version()}, {platform.system()}"
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def main() -> None:
@@ -85,7 +90,7 @@ def main() -> None:
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, for ours and pandapower alike
+    load_before = load()
     days, pp_steps = (28, 192) if args.quick else (366, 672)
     code = DEFAULT.split(":", 1)[1]
     a = ours(DEFAULT, days)
@@ -94,7 +99,8 @@ def main() -> None:
         ("ours: mosaik + fast solver, volt_watt closed loop, 100 % EVs, 50 % V2G", a),
         ("pandapower run_timeseries, open loop, feeder profiles only", b),
     ]
-    print(f"Feeder {DEFAULT} (129 buses, 118 loads); machine: {machine()}\n")
+    print(f"Feeder {DEFAULT} (129 buses, 118 loads); machine: {machine()}; before: {load_before}, "
+          f"after: {load()}\n")
     print("| stack | steps run | ms per 15-min step | one year (35,136 steps) | ratio vs ours |")
     print("|---|---|---|---|---|")
     for name, r in rows:

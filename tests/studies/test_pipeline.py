@@ -1,11 +1,16 @@
 """The Snakemake pipeline on a tiny study: files and contents, idle reruns, targeted rebuilds, SLURM dry run."""
+import os
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import geopandas as gpd
+import pandapower as pp
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = """name: tiny
@@ -112,3 +117,45 @@ def test_invalid_config_is_refused_before_anything_runs(tmp_path):
     assert proc.returncode != 0
     assert "config: samples: Input should be greater than or equal to 1" in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_interrupted_pipeline_resumes_and_edits_rerun_only_what_they_change(tmp_path, tiny_net):
+    """Ctrl-C of Snakemake keeps the finished runs (records are not Snakemake outputs, so it never deletes
+    them); an edited feeder file reruns its scenarios; a post-processing setting reruns none."""
+    pp.to_json(tiny_net, str(tmp_path / "tiny.json"))
+    study = {"name": "tiny", "feeders": ["tiny.json"], "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
+             "strategies": ["uncontrolled", "v2g"], "penetrations": [0.0, 1.0], "samples": 12, "seed": 4}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(study))
+    cmd = ["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "tiny.yaml"),
+           "--cores", "2", "results/tiny/hosting_capacity.csv"]  # the maps and the report add nothing here
+    proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    records = tmp_path / "results" / "tiny" / "records"
+    deadline = time.monotonic() + 300
+    while len(list(records.glob("*.parquet"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    proc.wait(timeout=120)
+    kept = len(list(records.glob("*.parquet")))
+    assert 3 <= kept < 48
+    log = tmp_path / "logs" / "tiny" / "study.log"
+
+    done = subprocess.run([*cmd, "--rerun-incomplete"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"48 scenarios, {kept} already done, {48 - kept} run" in log.read_text()
+    runs = pd.read_parquet(tmp_path / "results" / "tiny" / "runs.parquet")
+    assert len(runs) == 48 and (runs["status"] == "ok").all()
+
+    tiny_net.load["p_mw"] *= 0.5  # an edited feeder: Snakemake sees it and the study reruns what reads it
+    pp.to_json(tiny_net, str(tmp_path / "tiny.json"))
+    dry = subprocess.run([*cmd, "-n"], cwd=tmp_path, capture_output=True, text=True)
+    assert "prepare_feeder" in dry.stdout + dry.stderr and "study" in dry.stdout + dry.stderr
+    assert subprocess.run(cmd, cwd=tmp_path, capture_output=True).returncode == 0
+    assert "48 scenarios, 0 already done, 48 run" in log.read_text()
+    edited = pd.read_parquet(tmp_path / "results" / "tiny" / "runs.parquet")
+    assert edited["peak_demand_kw"].max() < runs["peak_demand_kw"].max()
+
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump({**study, "max_violation_probability": 0.2}))
+    assert subprocess.run(cmd, cwd=tmp_path, capture_output=True).returncode == 0
+    assert "48 scenarios, 48 already done, 0 run" in log.read_text()
+    assert (pd.read_csv(tmp_path / "results" / "tiny" / "hosting_capacity.csv")["threshold"] == 0.2).all()

@@ -1,0 +1,91 @@
+"""On a real single-node SLURM cluster (started by .ci/slurm-cluster): a study on a dask-jobqueue
+SLURMCluster gives the outputs of a local run, and the Snakemake pipeline runs to the end through the
+shipped SLURM profile (with the account and partition a user fills in)."""
+import os
+import subprocess
+from pathlib import Path
+
+import pandapower as pp
+import pandas as pd
+import pytest
+import yaml
+
+from hostcap.studies.runner import run_study
+from hostcap.studies.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = ROOT / ".ci" / "slurm-cluster"
+STUDY = {"name": "tiny", "feeders": ["tiny.json"], "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
+         "strategies": ["uncontrolled", "v2g"], "penetrations": [0.0, 1.0], "samples": 3, "seed": 2,
+         "band": "ansi"}
+SLURM = {"partition": "debug", "jobs": 1, "cores": 2, "memory": "4GB", "walltime": "00:20:00", "interface": "lo"}
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting a local SLURM cluster needs root")
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """The cluster: already up (.ci/run starts it), else started here and stopped afterwards."""
+    started = subprocess.run([str(CLUSTER), "status"]).returncode != 0
+    if started:
+        subprocess.run([str(CLUSTER), "start"], check=True, timeout=900)
+    yield
+    if started:
+        subprocess.run([str(CLUSTER), "stop"])
+
+
+def job_ids() -> set[str]:
+    out = subprocess.run(["scontrol", "show", "jobs", "-o"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.startswith("JobId=")}
+
+
+def job_names(ids: set[str]) -> list[str]:
+    out = subprocess.run(["scontrol", "show", "jobs", "-o"], capture_output=True, text=True).stdout
+    return [next(f.split("=", 1)[1] for f in line.split() if f.startswith("JobName="))
+            for line in out.splitlines() if line.split()[0] in ids]
+
+
+def test_study_on_slurm_cluster_equals_local_run(slurm, tmp_path, tiny_net):
+    pp.to_json(tiny_net, str(tmp_path / "tiny.json"))
+    (tmp_path / "local.yaml").write_text(yaml.safe_dump(STUDY))
+    (tmp_path / "slurm.yaml").write_text(yaml.safe_dump({**STUDY, "dask": {"slurm": SLURM}}))
+    local = run_study(load_spec(tmp_path / "local.yaml"), tmp_path / "local", workers=1, progress=False)
+    before = job_ids()
+    proc = subprocess.run(["hostcap", "study", str(tmp_path / "slurm.yaml"), "--slurm", "--out",
+                           str(tmp_path / "slurm")], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert local["ran"] == 12 and "12 run, 0 failed" in proc.stdout
+    new = job_ids() - before
+    assert new and all("dask" in name for name in job_names(new)), job_names(new)  # the workers were SLURM jobs
+    a, b = tmp_path / "local" / "tiny", tmp_path / "slurm" / "tiny"
+    pd.testing.assert_frame_equal(pd.read_parquet(a / "runs.parquet").drop(columns="wall_s"),
+                                  pd.read_parquet(b / "runs.parquet").drop(columns="wall_s"))
+    pd.testing.assert_frame_equal(pd.read_parquet(a / "elements.parquet"), pd.read_parquet(b / "elements.parquet"))
+    assert (a / "hosting_capacity.csv").read_text() == (b / "hosting_capacity.csv").read_text()
+
+
+def test_pipeline_runs_to_the_end_with_the_slurm_profile(slurm, tmp_path, tiny_net):
+    pp.to_json(tiny_net, str(tmp_path / "tiny.json"))
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump({**STUDY, "samples": 1}))
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    # what a user fills in for this cluster: its partition, no account, a study job that fits the node;
+    # without an accounting database (slurmdbd) job status comes from squeue
+    profile["default-resources"].update(slurm_partition="debug", mem_mb=2000)
+    profile["default-resources"].pop("slurm_account")
+    profile.update({"slurm-no-account": True, "slurm-status-command": "squeue",
+                    "slurm-init-seconds-before-status-checks": 1,
+                    "seconds-between-status-checks": 2, "set-threads": {"study": 2}})
+    profile["set-resources"]["study"].update(cpus_per_task=2, mem_mb=4000)
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    before = job_ids()
+    proc = subprocess.run(["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
+                           str(tmp_path / "tiny.yaml"), "--profile", str(tmp_path / "profile")],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    res = tmp_path / "results" / "tiny"
+    assert (res / "report.html").stat().st_size > 0 and (res / "hosting_capacity.csv").is_file()
+    assert len(pd.read_parquet(res / "runs.parquet")) == 4
+    names = job_names(job_ids() - before)
+    assert {"study", "hosting", "report"} <= {n.split("_")[-1] if "_" in n else n for n in names} or \
+        len(names) >= 8, names  # every rule ran as its own SLURM job
