@@ -91,6 +91,11 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, no_hosting
                f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
     for error, n in counts["errors"].items():
         click.echo(f"failed: {n} x {error}", err=True)
+    if counts["unreliable"]:
+        from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
+
+        click.echo(f"warning: {counts['unreliable']} runs did not converge at more than "
+                   f"{NONCONVERGED_MAX_SHARE:.0%} of their steps (column nonconverged_share)", err=True)
     return 1 if counts["total"] and counts["failed"] == counts["total"] else 0
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from hostcap.cosim.scenario import Scenario
 from hostcap.models.errors import InputError
+from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
 from hostcap.studies.atomic import check_writable, write_parquet, write_text
 from hostcap.studies.hosting import hosting_capacity, locational, violation_probability
 from hostcap.studies.outputs import package_versions
@@ -189,8 +190,8 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
               scheduler_file: str | None = None, slurm: bool = False, workers: int | None = None,
               progress: bool = True, hosting: bool = True) -> dict:
     """Run the scenarios that have no valid record, then (re)write the tables, the manifest and (unless
-    hosting=False) the hosting-capacity outputs. Returns counts (total, skipped, ran, failed) and
-    `errors`: each distinct error of a failed scenario with its count."""
+    hosting=False) the hosting-capacity outputs. Returns counts (total, skipped, ran, failed, unreliable)
+    and `errors`: each distinct error of a failed scenario with its count."""
     paths = study_paths(spec, out_root)
     check_writable(paths.root)
     if scheduler_file and not Path(scheduler_file).is_file():
@@ -231,8 +232,12 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
 
 
 def _failures(runs: pd.DataFrame) -> dict:
+    """Failed scenarios, their distinct errors, and finished runs whose power flow failed too often to trust
+    (`nonconverged_share` above NONCONVERGED_MAX_SHARE; they still count as violating `nonconverged`)."""
     failed = runs[runs["status"] != "ok"]
-    return {"failed": len(failed), "errors": dict(Counter(failed["error"]).most_common())}
+    share = runs["nonconverged_share"] if "nonconverged_share" in runs else pd.Series(0.0, index=runs.index)
+    return {"failed": len(failed), "errors": dict(Counter(failed["error"]).most_common()),
+            "unreliable": int((share > NONCONVERGED_MAX_SHARE).sum())}
 
 
 def _run_pending(spec, paths, pending, rkeys, store, records, *, scheduler, scheduler_file, slurm, workers,

@@ -55,3 +55,71 @@ def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, args, f
 def test_console_script_exit_code():
     proc = subprocess.run(["hostcap", "run", "--penetration", "2"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "penetration" in proc.stderr
+
+
+def weak_feeder(path):
+    """15 households behind 4.5 km of small cable: fine without EVs, collapsing when their EVs charge."""
+    import pandapower as pp
+
+    net = pp.create_empty_network()
+    mv = pp.create_bus(net, 20.0)
+    lv = [pp.create_bus(net, 0.4) for _ in range(4)]
+    pp.create_ext_grid(net, mv)
+    pp.create_transformer(net, mv, lv[0], "0.25 MVA 20/0.4 kV")
+    for a, b in zip(lv[:-1], lv[1:]):
+        pp.create_line(net, a, b, 1.5, "NAYY 4x50 SE")
+    for b in lv[1:]:
+        for _ in range(5):
+            pp.create_load(net, b, p_mw=0.0005, q_mvar=0.0001)
+    pp.to_json(net, str(path))
+    return str(path)
+
+
+def strict_json(text):
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_run_with_too_many_nonconverged_steps_exits_1_and_writes_valid_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the feeder's name as given ("weak.json") seeds the fleet
+    weak_feeder(tmp_path / "weak.json")
+    out = tmp_path / "run"
+    rc = main(["run", "--feeder", "weak.json", "--penetration", "1", "--days", "1", "--seed", "20", "--out", str(out)])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did not converge at" in err and "not trustworthy" in err
+    metrics = strict_json((out / "metrics.json").read_text())
+    assert metrics["nonconverged_steps"] == 7 and len(metrics["nonconverged_times"]) == metrics["nonconverged_steps"]
+    assert metrics["nonconverged_share"] == pytest.approx(metrics["nonconverged_steps"] / 96)
+
+
+def test_metrics_of_a_run_that_never_converged_are_nan_not_zero():
+    import numpy as np
+
+    from hostcap.models.limits import voltage_band
+    from hostcap.models.metrics import GRID_METRICS, run_metrics
+    from hostcap.studies.outputs import json_text
+
+    nan = np.full((4, 3), np.nan)
+    m = run_metrics(vm_pu=nan, line_loading_pct=nan, trafo_loading_pct=nan[:, :1], p_slack_mw=np.full(4, np.nan),
+                    p_bus_mw=nan, ev_p_kw=np.ones((4, 2)), ev_unmet_kwh=0.0, dt_h=0.25, band=voltage_band("ansi"))
+    assert all(np.isnan(m[k]) for k in GRID_METRICS)
+    assert m["nonconverged_steps"] == 4 and m["nonconverged_share"] == 1.0 and m["ev_charged_kwh"] == 2.0
+    assert strict_json(json_text(m))["energy_import_kwh"] is None
+
+
+def test_study_whose_every_scenario_fails_names_each_error_and_exits_1(tmp_path, tiny_net, capsys):
+    import pandapower as pp
+
+    pp.create_gen(tiny_net, 2, p_mw=0.001, vm_pu=1.0)  # the fast solver refuses generators at run time
+    pp.to_json(tiny_net, str(tmp_path / "gen.json"))
+    (tmp_path / "s.yaml").write_text("name: allfail\nfeeders: [gen.json]\nperiods: [{name: d, start: '2016-01-11', "
+                                     "days: 1}]\nstrategies: [uncontrolled, smart]\npenetrations: [0.0, 1.0]\n"
+                                     "samples: 1\n")
+    rc = main(["study", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert rc == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "|" not in line]
+    assert err == ["failed: 4 x InputError: solver fast: the feeder has generators or wards; use --solver pandapower"]
+    runs = pd.read_parquet(tmp_path / "out" / "allfail" / "runs.parquet")
+    assert len(runs) == 4 and (runs["status"] == "failed").all()

@@ -26,7 +26,7 @@ def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
     keep = parse_spec({**TINY, "keep_timeseries": ["res_bus/vm_pu"]})  # same spec hash: series not part of it
     assert keep.spec_hash() == spec.spec_hash()
     one = run_study(keep, tmp_path / "one", workers=1, progress=False)
-    assert two == one == {"total": 12, "skipped": 0, "ran": 12, "failed": 0, "errors": {}}
+    assert two == one == {"total": 12, "skipped": 0, "ran": 12, "failed": 0, "errors": {}, "unreliable": 0}
     a, b = StudyPaths(tmp_path / "two" / "tiny"), StudyPaths(tmp_path / "one" / "tiny")
     pd.testing.assert_frame_equal(pd.read_parquet(a.runs).drop(columns=TIMING),
                                   pd.read_parquet(b.runs).drop(columns=TIMING))
@@ -45,7 +45,7 @@ def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
     before = snapshot(tmp_path / "one" / "tiny")
     mtimes = {p: p.stat().st_mtime_ns for p in b.outputs()}
     again = run_study(keep, tmp_path / "one", workers=1, progress=False)
-    assert again == {"total": 12, "skipped": 12, "ran": 0, "failed": 0, "errors": {}}
+    assert again == {"total": 12, "skipped": 12, "ran": 0, "failed": 0, "errors": {}, "unreliable": 0}
     assert snapshot(tmp_path / "one" / "tiny") == before
     assert {p: p.stat().st_mtime_ns for p in b.outputs()} == mtimes
 
