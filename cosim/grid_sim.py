@@ -1,7 +1,8 @@
 """The feeder as one mosaik entity: a power flow per step on the summed P/Q of every connection point.
 
 Inputs `p_kw`, `q_kvar`: lists per connection point, summed over all sources (households, fleet).
-Output `vm_cp_pu`: the voltage at each connection point, for the chargers. Records bus voltages, line and
+Outputs `vm_cp_pu`: the voltage at each connection point, for the chargers; `p_slack_kw`: the transformer's
+(slack's) active power, for the aggregator. Records bus voltages, line and
 transformer loading, the slack's P/Q, the net demand per bus (`p_bus_mw`, `q_bus_mvar`, load sign) and
 whether the step converged. A diverging step records NaN results and converged = False; the run goes on,
 and the chargers are then told the nominal voltage. Shows a progress bar on runs that last a while.
@@ -14,7 +15,7 @@ from hostcap.cosim.powerflow import make_solver
 
 
 class GridSim(PopulationSim):
-    MODELS = {"Feeder": ["p_kw", "q_kvar", "vm_cp_pu"]}
+    MODELS = {"Feeder": ["p_kw", "q_kvar", "vm_cp_pu", "p_slack_kw"]}
 
     def setup(self, progress: bool = False):
         net = self.inputs.feeder.net
@@ -42,7 +43,7 @@ class GridSim(PopulationSim):
         rec["q_slack_mvar"][time] = res.q_slack_mvar
         rec["converged"][time] = res.converged
         vm_cp = res.vm_pu[self.cp_bus] if res.converged else np.ones(self.n_cp)
-        self.outputs = {"feeder": {"vm_cp_pu": vm_cp.tolist()}}
+        self.outputs = {"feeder": {"vm_cp_pu": vm_cp.tolist(), "p_slack_kw": res.p_slack_mw * 1e3}}
         self.bar.update()
         return time + 1
 

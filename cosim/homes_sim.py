@@ -2,46 +2,77 @@
 
 `Households` outputs net demand (load minus rooftop PV) `p_kw` and reactive demand `q_kvar` per connection
 point. `Fleet` takes `vm_pu` per connection point (from the grid, time-shifted: the voltage of the previous
-step) and outputs the EVs' `p_kw` per connection point. The fleet reads its households' own net demand
-(used by v2h) inside the simulator: that is the home's own meter, not grid feedback.
-Records every EV's power and stored energy, and the running unmet and driven energy.
+step) and outputs the EVs' `p_kw` and `q_kvar` per connection point. The fleet reads its households' own net
+demand (used by v2h and by the meter's export limit) inside the simulator: that is the home's own meter,
+not grid feedback. With an export limit, EV discharge and then PV are cut at the meter
+(`models/meter.py`); with volt-var, bidirectional chargers set their reactive power from the voltage the
+grid reported for the previous step.
+Records every EV's power, reactive power and stored energy, curtailed PV, and the running unmet and
+driven energy.
 """
 import numpy as np
 
 from hostcap.cosim.base import PopulationSim, summed
+from hostcap.cosim.base_case import no_ev_slack_kw
 from hostcap.models.fleet import depart, integrate, limit_power
+from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
+from hostcap.models.optimal import optimal_schedule
 from hostcap.models.strategies import Controller
 
 
 class HomesSim(PopulationSim):
-    MODELS = {"Households": ["p_kw", "q_kvar"], "Fleet": ["vm_pu", "p_kw"]}
+    MODELS = {"Households": ["p_kw", "q_kvar"], "Fleet": ["vm_pu", "fleet_lo_kw", "fleet_hi_kw", "p_kw", "q_kvar"]}
 
     def setup(self):
         inp = self.inputs
         self.fleet, self.mob, self.households = inp.fleet, inp.mobility, inp.households
         self.n_cp = len(inp.feeder.connection_points)
-        self.controller = Controller(self.scenario.strategy, self.fleet, self.mob, inp.levels, self.dt_h,
-                                     self.scenario.curve())
+        sc = self.scenario
+        schedule = None
+        if sc.strategy == "v2g_optimal":
+            hh_net = inp.households.p_load_kw - inp.households.p_pv_kw
+            schedule = optimal_schedule(self.fleet, self.mob, other_kw=no_ev_slack_kw(sc), levels=inp.levels,
+                                        n_steps=inp.n_steps, dt_h=self.dt_h,
+                                        trafo_export_limit_kw=sc.trafo_export_limit_kw,
+                                        household_net_kw=hh_net[:, self.fleet.cp], export_limit_kw=sc.export_limit_kw)
+        self.controller = Controller(sc.strategy, self.fleet, self.mob, inp.levels, self.dt_h, sc.curve(), schedule,
+                                     sc.start_offset_share)
         self.e_kwh = self.fleet.initial_e_kwh.copy()
         self.unmet_kwh = np.zeros(self.fleet.n)
         self.driven_kwh = np.zeros(self.fleet.n)
-        self.record(ev_p_kw=self.fleet.n, ev_e_kwh=self.fleet.n)
+        self.export_limit_kw = self.scenario.export_limit_kw
+        self.volt_var = VoltVarCurve() if self.scenario.q_control == "volt_var" else None
+        self.record(ev_p_kw=self.fleet.n, ev_e_kwh=self.fleet.n, ev_q_kvar=self.fleet.n, pv_curtailed_kw=self.n_cp)
 
     def step(self, time, inputs, max_advance):
         t, fleet, mob = time, self.fleet, self.mob
         vm_pu = summed(inputs.get("fleet", {}), "vm_pu", self.n_cp) if "fleet" in inputs else np.ones(self.n_cp)
         household_kw = self.households.net_p_kw(t)
         e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
-        p = self.controller.setpoints(t, e, household_kw, vm_pu)
+        fin = inputs.get("fleet", {})
+        bounds = ((float(summed(fin, "fleet_lo_kw", 1)[0]), float(summed(fin, "fleet_hi_kw", 1)[0]))
+                  if "fleet_hi_kw" in fin else None)
+        p = self.controller.setpoints(t, e, household_kw, vm_pu, bounds)
         p = limit_power(p, e, mob.plugged[t], fleet, self.dt_h)
+        curtailed = np.zeros(self.n_cp)
+        if self.export_limit_kw is not None:
+            p = limit_ev_export(p, household_kw[fleet.cp], self.export_limit_kw)
+            ev_cp_kw = np.bincount(fleet.cp, weights=p, minlength=self.n_cp)
+            curtailed = curtail_pv(household_kw + ev_cp_kw, self.households.p_pv_kw[t], self.export_limit_kw)
+        q = (self.volt_var.q_kvar(vm_pu[fleet.cp], fleet.p_dis_max_kw * mob.plugged[t], p) if self.volt_var
+             else np.zeros(fleet.n))
         self.e_kwh, _, _ = integrate(e, p, fleet, self.dt_h)
         self.unmet_kwh += unmet
         self.driven_kwh += driven
-        self.recording["ev_p_kw"][t] = p
-        self.recording["ev_e_kwh"][t] = self.e_kwh
+        rec = self.recording
+        rec["ev_p_kw"][t] = p
+        rec["ev_q_kvar"][t] = q
+        rec["ev_e_kwh"][t] = self.e_kwh
+        rec["pv_curtailed_kw"][t] = curtailed
         self.outputs = {
-            "households": {"p_kw": household_kw.tolist(), "q_kvar": self.households.q_kvar(t).tolist()},
-            "fleet": {"p_kw": np.bincount(fleet.cp, weights=p, minlength=self.n_cp).tolist()},
+            "households": {"p_kw": (household_kw + curtailed).tolist(), "q_kvar": self.households.q_kvar(t).tolist()},
+            "fleet": {"p_kw": np.bincount(fleet.cp, weights=p, minlength=self.n_cp).tolist(),
+                      "q_kvar": np.bincount(fleet.cp, weights=q, minlength=self.n_cp).tolist()},
         }
         return time + 1
 

@@ -58,6 +58,15 @@ class Scenario(BaseModel):
     volt_watt_smoothing: float = VoltWattCurve.smoothing
     line_limit_pct: float = Field(100.0, gt=0)
     trafo_limit_pct: float = Field(100.0, gt=0)
+    export_limit_kw: float | None = Field(None, ge=0, description="Meter export limit per connection point "
+                                          "(EV discharge + PV - load), kW; 0: no export; none: no limit.")
+    q_control: Literal["none", "volt_var"] = "none"
+    start_offset_share: float = Field(0.3, ge=0.0, le=0.5, description="smart, v2g_tou, v2h: share of the "
+                                      "cheap window over which EVs' start is randomly delayed.")
+    peak_target_kw: float | Literal["auto"] = Field("auto", description="v2g_peak_shave: transformer import "
+                                                    "target, kW, or auto (the previous day's no-EV peak).")
+    trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
+                                         "transformer below -this (reverse flow to the MV grid), kW.")
 
     @field_validator("strategy")
     @classmethod

@@ -1,10 +1,12 @@
 """Build the mosaik world of one scenario and run it: `run_scenario(Scenario) -> RunResult`.
 
     Homes.Households --p_kw, q_kvar--> Grid.Feeder
-    Homes.Fleet      --p_kw---------> Grid.Feeder --vm_cp_pu (time-shifted, as vm_pu)--> Homes.Fleet
+    Homes.Fleet      --p_kw, q_kvar--> Grid.Feeder --vm_cp_pu (time-shifted, as vm_pu)--> Homes.Fleet
 
 Two in-process simulators with three entities in all, whatever the number of vehicles and households:
-mosaik's scheduling costs about 0.1 ms per simulator and step, more than the power flow itself.
+mosaik's scheduling costs about 0.1 ms per simulator and step, more than the power flow itself. Under
+`v2g_peak_shave` a third simulator, the aggregator (`cosim/aggregator_sim.py`), reads the transformer and
+bounds the fleet's power.
 """
 import uuid
 import warnings
@@ -16,7 +18,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from hostcap.cosim.base import RECORDINGS
-from hostcap.cosim.plausibility import check_base_case
+from hostcap.cosim.base_case import check_base_case, no_ev_slack_kw
 from hostcap.cosim.scenario import Inputs, Scenario, build_inputs
 from hostcap.models.limits import voltage_band
 from hostcap.models.metrics import run_metrics
@@ -24,6 +26,7 @@ from hostcap.models.metrics import run_metrics
 SIM_CONFIG = {
     "Homes": {"python": "hostcap.cosim.homes_sim:HomesSim"},
     "Grid": {"python": "hostcap.cosim.grid_sim:GridSim"},
+    "Aggregator": {"python": "hostcap.cosim.aggregator_sim:AggregatorSim"},
 }
 
 
@@ -89,9 +92,15 @@ def _run_scenario(scenario: Scenario, progress: bool) -> RunResult:
     households, fleet = homes.Households(), homes.Fleet()
     grid = world.start("Grid", scenario=sc, token=token, progress=progress).Feeder()
     world.connect(households, grid, "p_kw", "q_kvar")
-    world.connect(fleet, grid, "p_kw")
+    world.connect(fleet, grid, "p_kw", "q_kvar")
     world.connect(grid, fleet, ("vm_cp_pu", "vm_pu"), time_shifted=True,
                   initial_data={"vm_cp_pu": [1.0] * n_cp})
+    if scenario.strategy == "v2g_peak_shave":  # the aggregator: a third simulator, only where it runs
+        agg = world.start("Aggregator", scenario=sc, token=token).Aggregator()
+        world.connect(grid, agg, "p_slack_kw", time_shifted=True,
+                      initial_data={"p_slack_kw": float(no_ev_slack_kw(scenario)[0])})
+        world.connect(fleet, agg, ("p_kw", "p_fleet_kw"), time_shifted=True, initial_data={"p_kw": [0.0] * n_cp})
+        world.connect(agg, fleet, "fleet_lo_kw", "fleet_hi_kw")
     try:
         world.run(until=inputs.n_steps, print_progress=False)
     finally:
@@ -103,7 +112,16 @@ def _run_scenario(scenario: Scenario, progress: bool) -> RunResult:
         p_slack_mw=rec["p_slack_mw"], p_bus_mw=rec["p_bus_mw"], ev_p_kw=rec["ev_p_kw"],
         ev_unmet_kwh=totals["unmet_kwh"], dt_h=inputs.dt_s / 3600.0, band=voltage_band(scenario.band),
         line_limit_pct=scenario.line_limit_pct, trafo_limit_pct=scenario.trafo_limit_pct)
-    metrics["n_ev"] = int(inputs.fleet.n)
-    metrics["n_bidirectional"] = int(inputs.fleet.bidirectional.sum())
-    metrics["ev_charger_kw"] = float(inputs.fleet.p_ch_max_kw.sum())
+    fleet = inputs.fleet
+    n_bidir = int(fleet.bidirectional.sum())
+    e_end = rec["ev_e_kwh"][-1].sum() if fleet.n else 0.0
+    metrics["ev_energy_delta_kwh"] = float(e_end - fleet.initial_e_kwh.sum())
+    metrics["ev_discharged_kwh_per_bidirectional_ev"] = (metrics["ev_discharged_kwh"] / n_bidir if n_bidir
+                                                         else float("nan"))
+    no_ev_kw = no_ev_slack_kw(scenario)
+    metrics["peak_demand_no_ev_kw"] = float(np.nanmax(no_ev_kw)) if np.isfinite(no_ev_kw).any() else float("nan")
+    metrics["pv_curtailed_kwh"] = float(rec["pv_curtailed_kw"].sum() * inputs.dt_s / 3600.0)
+    metrics["n_ev"] = int(fleet.n)
+    metrics["n_bidirectional"] = n_bidir
+    metrics["ev_charger_kw"] = float(fleet.p_ch_max_kw.sum())
     return RunResult(scenario, inputs, metrics, rec, totals)

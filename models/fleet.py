@@ -10,7 +10,10 @@ Default parameter distributions (`FleetParams`), each a documented assumption:
   measured one-way efficiencies about 0.85-0.95 at power);
 - minimum reserve 20 % of capacity, departure target 80 % (the daily charge limit most makers recommend);
 - initial state of charge uniform in 80-90 % of capacity (at or above the target: the run starts after a
-  night at home, without an artificial start-up charging spike).
+  night at home, without an artificial start-up charging spike);
+- a start offset per vehicle, uniform in [0, 1): the fraction of the first half of a cheap window a
+  scheduled charger waits before it starts (see `strategies.Controller`), as the randomised start delays of
+  the UK Electric Vehicles (Smart Charge Points) Regulations 2021 (Sch. 1 para. 6) spread a fleet's start.
 
 State of charge integrates exactly: dE = eta_ch * p_ch * dt - p_dis * dt / eta_dis - trip energy, and
 never leaves [0, capacity].
@@ -18,6 +21,9 @@ never leaves [0, capacity].
 from dataclasses import dataclass
 
 import numpy as np
+
+
+UNMET_TOL_KWH = 1e-9
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Fleet:
     reserve_kwh: np.ndarray
     target_kwh: np.ndarray
     initial_e_kwh: np.ndarray
+    start_offset: np.ndarray  # [0, 1): share of the first half of a cheap window to wait before charging
 
     @property
     def n(self) -> int:
@@ -67,6 +74,7 @@ def draw_vehicle_parameters(rng: np.random.Generator, n: int, params: FleetParam
         "reserve_kwh": params.reserve_frac * capacity,
         "target_kwh": params.target_frac * capacity,
         "initial_e_kwh": soc0 * capacity,
+        "start_offset": rng.random(n),  # drawn last: every other parameter keeps its draw
     }
 
 
@@ -87,9 +95,11 @@ def depart(e_kwh: np.ndarray, departing: np.ndarray, trip_kwh: np.ndarray, targe
     """Vehicles leave: record the shortfall against their target, then take the trip's energy.
 
     Returns (new e_kwh, unmet_kwh per vehicle, driven_kwh per vehicle). A trip longer than the battery
-    empties it (the rest is assumed charged elsewhere) and never drives the state below zero.
+    empties it (the rest is assumed charged elsewhere) and never drives the state below zero. Shortfalls
+    below UNMET_TOL_KWH are floating-point rounding of a schedule that meets the target exactly, not unmet.
     """
-    unmet = np.where(departing, np.maximum(target_kwh - e_kwh, 0.0), 0.0)
+    short = target_kwh - e_kwh
+    unmet = np.where(departing & (short > UNMET_TOL_KWH), short, 0.0)
     driven = np.where(departing, np.minimum(trip_kwh, e_kwh), 0.0)
     return e_kwh - driven, unmet, driven
 

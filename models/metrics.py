@@ -1,6 +1,11 @@
 """Metrics of one run from its recorded arrays (steps x elements). Non-converged steps are NaN rows and
 are left out of voltage and loading figures but counted in `nonconverged_steps`.
 
+The slack is the MV side of the feeder's transformer: `energy_import_kwh` and `export_kwh` are the energy
+drawn from and fed into the MV grid, `reverse_flow_max_kw` the highest export (0 if none). Compare
+strategies' imports together with `ev_energy_delta_kwh` (the fleet's stored energy at the end minus the
+start, in `cosim/world.py`): a fleet that ends emptier imported less only by borrowing from its batteries.
+
 Hours above a limit are element-hours: a bus (line, transformer) outside its limit for one hour counts one.
 When no step converged, every grid metric is NaN (nothing is known), never 0. A run with more than
 `NONCONVERGED_MAX_SHARE` of its steps non-converged is not trustworthy: `hostcap run` exits 1 and a study
@@ -14,7 +19,7 @@ from hostcap.models.limits import VoltageBand
 NONCONVERGED_MAX_SHARE = 0.05
 GRID_METRICS = ("v_min_pu", "v_max_pu", "undervoltage_bus_hours", "overvoltage_bus_hours", "trafo_max_loading_pct",
                 "trafo_overload_hours", "line_max_loading_pct", "line_overload_hours", "peak_demand_kw",
-                "energy_import_kwh", "losses_kwh")
+                "energy_import_kwh", "export_kwh", "reverse_flow_max_kw", "losses_kwh")
 
 
 def _hours(mask: np.ndarray, dt_h: float) -> float:
@@ -51,6 +56,8 @@ def run_metrics(*, vm_pu, line_loading_pct, trafo_loading_pct, p_slack_mw, p_bus
         "line_overload_hours": _hours(line_over, dt_h),
         "peak_demand_kw": _nanmax(p_slack_kw),
         "energy_import_kwh": float(np.maximum(p_slack_kw, 0.0).sum() * dt_h),
+        "export_kwh": float(np.maximum(-p_slack_kw, 0.0).sum() * dt_h),
+        "reverse_flow_max_kw": float(np.maximum(-p_slack_kw, 0.0).max(initial=0.0)),
         "losses_kwh": float(losses_kw.sum() * dt_h),
         "ev_charged_kwh": float(np.maximum(ev_p_kw, 0.0).sum() * dt_h),
         "ev_discharged_kwh": float(np.maximum(-ev_p_kw, 0.0).sum() * dt_h),

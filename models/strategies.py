@@ -6,14 +6,24 @@ Each strategy returns wishes; `fleet.limit_power` then applies charger ratings a
 - `smart`: time-of-use. Charge in the cheapest slots (see `tariff.Tariff`) that still meet the departure
   target: at each step an EV plans only the energy that the strictly cheaper slots left before its
   departure cannot deliver at full power, and spreads it evenly over the remaining slots of the current
-  price (so the fleet does not jump to full power together when the off-peak window opens). Departure
-  times are known to the controller (the user tells the charger).
-- `v2g`: bidirectional EVs discharge at full power during the peak window down to a floor (reserve plus the
+  price. Each EV waits `start_offset` x `start_offset_share` (default 0.3) of the cheap window before it
+  starts (`start_offset` uniform in [0, 1), drawn from the scenario's seed), charging meanwhile only what
+  the rest of the window could not deliver at full power, so the fleet ramps in instead of starting
+  together when the off-peak window opens. On the default feeder (winter week, 100 % EVs, seed 0) the
+  22:00 start was the week's peak: 163.2 kW against 134.1 kW without EVs; with the offsets 150.7 kW (a
+  share of 0.1 gave 157.2, 0.5 gave 165.1: longer waits crowd the end of the night). Departure times are known to the
+  controller (the user tells the charger).
+- `v2g_tou`: bidirectional EVs discharge at full power during the peak window down to a floor (reserve plus the
   next trip's energy, and no lower than the target minus what can still be recharged outside the peak
   before departure), then recharge off-peak as `smart`. Unidirectional EVs behave as `smart`.
 - `v2h`: bidirectional EVs discharge only to cover their own household's net demand (never export), outside
-  the off-peak window, above the same floor as `v2g`. All EVs charge from their household's rooftop-PV
+  the off-peak window, above the same floor as `v2g_tou`. All EVs charge from their household's rooftop-PV
   surplus first (up to full), then as `smart` to meet the target.
+- `v2g_peak_shave`: closed loop through an aggregator that reads the transformer (`models/aggregator.py`):
+  every EV meets its departure target; beyond that the fleet fills the valleys below the transformer
+  target and bidirectional EVs discharge to keep the import at or below it, never adding reverse flow.
+- `v2g_optimal`: not a controller but a bound: the schedule of a perfect aggregator with perfect foresight
+  (`models/optimal.py`, one linear programme per day), played back.
 - `volt_watt`: closed loop. Each charger's power follows its bus voltage on a piecewise-linear curve
   (`VoltWattCurve`) in the IEEE 1547-2018 volt-watt shape (clause 5.4.2, Table 15 defaults V1 = 1.06 pu,
   V2 = 1.10 pu), mirrored for charging loads at low voltage: full charging at or above 0.98 pu, reduced
@@ -30,12 +40,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hostcap.models.aggregator import dispatch
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet
 from hostcap.models.mobility import Mobility
 from hostcap.models.tariff import OFF_PEAK, PEAK
 
-STRATEGIES = ("uncontrolled", "smart", "v2g", "v2h", "volt_watt")
+STRATEGIES = ("uncontrolled", "smart", "v2g_tou", "v2h", "volt_watt", "v2g_peak_shave", "v2g_optimal")
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,8 @@ class Controller:
     """Set-points of one strategy for a fleet over a known horizon of price levels."""
 
     def __init__(self, strategy: str, fleet: Fleet, mobility: Mobility, levels: np.ndarray, dt_h: float,
-                 curve: VoltWattCurve = VoltWattCurve()):
+                 curve: VoltWattCurve = VoltWattCurve(), schedule_kw: np.ndarray | None = None,
+                 start_offset_share: float = 0.3):
         if strategy not in STRATEGIES:
             raise InputError(f"strategy: unknown '{strategy}', choose one of {', '.join(STRATEGIES)}")
         self.strategy, self.fleet, self.mob, self.dt_h, self.curve = strategy, fleet, mobility, dt_h, curve
@@ -72,10 +84,30 @@ class Controller:
         self.cum_lower = np.concatenate([np.zeros((4, 1), np.int64), np.cumsum(below, axis=1)], axis=1)
         self._ch_step_kwh = fleet.eta_ch * fleet.p_ch_max_kw * dt_h  # energy one full-power step stores
         self._vw_frac = np.ones(fleet.n)  # volt-watt curve fraction each charger applied last step
+        self.schedule_kw = schedule_kw  # v2g_optimal: power per step and EV
+        self.start_offset_share = start_offset_share
+        # each step's position in its run of equal price: steps since the run began, and the run's length
+        change = np.flatnonzero(np.diff(self.levels) != 0) + 1
+        starts = np.concatenate([[0], change])
+        lengths = np.diff(np.concatenate([starts, [len(self.levels)]]))
+        run = np.repeat(np.arange(len(starts)), lengths)
+        self._elapsed = np.arange(len(self.levels)) - starts[run]
+        self._run_len = lengths[run]
 
-    def setpoints(self, t: int, e_kwh: np.ndarray, household_net_kw: np.ndarray, vm_pu: np.ndarray) -> np.ndarray:
-        """Wished power per EV at step t. household_net_kw and vm_pu are per connection point."""
+    def setpoints(self, t: int, e_kwh: np.ndarray, household_net_kw: np.ndarray, vm_pu: np.ndarray,
+                  fleet_bounds_kw: tuple[float, float] | None = None) -> np.ndarray:
+        """Wished power per EV at step t. household_net_kw and vm_pu are per connection point;
+        fleet_bounds_kw (lo, hi) is the aggregator's bound on the fleet's total (v2g_peak_shave)."""
         f = self.fleet
+        if self.strategy == "v2g_optimal":
+            return self.schedule_kw[t]
+        if self.strategy == "v2g_peak_shave":
+            lo, hi = fleet_bounds_kw if fleet_bounds_kw is not None else (-np.inf, np.inf)
+            dep = self.mob.next_departure_step[t]
+            rechargeable = np.maximum(dep - t - 1, 0) * self._ch_step_kwh
+            floor = np.maximum(f.reserve_kwh + self.mob.next_trip_kwh[t], f.target_kwh - rechargeable)
+            return dispatch(lo, hi, e_kwh=e_kwh, plugged=self.mob.plugged[t], fleet=f,
+                            floor_kwh=np.minimum(floor, f.capacity_kwh), steps_to_departure=dep - t, dt_h=self.dt_h)
         if self.strategy == "uncontrolled":
             return self._uncontrolled(e_kwh)
         if self.strategy == "volt_watt":
@@ -85,7 +117,7 @@ class Controller:
             return p
         floor = self._discharge_floor(t)
         room_kw = np.maximum(e_kwh - floor, 0.0) * f.eta_dis / self.dt_h
-        if self.strategy == "v2g":
+        if self.strategy == "v2g_tou":
             discharge = np.minimum(f.p_dis_max_kw, room_kw)
             use = (self.levels[t] == PEAK) & (discharge > 0)
             return np.where(use, -discharge, p)
@@ -109,7 +141,10 @@ class Controller:
         # steps in [t, dep) at the current price: below the next level but not below this one
         same_steps = np.maximum((upper[dep] - lower[dep]) - (upper[t] - lower[t]), 1)
         need_kwh = np.maximum(f.target_kwh - e_kwh, 0.0) - cheaper_steps * self._ch_step_kwh
-        return np.clip(need_kwh / (same_steps * f.eta_ch * self.dt_h), 0.0, f.p_ch_max_kw)
+        spread = need_kwh / same_steps
+        waiting = self._elapsed[t] < np.floor(f.start_offset * self._run_len[t] * self.start_offset_share)
+        must = need_kwh - (same_steps - 1) * self._ch_step_kwh  # what the later steps cannot deliver
+        return np.clip(np.where(waiting, must, spread) / (f.eta_ch * self.dt_h), 0.0, f.p_ch_max_kw)
 
     def _discharge_floor(self, t):
         """Lowest energy a discharging EV may reach: reserve plus next trip, and target minus what it can

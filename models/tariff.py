@@ -1,4 +1,4 @@
-"""Time-of-use tariff used by the `smart`, `v2g` and `v2h` strategies.
+"""Time-of-use tariff used by the `smart`, `v2g_tou` and `v2h` strategies.
 
 Default shape (the project's documented default, a typical three-band residential TOU tariff such as
 those offered to EV owners, e.g. UK "Economy 7"-style night rates): peak 17:00-21:00, off-peak

@@ -40,6 +40,13 @@ def cli(verbose: bool):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--band", default="en50160", show_default=True, help="Voltage band: en50160 (0.90-1.10) or ansi (0.95-1.05).")
 @click.option("--solver", default="fast", show_default=True, help="fast or pandapower (reference).")
+@click.option("--export-limit-kw", default=None, type=float,
+              help="Meter export limit per household, kW (0: no export; default: no limit).")
+@click.option("--q-control", default="none", show_default=True, help="none or volt_var (IEEE 1547-2018 Cat. B).")
+@click.option("--peak-target-kw", default="auto", show_default=True,
+              help="v2g_peak_shave: transformer import target, kW, or auto (previous day's no-EV peak).")
+@click.option("--trafo-export-limit-kw", default=0.0, show_default=True, type=float,
+              help="v2g_peak_shave: reverse-flow limit at the transformer, kW.")
 @click.option("--out", default="results/run", show_default=True, type=click.Path(file_okay=False))
 def run(out, **options):
     """Co-simulate one scenario and write metrics.json, manifest.json and timeseries/ to OUT."""

@@ -46,23 +46,25 @@ def _img(src: str, alt: str) -> str:
 
 def summary_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame) -> pd.DataFrame:
     ok = runs[runs["status"] == "ok"]
-    top, low = max(spec.penetrations), min(spec.penetrations)
+    top = max(spec.penetrations)
     rows = []
     for _, h in hosting.iterrows():
         sel = ok[(ok["feeder"] == h["feeder"]) & (ok["strategy"] == h["strategy"]) & (ok["v2g_share"] == h["v2g_share"])]
-        at_top, at_low = sel[sel["penetration"] == top], sel[sel["penetration"] == low]
-        base_peak = float(at_low["peak_demand_kw"].median())
+        at_top = sel[sel["penetration"] == top]
+        base_peak = float(at_top["peak_demand_no_ev_kw"].median())  # the same period without EVs
         top_peak = float(at_top["peak_demand_kw"].median())
         rows.append({
             "feeder": h["feeder"], "variant": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
             "hosting capacity (%)": 100 * h["hc_penetration"], "hosting capacity (EVs)": h["hc_evs"],
             "V2G uplift (pp)": 100 * h["uplift_vs_uncontrolled"],
-            f"peak demand change at {top:.0%} (kW)": top_peak - base_peak,
-            f"peak demand change at {top:.0%} (%)": 100 * (top_peak / base_peak - 1) if base_peak else np.nan,
-            f"min voltage at {top:.0%} (pu)": float(at_top["v_min_pu"].min()),
+            f"peak at {top:.0%} vs no EV (kW)": top_peak - base_peak,
+            f"peak at {top:.0%} vs no EV (%)": 100 * (top_peak / base_peak - 1) if base_peak else np.nan,
+            f"min / max voltage at {top:.0%} (pu)": f"{at_top['v_min_pu'].min():.3f} / {at_top['v_max_pu'].max():.3f}",
             f"max transformer loading at {top:.0%} (%)": float(at_top["trafo_max_loading_pct"].max()),
+            f"reverse flow at {top:.0%} (kW, max)": float(at_top["reverse_flow_max_kw"].max()),
             f"EV unmet energy at {top:.0%} (kWh, median)": float(at_top["ev_unmet_kwh"].median()),
             f"V2G energy at {top:.0%} (kWh, median)": float(at_top["ev_discharged_kwh"].median()),
+            f"fleet energy change at {top:.0%} (kWh, median)": float(at_top["ev_energy_delta_kwh"].median()),
         })
     return pd.DataFrame(rows)
 

@@ -133,7 +133,7 @@ def _locked(spec: StudySpec, paths: StudyPaths):
 def validate_inputs(spec: StudySpec) -> None:
     """Load every feeder and check one no-EV scenario per feeder x period (feeder, profiles, trips, period,
     step, and the base case's plausibility), so bad input is refused before anything runs."""
-    from hostcap.cosim.plausibility import check_base_case
+    from hostcap.cosim.base_case import check_base_case
 
     firsts = {}
     for scenario, coords in plan(spec):

@@ -110,6 +110,14 @@ class StudySpec(Strict):
     line_limit_pct: float = Field(100.0, gt=0)
     trafo_limit_pct: float = Field(100.0, gt=0)
     max_violation_probability: float = Field(0.05, ge=0.0, le=1.0)
+    export_limit_kw: float | None = Field(None, ge=0, description="Meter export limit per connection point "
+                                          "(EV discharge + PV - load), kW; 0: no export; none: no limit.")
+    q_control: Literal["none", "volt_var"] = Field("none", description="Bidirectional chargers' reactive "
+                                                   "power: IEEE 1547-2018 Cat. B volt-var, or none.")
+    peak_target_kw: float | Literal["auto"] = Field("auto", description="v2g_peak_shave: transformer import "
+                                                    "target, kW, or auto (the previous day's no-EV peak).")
+    trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
+                                         "transformer below -this (reverse flow to the MV grid), kW.")
     step_min: float = Field(15.0, gt=0)
     solver: Literal["fast", "pandapower"] = "fast"
     keep_timeseries: list[Literal[TIMESERIES]] = Field(  # type: ignore[valid-type]

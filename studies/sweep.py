@@ -27,7 +27,10 @@ def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
                                 trips=feeder.trips, strategy=strategy, penetration=pen, v2g_share=share,
                                 start=period.start, days=period.days, step_min=spec.step_min, seed=spec.seed,
                                 sample=sample, band=spec.band, solver=spec.solver,
-                                line_limit_pct=spec.line_limit_pct, trafo_limit_pct=spec.trafo_limit_pct)
+                                line_limit_pct=spec.line_limit_pct, trafo_limit_pct=spec.trafo_limit_pct,
+                                export_limit_kw=spec.export_limit_kw, q_control=spec.q_control,
+                                peak_target_kw=spec.peak_target_kw,
+                                trafo_export_limit_kw=spec.trafo_export_limit_kw)
                             coords = {"key": key, "feeder": feeder.name, "period": period.name,
                                       "strategy": strategy, "penetration": pen, "v2g_share": share,
                                       "sample": sample}

@@ -22,18 +22,22 @@ def run_cache():
     return get
 
 
-def make_tiny_net():
-    """A small radial LV feeder: MV slack, 20/0.4 kV transformer, a cable with three households."""
+def make_tiny_net(*, line_km=0.05, line_type="NAYY 4x150 SE", loads_per_bus=1, p_mw=0.004, q_mvar=0.001,
+                  pv_mw=0.005):
+    """A small radial LV feeder: MV slack, 20/0.4 kV transformer, a cable of three sections with
+    households at each section's end and rooftop PV at the last."""
     net = pp.create_empty_network()
     mv = pp.create_bus(net, 20.0)
     lv = [pp.create_bus(net, 0.4) for _ in range(4)]
     pp.create_ext_grid(net, mv)
     pp.create_transformer(net, mv, lv[0], "0.25 MVA 20/0.4 kV")
     for a, b in zip(lv[:-1], lv[1:]):
-        pp.create_line(net, a, b, 0.05, "NAYY 4x150 SE")
+        pp.create_line(net, a, b, line_km, line_type)
     for b in lv[1:]:
-        pp.create_load(net, b, p_mw=0.004, q_mvar=0.001)
-    pp.create_sgen(net, lv[-1], p_mw=0.005)
+        for _ in range(loads_per_bus):
+            pp.create_load(net, b, p_mw=p_mw, q_mvar=q_mvar)
+    if pv_mw:
+        pp.create_sgen(net, lv[-1], p_mw=pv_mw)
     return net
 
 

@@ -13,8 +13,8 @@ from hostcap.models.tariff import PEAK
 FULL = dict(penetration=1.0, v2g_share=0.5, days=2)
 
 
-def test_coupling_honesty_fresh_runpp_reproduces_recorded_voltages(run_cache):
-    r = run_cache(Scenario(strategy="volt_watt", **FULL))
+def assert_fresh_runpp_reproduces_voltages(r):
+    """A fresh pandapower power flow on the recorded per-bus injections gives the recorded voltages."""
     net = copy.deepcopy(r.inputs.feeder.net)
     net.load["in_service"] = False
     net.sgen["in_service"] = False
@@ -26,8 +26,12 @@ def test_coupling_honesty_fresh_runpp_reproduces_recorded_voltages(run_cache):
         assert np.max(np.abs(net.res_bus["vm_pu"].to_numpy() - r.series["vm_pu"][t])) < 1e-6
 
 
+def test_coupling_honesty_fresh_runpp_reproduces_recorded_voltages(run_cache):
+    assert_fresh_runpp_reproduces_voltages(run_cache(Scenario(strategy="volt_watt", **FULL)))
+
+
 def test_bus_demand_is_households_plus_evs(run_cache):
-    r = run_cache(Scenario(strategy="v2g", **FULL))
+    r = run_cache(Scenario(strategy="v2g_tou", **FULL))
     hh = r.inputs.households
     cp_kw = hh.p_load_kw - hh.p_pv_kw
     ev_cp = np.zeros_like(cp_kw)
@@ -40,7 +44,7 @@ def test_bus_demand_is_households_plus_evs(run_cache):
     assert r.metrics["losses_kwh"] == pytest.approx(losses.sum() * 1e3 * 0.25)
 
 
-@pytest.mark.parametrize("strategy", ["uncontrolled", "smart", "v2g", "v2h", "volt_watt"])
+@pytest.mark.parametrize("strategy", ["uncontrolled", "smart", "v2g_tou", "v2h", "volt_watt"])
 def test_soc_bounds_energy_balance_and_targets(run_cache, strategy):
     r = run_cache(Scenario(strategy=strategy, **FULL))
     f, s, dt_h = r.inputs.fleet, r.series, 0.25
@@ -55,11 +59,11 @@ def test_soc_bounds_energy_balance_and_targets(run_cache, strategy):
 
 
 def test_v2g_lowers_evening_peak_and_smart_lowers_peak(run_cache):
-    runs = {s: run_cache(Scenario(strategy=s, **FULL)) for s in ("uncontrolled", "smart", "v2g")}
-    peak = runs["v2g"].inputs.levels[: runs["v2g"].inputs.n_steps] == PEAK
+    runs = {s: run_cache(Scenario(strategy=s, **FULL)) for s in ("uncontrolled", "smart", "v2g_tou")}
+    peak = runs["v2g_tou"].inputs.levels[: runs["v2g_tou"].inputs.n_steps] == PEAK
     evening = {s: r.series["p_slack_mw"][peak].max() for s, r in runs.items()}
-    assert evening["v2g"] < evening["uncontrolled"] - 0.05  # at least 50 kW lower
-    assert runs["v2g"].metrics["ev_discharged_kwh"] > 0
+    assert evening["v2g_tou"] < evening["uncontrolled"] - 0.05  # at least 50 kW lower
+    assert runs["v2g_tou"].metrics["ev_discharged_kwh"] > 0
     assert runs["smart"].metrics["peak_demand_kw"] < runs["uncontrolled"].metrics["peak_demand_kw"]
 
 
@@ -83,11 +87,11 @@ def test_volt_watt_raises_minimum_voltage_at_full_penetration(run_cache):
 
 
 def test_same_seed_identical_other_seed_different(run_cache):
-    a = run_cache(Scenario(strategy="v2g", **FULL))
-    b = run_scenario(Scenario(strategy="v2g", **FULL))
+    a = run_cache(Scenario(strategy="v2g_tou", **FULL))
+    b = run_scenario(Scenario(strategy="v2g_tou", **FULL))
     for k in a.series:
         np.testing.assert_array_equal(a.series[k], b.series[k])
-    c = run_cache(Scenario(strategy="v2g", **{**FULL, "seed": 1}))
+    c = run_cache(Scenario(strategy="v2g_tou", **{**FULL, "seed": 1}))
     assert not np.array_equal(a.series["ev_p_kw"].sum(axis=1), c.series["ev_p_kw"].sum(axis=1))
 
 
@@ -128,3 +132,69 @@ def test_hourly_steps_average_the_quarter_hour_profiles():
     np.testing.assert_allclose(h.p_load_kw, q.p_load_kw.reshape(24, 4, -1).mean(axis=1))
     # the same energy flows through the feeder, up to losses of the coarser steps
     assert hourly.metrics["energy_import_kwh"] == pytest.approx(quarter.metrics["energy_import_kwh"], rel=0.01)
+
+
+WEEK = dict(penetration=1.0, v2g_share=1.0, days=7)  # the default feeder's winter week, every EV bidirectional
+SUMMER = dict(penetration=1.0, v2g_share=1.0, days=2, start="2016-07-04")
+
+
+def test_grid_aware_v2g_shaves_the_peak_the_optimum_bounds_it_and_smart_has_no_rebound(run_cache):
+    runs = {s: run_cache(Scenario(strategy=s, **WEEK))
+            for s in ("uncontrolled", "smart", "v2g_peak_shave", "v2g_optimal")}
+    m = {s: r.metrics for s, r in runs.items()}
+    peak = {s: v["peak_demand_kw"] for s, v in m.items()}
+    assert peak["v2g_peak_shave"] < min(peak["smart"], peak["uncontrolled"])
+    assert peak["v2g_optimal"] <= peak["v2g_peak_shave"] + 1e-6
+    for s in ("v2g_peak_shave", "v2g_optimal"):
+        assert m[s]["reverse_flow_max_kw"] <= m["uncontrolled"]["reverse_flow_max_kw"] + 1e-6  # no added reverse flow
+        assert m[s]["ev_unmet_kwh"] <= m["uncontrolled"]["ev_unmet_kwh"] + 1e-6  # every feasible target met
+        assert m[s]["ev_discharged_kwh"] > 0
+    # the per-vehicle start offsets spread the 22:00 start: the fleet's largest one-step rise halves, and
+    # the week's peak drops (the issue's bound, no-EV peak + 5 %, is not met: 150.7 against 140.8 kW)
+    together = run_cache(Scenario(strategy="smart", start_offset_share=0.0, **WEEK))
+    rise = {k: np.diff(r.series["ev_p_kw"].sum(axis=1)).max() for k, r in (("spread", runs["smart"]),
+                                                                          ("together", together))}
+    assert rise["spread"] < 0.5 * rise["together"]
+    assert peak["smart"] < together.metrics["peak_demand_kw"] - 5.0
+    # the baseline is the same week without EVs, whatever the strategy
+    assert len({v["peak_demand_no_ev_kw"] for v in m.values()}) == 1
+    assert m["uncontrolled"]["peak_demand_kw"] > m["uncontrolled"]["peak_demand_no_ev_kw"]
+
+
+def test_energy_metrics_are_honest(run_cache):
+    r = run_cache(Scenario(strategy="v2g_tou", **WEEK))
+    s, f, dt_h = r.series, r.inputs.fleet, 0.25
+    assert r.metrics["ev_energy_delta_kwh"] == pytest.approx(s["ev_e_kwh"][-1].sum() - f.initial_e_kwh.sum())
+    p_kw = s["p_slack_mw"] * 1e3
+    assert r.metrics["export_kwh"] == pytest.approx(np.maximum(-p_kw, 0).sum() * dt_h)
+    assert r.metrics["reverse_flow_max_kw"] == pytest.approx(max(0.0, -p_kw.min()))
+    assert r.metrics["ev_discharged_kwh_per_bidirectional_ev"] == pytest.approx(
+        r.metrics["ev_discharged_kwh"] / f.bidirectional.sum())
+
+
+@pytest.mark.parametrize("strategy", ["uncontrolled", "smart", "v2g_tou", "v2h", "volt_watt", "v2g_peak_shave",
+                                      "v2g_optimal"])
+def test_zero_export_limit_no_meter_ever_exports(run_cache, strategy):
+    r = run_cache(Scenario(strategy=strategy, export_limit_kw=0.0, **SUMMER))
+    hh, f = r.inputs.households, r.inputs.fleet
+    ev_cp = np.zeros_like(hh.p_load_kw)
+    np.add.at(ev_cp, (slice(None), f.cp), r.series["ev_p_kw"])
+    meter_kw = hh.p_load_kw - hh.p_pv_kw + r.series["pv_curtailed_kw"] + ev_cp
+    assert meter_kw.min() >= -1e-6
+    assert (r.series["pv_curtailed_kw"] <= hh.p_pv_kw + 1e-9).all()
+    if strategy == "uncontrolled":
+        assert r.metrics["pv_curtailed_kwh"] > 0  # July noon: PV alone would export here
+
+
+def test_volt_var_follows_the_curve_at_the_chargers_voltage_and_coupling_stays_honest(run_cache):
+    from hostcap.models.meter import VoltVarCurve
+
+    r = run_cache(Scenario(strategy="v2g_tou", q_control="volt_var", **SUMMER))
+    f, n = r.inputs.fleet, r.inputs.n_steps
+    bus = r.inputs.cp_bus_pos[f.cp]
+    v_seen = np.vstack([np.ones((1, f.n)), r.series["vm_pu"][:-1][:, bus]])  # the previous step's, via mosaik
+    s_kva = f.p_dis_max_kw * r.inputs.mobility.plugged[:n]
+    expected = VoltVarCurve().q_kvar(v_seen, s_kva, r.series["ev_p_kw"])
+    np.testing.assert_allclose(r.series["ev_q_kvar"], expected, atol=1e-9)
+    assert np.abs(r.series["ev_q_kvar"]).max() > 0.5  # the curve acts on this feeder and week
+    assert_fresh_runpp_reproduces_voltages(r)

@@ -64,7 +64,7 @@ def test_smart_charges_only_in_cheapest_slots_and_meets_targets():
 
 def test_v2g_discharges_bidirectional_evs_in_peak_only_and_meets_targets():
     fleet, mob, levels = setup()
-    p, unmet = simulate("v2g", fleet, mob, levels)
+    p, unmet = simulate("v2g_tou", fleet, mob, levels)
     assert unmet == 0.0
     dis = p < 0
     assert dis.any()

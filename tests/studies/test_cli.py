@@ -9,7 +9,7 @@ from hostcap.studies.cli import main
 
 def test_run_writes_metrics_manifest_and_timeseries(tmp_path):
     out = tmp_path / "run"
-    rc = main(["run", "--strategy", "v2g", "--penetration", "0.6", "--v2g-share", "0.5", "--days", "1",
+    rc = main(["run", "--strategy", "v2g_tou", "--penetration", "0.6", "--v2g-share", "0.5", "--days", "1",
                "--seed", "3", "--band", "ansi", "--out", str(out)])
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -19,7 +19,7 @@ def test_run_writes_metrics_manifest_and_timeseries(tmp_path):
                  "ev_unmet_kwh", "nonconverged_steps"]:
         assert isinstance(metrics[name], (int, float)), name
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["seed"] == 3 and manifest["scenario"]["strategy"] == "v2g"
+    assert manifest["seed"] == 3 and manifest["scenario"]["strategy"] == "v2g_tou"
     assert manifest["band"]["v_min_pu"] == 0.95 and "pandapower" in manifest["versions"]
     vm = pd.read_parquet(out / "timeseries/res_bus/vm_pu.parquet")
     assert vm.shape == (96, 129) and isinstance(vm.index, pd.DatetimeIndex)
@@ -57,20 +57,11 @@ def test_console_script_exit_code():
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "penetration" in proc.stderr
 
 
-def weak_feeder(path):
+def weak_feeder(path, factory):
     """15 households behind 4.5 km of small cable: fine without EVs, collapsing when their EVs charge."""
     import pandapower as pp
 
-    net = pp.create_empty_network()
-    mv = pp.create_bus(net, 20.0)
-    lv = [pp.create_bus(net, 0.4) for _ in range(4)]
-    pp.create_ext_grid(net, mv)
-    pp.create_transformer(net, mv, lv[0], "0.25 MVA 20/0.4 kV")
-    for a, b in zip(lv[:-1], lv[1:]):
-        pp.create_line(net, a, b, 1.5, "NAYY 4x50 SE")
-    for b in lv[1:]:
-        for _ in range(5):
-            pp.create_load(net, b, p_mw=0.0005, q_mvar=0.0001)
+    net = factory(line_km=1.5, line_type="NAYY 4x50 SE", loads_per_bus=5, p_mw=0.0005, q_mvar=0.0001, pv_mw=0)
     pp.to_json(net, str(path))
     return str(path)
 
@@ -81,9 +72,10 @@ def strict_json(text):
     return json.loads(text, parse_constant=refuse)
 
 
-def test_run_with_too_many_nonconverged_steps_exits_1_and_writes_valid_json(tmp_path, capsys, monkeypatch):
+def test_run_with_too_many_nonconverged_steps_exits_1_and_writes_valid_json(tmp_path, capsys, monkeypatch,
+                                                                             tiny_net_factory):
     monkeypatch.chdir(tmp_path)  # the feeder's name as given ("weak.json") seeds the fleet
-    weak_feeder(tmp_path / "weak.json")
+    weak_feeder(tmp_path / "weak.json", tiny_net_factory)
     out = tmp_path / "run"
     rc = main(["run", "--feeder", "weak.json", "--penetration", "1", "--days", "1", "--seed", "20", "--out", str(out)])
     assert rc == 1

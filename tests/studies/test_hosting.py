@@ -36,17 +36,17 @@ def test_highest_safe_level():
 
 
 def test_hosting_capacity_counts_and_uplift():
-    runs = runs_table({"uncontrolled": [0, 0, 0.1, 0.5], "v2g": [0, 0, 0, 0.05]}, periods=("w", "s"))
+    runs = runs_table({"uncontrolled": [0, 0, 0.1, 0.5], "v2g_tou": [0, 0, 0, 0.05]}, periods=("w", "s"))
     prob = violation_probability(runs).set_index(["strategy", "penetration"])
     assert prob.loc[("uncontrolled", 0.4), "p_undervoltage"] == pytest.approx(0.1)
     assert prob.loc[("uncontrolled", 0.4), "p_any"] == pytest.approx(0.1)
     assert prob.loc[("uncontrolled", 0.4), "p_overvoltage"] == 0.0
     assert (prob["samples"] == 20).all()  # periods are folded into samples
     hc = hosting_capacity(runs, 0.05).set_index("strategy")
-    assert hc.loc["uncontrolled", "hc_penetration"] == 0.2 and hc.loc["v2g", "hc_penetration"] == 0.6
-    assert hc.loc["uncontrolled", "hc_evs"] == 20 and hc.loc["v2g", "hc_charger_kw"] == pytest.approx(480.0)
-    assert hc.loc["v2g", "uplift_vs_uncontrolled"] == pytest.approx(0.4)
-    assert hc.loc["v2g", "hc_overvoltage"] == 0.6 and hc.loc["uncontrolled", "hc_undervoltage"] == 0.2
+    assert hc.loc["uncontrolled", "hc_penetration"] == 0.2 and hc.loc["v2g_tou", "hc_penetration"] == 0.6
+    assert hc.loc["uncontrolled", "hc_evs"] == 20 and hc.loc["v2g_tou", "hc_charger_kw"] == pytest.approx(480.0)
+    assert hc.loc["v2g_tou", "uplift_vs_uncontrolled"] == pytest.approx(0.4)
+    assert hc.loc["v2g_tou", "hc_overvoltage"] == 0.6 and hc.loc["uncontrolled", "hc_undervoltage"] == 0.2
     assert hosting_capacity(runs, 0.2).set_index("strategy").loc["uncontrolled", "hc_penetration"] == 0.4
 
 

@@ -15,7 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TINY = """name: tiny
 periods: [{name: d1, start: "2016-01-11", days: 1}]
-strategies: [uncontrolled, v2g]
+strategies: [uncontrolled, v2g_tou]
 penetrations: [0.0, 0.5, 1.0]
 samples: 2
 seed: 1
@@ -58,17 +58,17 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     assert len(layers["buses"]) == 129 and len(layers["lines"]) == 127 and len(layers["transformers"]) == 1
     assert not layers["buses"]["schematic"].any()
     buses, trafos = layers["buses"], layers["transformers"]
-    for strategy in ("uncontrolled", "v2g"):
+    for strategy in ("uncontrolled", "v2g_tou"):
         sel = runs[runs["strategy"] == strategy]
         assert buses[f"vm_min_pu_{strategy}"].min() == pytest.approx(sel["v_min_pu"].min())
         assert buses[f"vm_max_pu_{strategy}"].max() == pytest.approx(sel["v_max_pu"].max())
         assert trafos[f"max_loading_pct_{strategy}"].max() == pytest.approx(sel["trafo_max_loading_pct"].max())
         assert {f"p_violation_{strategy}", f"lowest_pen_{strategy}", f"vm_worst_pu_{strategy}"} <= set(buses.columns)
         assert {f"p_overload_{strategy}", f"lowest_pen_{strategy}"} <= set(layers["lines"].columns)
-    # v2g breaks ANSI Range A at full penetration on some buses, and they are the ones the runs say
-    p_top = runs[(runs["strategy"] == "v2g") & (runs["penetration"] == 1.0)]["overvoltage_bus_hours"].gt(0).mean()
-    assert buses["p_violation_v2g"].max() == pytest.approx(p_top)
-    assert buses["vm_worst_pu_v2g"].max() == pytest.approx(runs.loc[runs["strategy"] == "v2g", "v_max_pu"].max())
+    # v2g_tou breaks ANSI Range A at full penetration on some buses, and they are the ones the runs say
+    p_top = runs[(runs["strategy"] == "v2g_tou") & (runs["penetration"] == 1.0)]["overvoltage_bus_hours"].gt(0).mean()
+    assert buses["p_violation_v2g_tou"].max() == pytest.approx(p_top)
+    assert buses["vm_worst_pu_v2g_tou"].max() == pytest.approx(runs.loc[runs["strategy"] == "v2g_tou", "v_max_pu"].max())
 
     html = (res / "report.html").read_text()
     assert "<table" in html and "hosting capacity (%)" in html and "Assumptions and provenance" in html
@@ -124,7 +124,7 @@ def test_interrupted_pipeline_resumes_and_edits_rerun_only_what_they_change(tmp_
     them); an edited feeder file reruns its scenarios; a post-processing setting reruns none."""
     pp.to_json(tiny_net, str(tmp_path / "tiny.json"))
     study = {"name": "tiny", "feeders": ["tiny.json"], "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
-             "strategies": ["uncontrolled", "v2g"], "penetrations": [0.0, 1.0], "samples": 12, "seed": 4}
+             "strategies": ["uncontrolled", "v2g_tou"], "penetrations": [0.0, 1.0], "samples": 12, "seed": 4}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(study))
     cmd = ["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "tiny.yaml"),
            "--cores", "2", "results/tiny/hosting_capacity.csv"]  # the maps and the report add nothing here

@@ -8,7 +8,7 @@ from hostcap.studies.runner import StudyPaths, run_study
 from hostcap.studies.spec import parse_spec
 
 TINY = {"name": "tiny", "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
-        "strategies": ["uncontrolled", "v2g"], "penetrations": [0.0, 0.5, 1.0], "samples": 2, "seed": 1,
+        "strategies": ["uncontrolled", "v2g_tou"], "penetrations": [0.0, 0.5, 1.0], "samples": 2, "seed": 1,
         "band": "ansi"}
 TIMING = ["wall_s"]
 
@@ -40,7 +40,7 @@ def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
     assert not (tmp_path / "two" / "tiny" / "runs").exists()
     hc = pd.read_csv(a.hosting).set_index("strategy")
     assert hc.loc["uncontrolled", "hc_penetration"] == 1.0  # this feeder hosts a full winter day
-    assert hc.loc["v2g", "hc_overvoltage"] < 1.0  # V2G export breaks ANSI Range A here
+    assert hc.loc["v2g_tou", "hc_overvoltage"] < 1.0  # V2G export breaks ANSI Range A here
 
     before = snapshot(tmp_path / "one" / "tiny")
     mtimes = {p: p.stat().st_mtime_ns for p in b.outputs()}

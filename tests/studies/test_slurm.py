@@ -16,7 +16,7 @@ from hostcap.studies.spec import load_spec
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / ".ci" / "slurm-cluster"
 STUDY = {"name": "tiny", "feeders": ["tiny.json"], "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
-         "strategies": ["uncontrolled", "v2g"], "penetrations": [0.0, 1.0], "samples": 3, "seed": 2,
+         "strategies": ["uncontrolled", "v2g_tou"], "penetrations": [0.0, 1.0], "samples": 3, "seed": 2,
          "band": "ansi"}
 SLURM = {"partition": "debug", "jobs": 1, "cores": 2, "memory": "4GB", "walltime": "00:20:00", "interface": "lo"}
 

@@ -11,18 +11,19 @@ ROOT = Path(__file__).resolve().parents[2]
 VALID = """
 name: t
 periods: [{name: w, start: "2016-01-11", days: 1}]
-strategies: [uncontrolled, v2g]
+strategies: [uncontrolled, v2g_tou]
 penetrations: [0.0, 0.5]
 samples: 2
 """
 
 
-def test_default_study_file_is_valid_and_sweeps_240_scenarios():
+def test_default_study_file_is_valid_and_sweeps_360_scenarios():
     spec = load_spec(ROOT / "studies" / "default.yaml")
     scenarios = sweep(spec)
-    assert len(scenarios) == 1 * 1 * 4 * 6 * 1 * 10
+    assert len(scenarios) == 1 * 1 * 6 * 6 * 1 * 10
     assert len({s.key for s in scenarios}) == len(scenarios)
-    assert spec.strategies == ["uncontrolled", "smart", "v2g", "volt_watt"] and spec.samples == 10
+    assert spec.strategies == ["uncontrolled", "smart", "v2g_tou", "v2g_peak_shave", "v2g_optimal", "volt_watt"]
+    assert spec.samples == 10
 
 
 def test_exported_schema_is_in_sync():

@@ -5,7 +5,7 @@ from hostcap.studies.spec import parse_spec
 from hostcap.studies.sweep import sweep
 
 SPEC = {"name": "t", "periods": [{"name": "w", "start": "2016-01-11", "days": 1}],
-        "strategies": ["uncontrolled", "smart", "v2g"], "penetrations": [0.2, 0.4, 0.6], "samples": 2, "seed": 5}
+        "strategies": ["uncontrolled", "smart", "v2g_tou"], "penetrations": [0.2, 0.4, 0.6], "samples": 2, "seed": 5}
 
 
 def pick(scenarios, **where):
@@ -20,7 +20,7 @@ def test_nested_placement_and_identical_fleets_across_strategies():
                for p in (0.2, 0.4, 0.6)]
         assert evs[0] < evs[1] < evs[2]
         a = build_inputs(pick(scenarios, strategy="uncontrolled", penetration=0.4, sample=sample))
-        b = build_inputs(pick(scenarios, strategy="v2g", penetration=0.4, sample=sample))
+        b = build_inputs(pick(scenarios, strategy="v2g_tou", penetration=0.4, sample=sample))
         assert a.fleet.vehicle_id == b.fleet.vehicle_id
         np.testing.assert_array_equal(a.fleet.capacity_kwh, b.fleet.capacity_kwh)
         np.testing.assert_array_equal(a.fleet.bidirectional, b.fleet.bidirectional)
@@ -33,5 +33,5 @@ def test_nested_placement_and_identical_fleets_across_strategies():
 
 def test_keys_are_stable_and_seeds_do_not_depend_on_order():
     a = sweep(parse_spec(SPEC))
-    b = sweep(parse_spec({**SPEC, "strategies": ["v2g", "smart", "uncontrolled"], "penetrations": [0.6, 0.2, 0.4]}))
+    b = sweep(parse_spec({**SPEC, "strategies": ["v2g_tou", "smart", "uncontrolled"], "penetrations": [0.6, 0.2, 0.4]}))
     assert sorted(s.model_dump_json() for s in a) == sorted(s.model_dump_json() for s in b)

@@ -1,15 +1,22 @@
-"""Refuse a base case that cannot be right before a run or a study spends time on it.
+"""The feeder without EVs (households and PV only) over a run's period: a plausibility check that refuses a
+base case that cannot be right before a run or a study spends time on it, and the no-EV baseline every
+run's peak is compared with.
 
+Check:
 The feeder with its households and PV but no EV is solved at up to `CHECK_STEPS` evenly spaced steps of
 the run's period. If the power flow diverges, or some bus lies outside `V_PLAUSIBLE_PU`, at more than
 `MAX_BAD_SHARE` of them, the input is refused with one line and its likely cause. The band is EN 50160's
 outer limit for LV supply (cl. 4.2.2: every 10-minute mean within +10 % / -15 % of nominal), widened
 upwards to 1.15 pu so that a feeder that is merely weak (a legitimate study result) still runs.
 The usual cause is profiles in kW where pandapower wants MW (a thousand times the demand).
+
+Baseline: the slack's active power at every step of the period with no EV (`no_ev_slack_kw`), solved with
+the scenario's solver; both are cached per feeder, profiles, period and step.
 """
 import functools
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from hostcap.cosim.powerflow import PandapowerSolver, make_solver
 from hostcap.cosim.scenario import Scenario, build_inputs
@@ -21,31 +28,56 @@ V_PLAUSIBLE_PU = (0.85, 1.15)
 HOUSEHOLD_MAX_KW = 1000.0  # a household connection point above 1 MW is a unit error, not a home
 
 
+def _base(scenario: Scenario) -> str:
+    return Scenario(feeder=scenario.feeder, feeder_name=scenario.feeder_name, profiles=scenario.profiles,
+                    trips=scenario.trips, start=scenario.start, days=scenario.days, step_min=scenario.step_min,
+                    solver=scenario.solver, penetration=0.0).model_dump_json()
+
+
 def check_base_case(scenario: Scenario) -> None:
     """Raise InputError if the scenario's feeder and period are implausible without EVs (cached)."""
-    base = Scenario(feeder=scenario.feeder, feeder_name=scenario.feeder_name, profiles=scenario.profiles,
-                    trips=scenario.trips, start=scenario.start, days=scenario.days, step_min=scenario.step_min,
-                    solver=scenario.solver, penetration=0.0)
-    _check(base.model_dump_json())
+    _check(_base(scenario))
+
+
+def no_ev_slack_kw(scenario: Scenario) -> np.ndarray:
+    """Active power drawn from the slack at every step with no EV (NaN where it diverges), kW (cached)."""
+    return _no_ev_slack_kw(_base(scenario))
+
+
+def _solver(sc: Scenario, net):
+    try:
+        return make_solver(sc.solver, net)
+    except InputError:  # the fast solver refuses the net; the run will say so, the base case is still solved
+        return PandapowerSolver(net)
+
+
+def _solve_no_ev(solver, inputs, t: int):
+    hh, bus, n_bus = inputs.households, inputs.cp_bus_pos, len(inputs.feeder.net.bus)
+    p = np.bincount(bus, weights=hh.net_p_kw(t), minlength=n_bus) * 1e-3
+    q = np.bincount(bus, weights=hh.q_kvar(t), minlength=n_bus) * 1e-3
+    return solver.solve(p, q)
+
+
+@functools.lru_cache(maxsize=16)
+def _no_ev_slack_kw(base_json: str) -> np.ndarray:
+    sc = Scenario.model_validate_json(base_json)
+    inputs = build_inputs(sc)
+    solver = _solver(sc, inputs.feeder.net)
+    with threadpool_limits(limits=1):
+        return np.array([_solve_no_ev(solver, inputs, t).p_slack_mw * 1e3 for t in range(inputs.n_steps)])
 
 
 @functools.lru_cache(maxsize=16)
 def _check(base_json: str) -> None:
     sc = Scenario.model_validate_json(base_json)
     inputs = build_inputs(sc)
-    net, hh, bus = inputs.feeder.net, inputs.households, inputs.cp_bus_pos
-    n_bus = len(net.bus)
+    hh = inputs.households
     steps = np.unique(np.linspace(0, inputs.n_steps - 1, min(inputs.n_steps, CHECK_STEPS)).astype(int))
-    try:
-        solver = make_solver(sc.solver, net)
-    except InputError:  # the fast solver refuses the net; the run will say so, the base case is still checked
-        solver = PandapowerSolver(net)
+    solver = _solver(sc, inputs.feeder.net)
     allowed = int(MAX_BAD_SHARE * len(steps))
     bad = 0
     for t in steps:
-        p = np.bincount(bus, weights=hh.net_p_kw(t), minlength=n_bus) * 1e-3
-        q = np.bincount(bus, weights=hh.q_kvar(t), minlength=n_bus) * 1e-3
-        res = solver.solve(p, q)
+        res = _solve_no_ev(solver, inputs, t)
         outside = res.converged and ((res.vm_pu < V_PLAUSIBLE_PU[0]) | (res.vm_pu > V_PLAUSIBLE_PU[1])).any()
         bad += (not res.converged) or bool(outside)
         if bad > allowed:

@@ -1,0 +1,57 @@
+"""The v2g_peak_shave aggregator's pure parts: bounds from the transformer reading, and the fleet dispatch."""
+import numpy as np
+import pytest
+
+from hostcap.models.aggregator import dispatch, fleet_bounds_kw, water_fill
+from hostcap.models.fleet import Fleet
+
+
+def fleet_of(e0, target, p_ch, p_dis):
+    n = len(e0)
+    one = np.ones(n)
+    return Fleet(vehicle_id=[str(i) for i in range(n)], cp=np.arange(n), capacity_kwh=60 * one,
+                 p_ch_max_kw=np.asarray(p_ch, float), p_dis_max_kw=np.asarray(p_dis, float),
+                 bidirectional=np.asarray(p_dis) > 0, eta_ch=one, eta_dis=one, reserve_kwh=10 * one,
+                 target_kwh=np.asarray(target, float), initial_e_kwh=np.asarray(e0, float), start_offset=0 * one)
+
+
+def test_water_fill_is_proportional_capped_and_exact():
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        n = rng.integers(1, 9)
+        cap = rng.uniform(0, 5, n) * (rng.random(n) > 0.2)
+        w = rng.uniform(0.1, 3, n)
+        total = rng.uniform(0, 1.2 * cap.sum())
+        x = water_fill(total, cap, w)
+        assert (x >= -1e-12).all() and (x <= cap + 1e-9).all()
+        assert x.sum() == pytest.approx(min(total, cap.sum()), abs=1e-7)
+        free = (x < cap - 1e-9) & (cap > 0)
+        if free.sum() > 1:
+            ratio = x[free] / w[free]
+            assert np.ptp(ratio) <= 1e-6 * max(ratio.max(), 1.0)
+
+
+def test_bounds_follow_the_transformer_reading():
+    lo, hi = fleet_bounds_kw(p_slack_kw=120.0, p_fleet_kw=20.0, target_kw=200.0, export_limit_kw=0.0)
+    assert (lo, hi) == (-100.0, 70.0)  # the rest draws 100 kW: discharge at most 100, charge up to 0.85 x 200
+    lo, hi = fleet_bounds_kw(p_slack_kw=-30.0, p_fleet_kw=0.0, target_kw=150.0, export_limit_kw=0.0)
+    assert lo == 30.0  # PV reverses the flow by 30 kW: the fleet may not discharge and absorbs what it can
+
+
+def test_dispatch_meets_departures_first_then_shaves_and_fills_by_flexibility():
+    # EV0 leaves after 2 steps and needs 20 kWh at 11 kW: it must take 9 kW now. EV1 (bidirectional) needs
+    # 8 kWh and holds 20 kWh above its floor. EV2 needs 10 kWh and leaves much later.
+    f = fleet_of(e0=[28, 40, 38], target=[48, 48, 48], p_ch=[11, 11, 11], p_dis=[0, 11, 0])
+    kw = dict(e_kwh=f.initial_e_kwh, plugged=np.ones(3, bool), fleet=f, floor_kwh=np.array([10.0, 20.0, 10.0]),
+              steps_to_departure=np.array([2, 40, 40]), dt_h=1.0)
+    # 5 kW over target: shave as far as flexibility allows (EV0's 9 kW stay, EV1 gives its 11 kW)
+    assert dispatch(-1e9, -5.0, **kw) == pytest.approx([9.0, -11.0, 0.0])
+    # ... but never below lo (here: no export past the transformer)
+    assert dispatch(-1.0, -5.0, **kw) == pytest.approx([9.0, -10.0, 0.0])
+    # a valley of 20 kW: 9 must, the other 11 shared by energy headroom (EV0 capped at its rating)
+    assert dispatch(-1e9, 20.0, **kw) == pytest.approx([11.0, 4.0, 5.0])
+    # a deep valley: every EV to its target at most
+    assert dispatch(-1e9, 100.0, **kw) == pytest.approx([11.0, 8.0, 10.0])
+    # unplugged EVs get nothing
+    p = dispatch(-1e9, 100.0, **{**kw, "plugged": np.array([True, False, True])})
+    assert p[1] == 0.0
