@@ -46,7 +46,7 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     runs = pd.read_parquet(res / "runs.parquet")
     assert len(runs) == 12 and (runs["status"] == "ok").all()
     for name in ["hosting_capacity.csv", "violation_probability.csv", "locational.parquet", "report.html",
-                 f"maps/{FEEDER}.html", f"maps/{FEEDER}/v2g__lowest.png", f"maps/{FEEDER}/uncontrolled__voltage.png"]:
+                 f"maps/{FEEDER}.html", f"maps/{FEEDER}/v2g_tou__lowest.png", f"maps/{FEEDER}/uncontrolled__voltage.png"]:
         assert (res / name).stat().st_size > 0, name
     assert (pipeline / "resources" / "feeders" / f"{FEEDER}.json").is_file()
     for rule in ["study", "hosting", f"gis/{FEEDER}", "report"]:
@@ -83,7 +83,7 @@ def test_second_run_has_nothing_to_do(pipeline):
 
 def test_deleting_one_map_rebuilds_only_that_map(pipeline):
     maps = pipeline / "results" / "tiny" / "maps" / FEEDER
-    target = maps / "v2g__voltage.png"
+    target = maps / "v2g_tou__voltage.png"
     others = {p: p.stat().st_mtime_ns for p in (pipeline / "results").rglob("*") if p.is_file() and p != target}
     target.unlink()
     dry = snakemake(pipeline, "-n")

@@ -20,7 +20,7 @@ from hostcap.studies.runner import StudyPaths, run_study, write_hosting
 from hostcap.studies.spec import load_spec
 
 STUDY = {"name": "tiny", "feeders": ["tiny.json"], "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
-         "strategies": ["uncontrolled", "smart", "v2g"], "penetrations": [0.0, 0.5, 1.0], "v2g_shares": [0.5],
+         "strategies": ["uncontrolled", "smart", "v2g_tou"], "penetrations": [0.0, 0.5, 1.0], "v2g_shares": [0.5],
          "samples": 6, "seed": 3, "band": "ansi", "keep_timeseries": ["res_bus/vm_pu"]}
 N = 3 * 3 * 6
 
