@@ -40,16 +40,16 @@ class HomesSim(PopulationSim):
         self.e_kwh = self.fleet.initial_e_kwh.copy()
         self.unmet_kwh = np.zeros(self.fleet.n)
         self.driven_kwh = np.zeros(self.fleet.n)
-        self.export_limit_kw = self.scenario.export_limit_kw
-        self.volt_var = VoltVarCurve() if self.scenario.q_control == "volt_var" else None
+        self.export_limit_kw = sc.export_limit_kw
+        self.volt_var = VoltVarCurve() if sc.q_control == "volt_var" else None
         self.record(ev_p_kw=self.fleet.n, ev_e_kwh=self.fleet.n, ev_q_kvar=self.fleet.n, pv_curtailed_kw=self.n_cp)
 
     def step(self, time, inputs, max_advance):
         t, fleet, mob = time, self.fleet, self.mob
-        vm_pu = summed(inputs.get("fleet", {}), "vm_pu", self.n_cp) if "fleet" in inputs else np.ones(self.n_cp)
+        fin = inputs.get("fleet", {})
+        vm_pu = summed(fin, "vm_pu", self.n_cp) if "vm_pu" in fin else np.ones(self.n_cp)
         household_kw = self.households.net_p_kw(t)
         e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
-        fin = inputs.get("fleet", {})
         bounds = ((float(summed(fin, "fleet_lo_kw", 1)[0]), float(summed(fin, "fleet_hi_kw", 1)[0]))
                   if "fleet_hi_kw" in fin else None)
         p = self.controller.setpoints(t, e, household_kw, vm_pu, bounds)
