@@ -59,7 +59,8 @@ def check_writable(folder: str | Path) -> None:
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise InputError(f"out: {probe} is a file, so {folder} cannot be a folder")
+        tail = "not a folder" if probe == folder else f"so {folder} cannot be a folder"
+        raise InputError(f"out: {probe} is a file, {tail}")
     try:
         with tempfile.NamedTemporaryFile(dir=probe, prefix=".hostcap-probe-"):
             pass

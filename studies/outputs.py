@@ -70,13 +70,10 @@ def check_out(out: Path) -> None:
     """Refuse, before any work, an --out that is a file, a non-empty folder that is not a previous run's
     output (it has no MARKER file), or not writable. Nothing is created."""
     out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise InputError(f"out: {out} is a file, not a folder")
-        if any(out.iterdir()) and not (out / MARKER).is_file():
-            raise InputError(f"out: {out} is a folder with other files in it (not a hostcap run output); "
-                             "choose a new or empty folder")
-    check_writable(out)
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise InputError(f"out: {out} is a folder with other files in it (not a hostcap run output); "
+                         "choose a new or empty folder")
+    check_writable(out)  # also refuses a file in the way
 
 
 def write_run(result: RunResult, out: Path, *, wall_s: float) -> None:

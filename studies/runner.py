@@ -162,8 +162,6 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
     scheduler = scheduler or d.scheduler
     scheduler_file = scheduler_file or d.scheduler_file
     if scheduler or scheduler_file:
-        if scheduler_file and not Path(scheduler_file).is_file():
-            raise InputError(f"scheduler-file: file not found: {scheduler_file}")
         where = scheduler or scheduler_file
         try:
             client = Client(scheduler, scheduler_file=scheduler_file if not scheduler else None,
@@ -194,27 +192,17 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
     and `errors`: each distinct error of a failed scenario with its count."""
     paths = study_paths(spec, out_root)
     check_writable(paths.root)
-    if scheduler_file and not Path(scheduler_file).is_file():
-        raise InputError(f"scheduler-file: file not found: {scheduler_file}")
+    given_file = scheduler_file or spec.dask.scheduler_file
+    if given_file and not (scheduler or spec.dask.scheduler) and not Path(given_file).is_file():
+        raise InputError(f"scheduler-file: file not found: {given_file}")
     validate_inputs(spec)
     planned = plan(spec)
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
     store = RecordStore(paths.records)
     keep = list(spec.keep_timeseries)
     with study_lock(spec, paths):
-        records, pending = {}, []
-        for scenario, coords in planned:
-            key = coords["key"]
-            rec = store.read(rkeys[key])
-            if rec is not None and rec.result["status"] == "ok" and keep:
-                why = kept_ok(rec, paths.series_dir(key), keep)
-                if why:
-                    store.set_aside(rkeys[key], why)
-                    rec = None
-            if rec is None or rec.result["status"] != "ok":
-                pending.append(scenario)
-            else:
-                records[key] = rec
+        records = _read_records(paths, store, planned, rkeys, keep)
+        pending = [s for s, c in planned if c["key"] not in records or records[c["key"]].result["status"] != "ok"]
         counts = {"total": len(planned), "skipped": len(planned) - len(pending), "ran": len(pending)}
         if not pending and _outputs_current(spec, paths, hosting):
             runs = pd.read_parquet(paths.runs)
@@ -229,6 +217,24 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
             _write_hosting_tables(spec, paths, runs, elements)
         _write_manifest(spec, paths, runs, records)
     return {**counts, **_failures(runs)}
+
+
+def _read_records(paths: StudyPaths, store: RecordStore, planned: list, rkeys: dict[str, str],
+                  keep: list[str]) -> dict:
+    """Key -> readable record of every planned scenario that has one. A finished record whose kept time
+    series (`keep`) are missing or changed is set aside, so its scenario runs again."""
+    records = {}
+    for _, coords in planned:
+        key = coords["key"]
+        rec = store.read(rkeys[key])
+        if rec is not None and rec.result["status"] == "ok" and keep:
+            why = kept_ok(rec, paths.series_dir(key), keep)
+            if why:
+                store.set_aside(rkeys[key], why)
+                rec = None
+        if rec is not None:
+            records[key] = rec
+    return records
 
 
 def _failures(runs: pd.DataFrame) -> dict:
@@ -262,7 +268,7 @@ def _run_pending(spec, paths, pending, rkeys, store, records, *, scheduler, sche
             except Exception as exc:  # noqa: BLE001 - a failing scenario is recorded, the study goes on
                 out = {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
             store.write(rkeys[key], out["result"], out["elements"])
-            records[key] = store.read(rkeys[key])
+            records[key] = store.read(rkeys[key])  # as read back: the tables equal those of a resumed study
     finally:
         client.close()
         if cluster is not None:
@@ -301,7 +307,12 @@ def _outputs_current(spec: StudySpec, paths: StudyPaths, hosting: bool) -> bool:
     if manifest is None or manifest.get("spec") != spec.model_dump(mode="json", exclude={"dask"}):
         return False
     files = paths.outputs()[:-1] if hosting else [paths.runs, paths.elements]
-    sums = manifest.get("checksums", {})
+    return _intact(paths, manifest, files)
+
+
+def _intact(paths: StudyPaths, manifest: dict | None, files: list[Path]) -> bool:
+    """Every file exists and matches the checksum the manifest holds for it."""
+    sums = (manifest or {}).get("checksums", {})
     return all(f.is_file() and sums.get(str(f.relative_to(paths.root))) == file_sha256(f) for f in files)
 
 
@@ -313,16 +324,13 @@ def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd
     if manifest is None and not paths.records.is_dir():
         raise InputError(f"study {spec.name}: no results in {paths.root}; run `hostcap study` on the study "
                          "file first")
-    sums = (manifest or {}).get("checksums", {})
-    intact = all(p.is_file() and sums.get(p.name) == file_sha256(p) for p in (paths.runs, paths.elements))
-    if intact:
+    if _intact(paths, manifest, [paths.runs, paths.elements]):
         return pd.read_parquet(paths.runs), pd.read_parquet(paths.elements)
     log.warning("study %s: runs.parquet or elements.parquet is missing or differs from its checksum; "
                 "rebuilt from the records", spec.name)
     planned = plan(spec)
-    rkeys = record_keys(spec, planned)
-    store = RecordStore(paths.records)
-    records = {c["key"]: rec for (_, c), rk in zip(planned, rkeys) if (rec := store.read(rk)) is not None}
+    rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
+    records = _read_records(paths, RecordStore(paths.records), planned, rkeys, keep=[])
     missing = len(planned) - len(records)
     if missing:
         raise InputError(f"study {spec.name}: {missing} of {len(planned)} scenarios have no record in "

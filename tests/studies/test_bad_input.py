@@ -81,6 +81,7 @@ CASES = {
     "workers -1": (["study", "{in}/study.yaml", "--workers", "-1"], "workers"),
     "missing scheduler file": (["study", "{in}/study.yaml", "--scheduler-file", "{in}/missing.json"],
                                "missing.json"),
+    "missing scheduler file in the study file": (["study", "@dask_file"], "scheduler-file: file not found"),
     # pipeline steps before the study
     "hosting before the study": (["hosting", "{in}/study.yaml"], "run `hostcap study`"),
     "gis before the study": (["gis", "{in}/study.yaml", "--feeder", "tiny.json"], "run `hostcap hosting`"),
@@ -98,6 +99,7 @@ STUDY_TEXTS = {
     "samples": dict(samples=1_000_000_000),
     "missing_feeder": dict(feeders=["nowhere.json"]),
     "kw_profiles": dict(feeders=[{"ref": "tiny.json", "profiles": "kw.csv"}]),
+    "dask_file": dict(dask={"scheduler_file": "missing.json"}),
 }
 
 
