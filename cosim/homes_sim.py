@@ -34,9 +34,10 @@ class HomesSim(PopulationSim):
             schedule = optimal_schedule(self.fleet, self.mob, other_kw=no_ev_slack_kw(sc), levels=inp.levels,
                                         n_steps=inp.n_steps, dt_h=self.dt_h,
                                         trafo_export_limit_kw=sc.trafo_export_limit_kw,
-                                        household_net_kw=hh_net[:, self.fleet.cp], export_limit_kw=sc.export_limit_kw)
+                                        household_net_kw=hh_net[:, self.fleet.cp], export_limit_kw=sc.export_limit_kw,
+                                        setpoint_h=sc.setpoint_h)
         self.controller = Controller(sc.strategy, self.fleet, self.mob, inp.levels, self.dt_h, sc.curve(), schedule,
-                                     sc.start_offset_share)
+                                     sc.start_delay_max_s, inp.standard_load_kw)
         self.e_kwh = self.fleet.initial_e_kwh.copy()
         self.unmet_kwh = np.zeros(self.fleet.n)
         self.driven_kwh = np.zeros(self.fleet.n)

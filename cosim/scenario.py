@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hostcap.feeders import DEFAULT_FEEDER, Feeder, load_feeder
 from hostcap.models.errors import InputError
@@ -32,6 +32,14 @@ def _iso_date(v: str) -> str:
 
 
 IsoDate = Annotated[str, AfterValidator(_iso_date)]
+
+
+def check_setpoint_interval(setpoint_min: float, step_min: float) -> None:
+    """v2g_optimal's setpoint interval must be a whole number of steps that divides a day."""
+    k = setpoint_min / step_min
+    if abs(k - round(k)) > 1e-9 or round(k) < 1 or abs(1440.0 / setpoint_min - round(1440.0 / setpoint_min)) > 1e-9:
+        raise ValueError(f"optimal_setpoint_min: {setpoint_min:g} min is not a multiple of the {step_min:g} min "
+                         "step that divides a day")
 
 
 class Scenario(BaseModel):
@@ -61,12 +69,15 @@ class Scenario(BaseModel):
     export_limit_kw: float | None = Field(None, ge=0, description="Meter export limit per connection point "
                                           "(EV discharge + PV - load), kW; 0: no export; none: no limit.")
     q_control: Literal["none", "volt_var"] = "none"
-    start_offset_share: float = Field(0.3, ge=0.0, le=0.5, description="smart, v2g_tou, v2h: share of the "
-                                      "cheap window over which EVs' start is randomly delayed.")
+    start_delay_max_s: float = Field(600.0, ge=0.0, le=1800.0, description="smart, v2g_tou, v2h: longest "
+                                     "randomised delay of a charger at the start of a price window, s.")
     peak_target_kw: float | Literal["auto"] = Field("auto", description="v2g_peak_shave: transformer import "
                                                     "target, kW, or auto (the previous day's no-EV peak).")
     trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
                                          "transformer below -this (reverse flow to the MV grid), kW.")
+    optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
+                                               "aggregator sets each EV's power, min, a multiple of the step "
+                                               "that divides a day; none: 60, or the step where 60 is no multiple.")
 
     @field_validator("strategy")
     @classmethod
@@ -74,6 +85,20 @@ class Scenario(BaseModel):
         if v not in STRATEGIES:
             raise ValueError(f"unknown strategy '{v}', choose one of {', '.join(STRATEGIES)}")
         return v
+
+    @model_validator(mode="after")
+    def _setpoint_fits_the_step(self):
+        if self.optimal_setpoint_min is not None:
+            check_setpoint_interval(self.optimal_setpoint_min, self.step_min)
+        return self
+
+    @property
+    def setpoint_h(self) -> float:
+        """v2g_optimal's setpoint interval, h (see `optimal_setpoint_min`)."""
+        if self.optimal_setpoint_min is not None:
+            return self.optimal_setpoint_min / 60.0
+        k = 60.0 / self.step_min
+        return 1.0 if abs(k - round(k)) < 1e-9 and round(k) >= 1 else self.step_min / 60.0
 
     @property
     def seed_name(self) -> str:
@@ -93,6 +118,7 @@ class Inputs:
     fleet: Fleet
     mobility: Mobility  # (n_steps + look-ahead, n_ev)
     levels: np.ndarray  # tariff price level per step, same horizon as mobility
+    standard_load_kw: np.ndarray  # the households' standard load profile at each step, same horizon as mobility
     cp_bus_pos: np.ndarray  # position in net.bus of each connection point's bus
 
     @property
@@ -145,8 +171,11 @@ def _build_inputs(scenario_json: str) -> Inputs:
     mobility = build_mobility(trips, n_vehicles=fleet.n, n_steps=horizon)
     hours = (np.arange(horizon) * dt_s / 3600.0) % 24.0
     levels = Tariff().levels(hours)
+    prof_index = pd.date_range(start, periods=int(round(horizon * factor)) if factor >= 1 else
+                               int(np.ceil(horizon * factor)), freq=pd.Timedelta(seconds=prof.dt_s))
+    standard_load_kw = resample(feeder.standard_load_kw(prof_index)[:, None], factor)[:horizon, 0]
     bus_pos = pd.Series(np.arange(len(feeder.net.bus)), index=feeder.net.bus.index)
-    return Inputs(feeder, index, dt_s, households, fleet, mobility, levels,
+    return Inputs(feeder, index, dt_s, households, fleet, mobility, levels, standard_load_kw,
                   bus_pos.loc[cps["bus"]].to_numpy())
 
 

@@ -57,6 +57,37 @@ class Feeder:
         }
 
 
+    def standard_load_kw(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """The households' summed load as a standard load profile gives it at each stamp of `index`: the
+        mean, over every day of the feeder's profiles in the same season and of the same day type, of the
+        same time-of-day slot (a stamp between slots takes the slot it falls in). Seasons and day types are
+        those of the BDEW standard load profiles (VDEW, "Repräsentative VDEW-Lastprofile", 1999): winter
+        1 Nov - 20 Mar, summer 15 May - 14 Sep, transition otherwise; workday, Saturday, Sunday (public
+        holidays are not singled out). A class absent from the profiles takes the mean of all days."""
+        p = self.profiles
+        home = self.connection_points["household"].to_numpy()[:len(self.net.load)]  # loads come first, in order
+        per_column = np.bincount(p.load_p.column, weights=np.where(home, p.load_p.scale, 0.0) * 1e3,
+                                 minlength=p.load_p.shapes.shape[1])
+        total_kw = p.load_p.shapes @ per_column
+        n_slots = int(round(86400.0 / p.dt_s))
+        own, at = _slp_key(p.index, p.dt_s), _slp_key(index, p.dt_s)
+        count = np.bincount(own, minlength=9 * n_slots)
+        mean = np.bincount(own, weights=total_kw, minlength=9 * n_slots) / np.maximum(count, 1)
+        slot_mean = (np.bincount(own % n_slots, weights=total_kw, minlength=n_slots)
+                     / np.maximum(np.bincount(own % n_slots, minlength=n_slots), 1))
+        return np.where(count[at] > 0, mean[at], slot_mean[at % n_slots])
+
+
+def _slp_key(index: pd.DatetimeIndex, dt_s: float) -> np.ndarray:
+    """(season * 3 + day type) * slots per day + time-of-day slot, for each stamp (see standard_load_kw)."""
+    md = index.month * 100 + index.day
+    season = np.where((md >= 1101) | (md <= 320), 0, np.where((md >= 515) & (md <= 914), 1, 2))
+    day_type = np.minimum(index.weekday.to_numpy() - 4, 2).clip(0)  # Mon-Fri 0, Sat 1, Sun 2
+    n_slots = int(round(86400.0 / dt_s))
+    slot = ((index - index.normalize()) // pd.Timedelta(seconds=dt_s)).to_numpy()
+    return (season * 3 + day_type) * n_slots + np.minimum(slot, n_slots - 1)
+
+
 def load_feeder(ref: str = DEFAULT_FEEDER, profiles: str | None = None) -> Feeder:
     """Load, validate and describe a feeder. Cached per (ref, profiles): callers must not mutate it."""
     return _load_feeder(str(ref), None if profiles is None else str(profiles))

@@ -11,9 +11,9 @@ Default parameter distributions (`FleetParams`), each a documented assumption:
 - minimum reserve 20 % of capacity, departure target 80 % (the daily charge limit most makers recommend);
 - initial state of charge uniform in 80-90 % of capacity (at or above the target: the run starts after a
   night at home, without an artificial start-up charging spike);
-- a start offset per vehicle, uniform in [0, 1): times the scenario's `start_offset_share`, the share of a
-  cheap window a scheduled charger waits before it starts (see `strategies.Controller`), as the randomised start delays of
-  the UK Electric Vehicles (Smart Charge Points) Regulations 2021 (Sch. 1 para. 6) spread a fleet's start.
+- a start offset per vehicle, uniform in [0, 1): times the scenario's `start_delay_max_s`, the randomised
+  delay of a scheduled charger at the start of a price window (see `strategies.Controller`), as required
+  by the UK Electric Vehicles (Smart Charge Points) Regulations 2021, reg. 11.
 
 State of charge integrates exactly: dE = eta_ch * p_ch * dt - p_dis * dt / eta_dis - trip energy, and
 never leaves [0, capacity].
@@ -54,7 +54,7 @@ class Fleet:
     reserve_kwh: np.ndarray
     target_kwh: np.ndarray
     initial_e_kwh: np.ndarray
-    start_offset: np.ndarray  # [0, 1): times start_offset_share, the share of a cheap window to wait
+    start_offset: np.ndarray  # [0, 1): times start_delay_max_s, the charger's randomised delay
 
     @property
     def n(self) -> int:

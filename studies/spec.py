@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from hostcap.cosim.scenario import IsoDate
+from hostcap.cosim.scenario import IsoDate, check_setpoint_interval
 from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.models.errors import InputError
 from hostcap.models.strategies import STRATEGIES
@@ -118,6 +118,9 @@ class StudySpec(Strict):
                                                     "target, kW, or auto (the previous day's no-EV peak).")
     trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
                                          "transformer below -this (reverse flow to the MV grid), kW.")
+    optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
+                                               "aggregator sets each EV's power, min, a multiple of the step "
+                                               "that divides a day; none: 60, or the step where 60 is no multiple.")
     step_min: float = Field(15.0, gt=0)
     solver: Literal["fast", "pandapower"] = "fast"
     keep_timeseries: list[Literal[TIMESERIES]] = Field(  # type: ignore[valid-type]
@@ -154,6 +157,12 @@ class StudySpec(Strict):
         _no_repeats([f.name for f in v], "feeder name")
         _no_repeats([f"{f.ref} {f.profiles} {f.trips}" for f in v], "feeder")
         return v
+
+    @model_validator(mode="after")
+    def _setpoint_fits_the_step(self):
+        if self.optimal_setpoint_min is not None:
+            check_setpoint_interval(self.optimal_setpoint_min, self.step_min)
+        return self
 
     @model_validator(mode="after")
     def _bounded(self):

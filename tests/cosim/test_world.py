@@ -149,13 +149,8 @@ def test_grid_aware_v2g_shaves_the_peak_the_optimum_bounds_it_and_smart_has_no_r
         assert m[s]["reverse_flow_max_kw"] <= m["uncontrolled"]["reverse_flow_max_kw"] + 1e-6  # no added reverse flow
         assert m[s]["ev_unmet_kwh"] <= m["uncontrolled"]["ev_unmet_kwh"] + 1e-6  # every feasible target met
         assert m[s]["ev_discharged_kwh"] > 0
-    # the per-vehicle start offsets spread the 22:00 start: the fleet's largest one-step rise halves, and
-    # the week's peak drops (the bound, no-EV peak + 5 %, is not met: 150.7 against 140.8 kW)
-    together = run_cache(Scenario(strategy="smart", start_offset_share=0.0, **WEEK))
-    rise = {k: np.diff(r.series["ev_p_kw"].sum(axis=1)).max() for k, r in (("spread", runs["smart"]),
-                                                                          ("together", together))}
-    assert rise["spread"] < 0.5 * rise["together"]
-    assert peak["smart"] < together.metrics["peak_demand_kw"] - 5.0
+    # no rebound: smart's weekly peak is within 5 % of the same week's peak without EVs
+    assert peak["smart"] <= 1.05 * m["smart"]["peak_demand_no_ev_kw"]
     # the baseline is the same week without EVs, whatever the strategy
     assert len({v["peak_demand_no_ev_kw"] for v in m.values()}) == 1
     assert m["uncontrolled"]["peak_demand_kw"] > m["uncontrolled"]["peak_demand_no_ev_kw"]

@@ -25,6 +25,20 @@ def test_default_feeder_has_households_coordinates_and_a_year_of_profiles():
     np.testing.assert_allclose(arrays["p_pv_kw"].sum(axis=1), total_pv)
 
 
+def test_standard_load_profile_is_the_seasonal_day_type_mean_of_the_households():
+    f = load_feeder(DEFAULT_FEEDER)
+    homes = f.connection_points["household"].to_numpy()
+    kw = f.cp_arrays(0, len(f.profiles.index))["p_load_kw"][:, homes].sum(axis=1)
+    year = pd.Series(kw, index=f.profiles.index)
+    d = year.index
+    winter_sundays = year[((d.month >= 11) | (d < "2016-03-21")) & (d.weekday == 6)]
+    summer_workdays = year[(d >= "2016-05-15") & (d < "2016-09-15") & (d.weekday < 5)]
+    got = f.standard_load_kw(pd.DatetimeIndex(["2016-01-10 03:00", "2016-07-05 18:15", "2016-01-10 03:07"]))
+    assert got[0] == pytest.approx(winter_sundays.between_time("03:00", "03:00").mean())
+    assert got[1] == pytest.approx(summer_workdays.between_time("18:15", "18:15").mean())
+    assert got[2] == got[0]  # a stamp between slots takes its slot's value
+
+
 def test_json_feeder_with_flat_and_table_profiles(tmp_path, tiny_net):
     net = tiny_net
     path = save(net, tmp_path / "tiny.json")

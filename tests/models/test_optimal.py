@@ -76,3 +76,42 @@ def test_played_back_schedule_follows_the_programme_through_a_trip_longer_than_t
         unmet += u.sum()
         e, _, _ = integrate(e, limit_power(p[t], e, mob.plugged[t], fleet, 1.0), fleet, 1.0)
     assert unmet == 0.0 and planned[5, 0] >= 15.0 - 1e-6
+
+
+def test_hourly_setpoints_on_quarter_hour_steps_hold_through_a_trip_inside_an_hour():
+    """Power is constant over each hour's plugged-in quarter-hours; the fleet's own bookkeeping on the
+    schedule meets the programme's energies at every hour and the trip's energy at the departure that
+    falls inside an hour (09:30, back at 10:30)."""
+    from hostcap.models.fleet import depart, integrate, limit_power
+    from hostcap.models.optimal import solve_window
+
+    n_steps, dt_h = 48, 0.25
+    mob = always_home(n_steps, 1)
+    mob.plugged[38:42] = False  # away 09:30-10:30
+    mob.departs[38] = True
+    mob.trip_kwh[38] = 12.0
+    mob.next_departure_step[:39] = 38
+    mob.next_trip_kwh[:39] = 12.0
+    fleet = fleet_of(e0=[4.0], target=[10.0], reserve=[1.0], p_ch=[3.0], p_dis=[3.0])
+    other = 4.0 + 5.0 * (np.arange(n_steps) % 4 == 1)  # a 9 kW quarter-hour in every hour
+    p, planned = solve_window(fleet, mob, e0_kwh=fleet.initial_e_kwh, t0=0, n=n_steps, other_kw=other,
+                              price=np.ones(n_steps), dt_h=dt_h, trafo_export_limit_kw=0.0, meter_room_kw=None,
+                              block_starts=np.arange(0, n_steps, 4))
+    hourly = p.reshape(12, 4)
+    home = mob.plugged[:n_steps, 0].reshape(12, 4)
+    spread = np.where(home, hourly, -np.inf).max(axis=1) - np.where(home, hourly, np.inf).min(axis=1)
+    assert spread == pytest.approx(np.zeros(12), abs=1e-9)
+    assert (hourly[~home] == 0).all()
+    e, unmet = fleet.initial_e_kwh.copy(), 0.0
+    for t in range(n_steps):
+        if t % 4 == 0:
+            np.testing.assert_allclose(e, planned[t // 4], atol=1e-6)
+        if t == 38:
+            assert e[0] >= 12.0 - 1e-6  # the trip's energy at the departure inside the hour
+        e, u, _ = depart(e, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
+        unmet += u.sum()
+        e, _, _ = integrate(e, limit_power(p[t], e, mob.plugged[t], fleet, dt_h), fleet, dt_h)
+    np.testing.assert_allclose(e, planned[-1], atol=1e-6)
+    assert unmet == 0.0
+    # constant within the hour, the EV cannot shave the 9 kW quarter-hours alone: the peak is the hour's
+    assert (other + p[:, 0]).max() > 9.0 - 1e-6

@@ -26,8 +26,8 @@ def setup(n=60, bidir_share=0.5, seed=3):
     return fleet, mob, levels
 
 
-def simulate(strategy, fleet, mob, levels, household_kw=None, vm=None, curve=VoltWattCurve()):
-    ctl = Controller(strategy, fleet, mob, levels, DT_H, curve)
+def simulate(strategy, fleet, mob, levels, household_kw=None, vm=None, curve=VoltWattCurve(), **kwargs):
+    ctl = Controller(strategy, fleet, mob, levels, DT_H, curve, **kwargs)
     e = fleet.initial_e_kwh.copy()
     ps, unmet = [], 0.0
     for t in range(STEPS):
@@ -60,6 +60,33 @@ def test_smart_charges_only_in_cheapest_slots_and_meets_targets():
     assert p_smart[peak].sum() < 0.05 * p_unc[peak].sum()
     assert p_smart[levels[:STEPS] == OFF_PEAK].sum() > 0.9 * p_smart.sum()
     assert p_smart.sum(axis=1).max() < p_unc.sum(axis=1).max()
+
+
+def test_smart_spreads_toward_the_valley_of_the_standard_load_profile():
+    fleet, mob, levels = setup()
+    hour = (np.arange(STEPS + 96) * DT_H) % 24
+    evening_tail = (hour >= 22) | (hour < 1)
+    standard_kw = np.where(evening_tail, 80.0, 20.0)  # households still busy until 01:00, quiet after
+    flat, unmet_flat = simulate("smart", fleet, mob, levels, start_delay_max_s=0.0)
+    shaped, unmet = simulate("smart", fleet, mob, levels, start_delay_max_s=0.0, standard_load_kw=standard_kw)
+    assert unmet == unmet_flat == 0.0
+    tail, quiet = evening_tail[:STEPS], (hour[:STEPS] >= 1) & (hour[:STEPS] < 6)
+    # room below the profile's peak: 0.8 kW per slot in the tail against 60.8 after, so the fleet waits
+    assert shaped[tail].sum(axis=1).mean() < 0.3 * flat[tail].sum(axis=1).mean()
+    assert shaped[quiet].sum() > flat[quiet].sum()
+    nights = slice(0, (DAYS - 1) * 96 + 24)  # up to the last 06:00: the last night is cut at midnight
+    assert shaped[nights].sum() == pytest.approx(flat[nights].sum(), rel=1e-3)  # the same energy, moved
+
+
+def test_smart_randomised_delay_thins_the_first_step_of_the_cheap_window():
+    fleet, mob, levels = setup()
+    first = np.flatnonzero((levels[1:STEPS] == OFF_PEAK) & (levels[:STEPS - 1] != OFF_PEAK)) + 1
+    at_once, _ = simulate("smart", fleet, mob, levels, start_delay_max_s=0.0)
+    delayed, unmet = simulate("smart", fleet, mob, levels, start_delay_max_s=1800.0)
+    assert unmet == 0.0
+    # a 0-30 min delay leaves a 15 min step on average a quarter of its charging (half wait past its end)
+    ratio = delayed[first].sum() / at_once[first].sum()
+    assert 0.1 < ratio < 0.5
 
 
 def test_v2g_discharges_bidirectional_evs_in_peak_only_and_meets_targets():
