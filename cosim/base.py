@@ -58,6 +58,12 @@ class PopulationSim(mosaik_api_v3.Simulator):
         RECORDINGS.setdefault(self.token, {}).update(self.recording)
 
 
+def scalar(inputs: dict, attr: str) -> float:
+    """Sum of all sources' values of one scalar input attribute; NaN if none."""
+    values = inputs.get(attr)
+    return float(sum(values.values())) if values else float("nan")
+
+
 def summed(inputs: dict, attr: str, n: int) -> np.ndarray:
     """Sum of all sources' values (lists of length n) of one input attribute; zeros if none."""
     total = np.zeros(n)

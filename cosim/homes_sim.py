@@ -12,7 +12,7 @@ driven energy.
 """
 import numpy as np
 
-from hostcap.cosim.base import PopulationSim, summed
+from hostcap.cosim.base import PopulationSim, scalar, summed
 from hostcap.cosim.base_case import no_ev_slack_kw
 from hostcap.models.fleet import depart, integrate, limit_power
 from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
@@ -21,7 +21,8 @@ from hostcap.models.strategies import Controller
 
 
 class HomesSim(PopulationSim):
-    MODELS = {"Households": ["p_kw", "q_kvar"], "Fleet": ["vm_pu", "fleet_lo_kw", "fleet_hi_kw", "p_kw", "q_kvar"]}
+    MODELS = {"Households": ["p_kw", "q_kvar"], "Fleet": ["vm_pu", "fleet_lo_kw", "fleet_hi_kw", "p_kw", "q_kvar",
+                                                                "p_total_kw"]}
 
     def setup(self):
         inp = self.inputs
@@ -51,8 +52,7 @@ class HomesSim(PopulationSim):
         vm_pu = summed(fin, "vm_pu", self.n_cp) if "vm_pu" in fin else np.ones(self.n_cp)
         household_kw = self.households.net_p_kw(t)
         e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
-        bounds = ((float(summed(fin, "fleet_lo_kw", 1)[0]), float(summed(fin, "fleet_hi_kw", 1)[0]))
-                  if "fleet_hi_kw" in fin else None)
+        bounds = (scalar(fin, "fleet_lo_kw"), scalar(fin, "fleet_hi_kw")) if "fleet_hi_kw" in fin else None
         p = self.controller.setpoints(t, e, household_kw, vm_pu, bounds)
         p = limit_power(p, e, mob.plugged[t], fleet, self.dt_h)
         curtailed = np.zeros(self.n_cp)
@@ -73,7 +73,8 @@ class HomesSim(PopulationSim):
         self.outputs = {
             "households": {"p_kw": (household_kw + curtailed).tolist(), "q_kvar": self.households.q_kvar(t).tolist()},
             "fleet": {"p_kw": np.bincount(fleet.cp, weights=p, minlength=self.n_cp).tolist(),
-                      "q_kvar": np.bincount(fleet.cp, weights=q, minlength=self.n_cp).tolist()},
+                      "q_kvar": np.bincount(fleet.cp, weights=q, minlength=self.n_cp).tolist(),
+                      "p_total_kw": float(p.sum())},
         }
         return time + 1
 

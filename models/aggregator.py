@@ -14,7 +14,7 @@ deliver at full power), then goes as close to `hi` as its flexibility allows and
 departures need it): extra charging is shared in proportion to each EV's energy headroom below its
 target, discharge in proportion to each bidirectional EV's energy above its floor (reserve plus next
 trip, and no lower than what it can still recharge before it leaves), both capped at charger ratings
-(`water_fill`, vectorised).
+(`water_fill`; one compiled pass over the EVs with numba, no per-vehicle Python).
 
 MARGIN: the aggregator aims below its target by this share, its operating margin for the persistence
 forecast's error (household demand can rise by 20 kW from one quarter-hour to the next on the default
@@ -26,32 +26,34 @@ households, PV and losses alone, as a day-ahead forecast from metering would giv
 run uses its own no-EV peak.
 """
 import numpy as np
+from numba import njit
 
 from hostcap.models.fleet import Fleet
 
 MARGIN = 0.15
 
 
+@njit(cache=True)
 def water_fill(total: float, cap: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """x_i = min(cap_i, lam * weight_i) with sum(x) = total (clipped to [0, sum(cap)])."""
-    cap = np.maximum(cap, 0.0)
-    total = min(max(total, 0.0), float(cap.sum()))
-    if total <= 0.0:
-        return np.zeros_like(cap)
-    if total >= cap.sum() * (1 - 1e-12):
-        return cap.copy()
-    w = np.where(cap > 0, np.maximum(weight, 1e-9), 0.0)
-    with np.errstate(divide="ignore"):
-        ratio = np.where(w > 0, cap / np.where(w > 0, w, 1.0), np.inf)
-    order = np.argsort(ratio, kind="stable")
-    r, c, ws = ratio[order], cap[order], w[order]
-    capped_before = np.concatenate([[0.0], np.cumsum(c)[:-1]])
-    weight_left = ws.sum() - np.concatenate([[0.0], np.cumsum(ws)[:-1]])
-    reached = capped_before + np.where(np.isfinite(r), r, 0.0) * weight_left
-    k = min(int(np.searchsorted(np.where(np.isfinite(r), reached, np.inf), total)),
-            int(np.count_nonzero(weight_left > 0)) - 1)
+    out = np.zeros(len(cap))
+    idx = np.nonzero(cap > 0)[0]
+    if total <= 0.0 or idx.size == 0:
+        return out
+    c = cap[idx]
+    if total >= c.sum() * (1 - 1e-12):
+        out[idx] = c
+        return out
+    w = np.maximum(weight[idx], 1e-9)
+    ratio = c / w  # lam at which each entry reaches its cap
+    order = np.argsort(ratio, kind="mergesort")
+    r, cs, ws = ratio[order], c[order], w[order]
+    capped_before = np.cumsum(cs) - cs  # caps of the entries that reach theirs first
+    weight_left = ws.sum() - np.cumsum(ws) + ws
+    k = min(np.searchsorted(capped_before + r * weight_left, total), len(r) - 1)
     lam = (total - capped_before[k]) / weight_left[k]
-    return np.minimum(cap, lam * w)
+    out[idx] = np.minimum(c, lam * w)
+    return out
 
 
 def fleet_bounds_kw(p_slack_kw: float, p_fleet_kw: float, target_kw: float, export_limit_kw: float) -> tuple[float, float]:
@@ -61,19 +63,39 @@ def fleet_bounds_kw(p_slack_kw: float, p_fleet_kw: float, target_kw: float, expo
 
 
 def dispatch(lo_kw: float, hi_kw: float, *, e_kwh: np.ndarray, plugged: np.ndarray, fleet: Fleet,
-             floor_kwh: np.ndarray, steps_to_departure: np.ndarray, dt_h: float) -> np.ndarray:
+             next_trip_kwh: np.ndarray, steps_to_departure: np.ndarray, dt_h: float) -> np.ndarray:
     """Power per EV (grid side, >0 charging) whose total is as close to hi_kw as flexibility allows, not
-    below lo_kw, after every EV's departure need."""
-    step_kwh = fleet.eta_ch * fleet.p_ch_max_kw * dt_h
-    need_kwh = np.maximum(fleet.target_kwh - e_kwh, 0.0)
-    must = np.clip((need_kwh - (steps_to_departure - 1) * step_kwh) / (fleet.eta_ch * dt_h), 0.0,
-                   fleet.p_ch_max_kw) * plugged
-    max_ch = np.clip(need_kwh / (fleet.eta_ch * dt_h), 0.0, fleet.p_ch_max_kw) * plugged
-    above_kwh = np.maximum(e_kwh - floor_kwh, 0.0)
-    max_dis = np.where(plugged & (must == 0), np.minimum(fleet.p_dis_max_kw, above_kwh * fleet.eta_dis / dt_h), 0.0)
-    total_must = float(must.sum())
-    lower = max(lo_kw, total_must - float(max_dis.sum()))
-    total = min(max(hi_kw, lower), float(max_ch.sum()))
+    below lo_kw, after every EV's departure need. Discharge stops at the floor: reserve plus next trip, and
+    no lower than the target minus what the EV can recharge at full power before it leaves."""
+    return _dispatch(float(lo_kw), float(hi_kw), e_kwh, plugged, fleet.target_kwh, fleet.capacity_kwh,
+                     fleet.reserve_kwh, fleet.p_ch_max_kw, fleet.p_dis_max_kw, fleet.eta_ch, fleet.eta_dis,
+                     next_trip_kwh, steps_to_departure, dt_h)
+
+
+@njit(cache=True)
+def _dispatch(lo_kw, hi_kw, e_kwh, plugged, target_kwh, capacity_kwh, reserve_kwh, p_ch_kw, p_dis_kw, eta_ch,
+              eta_dis, next_trip_kwh, steps_to_departure, dt_h):
+    """`dispatch` compiled: one pass over the EVs, then one water fill (a step's thirty numpy calls on ~100
+    EVs cost more in call overhead than in arithmetic: 50-110 us against 8-12 us)."""
+    n = len(e_kwh)
+    need, must, max_ch = np.zeros(n), np.zeros(n), np.zeros(n)
+    above, max_dis = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        step_kwh = eta_ch[i] * p_ch_kw[i] * dt_h  # what a full-power step stores
+        later_kwh = (steps_to_departure[i] - 1) * step_kwh  # what the steps left before departure can
+        floor = min(max(reserve_kwh[i] + next_trip_kwh[i], target_kwh[i] - max(later_kwh, 0.0)), capacity_kwh[i])
+        need[i] = max(target_kwh[i] - e_kwh[i], 0.0)
+        above[i] = max(e_kwh[i] - floor, 0.0)
+        if not plugged[i]:
+            continue
+        to_kw = 1.0 / (eta_ch[i] * dt_h)
+        must[i] = min(max((need[i] - later_kwh) * to_kw, 0.0), p_ch_kw[i])  # what later steps cannot deliver
+        max_ch[i] = min(need[i] * to_kw, p_ch_kw[i])
+        if must[i] == 0.0:
+            max_dis[i] = min(p_dis_kw[i], above[i] * eta_dis[i] / dt_h)
+    total_must = must.sum()
+    lower = max(lo_kw, total_must - max_dis.sum())
+    total = min(max(hi_kw, lower), max_ch.sum())
     if total >= total_must:
-        return must + water_fill(total - total_must, max_ch - must, need_kwh)
-    return must - water_fill(total_must - total, max_dis, above_kwh)
+        return must + water_fill(total - total_must, max_ch - must, need)
+    return must - water_fill(total_must - total, max_dis, above)

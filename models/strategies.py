@@ -114,11 +114,9 @@ class Controller:
             return self.schedule_kw[t]
         if self.strategy == "v2g_peak_shave":
             lo, hi = fleet_bounds_kw if fleet_bounds_kw is not None else (-np.inf, np.inf)
-            dep = self.mob.next_departure_step[t]
-            rechargeable = np.maximum(dep - t - 1, 0) * self._ch_step_kwh
-            floor = np.maximum(f.reserve_kwh + self.mob.next_trip_kwh[t], f.target_kwh - rechargeable)
             return dispatch(lo, hi, e_kwh=e_kwh, plugged=self.mob.plugged[t], fleet=f,
-                            floor_kwh=np.minimum(floor, f.capacity_kwh), steps_to_departure=dep - t, dt_h=self.dt_h)
+                            next_trip_kwh=self.mob.next_trip_kwh[t],
+                            steps_to_departure=self.mob.next_departure_step[t] - t, dt_h=self.dt_h)
         if self.strategy == "uncontrolled":
             return self._uncontrolled(e_kwh)
         if self.strategy == "volt_watt":

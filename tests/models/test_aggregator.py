@@ -42,7 +42,7 @@ def test_dispatch_meets_departures_first_then_shaves_and_fills_by_flexibility():
     # EV0 leaves after 2 steps and needs 20 kWh at 11 kW: it must take 9 kW now. EV1 (bidirectional) needs
     # 8 kWh and holds 20 kWh above its floor. EV2 needs 10 kWh and leaves much later.
     f = fleet_of(e0=[28, 40, 38], target=[48, 48, 48], p_ch=[11, 11, 11], p_dis=[0, 11, 0])
-    kw = dict(e_kwh=f.initial_e_kwh, plugged=np.ones(3, bool), fleet=f, floor_kwh=np.array([10.0, 20.0, 10.0]),
+    kw = dict(e_kwh=f.initial_e_kwh, plugged=np.ones(3, bool), fleet=f, next_trip_kwh=np.array([0.0, 10.0, 0.0]),
               steps_to_departure=np.array([2, 40, 40]), dt_h=1.0)
     # 5 kW over target: shave as far as flexibility allows (EV0's 9 kW stay, EV1 gives its 11 kW)
     assert dispatch(-1e9, -5.0, **kw) == pytest.approx([9.0, -11.0, 0.0])
@@ -53,5 +53,12 @@ def test_dispatch_meets_departures_first_then_shaves_and_fills_by_flexibility():
     # a deep valley: every EV to its target at most
     assert dispatch(-1e9, 100.0, **kw) == pytest.approx([11.0, 8.0, 10.0])
     # unplugged EVs get nothing
+    # an EV that leaves after this step charges what it needs instead of shaving
+    assert dispatch(-1e9, -5.0, **{**kw, "steps_to_departure": np.array([2, 1, 40])})[1] == pytest.approx(8.0)
+    # at its target two steps before leaving, it gives at most what one full-power step can put back
+    at_target = fleet_of(e0=[48], target=[48], p_ch=[11], p_dis=[20])
+    one = dict(plugged=np.ones(1, bool), fleet=at_target, next_trip_kwh=np.zeros(1), dt_h=1.0)
+    assert dispatch(-1e9, -50.0, e_kwh=at_target.initial_e_kwh, steps_to_departure=np.array([2]), **one) == \
+        pytest.approx([-11.0])
     p = dispatch(-1e9, 100.0, **{**kw, "plugged": np.array([True, False, True])})
     assert p[1] == 0.0
