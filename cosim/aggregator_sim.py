@@ -1,10 +1,10 @@
 """The `v2g_peak_shave` aggregator as its own mosaik simulator (one entity).
 
     Grid.Feeder --p_slack_kw--> Aggregator --fleet_lo_kw, fleet_hi_kw (time-shifted)--> Homes.Fleet
-    Homes.Fleet --p_total_kw (as p_fleet_kw)--> Aggregator
+    Homes.Fleet --p_total_kw (as p_fleet_kw), need_kwh, need_steps--> Aggregator
 
 At the end of each step it reads what a real aggregator sees, the transformer's metered power and its
-fleet's own power, and sets the fleet's bounds for the next step with that step's target; the fleet turns
+fleet's telemetry (power, the energy still needed, when the EVs leave), and sets the fleet's bounds for the next step with that step's target; the fleet turns
 the bounds into per-EV power (`models/aggregator.py`). One time-shifted connection closes the loop (two
 cost mosaik about 0.1 ms more per step). Records the target of each step.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from hostcap.cosim.base import PopulationSim, scalar
 from hostcap.cosim.base_case import no_ev_slack_kw
 from hostcap.cosim.scenario import build_inputs
-from hostcap.models.aggregator import fleet_bounds_kw
+from hostcap.models.aggregator import fill_level_kw, fleet_bounds_kw
 
 
 def daily_targets_kw(no_ev_kw: np.ndarray, steps_per_day: int, target_kw: float | str) -> np.ndarray:
@@ -36,13 +36,17 @@ def first_bounds_kw(scenario) -> dict:
 
 
 class AggregatorSim(PopulationSim):
-    MODELS = {"Aggregator": ["p_slack_kw", "p_fleet_kw", "fleet_lo_kw", "fleet_hi_kw"]}
+    MODELS = {"Aggregator": ["p_slack_kw", "p_fleet_kw", "need_kwh", "need_steps", "fleet_lo_kw", "fleet_hi_kw"]}
 
     def setup(self):
         inp, sc = self.inputs, self.scenario
         self.no_ev_kw = no_ev_slack_kw(sc)
-        self.target_kw = daily_targets_kw(self.no_ev_kw, int(round(86400 / inp.dt_s)), sc.peak_target_kw)
-        self.record(peak_target_kw=None)
+        spd = int(round(86400 / inp.dt_s))
+        self.target_kw = daily_targets_kw(self.no_ev_kw, spd, sc.peak_target_kw)
+        # day-ahead forecast: the previous day's no-EV demand at the same time (the first day its own),
+        # one more day past the run's end
+        self.forecast_kw = np.concatenate([self.no_ev_kw[:spd], self.no_ev_kw, self.no_ev_kw[-spd:]])[:len(self.no_ev_kw) + spd]
+        self.record(peak_target_kw=None, fill_level_kw=None)
 
     def step(self, time, inputs, max_advance):
         inp = inputs.get("aggregator", {})
@@ -50,7 +54,10 @@ class AggregatorSim(PopulationSim):
         nxt = min(time + 1, len(self.target_kw) - 1)
         if not np.isfinite(p_slack):  # no reading (a diverged step): forecast from the no-EV baseline
             p_slack, p_fleet = self.no_ev_kw[nxt], 0.0
-        lo, hi = fleet_bounds_kw(p_slack, p_fleet, self.target_kw[nxt], self.scenario.trafo_export_limit_kw)
+        horizon = max(1, int(round(scalar(inp, "need_steps"))))
+        fill = fill_level_kw(self.forecast_kw[nxt:nxt + horizon], scalar(inp, "need_kwh"), self.dt_h)
+        lo, hi = fleet_bounds_kw(p_slack, p_fleet, self.target_kw[nxt], self.scenario.trafo_export_limit_kw, fill)
         self.recording["peak_target_kw"][time] = self.target_kw[time]
+        self.recording["fill_level_kw"][time] = fill
         self.outputs = {"aggregator": {"fleet_lo_kw": lo, "fleet_hi_kw": hi}}
         return time + 1

@@ -22,7 +22,7 @@ from hostcap.models.strategies import Controller
 
 class HomesSim(PopulationSim):
     MODELS = {"Households": ["p_kw", "q_kvar"], "Fleet": ["vm_pu", "fleet_lo_kw", "fleet_hi_kw", "p_kw", "q_kvar",
-                                                                "p_total_kw"]}
+                                                                "p_total_kw", "need_kwh", "need_steps"]}
 
     def setup(self):
         inp = self.inputs
@@ -44,6 +44,7 @@ class HomesSim(PopulationSim):
         self.driven_kwh = np.zeros(self.fleet.n)
         self.export_limit_kw = sc.export_limit_kw
         self.volt_var = VoltVarCurve() if sc.q_control == "volt_var" else None
+        self.telemetry = sc.strategy == "v2g_peak_shave"
         self.record(ev_p_kw=self.fleet.n, ev_e_kwh=self.fleet.n, ev_q_kvar=self.fleet.n, pv_curtailed_kw=self.n_cp)
 
     def step(self, time, inputs, max_advance):
@@ -70,11 +71,17 @@ class HomesSim(PopulationSim):
         rec["ev_q_kvar"][t] = q
         rec["ev_e_kwh"][t] = self.e_kwh
         rec["pv_curtailed_kw"][t] = curtailed
+        fleet_out = {"p_kw": np.bincount(fleet.cp, weights=p, minlength=self.n_cp).tolist(),
+                     "q_kvar": np.bincount(fleet.cp, weights=q, minlength=self.n_cp).tolist(),
+                     "p_total_kw": float(p.sum())}
+        if self.telemetry:  # for the aggregator: grid-side energy still needed and when the EVs leave
+            need = np.maximum(fleet.target_kwh - self.e_kwh, 0.0) / fleet.eta_ch * mob.plugged[t + 1]
+            total = float(need.sum())
+            steps = mob.next_departure_step[t + 1] - (t + 1)
+            fleet_out.update(need_kwh=total, need_steps=float(need @ steps) / total if total > 0 else 1.0)
         self.outputs = {
             "households": {"p_kw": (household_kw + curtailed).tolist(), "q_kvar": self.households.q_kvar(t).tolist()},
-            "fleet": {"p_kw": np.bincount(fleet.cp, weights=p, minlength=self.n_cp).tolist(),
-                      "q_kvar": np.bincount(fleet.cp, weights=q, minlength=self.n_cp).tolist(),
-                      "p_total_kw": float(p.sum())},
+            "fleet": fleet_out,
         }
         return time + 1
 

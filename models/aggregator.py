@@ -16,6 +16,14 @@ target, discharge in proportion to each bidirectional EV's energy above its floo
 trip, and no lower than what it can still recharge before it leaves), both capped at charger ratings
 (`water_fill`; one compiled pass over the EVs with numba, no per-vehicle Python).
 
+Valley fill: the target alone can leave the night's valleys too shallow for what the fleet needs (a low
+previous-day peak before a day of long trips: on the default feeder's second winter week the EVs then all
+had to charge at full power before leaving, a 214 kW morning peak). So the aggregator also reads its fleet's
+telemetry, the energy its plugged-in EVs still need to reach their targets and when they leave (the
+energy-weighted mean time to departure), and lets the fleet charge up to the level that holds that energy
+in the valleys of the day-ahead forecast (the previous day's no-EV demand at the same times) before then
+(`fill_level_kw`).
+
 MARGIN: the aggregator aims below its target by this share, its operating margin for the persistence
 forecast's error (household demand can rise by 20 kW from one quarter-hour to the next on the default
 feeder); without it the fleet fills valleys right up to the target and every rise of the households
@@ -56,10 +64,24 @@ def water_fill(total: float, cap: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return out
 
 
-def fleet_bounds_kw(p_slack_kw: float, p_fleet_kw: float, target_kw: float, export_limit_kw: float) -> tuple[float, float]:
-    """(lo, hi) bounds on the fleet's total power this step from the previous step's readings."""
+def fleet_bounds_kw(p_slack_kw: float, p_fleet_kw: float, target_kw: float, export_limit_kw: float,
+                    fill_kw: float = -np.inf) -> tuple[float, float]:
+    """(lo, hi) bounds on the fleet's total power this step from the previous step's readings; the fleet
+    charges up to the higher of the target (less the margin) and the valley-fill level `fill_kw`."""
     other = p_slack_kw - p_fleet_kw
-    return -export_limit_kw - other, (1.0 - MARGIN) * target_kw - other
+    return -export_limit_kw - other, max((1.0 - MARGIN) * target_kw, fill_kw) - other
+
+
+def fill_level_kw(forecast_kw: np.ndarray, need_kwh: float, dt_h: float) -> float:
+    """The lowest transformer level whose valleys below it, over the forecast steps, hold `need_kwh`:
+    sum(max(level - forecast, 0)) dt = need (valley filling); -inf when nothing is needed."""
+    f = np.sort(forecast_kw[np.isfinite(forecast_kw)])
+    if need_kwh <= 0.0 or f.size == 0:
+        return -np.inf
+    cum = np.cumsum(f)
+    held_kwh = (np.arange(1, f.size + 1) * f - cum) * dt_h  # energy below each forecast value, nondecreasing
+    i = int(np.searchsorted(held_kwh, need_kwh))  # the level lies between f[i-1] and f[i]
+    return (need_kwh / dt_h + cum[i - 1]) / i
 
 
 def dispatch(lo_kw: float, hi_kw: float, *, e_kwh: np.ndarray, plugged: np.ndarray, fleet: Fleet,

@@ -156,6 +156,17 @@ def test_grid_aware_v2g_shaves_the_peak_the_optimum_bounds_it_and_smart_has_no_r
     assert m["uncontrolled"]["peak_demand_kw"] > m["uncontrolled"]["peak_demand_no_ev_kw"]
 
 
+def test_peak_shave_fills_the_valleys_the_fleet_needs_on_two_winter_weeks(run_cache):
+    """With a low previous-day target before days of long trips, the aggregator raises its valley fill to
+    the fleet's need instead of leaving the EVs to charge flat out before they leave (214 kW before)."""
+    two = dict(WEEK, days=14)
+    shave, smart = (run_cache(Scenario(strategy=s, **two)) for s in ("v2g_peak_shave", "smart"))
+    assert shave.metrics["peak_demand_kw"] < smart.metrics["peak_demand_kw"]
+    assert shave.metrics["ev_unmet_kwh"] <= 1e-6
+    fill, target = shave.series["fill_level_kw"], shave.series["peak_target_kw"]
+    assert (fill > 0.85 * target).any()  # the fill level, not the target, set some nights' charging
+
+
 def test_energy_metrics_are_honest(run_cache):
     r = run_cache(Scenario(strategy="v2g_tou", **WEEK))
     s, f, dt_h = r.series, r.inputs.fleet, 0.25

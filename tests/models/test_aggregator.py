@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hostcap.models.aggregator import dispatch, fleet_bounds_kw, water_fill
+from hostcap.models.aggregator import dispatch, fill_level_kw, fleet_bounds_kw, water_fill
 from hostcap.models.fleet import Fleet
 
 
@@ -62,3 +62,16 @@ def test_dispatch_meets_departures_first_then_shaves_and_fills_by_flexibility():
         pytest.approx([-11.0])
     p = dispatch(-1e9, 100.0, **{**kw, "plugged": np.array([True, False, True])})
     assert p[1] == 0.0
+
+
+def test_fill_level_holds_the_needed_energy_in_the_valleys():
+    forecast = np.array([50.0, 20.0, 10.0, 30.0, 80.0])
+    assert fill_level_kw(forecast, 0.0, 1.0) == -np.inf
+    # 25 kWh: 10 -> 20 takes 10, then two steps (10, 20) rise together 7.5 more: level 27.5
+    level = fill_level_kw(forecast, 25.0, 1.0)
+    assert level == pytest.approx(27.5)
+    assert np.maximum(level - forecast, 0).sum() == pytest.approx(25.0)
+    # more than every valley up to the highest step holds: all five steps rise together
+    level = fill_level_kw(forecast, 400.0, 0.5)
+    assert np.maximum(level - forecast, 0).sum() * 0.5 == pytest.approx(400.0)
+    assert fill_level_kw(np.array([np.nan, 10.0]), 5.0, 1.0) == pytest.approx(15.0)  # no forecast: skipped
