@@ -1,6 +1,7 @@
 """Benchmark: our closed-loop co-simulation vs pandapower's run_timeseries on the same feeder and steps.
 
-    python benchmarks/run.py            # full: a closed-loop year, pandapower over a week, the MV+LV week
+    python benchmarks/run.py            # full: a closed-loop year, pandapower over a week, each strategy over
+                                        # two winter weeks, the MV+LV week
     python benchmarks/run.py --quick    # ours over 28 days, pandapower over 2 days, no MV+LV
 
 Prints a Markdown table (ms per 15-minute step, extrapolated year, ratio), the machine it ran on and its

@@ -4,9 +4,10 @@
     Homes.Fleet --p_total_kw (as p_fleet_kw), need_kwh, need_steps--> Aggregator
 
 At the end of each step it reads what a real aggregator sees, the transformer's metered power and its
-fleet's telemetry (power, the energy still needed, when the EVs leave), and sets the fleet's bounds for the next step with that step's target; the fleet turns
-the bounds into per-EV power (`models/aggregator.py`). One time-shifted connection closes the loop (two
-cost mosaik about 0.1 ms more per step). Records the target of each step.
+fleet's telemetry (power, the energy still needed, when the EVs leave), and sets the fleet's bounds for
+the next step with that step's target and valley-fill level; the fleet turns the bounds into per-EV power
+(`models/aggregator.py`). One time-shifted connection closes the loop. Records the target and the fill
+level of each step.
 """
 import numpy as np
 
@@ -45,7 +46,7 @@ class AggregatorSim(PopulationSim):
         self.target_kw = daily_targets_kw(self.no_ev_kw, spd, sc.peak_target_kw)
         # day-ahead forecast: the previous day's no-EV demand at the same time (the first day its own),
         # one more day past the run's end
-        self.forecast_kw = np.concatenate([self.no_ev_kw[:spd], self.no_ev_kw, self.no_ev_kw[-spd:]])[:len(self.no_ev_kw) + spd]
+        self.forecast_kw = np.concatenate([self.no_ev_kw[:spd], self.no_ev_kw])
         self.record(peak_target_kw=None, fill_level_kw=None)
 
     def step(self, time, inputs, max_advance):

@@ -7,8 +7,10 @@ demand (used by v2h and by the meter's export limit) inside the simulator: that 
 not grid feedback. With an export limit, EV discharge and then PV are cut at the meter
 (`models/meter.py`); with volt-var, bidirectional chargers set their reactive power from the voltage the
 grid reported for the previous step.
-Records every EV's power, reactive power and stored energy, curtailed PV, and the running unmet and
-driven energy.
+Under `v2g_peak_shave` the fleet also reports its telemetry to the aggregator: its total power, the
+grid-side energy its plugged-in EVs still need to reach their targets, and the energy-weighted mean number
+of steps until they leave. Records every EV's power, reactive power and stored energy, curtailed PV, and
+the running unmet and driven energy.
 """
 import numpy as np
 
