@@ -75,8 +75,10 @@ def fleet_bounds_kw(p_slack_kw: float, p_fleet_kw: float, target_kw: float, expo
 def fill_level_kw(forecast_kw: np.ndarray, need_kwh: float, dt_h: float) -> float:
     """The lowest transformer level whose valleys below it, over the forecast steps, hold `need_kwh`:
     sum(max(level - forecast, 0)) dt = need (valley filling); -inf when nothing is needed."""
+    if not need_kwh > 0.0:
+        return -np.inf
     f = np.sort(forecast_kw[np.isfinite(forecast_kw)])
-    if need_kwh <= 0.0 or f.size == 0:
+    if f.size == 0:
         return -np.inf
     cum = np.cumsum(f)
     held_kwh = (np.arange(1, f.size + 1) * f - cum) * dt_h  # energy below each forecast value, nondecreasing
