@@ -17,12 +17,14 @@ from dataclasses import dataclass
 import mosaik
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from hostcap.cosim.aggregator_sim import first_bounds_kw
 from hostcap.cosim.base import RECORDINGS
 from hostcap.cosim.base_case import check_base_case, no_ev_slack_kw
 from hostcap.cosim.scenario import Inputs, Scenario, build_inputs
+from hostcap.models.customers import customer_energy
 from hostcap.models.limits import voltage_band
 from hostcap.models.metrics import run_metrics
 
@@ -62,6 +64,24 @@ class RunResult:
         out = pd.concat([p for p in parts if len(p)], ignore_index=True)
         out["index"] = out["index"].astype(np.int64)
         return out
+
+    def customers(self) -> pd.DataFrame:
+        """One row per connection point: its bus, EVs, and the household's energy through the meter and
+        rooftop-PV use with the run's EVs and without them (`models/customers.py`)."""
+        inp, s, f = self.inputs, self.series, self.inputs.fleet
+        hh, n = inp.households, inp.n_steps
+        cps = inp.feeder.connection_points
+        at_cp = sparse.csr_matrix((np.ones(f.n), (np.arange(f.n), f.cp)), shape=(f.n, len(cps)))
+        energy = customer_energy(load_kw=hh.p_load_kw[:n], pv_kw=hh.p_pv_kw[:n], pv_curtailed_kw=s["pv_curtailed_kw"],
+                                 ev_kw=np.asarray(s["ev_p_kw"] @ at_cp),
+                                 ev_charge_kw=np.asarray(np.maximum(s["ev_p_kw"], 0.0) @ at_cp),
+                                 export_limit_kw=self.scenario.export_limit_kw, dt_h=inp.dt_s / 3600.0)
+        return pd.DataFrame({
+            "bus": cps["bus"].to_numpy(), "household": cps["household"].to_numpy(),
+            "n_ev": np.bincount(f.cp, minlength=len(cps)),
+            "n_bidirectional": np.bincount(f.cp, weights=f.bidirectional, minlength=len(cps)).astype(int),
+            **energy,
+        }, index=cps.index)
 
     def vehicles(self) -> pd.DataFrame:
         """One row per EV: its bus, connection point and parameters."""

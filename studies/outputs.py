@@ -1,4 +1,5 @@
-"""Write one run to a directory, all or nothing: metrics.json, manifest.json and timeseries/ in pandapower's
+"""Write one run to a directory, all or nothing: metrics.json, manifest.json, customers.parquet (one row per
+connection point, `RunResult.customers`) and timeseries/ in pandapower's
 OutputWriter layout (one wide Parquet table per variable, index = timestamp, columns = element index)."""
 import json
 import math
@@ -123,6 +124,7 @@ def _write_run_files(result: RunResult, tmp: Path, wall_s: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(path)
     result.vehicles().to_parquet(tmp / "timeseries" / "ev" / "vehicles.parquet")
+    result.customers().to_parquet(tmp / "customers.parquet")
     run_summary(result, tmp / "summary.png")
     (tmp / MARKER).write_text("written by hostcap run; this folder may be overwritten by the next run\n")
     for path in tmp.rglob("*"):

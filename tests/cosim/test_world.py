@@ -204,3 +204,20 @@ def test_volt_var_follows_the_curve_at_the_chargers_voltage_and_coupling_stays_h
     np.testing.assert_allclose(r.series["ev_q_kvar"], expected, atol=1e-9)
     assert np.abs(r.series["ev_q_kvar"]).max() > 0.5  # the curve acts on this feeder and week
     assert_fresh_runpp_reproduces_voltages(r)
+
+
+def test_customers_close_the_feeder_energy_balance(run_cache):
+    """What the homes' meters import minus export, plus the grid's losses, is what the transformer
+    delivered; each home's PV is either used on site or exported."""
+    r = run_cache(Scenario(strategy="v2h", **SUMMER))
+    c, dt_h = r.customers(), r.inputs.dt_s / 3600.0
+    delivered_kwh = r.series["p_slack_mw"].sum() * 1e3 * dt_h
+    net_kwh = (c["import_kwh"] - c["export_kwh"]).sum()
+    assert net_kwh + r.metrics["losses_kwh"] == pytest.approx(delivered_kwh, rel=1e-9)
+    np.testing.assert_allclose(c["pv_used_kwh"] + c["pv_exported_kwh"], c["pv_kwh"], atol=1e-9)
+    charged = r.series["ev_p_kw"].clip(min=0).sum() * dt_h
+    assert (c["consumption_kwh"] - c["consumption_kwh_no_ev"]).sum() == pytest.approx(charged)
+    assert c["n_ev"].sum() == r.inputs.fleet.n
+    pv_homes = c[(c["pv_kwh"] > 0) & (c["n_ev"] > 0)]
+    assert len(pv_homes) > 0  # July: the EV at home soaks up some of the noon surplus
+    assert (pv_homes["self_consumption"] >= pv_homes["self_consumption_no_ev"] - 1e-9).all()

@@ -28,6 +28,9 @@ def test_run_writes_metrics_manifest_and_timeseries(tmp_path):
     assert list(soc.columns) == list(vehicles.index) and len(vehicles) == metrics["n_ev"] == round(0.6 * 118)
     assert vm.min().min() == pytest.approx(metrics["v_min_pu"])
     assert (out / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    customers = pd.read_parquet(out / "customers.parquet")
+    assert len(customers) == 118 and customers["household"].all()  # one row per connection point
+    assert customers["n_ev"].sum() == metrics["n_ev"]
     for name in ["res_line/loading_percent", "res_trafo/loading_percent", "bus/p_mw", "bus/q_mvar", "ev/p_kw"]:
         assert (out / "timeseries" / f"{name}.parquet").is_file()
 

@@ -1,0 +1,53 @@
+"""The household side of a run, per connection point: energy through the meter and rooftop-PV use.
+
+The meter's net demand at each step is load - PV (after any curtailment) + the EVs' power at that
+connection point (>0 charging, <0 discharging). From it, per connection point over the run (kWh):
+import (net demand > 0) and export (< 0); of the PV generated, what was exported (export up to the PV of
+that step: PV is counted as exported before any EV discharge, so V2G never raises PV self-consumption) and
+what was used on site. Ratios, as IEA PVPS Task 1 ("Self-consumption", 2016) defines them:
+
+- self-consumption = PV used on site / PV generated (NaN without PV);
+- self-sufficiency = PV used on site / the household's consumption (load plus EV charging).
+
+Each is also given for the same household without its EV (`_no_ev`): load - PV, with PV curtailed only
+as far as the export limit alone requires.
+"""
+import numpy as np
+
+from hostcap.models.meter import curtail_pv
+
+
+def meter_energy(load_kw: np.ndarray, pv_kw: np.ndarray, ev_kw: np.ndarray, ev_charge_kw: np.ndarray,
+                 dt_h: float) -> dict[str, np.ndarray]:
+    """Per connection point (arrays are steps x connection points): import, export, PV generated, PV
+    exported and used on site, consumption (kWh), self-consumption and self-sufficiency."""
+    net = load_kw - pv_kw + ev_kw
+    export = np.maximum(-net, 0.0)
+    pv_exported = np.minimum(export, pv_kw).sum(axis=0) * dt_h
+    pv = pv_kw.sum(axis=0) * dt_h
+    used = pv - pv_exported
+    consumption = (load_kw + ev_charge_kw).sum(axis=0) * dt_h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "import_kwh": np.maximum(net, 0.0).sum(axis=0) * dt_h,
+            "export_kwh": export.sum(axis=0) * dt_h,
+            "pv_kwh": pv,
+            "pv_exported_kwh": pv_exported,
+            "pv_used_kwh": used,
+            "consumption_kwh": consumption,
+            "self_consumption": np.where(pv > 0, used / pv, np.nan),
+            "self_sufficiency": np.where(consumption > 0, used / consumption, np.nan),
+        }
+
+
+def customer_energy(*, load_kw: np.ndarray, pv_kw: np.ndarray, pv_curtailed_kw: np.ndarray,
+                    ev_kw: np.ndarray, ev_charge_kw: np.ndarray, export_limit_kw: float | None,
+                    dt_h: float) -> dict[str, np.ndarray]:
+    """`meter_energy` with the run's EVs and, suffixed `_no_ev`, without them."""
+    with_ev = meter_energy(load_kw, pv_kw - pv_curtailed_kw, ev_kw, ev_charge_kw, dt_h)
+    pv_alone = pv_kw
+    if export_limit_kw is not None:
+        pv_alone = pv_kw - curtail_pv(load_kw - pv_kw, pv_kw, export_limit_kw)
+    zero = np.zeros_like(load_kw)
+    without = meter_energy(load_kw, pv_alone, zero, zero, dt_h)
+    return with_ev | {f"{k}_no_ev": v for k, v in without.items()}
