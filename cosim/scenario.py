@@ -20,7 +20,7 @@ from hostcap.models.households import Households, resample
 from hostcap.models.mobility import Mobility, build_mobility, draw_trips, trips_from_table
 from hostcap.models.population import draw_candidates, sample_seed_sequence
 from hostcap.models.strategies import STRATEGIES, VoltWattCurve
-from hostcap.models.tariff import Tariff
+from hostcap.models.tariff import PricedTariff, Tariff
 
 
 def _iso_date(v: str) -> str:
@@ -75,6 +75,8 @@ class Scenario(BaseModel):
                                                     "target, kW, or auto (the previous day's no-EV peak).")
     trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
                                          "transformer below -this (reverse flow to the MV grid), kW.")
+    tariff: PricedTariff | None = Field(None, description="A priced tariff: bills per household and the "
+                                        "strategies' price levels; none: the default bands, no bills.")
     optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
                                                "aggregator sets each EV's power, min, a multiple of the step "
                                                "that divides a day; none: 60, or the step where 60 is no multiple.")
@@ -170,7 +172,10 @@ def _build_inputs(scenario_json: str) -> Inputs:
         trips = all_trips.of_vehicles(pick)
     mobility = build_mobility(trips, n_vehicles=fleet.n, n_steps=horizon)
     hours = (np.arange(horizon) * dt_s / 3600.0) % 24.0
-    levels = Tariff().levels(hours)
+    if sc.tariff is None:
+        levels = Tariff().levels(hours)
+    else:
+        levels = sc.tariff.levels(pd.date_range(start, periods=horizon, freq=pd.Timedelta(seconds=dt_s)))
     prof_index = pd.date_range(start, periods=int(round(horizon * factor)) if factor >= 1 else
                                int(np.ceil(horizon * factor)), freq=pd.Timedelta(seconds=prof.dt_s))
     standard_load_kw = resample(feeder.standard_load_kw(prof_index)[:, None], factor)[:horizon, 0]

@@ -67,7 +67,8 @@ class RunResult:
 
     def customers(self) -> pd.DataFrame:
         """One row per connection point: its bus, EVs, and the household's energy through the meter and
-        rooftop-PV use with the run's EVs and without them (`models/customers.py`)."""
+        rooftop-PV use with the run's EVs and without them, and with a priced tariff its bills
+        (`models/customers.py`)."""
         inp, s, f = self.inputs, self.series, self.inputs.fleet
         hh, n = inp.households, inp.n_steps
         cps = inp.feeder.connection_points
@@ -75,7 +76,9 @@ class RunResult:
         energy = customer_energy(load_kw=hh.p_load_kw[:n], pv_kw=hh.p_pv_kw[:n], pv_curtailed_kw=s["pv_curtailed_kw"],
                                  ev_kw=np.asarray(s["ev_p_kw"] @ at_cp),
                                  ev_charge_kw=np.asarray(np.maximum(s["ev_p_kw"], 0.0) @ at_cp),
-                                 export_limit_kw=self.scenario.export_limit_kw, dt_h=inp.dt_s / 3600.0)
+                                 export_limit_kw=self.scenario.export_limit_kw, dt_h=inp.dt_s / 3600.0,
+                                 tariff=self.scenario.tariff,
+                                 price_per_kwh=self.scenario.tariff and self.scenario.tariff.price_per_kwh(inp.index))
         return pd.DataFrame({
             "bus": cps["bus"].to_numpy(), "household": cps["household"].to_numpy(),
             "n_ev": np.bincount(f.cp, minlength=len(cps)),

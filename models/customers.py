@@ -10,19 +10,29 @@ what was used on site. Ratios, as IEA PVPS Task 1 ("Self-consumption", 2016) def
 - self-sufficiency = PV used on site / the household's consumption (load plus EV charging).
 
 Each is also given for the same household without its EV (`_no_ev`): load - PV, with PV curtailed only
-as far as the export limit alone requires.
+as far as the export limit alone requires. With a priced tariff (`models/tariff.py`) each also gets its
+bill, in the tariff's currency: import charge, export credit, fixed charge and bill; the EV's charging
+cost is the bill with it minus the bill without it.
 """
 import numpy as np
 
 from hostcap.models.meter import curtail_pv
+from hostcap.models.tariff import PricedTariff, bills
 
 
 def meter_energy(load_kw: np.ndarray, pv_kw: np.ndarray, ev_kw: np.ndarray, ev_charge_kw: np.ndarray,
-                 dt_h: float) -> dict[str, np.ndarray]:
+                 dt_h: float, tariff: PricedTariff | None = None, price_per_kwh: np.ndarray | None = None
+                 ) -> dict[str, np.ndarray]:
     """Per connection point (arrays are steps x connection points): import, export, PV generated, PV
-    exported and used on site, consumption (kWh), self-consumption and self-sufficiency."""
+    exported and used on site, consumption (kWh), self-consumption and self-sufficiency; with a tariff
+    (and its price per step) the bill's parts, named with the currency."""
     net = load_kw - pv_kw + ev_kw
     export = np.maximum(-net, 0.0)
+    money = {}
+    if tariff is not None:
+        parts = bills(import_kwh=np.maximum(net, 0.0) * dt_h, export_kwh=export * dt_h,
+                      price_per_kwh=price_per_kwh, tariff=tariff, days=len(net) * dt_h / 24.0)
+        money = {f"{k}_{tariff.currency}": v for k, v in parts.items()}
     pv_exported = np.minimum(export, pv_kw).sum(axis=0) * dt_h
     pv = pv_kw.sum(axis=0) * dt_h
     used = pv - pv_exported
@@ -37,17 +47,26 @@ def meter_energy(load_kw: np.ndarray, pv_kw: np.ndarray, ev_kw: np.ndarray, ev_c
             "consumption_kwh": consumption,
             "self_consumption": np.where(pv > 0, used / pv, np.nan),
             "self_sufficiency": np.where(consumption > 0, used / consumption, np.nan),
-        }
+        } | money
 
 
 def customer_energy(*, load_kw: np.ndarray, pv_kw: np.ndarray, pv_curtailed_kw: np.ndarray,
                     ev_kw: np.ndarray, ev_charge_kw: np.ndarray, export_limit_kw: float | None,
-                    dt_h: float) -> dict[str, np.ndarray]:
-    """`meter_energy` with the run's EVs and, suffixed `_no_ev`, without them."""
-    with_ev = meter_energy(load_kw, pv_kw - pv_curtailed_kw, ev_kw, ev_charge_kw, dt_h)
+                    dt_h: float, tariff: PricedTariff | None = None,
+                    price_per_kwh: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """`meter_energy` with the run's EVs and, suffixed `_no_ev`, without them; with a tariff also the EV's
+    charging cost."""
+    money = dict(tariff=tariff, price_per_kwh=price_per_kwh)
+    with_ev = meter_energy(load_kw, pv_kw - pv_curtailed_kw, ev_kw, ev_charge_kw, dt_h, **money)
     pv_alone = pv_kw
     if export_limit_kw is not None:
         pv_alone = pv_kw - curtail_pv(load_kw - pv_kw, pv_kw, export_limit_kw)
     zero = np.zeros_like(load_kw)
-    without = meter_energy(load_kw, pv_alone, zero, zero, dt_h)
-    return with_ev | {f"{k}_no_ev": v for k, v in without.items()}
+    without = meter_energy(load_kw, pv_alone, zero, zero, dt_h, **money)
+    cur = f"_{tariff.currency}" if tariff is not None else None
+    no_ev = {(k[:-len(cur)] + "_no_ev" + cur if cur and k.endswith(cur) else k + "_no_ev"): v
+             for k, v in without.items()}  # bill_no_ev_EUR: the currency stays last
+    out = with_ev | no_ev
+    if cur:
+        out[f"ev_charging_cost{cur}"] = out[f"bill{cur}"] - out[f"bill_no_ev{cur}"]
+    return out

@@ -49,7 +49,7 @@ from hostcap.models.aggregator import dispatch
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet
 from hostcap.models.mobility import Mobility
-from hostcap.models.tariff import OFF_PEAK, PEAK
+from hostcap.models.tariff import OFF_PEAK
 
 STRATEGIES = ("uncontrolled", "smart", "v2g_tou", "v2h", "volt_watt", "v2g_peak_shave", "v2g_optimal")
 
@@ -84,9 +84,11 @@ class Controller:
             raise InputError(f"strategy: unknown '{strategy}', choose one of {', '.join(STRATEGIES)}")
         self.strategy, self.fleet, self.mob, self.dt_h, self.curve = strategy, fleet, mobility, dt_h, curve
         self.levels = np.asarray(levels)
-        # cum_lower[L, s] = number of steps in [0, s) whose price level is below L (L = 0..3, 3: all steps)
-        below = self.levels[None, :] < np.arange(4)[:, None]
-        self.cum_lower = np.concatenate([np.zeros((4, 1), np.int64), np.cumsum(below, axis=1)], axis=1)
+        # cum_lower[L, s] = number of steps in [0, s) whose price level is below L (L = 0..n_levels: all steps)
+        n_levels = int(self.levels.max()) + 1
+        self.peak = n_levels - 1 if n_levels > 1 else None  # the dearest level; none with a single price
+        below = self.levels[None, :] < np.arange(n_levels + 1)[:, None]
+        self.cum_lower = np.concatenate([np.zeros((n_levels + 1, 1), np.int64), np.cumsum(below, axis=1)], axis=1)
         self._ch_step_kwh = fleet.eta_ch * fleet.p_ch_max_kw * dt_h  # energy one full-power step stores
         self._vw_frac = np.ones(fleet.n)  # volt-watt curve fraction each charger applied last step
         self.schedule_kw = schedule_kw  # v2g_optimal: power per step and EV
@@ -95,8 +97,8 @@ class Controller:
         # profile's highest value in the horizon (1 % of it kept, so no slot has zero weight)
         h = np.ones(len(self.levels)) if standard_load_kw is None else np.asarray(standard_load_kw, float)
         self._w = h.max() * 1.01 - h if h.max() > 0 else np.ones_like(h)
-        below_w = np.where(self.levels[None, :] < np.arange(4)[:, None], self._w[None, :], 0.0)
-        self.cum_w_lower = np.concatenate([np.zeros((4, 1)), np.cumsum(below_w, axis=1)], axis=1)
+        below_w = np.where(below, self._w[None, :], 0.0)
+        self.cum_w_lower = np.concatenate([np.zeros((n_levels + 1, 1)), np.cumsum(below_w, axis=1)], axis=1)
         # each step's position in its run of equal price: steps since the run began, and the run's length
         change = np.flatnonzero(np.diff(self.levels) != 0) + 1
         starts = np.concatenate([[0], change])
@@ -128,7 +130,7 @@ class Controller:
         room_kw = np.maximum(e_kwh - floor, 0.0) * f.eta_dis / self.dt_h
         if self.strategy == "v2g_tou":
             discharge = np.minimum(f.p_dis_max_kw, room_kw)
-            use = (self.levels[t] == PEAK) & (discharge > 0)
+            use = (self.peak is not None and self.levels[t] == self.peak) & (discharge > 0)
             return np.where(use, -discharge, p)
         # v2h
         net = household_net_kw[f.cp]
@@ -163,7 +165,7 @@ class Controller:
         still recharge outside the peak before it leaves."""
         f = self.fleet
         dep = self.mob.next_departure_step[t]
-        non_peak = self.cum_lower[PEAK]
+        non_peak = self.cum_lower[self.peak if self.peak is not None else 0]
         rechargeable = np.maximum(non_peak[dep] - non_peak[t + 1], 0) * self._ch_step_kwh
         floor = np.maximum(f.reserve_kwh + self.mob.next_trip_kwh[t], f.target_kwh - rechargeable)
         return np.minimum(floor, f.capacity_kwh)

@@ -1,14 +1,35 @@
-"""Time-of-use tariff used by the `smart`, `v2g_tou` and `v2h` strategies.
+"""Tariffs: the price levels the strategies schedule by, and priced tariffs that give each household a bill.
 
-Default shape (the project's documented default, a typical three-band residential TOU tariff such as
-those offered to EV owners, e.g. UK "Economy 7"-style night rates): peak 17:00-21:00, off-peak
-22:00-06:00, shoulder otherwise. Only the order of the bands matters to the strategies.
+Without a priced tariff the strategies use the project's default band shape (`Tariff`): peak 17:00-21:00,
+off-peak 22:00-06:00, shoulder otherwise, a three-band residential time-of-use shape such as those offered to
+EV owners (e.g. UK "Economy 7"-style night rates); only the order of the bands matters then, and no bill is
+computed.
+
+A priced tariff (`PricedTariff`, a `tariff:` block in a study or a YAML file, see `studies/tariffs/`) has a
+currency, an import price per band with the band's hours on weekdays and at weekends, a fixed charge per
+day, and an export rule:
+
+- `net_metering`: each exported kWh is credited at the import price of the same step (time-of-use net
+  metering; the credit may exceed the charges, as a carried-over credit);
+- `feed_in`: each exported kWh earns `export.price_per_kwh`;
+- `none`: exports earn nothing.
+
+The strategies then schedule by its price levels (the bands ranked by price, cheapest 0); with one price
+there is no peak to shift from and `v2g_tou` and `v2h` discharge never.
 """
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hostcap.models.errors import InputError
 
 OFF_PEAK, SHOULDER, PEAK = 0, 1, 2
+SLOT_H = 0.25  # band hours are checked and looked up on quarter hours
 
 
 @dataclass(frozen=True)
@@ -29,3 +50,121 @@ class Tariff:
             off = (h >= self.off_peak_start_h) & (h < self.off_peak_end_h)
         level[off] = OFF_PEAK
         return level
+
+
+Hours = list[tuple[float, float]]  # [start, end) in hours of the day; end < start wraps midnight
+
+
+class Band(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    price_per_kwh: float = Field(ge=0)
+    weekday: Hours = []
+    weekend: Hours = []
+
+    @field_validator("weekday", "weekend")
+    @classmethod
+    def _hours(cls, v: Hours) -> Hours:
+        for start, end in v:
+            if not (0 <= start <= 24 and 0 <= end <= 24) or start == end:
+                raise ValueError(f"[{start}, {end}] is not a span of hours within 0-24")
+        return v
+
+
+class Export(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: Literal["net_metering", "feed_in", "none"]
+    price_per_kwh: float = Field(0.0, ge=0)
+
+
+class PricedTariff(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    source: str = Field(description="Where the prices come from (publisher, document, date).")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    fixed_per_day: float = Field(0.0, ge=0)
+    bands: list[Band] = Field(min_length=1)
+    export: Export
+
+    @model_validator(mode="after")
+    def _every_quarter_hour_in_one_band(self):
+        for day in ("weekday", "weekend"):
+            count = np.zeros(int(24 / SLOT_H), int)
+            for band in self.bands:
+                count += _mask(getattr(band, day))
+            bad = np.flatnonzero(count != 1)
+            if bad.size:
+                h = bad[0] * SLOT_H
+                what = "in no band" if count[bad[0]] == 0 else "in more than one band"
+                raise ValueError(f"bands: {day} {int(h):02d}:{round(h % 1 * 60):02d} is {what}")
+        return self
+
+    def _slot_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(weekday, weekend) arrays of the band index of each quarter hour."""
+        tables = []
+        for day in ("weekday", "weekend"):
+            band = np.zeros(int(24 / SLOT_H), int)
+            for i, b in enumerate(self.bands):
+                band[_mask(getattr(b, day))] = i
+            tables.append(band)
+        return tables[0], tables[1]
+
+    def band_index(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """The band of each step starting at `index`."""
+        weekday, weekend = self._slot_table()
+        slot = ((index.hour * 60 + index.minute) // int(SLOT_H * 60)).to_numpy()
+        return np.where(index.weekday.to_numpy() >= 5, weekend[slot], weekday[slot])
+
+    def price_per_kwh(self, index: pd.DatetimeIndex) -> np.ndarray:
+        return np.array([b.price_per_kwh for b in self.bands])[self.band_index(index)]
+
+    def levels(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """Price level per step for the strategies: the band prices ranked, cheapest 0 (equal prices equal)."""
+        prices = np.array([b.price_per_kwh for b in self.bands])
+        rank = np.unique(prices, return_inverse=True)[1]
+        return rank[self.band_index(index)].astype(np.int8)
+
+
+def _mask(hours: Hours) -> np.ndarray:
+    h = np.arange(0, 24, SLOT_H)
+    out = np.zeros(h.size, bool)
+    for start, end in hours:
+        out |= ((h >= start) & (h < end)) if start < end else ((h >= start) | (h < end))
+    return out
+
+
+def load_tariff(path: str | Path) -> PricedTariff:
+    """A priced tariff from a YAML file; a bad file is refused with one line naming the field."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"tariff: file not found: {path}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"tariff: {path}: not YAML ({str(exc).splitlines()[0]})") from None
+    try:
+        return PricedTariff.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        raise InputError(f"tariff: {path}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def bills(*, import_kwh: np.ndarray, export_kwh: np.ndarray, price_per_kwh: np.ndarray, tariff: PricedTariff,
+          days: float) -> dict[str, np.ndarray]:
+    """Per connection point, from energy per step (steps x connection points, kWh): the import charge, the
+    export credit, the fixed charge and the bill (charge - credit + fixed), in the tariff's currency."""
+    charge = price_per_kwh @ import_kwh
+    rule = tariff.export.rule
+    if rule == "net_metering":
+        credit = price_per_kwh @ export_kwh
+    elif rule == "feed_in":
+        credit = export_kwh.sum(axis=0) * tariff.export.price_per_kwh
+    else:
+        credit = np.zeros_like(charge)
+    fixed = np.full_like(charge, tariff.fixed_per_day * days)
+    return {"import_charge": charge, "export_credit": credit, "fixed_charge": fixed,
+            "bill": charge - credit + fixed}

@@ -47,16 +47,20 @@ def cli(verbose: bool):
               help="v2g_peak_shave: transformer import target, kW, or auto (previous day's no-EV peak).")
 @click.option("--trafo-export-limit-kw", default=0.0, show_default=True, type=float,
               help="v2g_peak_shave: reverse-flow limit at the transformer, kW.")
+@click.option("--tariff", default=None, help="A priced tariff YAML (e.g. studies/tariffs/de_household_2024.yaml): "
+              "household bills in customers.parquet; default: the default time-of-use bands, no bills.")
 @click.option("--out", default="results/run", show_default=True, type=click.Path(file_okay=False))
-def run(out, **options):
-    """Co-simulate one scenario and write metrics.json, manifest.json and timeseries/ to OUT."""
+def run(out, tariff, **options):
+    """Co-simulate one scenario and write metrics.json, manifest.json, customers.parquet and timeseries/ to
+    OUT."""
     from hostcap.cosim.scenario import Scenario
     from hostcap.cosim.world import run_scenario
     from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
+    from hostcap.models.tariff import load_tariff
     from hostcap.studies.outputs import check_out, write_run
 
     try:
-        scenario = Scenario(**options)
+        scenario = Scenario(**options, tariff=tariff and load_tariff(tariff))
     except ValidationError as exc:
         raise input_error(exc) from None
     check_out(Path(out))
@@ -68,6 +72,12 @@ def run(out, **options):
     click.echo(f"{scenario.strategy}: {m['n_ev']} EVs, v_min {m['v_min_pu']:.3f} pu, trafo max "
                f"{m['trafo_max_loading_pct']:.1f} %, peak {m['peak_demand_kw']:.1f} kW, "
                f"{result.inputs.n_steps} steps in {wall:.1f} s -> {out}")
+    if scenario.tariff is not None:
+        c, cur = result.customers(), scenario.tariff.currency
+        ev = c[c["n_ev"] > 0]
+        click.echo(f"households ({scenario.tariff.name}): bills {c[f'bill_{cur}'].sum():,.2f} {cur} "
+                   f"({c[f'bill_no_ev_{cur}'].sum():,.2f} without EVs); EV charging {ev[f'ev_charging_cost_{cur}'].sum():,.2f} "
+                   f"{cur}, {ev[f'ev_charging_cost_{cur}'].median():.2f} {cur} per EV home (median)")
     if m["nonconverged_share"] > NONCONVERGED_MAX_SHARE:
         click.echo(f"error: the power flow did not converge at {m['nonconverged_steps']} of "
                    f"{result.inputs.n_steps} steps (more than {NONCONVERGED_MAX_SHARE:.0%}); these results "

@@ -20,6 +20,7 @@ from hostcap.cosim.scenario import IsoDate, check_setpoint_interval
 from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.models.errors import InputError
 from hostcap.models.strategies import STRATEGIES
+from hostcap.models.tariff import PricedTariff, load_tariff
 from hostcap.studies.errors import input_error
 
 TIMESERIES = ("res_bus/vm_pu", "res_line/loading_percent", "res_trafo/loading_percent", "res_ext_grid/p_mw",
@@ -118,6 +119,9 @@ class StudySpec(Strict):
                                                     "target, kW, or auto (the previous day's no-EV peak).")
     trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
                                          "transformer below -this (reverse flow to the MV grid), kW.")
+    tariff: PricedTariff | None = Field(None, description="A priced tariff (a mapping, or the path of a "
+                                        "tariff YAML file): bills per household, and the strategies' price "
+                                        "levels; none: the default time-of-use bands, no bills.")
     optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
                                                "aggregator sets each EV's power, min, a multiple of the step "
                                                "that divides a day; none: 60, or the step where 60 is no multiple.")
@@ -157,6 +161,19 @@ class StudySpec(Strict):
         _no_repeats([f.name for f in v], "feeder name")
         _no_repeats([f"{f.ref} {f.profiles} {f.trips}" for f in v], "feeder")
         return v
+
+    @field_validator("tariff", mode="before")
+    @classmethod
+    def _tariff_file(cls, v, info: ValidationInfo):
+        """A string is a tariff file, relative to the study file's folder."""
+        if not isinstance(v, str):
+            return v
+        base = (info.context or {}).get("base_dir")
+        path = Path(v) if base is None or Path(v).is_absolute() else Path(base) / v
+        try:
+            return load_tariff(path)
+        except InputError as exc:
+            raise ValueError(str(exc).removeprefix("tariff: ")) from None
 
     @model_validator(mode="after")
     def _setpoint_fits_the_step(self):

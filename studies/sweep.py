@@ -31,7 +31,7 @@ def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
                                 export_limit_kw=spec.export_limit_kw, q_control=spec.q_control,
                                 peak_target_kw=spec.peak_target_kw,
                                 trafo_export_limit_kw=spec.trafo_export_limit_kw,
-                                optimal_setpoint_min=spec.optimal_setpoint_min)
+                                optimal_setpoint_min=spec.optimal_setpoint_min, tariff=spec.tariff)
                             coords = {"key": key, "feeder": feeder.name, "period": period.name,
                                       "strategy": strategy, "penetration": pen, "v2g_share": share,
                                       "sample": sample}

@@ -221,3 +221,17 @@ def test_customers_close_the_feeder_energy_balance(run_cache):
     pv_homes = c[(c["pv_kwh"] > 0) & (c["n_ev"] > 0)]
     assert len(pv_homes) > 0  # July: the EV at home soaks up some of the noon surplus
     assert (pv_homes["self_consumption"] >= pv_homes["self_consumption_no_ev"] - 1e-9).all()
+
+
+def test_smart_never_costs_a_household_more_than_uncontrolled_under_the_default_tariff(run_cache):
+    from pathlib import Path
+
+    from hostcap.models.tariff import load_tariff
+
+    tariff = load_tariff(Path(__file__).parents[2] / "studies" / "tariffs" / "de_household_2024.yaml")
+    runs = {s: run_cache(Scenario(strategy=s, tariff=tariff, **SUMMER)).customers() for s in ("uncontrolled", "smart")}
+    cost = {s: c.loc[c["n_ev"] > 0, "ev_charging_cost_EUR"] for s, c in runs.items()}
+    assert (cost["smart"] <= cost["uncontrolled"] + 1e-9).all()
+    assert cost["uncontrolled"].sum() > 0
+    # without its EV a household's bill does not depend on the strategy
+    np.testing.assert_allclose(runs["smart"]["bill_no_ev_EUR"], runs["uncontrolled"]["bill_no_ev_EUR"])

@@ -31,6 +31,9 @@ def inputs(tmp_path, tiny_net):
     two_day = pd.DataFrame({"load.p_mw.0": [0.004, 0.004]}, index=pd.date_range("2016-01-01", periods=2, freq="2D"))
     two_day.to_csv(d / "two_day.csv")
     (d / "study.yaml").write_text(yaml.safe_dump(STUDY))
+    (d / "gap_tariff.yaml").write_text(yaml.safe_dump({
+        "name": "gap", "source": "test", "currency": "EUR", "export": {"rule": "none"},
+        "bands": [{"name": "day", "price_per_kwh": 0.3, "weekday": [[0, 12]], "weekend": [[0, 24]]}]}))
     return d
 
 
@@ -62,6 +65,8 @@ CASES = {
     "out is read-only": (RUN + ["--out", "/proc/hostcap-out"], "cannot write to /proc/hostcap-out"),
     "out is somebody's folder": (RUN + ["--out", "{in}"], "other files in it"),
     "run: step that fits no profile": (RUN + ["--step-min", "7"], "step_min"),
+    "run: tariff with a gap": (RUN + ["--tariff", "{in}/gap_tariff.yaml"], "weekday 12:00 is in no band"),
+    "run: tariff file missing": (RUN + ["--tariff", "{in}/nowhere.yaml"], "nowhere.yaml"),
     # hostcap study: the study file
     "study named ..": (["study", "@name=.."], "name"),
     "study named a/b": (["study", "@name=a/b"], "name"),
@@ -73,6 +78,8 @@ CASES = {
     "alias bomb": (["study", "@bomb"], "more than 100 aliases"),
     "a billion samples": (["study", "@samples"], "samples"),
     "v2g_optimal setpoints off the step": (["study", "@setpoint"], "optimal_setpoint_min: 20 min"),
+    "study tariff with a gap": (["study", "@tariff_gap"], "weekday 12:00 is in no band"),
+    "study tariff missing": (["study", "@tariff_missing"], "nowhere.yaml"),
     "feeder file missing": (["study", "@missing_feeder"], "nowhere.json"),
     "per-feeder profiles in kW": (["study", "@kw_profiles"], "look like kW"),
     "study out is a file": (["study", "{in}/study.yaml", "--out", "{in}/tiny.json"], "is a file"),
@@ -99,6 +106,8 @@ STUDY_TEXTS = {
     "feeders": dict(feeders=["tiny.json", "tiny.json"]),
     "samples": dict(samples=1_000_000_000),
     "setpoint": dict(optimal_setpoint_min=20),
+    "tariff_gap": dict(tariff="gap_tariff.yaml"),
+    "tariff_missing": dict(tariff="nowhere.yaml"),
     "missing_feeder": dict(feeders=["nowhere.json"]),
     "kw_profiles": dict(feeders=[{"ref": "tiny.json", "profiles": "kw.csv"}]),
     "dask_file": dict(dask={"scheduler_file": "missing.json"}),
