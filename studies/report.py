@@ -33,6 +33,14 @@ table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #bbb;paddin
 th{background:#eee}img{max-width:100%}h2{border-bottom:1px solid #ccc}code{background:#f4f4f4}"""
 
 
+def tariff_text(spec: StudySpec) -> str:
+    """The tariff the strategies scheduled by, with its source when it is priced."""
+    if spec.tariff is None:
+        return f"default time-of-use bands (no prices) {Tariff()}"
+    t = spec.tariff
+    return f"{t.name} ({t.currency}; source: {t.source})"
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
@@ -141,7 +149,7 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]]) -> 
         "<h2>Assumptions and provenance</h2><ul>",
         f"<li>Voltage band: {band.source} ({band.v_min_pu}-{band.v_max_pu} pu); line limit "
         f"{spec.line_limit_pct} % of max_i_ka, transformer limit {spec.trafo_limit_pct} % of sn_mva.</li>",
-        f"<li>Time-of-use tariff: {html.escape(str(Tariff()))}; volt-watt curve: "
+        f"<li>Tariff: {html.escape(tariff_text(spec))}; volt-watt curve: "
         f"{html.escape(str(VoltWattCurve()))}.</li>",
         f"<li>Seed {spec.seed}; spec hash <code>{manifest['spec_hash']}</code>; step {spec.step_min:g} min; "
         f"solver {spec.solver}.</li>",
