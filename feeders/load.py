@@ -56,7 +56,6 @@ class Feeder:
             "p_pv_kw": np.asarray(p.sgen_p.values(start, n_steps) @ sgen_cp) * 1e3,
         }
 
-
     def standard_load_kw(self, index: pd.DatetimeIndex) -> np.ndarray:
         """The households' summed load as a standard load profile gives it at each stamp of `index`: the
         mean, over every day of the feeder's profiles in the same season and of the same day type, of the

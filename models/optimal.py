@@ -13,8 +13,8 @@ and planned a peak of 87.6 kW; quarter-hour setpoints plan 82.7 kW in 7.2 s (30 
 The programme's step rows use one summed power per block for the EVs plugged in all through it, so each
 row holds a few columns rather than one per EV (this halved the solve time).
 
-Objective: the transformer's peak import first, energy cost second (price level + 1 per kWh, weighted by
-`COST_WEIGHT`, small enough not to trade peak for cost). Constraints per EV: charger ratings while plugged
+Objective: the transformer's peak import first, energy cost second (the priced tariff's price per kWh, or
+without one the price level + 1, weighted by `COST_WEIGHT`, small enough not to trade peak for cost). Constraints per EV: charger ratings while plugged
 in (discharge only for bidirectional EVs, and within the meter's export limit when there is one), energy
 balance with the efficiencies and trips, energy at each setpoint boundary between a floor and the capacity
 (floor: reserve plus next trip, relaxed to what uncontrolled charging would reach), at every departure
@@ -157,7 +157,7 @@ def solve_window(fleet: Fleet, mob: Mobility, *, e0_kwh: np.ndarray, t0: int, n:
     return p_block[blk] * plugged, x[ie0:iz].reshape(B + 1, m)
 
 
-def optimal_schedule(fleet: Fleet, mob: Mobility, *, other_kw: np.ndarray, levels: np.ndarray, n_steps: int,
+def optimal_schedule(fleet: Fleet, mob: Mobility, *, other_kw: np.ndarray, price: np.ndarray, n_steps: int,
                      dt_h: float, trafo_export_limit_kw: float = 0.0, household_net_kw: np.ndarray | None = None,
                      export_limit_kw: float | None = None, setpoint_h: float = 1.0) -> np.ndarray:
     """EV power (n_steps, n_ev), kW, >0 charging, solved day by day. other_kw: no-EV transformer import
@@ -179,7 +179,7 @@ def optimal_schedule(fleet: Fleet, mob: Mobility, *, other_kw: np.ndarray, level
         if export_limit_kw is not None and household_net_kw is not None:
             room = np.maximum(household_net_kw[idx] + export_limit_kw, 0.0)
         p, energy = solve_window(fleet, mob, e0_kwh=e, t0=t0, n=n, other_kw=other_kw[idx],
-                                 price=levels[t0:t0 + n].astype(float) + 1.0, dt_h=dt_h,
+                                 price=price[t0:t0 + n], dt_h=dt_h,
                                  trafo_export_limit_kw=trafo_export_limit_kw, meter_room_kw=room,
                                  block_starts=np.concatenate([np.arange(0, keep, block),
                                                               np.arange(keep, n, look_block)]))

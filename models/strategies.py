@@ -99,13 +99,11 @@ class Controller:
         self._w = h.max() * 1.01 - h if h.max() > 0 else np.ones_like(h)
         below_w = np.where(below, self._w[None, :], 0.0)
         self.cum_w_lower = np.concatenate([np.zeros((n_levels + 1, 1)), np.cumsum(below_w, axis=1)], axis=1)
-        # each step's position in its run of equal price: steps since the run began, and the run's length
+        # each step's position in its run of equal price: steps since the run began
         change = np.flatnonzero(np.diff(self.levels) != 0) + 1
         starts = np.concatenate([[0], change])
         lengths = np.diff(np.concatenate([starts, [len(self.levels)]]))
-        run = np.repeat(np.arange(len(starts)), lengths)
-        self._elapsed = np.arange(len(self.levels)) - starts[run]
-        self._run_len = lengths[run]
+        self._elapsed = np.arange(len(self.levels)) - np.repeat(starts, lengths)
 
     def setpoints(self, t: int, e_kwh: np.ndarray, household_net_kw: np.ndarray, vm_pu: np.ndarray,
                   fleet_bounds_kw: tuple[float, float] | None = None) -> np.ndarray:

@@ -31,7 +31,7 @@ def test_two_evs_eight_hours_peak_equals_the_hand_optimum():
     # is all the flexibility there is at hours 3-4).
     other = np.array([2, 2, 2, 10, 10, 2, 2, 2], float)
     fleet = fleet_of(e0=[0.0, 10.0], target=[4.0, 10.0], reserve=[0.0, 4.0], p_ch=[2.0, 2.0], p_dis=[0.0, 2.0])
-    p = optimal_schedule(fleet, always_home(8, 2), other_kw=other, levels=np.zeros(9, np.int8), n_steps=8, dt_h=1.0)
+    p = optimal_schedule(fleet, always_home(8, 2), other_kw=other, price=np.ones(9), n_steps=8, dt_h=1.0)
     assert (other + p.sum(axis=1)).max() == pytest.approx(8.0, abs=1e-6)
     assert p[3:5, 1] == pytest.approx([-2.0, -2.0], abs=1e-6)
     assert p[:, 0].sum() == pytest.approx(4.0, abs=1e-6)  # EV0 reaches its target
@@ -42,7 +42,7 @@ def test_two_evs_eight_hours_peak_equals_the_hand_optimum():
 def test_reverse_flow_from_pv_is_absorbed_never_added():
     other = np.array([3, 3, -4, -4, 3, 3], float)  # PV reverses the flow at steps 2-3
     fleet = fleet_of(e0=[10.0], target=[14.0], reserve=[2.0], p_ch=[3.0], p_dis=[3.0])
-    p = optimal_schedule(fleet, always_home(6, 1), other_kw=other, levels=np.zeros(7, np.int8), n_steps=6, dt_h=1.0)
+    p = optimal_schedule(fleet, always_home(6, 1), other_kw=other, price=np.ones(7), n_steps=6, dt_h=1.0)
     total = other + p[:, 0]
     assert (p[2:4, 0] >= -1e-9).all()  # no discharge while PV exports
     # by hand: the EV must gain 4 kWh; the two PV hours take at most 3 kW x 2 h = 6 kWh, so it can give
