@@ -35,8 +35,8 @@ class HomesSim(PopulationSim):
         schedule = None
         if sc.strategy == "v2g_optimal":
             hh_net = inp.households.p_load_kw - inp.households.p_pv_kw
-            price = (inp.levels + 1.0 if sc.tariff is None else
-                     sc.tariff.price_per_kwh(inp.index[0] + np.arange(len(inp.levels)) * pd.Timedelta(seconds=inp.dt_s)))
+            horizon = pd.date_range(inp.index[0], periods=len(inp.levels), freq=pd.Timedelta(seconds=inp.dt_s))
+            price = inp.levels + 1.0 if sc.tariff is None else sc.tariff.price_per_kwh(horizon)
             schedule = optimal_schedule(self.fleet, self.mob, other_kw=no_ev_slack_kw(sc), price=price,
                                         n_steps=inp.n_steps, dt_h=self.dt_h,
                                         trafo_export_limit_kw=sc.trafo_export_limit_kw,

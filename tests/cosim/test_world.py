@@ -233,5 +233,8 @@ def test_smart_never_costs_a_household_more_than_uncontrolled_under_the_default_
     cost = {s: c.loc[c["n_ev"] > 0, "ev_charging_cost_EUR"] for s, c in runs.items()}
     assert (cost["smart"] <= cost["uncontrolled"] + 1e-9).all()
     assert cost["uncontrolled"].sum() > 0
+    # the perfect aggregator prices its energy with the tariff too
+    optimal = run_cache(Scenario(strategy="v2g_optimal", tariff=tariff, **SUMMER))
+    assert optimal.metrics["ev_unmet_kwh"] <= 1e-6
     # without its EV a household's bill does not depend on the strategy
     np.testing.assert_allclose(runs["smart"]["bill_no_ev_EUR"], runs["uncontrolled"]["bill_no_ev_EUR"])
