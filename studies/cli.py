@@ -75,9 +75,11 @@ def run(out, tariff, **options):
     if scenario.tariff is not None:
         c, cur = result.customers(), scenario.tariff.currency
         ev = c[c["n_ev"] > 0]
+        per_home = (f", {ev[f'ev_charging_cost_{cur}'].median():.2f} {cur} per EV home (median)" if len(ev)
+                    else "")
         click.echo(f"households ({scenario.tariff.name}): bills {c[f'bill_{cur}'].sum():,.2f} {cur} "
-                   f"({c[f'bill_no_ev_{cur}'].sum():,.2f} without EVs); EV charging {ev[f'ev_charging_cost_{cur}'].sum():,.2f} "
-                   f"{cur}, {ev[f'ev_charging_cost_{cur}'].median():.2f} {cur} per EV home (median)")
+                   f"({c[f'bill_no_ev_{cur}'].sum():,.2f} without EVs); EV charging "
+                   f"{ev[f'ev_charging_cost_{cur}'].sum():,.2f} {cur}{per_home}")
     if m["nonconverged_share"] > NONCONVERGED_MAX_SHARE:
         click.echo(f"error: the power flow did not converge at {m['nonconverged_steps']} of "
                    f"{result.inputs.n_steps} steps (more than {NONCONVERGED_MAX_SHARE:.0%}); these results "

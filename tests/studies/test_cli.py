@@ -1,5 +1,6 @@
 import json
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -118,3 +119,14 @@ def test_study_whose_every_scenario_fails_names_each_error_and_exits_1(tmp_path,
     assert err == ["failed: 4 x InputError: solver fast: the feeder has generators or wards; use --solver pandapower"]
     runs = pd.read_parquet(tmp_path / "out" / "allfail" / "runs.parquet")
     assert len(runs) == 4 and (runs["status"] == "failed").all()
+
+
+def test_run_with_a_tariff_prints_the_households_bills_and_writes_them(tmp_path, capsys):
+    tariff = Path(__file__).parents[2] / "studies" / "tariffs" / "de_household_2024.yaml"
+    out = tmp_path / "run"
+    assert main(["run", "--days", "1", "--penetration", "0.5", "--tariff", str(tariff), "--out", str(out)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("households (de_household_2024): bills ") and "EUR per EV home" in line
+    c = pd.read_parquet(out / "customers.parquet")
+    assert c["bill_EUR"].sum() > c["bill_no_ev_EUR"].sum() > 0
+    assert c.loc[c["n_ev"] == 0, "ev_charging_cost_EUR"].abs().max() < 1e-9  # homes without an EV pay nothing for one
