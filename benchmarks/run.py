@@ -79,7 +79,7 @@ def optimal_week_s() -> float:
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
-        optimal_schedule(inp.fleet, inp.mobility, other_kw=other, price=inp.levels + 1.0, n_steps=inp.n_steps,
+        optimal_schedule(inp.fleet, inp.mobility, other_kw=other, price=inp.price_per_kwh, n_steps=inp.n_steps,
                          dt_h=inp.dt_s / 3600.0, setpoint_h=sc.setpoint_h)
         best = min(best, time.perf_counter() - t0)
     return best

@@ -13,7 +13,6 @@ of steps until they leave. Records every EV's power, reactive power and stored e
 the running unmet and driven energy.
 """
 import numpy as np
-import pandas as pd
 
 from hostcap.cosim.base import PopulationSim, scalar, summed
 from hostcap.cosim.base_case import no_ev_slack_kw
@@ -35,9 +34,7 @@ class HomesSim(PopulationSim):
         schedule = None
         if sc.strategy == "v2g_optimal":
             hh_net = inp.households.p_load_kw - inp.households.p_pv_kw
-            horizon = pd.date_range(inp.index[0], periods=len(inp.levels), freq=pd.Timedelta(seconds=inp.dt_s))
-            price = inp.levels + 1.0 if sc.tariff is None else sc.tariff.price_per_kwh(horizon)
-            schedule = optimal_schedule(self.fleet, self.mob, other_kw=no_ev_slack_kw(sc), price=price,
+            schedule = optimal_schedule(self.fleet, self.mob, other_kw=no_ev_slack_kw(sc), price=inp.price_per_kwh,
                                         n_steps=inp.n_steps, dt_h=self.dt_h,
                                         trafo_export_limit_kw=sc.trafo_export_limit_kw,
                                         household_net_kw=hh_net[:, self.fleet.cp], export_limit_kw=sc.export_limit_kw,

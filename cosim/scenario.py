@@ -42,7 +42,39 @@ def check_setpoint_interval(setpoint_min: float, step_min: float) -> None:
                          "step that divides a day")
 
 
-class Scenario(BaseModel):
+class RunSettings(BaseModel):
+    """The settings a study passes to each of its scenarios unchanged: step, solver, limits, utility rules,
+    tariff and strategy settings (one definition for `Scenario` and `studies.spec.StudySpec`)."""
+
+    seed: int = Field(0, ge=0)
+    band: Literal["en50160", "ansi"] = "en50160"
+    line_limit_pct: float = Field(100.0, gt=0)
+    trafo_limit_pct: float = Field(100.0, gt=0)
+    export_limit_kw: float | None = Field(None, ge=0, description="Meter export limit per connection point "
+                                          "(EV discharge + PV - load), kW; 0: no export; none: no limit.")
+    q_control: Literal["none", "volt_var"] = Field("none", description="Bidirectional chargers' reactive "
+                                                   "power: IEEE 1547-2018 Cat. B volt-var, or none.")
+    peak_target_kw: float | Literal["auto"] = Field("auto", description="v2g_peak_shave: transformer import "
+                                                    "target, kW, or auto (the previous day's no-EV peak).")
+    trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
+                                         "transformer below -this (reverse flow to the MV grid), kW.")
+    tariff: PricedTariff | None = Field(None, description="A priced tariff (in a study file a mapping, or the "
+                                        "path of a tariff YAML file): bills per household, and the strategies' "
+                                        "price levels; none: the default time-of-use bands, no bills.")
+    optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
+                                               "aggregator sets each EV's power, min, a multiple of the step "
+                                               "that divides a day; none: 60, or the step where 60 is no multiple.")
+    step_min: float = Field(15.0, gt=0)
+    solver: Literal["fast", "pandapower"] = "fast"
+
+    @model_validator(mode="after")
+    def _setpoint_fits_the_step(self):
+        if self.optimal_setpoint_min is not None:
+            check_setpoint_interval(self.optimal_setpoint_min, self.step_min)
+        return self
+
+
+class Scenario(RunSettings):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     key: str = "run"
@@ -55,31 +87,13 @@ class Scenario(BaseModel):
     v2g_share: float = Field(0.0, ge=0.0, le=1.0)
     start: IsoDate = "2016-01-11"
     days: int = Field(7, ge=1, le=366)
-    step_min: float = Field(15.0, gt=0)
-    seed: int = Field(0, ge=0)
     sample: int = Field(0, ge=0)
-    band: Literal["en50160", "ansi"] = "en50160"
-    solver: Literal["fast", "pandapower"] = "fast"
     volt_watt_v_pu: tuple[float, ...] = VoltWattCurve.v_pu
     volt_watt_frac: tuple[float, ...] = VoltWattCurve.frac
     volt_watt_absorb_pu: tuple[float, float] = VoltWattCurve.v_absorb_pu
     volt_watt_smoothing: float = VoltWattCurve.smoothing
-    line_limit_pct: float = Field(100.0, gt=0)
-    trafo_limit_pct: float = Field(100.0, gt=0)
-    export_limit_kw: float | None = Field(None, ge=0, description="Meter export limit per connection point "
-                                          "(EV discharge + PV - load), kW; 0: no export; none: no limit.")
-    q_control: Literal["none", "volt_var"] = "none"
     start_delay_max_s: float = Field(600.0, ge=0.0, le=1800.0, description="smart, v2g_tou, v2h: longest "
                                      "randomised delay of a charger at the start of a price window, s.")
-    peak_target_kw: float | Literal["auto"] = Field("auto", description="v2g_peak_shave: transformer import "
-                                                    "target, kW, or auto (the previous day's no-EV peak).")
-    trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
-                                         "transformer below -this (reverse flow to the MV grid), kW.")
-    tariff: PricedTariff | None = Field(None, description="A priced tariff: bills per household and the "
-                                        "strategies' price levels; none: the default bands, no bills.")
-    optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
-                                               "aggregator sets each EV's power, min, a multiple of the step "
-                                               "that divides a day; none: 60, or the step where 60 is no multiple.")
 
     @field_validator("strategy")
     @classmethod
@@ -87,12 +101,6 @@ class Scenario(BaseModel):
         if v not in STRATEGIES:
             raise ValueError(f"unknown strategy '{v}', choose one of {', '.join(STRATEGIES)}")
         return v
-
-    @model_validator(mode="after")
-    def _setpoint_fits_the_step(self):
-        if self.optimal_setpoint_min is not None:
-            check_setpoint_interval(self.optimal_setpoint_min, self.step_min)
-        return self
 
     @property
     def setpoint_h(self) -> float:
@@ -120,6 +128,7 @@ class Inputs:
     fleet: Fleet
     mobility: Mobility  # (n_steps + look-ahead, n_ev)
     levels: np.ndarray  # tariff price level per step, same horizon as mobility
+    price_per_kwh: np.ndarray  # import price per step, same horizon: the priced tariff's, or the level + 1
     standard_load_kw: np.ndarray  # the households' standard load profile at each step, same horizon as mobility
     cp_bus_pos: np.ndarray  # position in net.bus of each connection point's bus
 
@@ -174,13 +183,15 @@ def _build_inputs(scenario_json: str) -> Inputs:
     hours = (np.arange(horizon) * dt_s / 3600.0) % 24.0
     if sc.tariff is None:
         levels = Tariff().levels(hours)
+        price = levels + 1.0  # an ordinal stand-in: only the order of the bands is known
     else:
-        levels = sc.tariff.levels(pd.date_range(start, periods=horizon, freq=pd.Timedelta(seconds=dt_s)))
+        stamps = pd.date_range(start, periods=horizon, freq=pd.Timedelta(seconds=dt_s))
+        levels, price = sc.tariff.levels(stamps), sc.tariff.price_per_kwh(stamps)
     prof_index = pd.date_range(start, periods=int(round(horizon * factor)) if factor >= 1 else
                                int(np.ceil(horizon * factor)), freq=pd.Timedelta(seconds=prof.dt_s))
     standard_load_kw = resample(feeder.standard_load_kw(prof_index)[:, None], factor)[:horizon, 0]
     bus_pos = pd.Series(np.arange(len(feeder.net.bus)), index=feeder.net.bus.index)
-    return Inputs(feeder, index, dt_s, households, fleet, mobility, levels, standard_load_kw,
+    return Inputs(feeder, index, dt_s, households, fleet, mobility, levels, price, standard_load_kw,
                   bus_pos.loc[cps["bus"]].to_numpy())
 
 

@@ -78,7 +78,7 @@ class RunResult:
                                  ev_charge_kw=np.asarray(np.maximum(s["ev_p_kw"], 0.0) @ at_cp),
                                  export_limit_kw=self.scenario.export_limit_kw, dt_h=inp.dt_s / 3600.0,
                                  tariff=self.scenario.tariff,
-                                 price_per_kwh=self.scenario.tariff and self.scenario.tariff.price_per_kwh(inp.index))
+                                 price_per_kwh=inp.price_per_kwh[:n])
         return pd.DataFrame({
             "bus": cps["bus"].to_numpy(), "household": cps["household"].to_numpy(),
             "n_ev": np.bincount(f.cp, minlength=len(cps)),

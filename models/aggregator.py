@@ -1,8 +1,9 @@
 """`v2g_peak_shave`: a grid-aware aggregator that keeps the feeder transformer's import at or below a target.
 
-Each step the aggregator reads the transformer's power of the previous step (time-shifted, through mosaik)
-and the fleet's power it dispatched then; their difference is its persistence forecast of everything else
-on the feeder (households, PV, losses). It gives the fleet bounds on its total power:
+The bounds the fleet applies at a step come from the transformer's power of the previous step and the
+fleet's power then (read through mosaik at the end of that step); their difference is the aggregator's
+persistence forecast of everything else on the feeder (households, PV, losses). The bounds on the fleet's
+total power:
 
     hi = (1 - MARGIN) target - other     (charging up to hi fills the valley below the target; a negative hi asks for
                              discharge that shaves the peak)

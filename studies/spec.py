@@ -16,11 +16,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from hostcap.cosim.scenario import IsoDate, check_setpoint_interval
+from hostcap.cosim.scenario import IsoDate, RunSettings
 from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.models.errors import InputError
 from hostcap.models.strategies import STRATEGIES
-from hostcap.models.tariff import PricedTariff, load_tariff
+from hostcap.models.tariff import load_tariff
 from hostcap.studies.errors import input_error
 
 TIMESERIES = ("res_bus/vm_pu", "res_line/loading_percent", "res_trafo/loading_percent", "res_ext_grid/p_mw",
@@ -98,7 +98,7 @@ class DaskSettings(Strict):
     slurm: Slurm | None = None
 
 
-class StudySpec(Strict):
+class StudySpec(Strict, RunSettings):
     name: str = Field(pattern=SLUG, max_length=64, description="Results go to results/<name>/.")
     feeders: list[str | FeederEntry] = Field([FeederEntry(ref=DEFAULT_FEEDER, name=DEFAULT_FEEDER)], min_length=1)
     periods: list[Period] = Field(min_length=1)
@@ -106,27 +106,7 @@ class StudySpec(Strict):
     penetrations: list[float] = Field(min_length=1, description="EV penetration levels, 0..1.")
     v2g_shares: list[float] = Field([0.5], min_length=1, description="Bidirectional shares of the EVs, 0..1.")
     samples: int = Field(10, ge=1, le=MAX_SCENARIOS, description="Monte Carlo samples per level.")
-    seed: int = Field(0, ge=0)
-    band: Literal["en50160", "ansi"] = "en50160"
-    line_limit_pct: float = Field(100.0, gt=0)
-    trafo_limit_pct: float = Field(100.0, gt=0)
     max_violation_probability: float = Field(0.05, ge=0.0, le=1.0)
-    export_limit_kw: float | None = Field(None, ge=0, description="Meter export limit per connection point "
-                                          "(EV discharge + PV - load), kW; 0: no export; none: no limit.")
-    q_control: Literal["none", "volt_var"] = Field("none", description="Bidirectional chargers' reactive "
-                                                   "power: IEEE 1547-2018 Cat. B volt-var, or none.")
-    peak_target_kw: float | Literal["auto"] = Field("auto", description="v2g_peak_shave: transformer import "
-                                                    "target, kW, or auto (the previous day's no-EV peak).")
-    trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
-                                         "transformer below -this (reverse flow to the MV grid), kW.")
-    tariff: PricedTariff | None = Field(None, description="A priced tariff (a mapping, or the path of a "
-                                        "tariff YAML file): bills per household, and the strategies' price "
-                                        "levels; none: the default time-of-use bands, no bills.")
-    optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
-                                               "aggregator sets each EV's power, min, a multiple of the step "
-                                               "that divides a day; none: 60, or the step where 60 is no multiple.")
-    step_min: float = Field(15.0, gt=0)
-    solver: Literal["fast", "pandapower"] = "fast"
     keep_timeseries: list[Literal[TIMESERIES]] = Field(  # type: ignore[valid-type]
         [], description="Time series each run writes under results/<name>/runs/<key>/.")
     dask: DaskSettings = DaskSettings()
@@ -174,12 +154,6 @@ class StudySpec(Strict):
             return load_tariff(path)
         except InputError as exc:
             raise ValueError(str(exc).removeprefix("tariff: ")) from None
-
-    @model_validator(mode="after")
-    def _setpoint_fits_the_step(self):
-        if self.optimal_setpoint_min is not None:
-            check_setpoint_interval(self.optimal_setpoint_min, self.step_min)
-        return self
 
     @model_validator(mode="after")
     def _bounded(self):

@@ -4,7 +4,7 @@ Keys are stable strings; a scenario's random draws depend only on (study seed, f
 `models/population.py` — so placements are nested across penetration levels and every strategy sees the
 same cars and trips. Results therefore do not depend on the number of workers or the order of execution.
 """
-from hostcap.cosim.scenario import Scenario
+from hostcap.cosim.scenario import RunSettings, Scenario
 from hostcap.studies.spec import StudySpec
 
 
@@ -14,6 +14,7 @@ def scenario_key(feeder: str, period: str, strategy: str, penetration: float, v2
 
 def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
     """Every scenario of the study with its sweep coordinates (the leading columns of runs.parquet)."""
+    settings = {name: getattr(spec, name) for name in RunSettings.model_fields}  # passed to every scenario
     out = []
     for feeder in spec.feeders:
         for period in spec.periods:
@@ -25,13 +26,7 @@ def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
                             scenario = Scenario(
                                 key=key, feeder=feeder.ref, feeder_name=feeder.name, profiles=feeder.profiles,
                                 trips=feeder.trips, strategy=strategy, penetration=pen, v2g_share=share,
-                                start=period.start, days=period.days, step_min=spec.step_min, seed=spec.seed,
-                                sample=sample, band=spec.band, solver=spec.solver,
-                                line_limit_pct=spec.line_limit_pct, trafo_limit_pct=spec.trafo_limit_pct,
-                                export_limit_kw=spec.export_limit_kw, q_control=spec.q_control,
-                                peak_target_kw=spec.peak_target_kw,
-                                trafo_export_limit_kw=spec.trafo_export_limit_kw,
-                                optimal_setpoint_min=spec.optimal_setpoint_min, tariff=spec.tariff)
+                                start=period.start, days=period.days, sample=sample, **settings)
                             coords = {"key": key, "feeder": feeder.name, "period": period.name,
                                       "strategy": strategy, "penetration": pen, "v2g_share": share,
                                       "sample": sample}
