@@ -85,6 +85,7 @@ rule study:
     output:
         runs=f"{RES}/runs.parquet",
         elements=f"{RES}/elements.parquet",
+        households=f"{RES}/households.parquet",
         manifest=f"{RES}/manifest.json",
     threads: STUDY_THREADS
     log:
@@ -100,10 +101,12 @@ rule hosting:
         spec=SPEC_FILE,
         runs=f"{RES}/runs.parquet",
         elements=f"{RES}/elements.parquet",
+        households=f"{RES}/households.parquet",
     output:
         hc=report(f"{RES}/hosting_capacity.csv", category="Hosting capacity"),
         prob=report(f"{RES}/violation_probability.csv", category="Hosting capacity"),
         loc=f"{RES}/locational.parquet",
+        value=report(f"{RES}/customer_value.csv", category="Households"),
     log:
         f"logs/{NAME}/hosting.log",
     benchmark:
@@ -116,6 +119,7 @@ rule gis:
     input:
         spec=SPEC_FILE,
         loc=f"{RES}/locational.parquet",
+        households=f"{RES}/households.parquet",
         topology="resources/feeders/{feeder}.gpkg",
     output:
         f"{RES}/gis/{{feeder}}.gpkg",
@@ -167,6 +171,7 @@ rule report:
         spec=SPEC_FILE,
         hc=f"{RES}/hosting_capacity.csv",
         prob=f"{RES}/violation_probability.csv",
+        value=f"{RES}/customer_value.csv",
         manifest=f"{RES}/manifest.json",
         gis=expand(f"{RES}/gis/{{feeder}}.gpkg", feeder=FEEDERS),
     output:

@@ -85,6 +85,48 @@ def optimal_week_s() -> float:
     return best
 
 
+def customer_side(days: int, repeats: int = 3) -> dict[str, dict]:
+    """What the customer side adds to a run of the default feeder (100 % EVs, all bidirectional, a July
+    week from 2016-07-04, the German default tariff): the run itself, the households' economics
+    (`customers()` without wear), and the battery wear of every EV (`vehicles()`): cold (BLAST-Lite on the
+    run's traces and on the uncontrolled counterfactual's) and with the counterfactual already computed, as
+    it is for every strategy and level of a sample after the first in the same worker. Fastest of `repeats`."""
+    from pathlib import Path
+
+    from hostcap.cosim.scenario import Scenario
+    from hostcap.cosim.world import RunResult, run_scenario
+    from hostcap.models.tariff import load_tariff
+    from hostcap.models.wear import _fade, fleet_fade
+
+    tariff = load_tariff(Path(__file__).parents[1] / "studies" / "tariffs" / "de_household_2024.yaml")
+    rows = {}
+    for strategy in ("smart", "v2g_tou", "v2h"):
+        sc = Scenario(strategy=strategy, penetration=1.0, v2g_share=1.0, days=days, start="2016-07-04", tariff=tariff)
+        run_scenario(sc.model_copy(update={"days": 1}))  # warm
+        best = dict.fromkeys(("run_s", "economics_s", "wear_cold_s", "wear_warm_s"), float("inf"))
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            r = run_scenario(sc)
+            t1 = time.perf_counter()
+            # the same run without wear: its customers() is the economics alone (the counterfactual included)
+            RunResult(sc.model_copy(update={"battery_wear": None}), r.inputs, r.metrics, r.series, r.totals).customers()
+            t2 = time.perf_counter()
+            _fade.cache_clear()
+            r.vehicles()
+            t3 = time.perf_counter()
+            _fade.cache_clear()
+            f = r.inputs.fleet
+            fleet_fade(r.charging_only[1], initial_e_kwh=f.initial_e_kwh, capacity_kwh=f.capacity_kwh,
+                       index=r.inputs.index, dt_s=r.inputs.dt_s, wear=sc.battery_wear)
+            t4 = time.perf_counter()
+            r.vehicles()
+            t5 = time.perf_counter()
+            for k, v in zip(best, (t1 - t0, t2 - t1, t3 - t2, t5 - t4)):
+                best[k] = min(best[k], v)
+        rows[strategy] = best
+    return rows
+
+
 def pandapower_timeseries(feeder_code: str, steps: int) -> dict:
     """pandapower's own open-loop time series with the feeder's SimBench profiles (ConstControl)."""
     import pandapower.timeseries as ts
@@ -164,6 +206,14 @@ def main() -> None:
         print(f"| {strategy} | {r['steps']} | {r['ms_per_step']:.3f} | {r['ms_per_step'] / base:.2f}x | "
               f"{r['peak_kw']:.1f} |")
     print(f"\nv2g_optimal: the winter week's seven linear programmes take {optimal_week_s():.2f} s")
+    rows = customer_side(2 if args.quick else 7)
+    print("\n| customer side (default feeder, 100 % EVs, all bidirectional, July, DE tariff) | run s | economics s "
+          "| wear s, cold | wear s, counterfactual cached | economics + wear (cached) vs run |")
+    print("|---|---|---|---|---|---|")
+    for strategy, r in rows.items():
+        added = (r["economics_s"] + r["wear_warm_s"]) / r["run_s"]
+        print(f"| {strategy} | {r['run_s']:.2f} | {r['economics_s']:.3f} | {r['wear_cold_s']:.2f} | "
+              f"{r['wear_warm_s']:.2f} | {added:.0%} |")
     if not args.quick:
         m = mvlv_week(7)
         print(f"\nMV+LV {MVLV} (9,099 buses, 8,772 loads): one week closed loop, {m['steps']} steps: "

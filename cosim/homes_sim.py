@@ -7,6 +7,10 @@ demand (used by v2h and by the meter's export limit) inside the simulator: that 
 not grid feedback. With an export limit, EV discharge and then PV are cut at the meter
 (`models/meter.py`); with volt-var, bidirectional chargers set their reactive power from the voltage the
 grid reported for the previous step.
+With outages the grid tells the fleet which connection points have supply (`energised`, time-shifted: the
+grid sends each step's state at the end of the previous one). At a dark connection point nothing flows to
+the grid; a V2H-capable, plugged-in EV islands its home and serves it (`models/outage.py`), any other EV
+there idles.
 Under `v2g_peak_shave` the fleet also reports its telemetry to the aggregator: its total power, the
 grid-side energy its plugged-in EVs still need to reach their targets, and the energy-weighted mean number
 of steps until they leave. Records every EV's power, reactive power and stored energy, curtailed PV, and
@@ -19,12 +23,13 @@ from hostcap.cosim.base_case import no_ev_slack_kw
 from hostcap.models.fleet import depart, integrate, limit_power
 from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
 from hostcap.models.optimal import optimal_schedule
+from hostcap.models.outage import island
 from hostcap.models.strategies import Controller
 
 
 class HomesSim(PopulationSim):
     MODELS = {"Households": ["p_kw", "q_kvar"], "Fleet": ["vm_pu", "fleet_lo_kw", "fleet_hi_kw", "p_kw", "q_kvar",
-                                                                "p_total_kw", "need_kwh", "need_steps"]}
+                                                                "p_total_kw", "need_kwh", "need_steps", "energised"]}
 
     def setup(self):
         inp = self.inputs
@@ -48,6 +53,11 @@ class HomesSim(PopulationSim):
         self.volt_var = VoltVarCurve() if sc.q_control == "volt_var" else None
         self.telemetry = sc.strategy == "v2g_peak_shave"
         self.record(ev_p_kw=self.fleet.n, ev_e_kwh=self.fleet.n, ev_q_kvar=self.fleet.n, pv_curtailed_kw=self.n_cp)
+        self.outages = sc.outages
+        if self.outages is not None:
+            self.record(powered=self.n_cp, islanded=self.n_cp, backup_served_kw=self.n_cp)
+            self.after_outage = np.zeros(self.fleet.n, bool)  # the EV's home has been dark in this run
+            self.trips_short = np.zeros(self.fleet.n)  # trips after that which the battery could not cover
 
     def step(self, time, inputs, max_advance):
         t, fleet, mob = time, self.fleet, self.mob
@@ -55,6 +65,11 @@ class HomesSim(PopulationSim):
         vm_pu = summed(fin, "vm_pu", self.n_cp) if "vm_pu" in fin else np.ones(self.n_cp)
         household_kw = self.households.net_p_kw(t)
         e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
+        on = None
+        if self.outages is not None:
+            on = summed(fin, "energised", self.n_cp) > 0.5 if "energised" in fin else np.ones(self.n_cp, bool)
+            self.trips_short += self.after_outage & mob.departs[t] & (driven < mob.trip_kwh[t] - 1e-9)
+            self.after_outage |= ~on[fleet.cp]
         bounds = (scalar(fin, "fleet_lo_kw"), scalar(fin, "fleet_hi_kw")) if "fleet_hi_kw" in fin else None
         p = self.controller.setpoints(t, e, household_kw, vm_pu, bounds)
         p = limit_power(p, e, mob.plugged[t], fleet, self.dt_h)
@@ -65,29 +80,56 @@ class HomesSim(PopulationSim):
             curtailed = curtail_pv(household_kw + ev_cp_kw, self.households.p_pv_kw[t], self.export_limit_kw)
         q = (self.volt_var.q_kvar(vm_pu[fleet.cp], fleet.p_dis_max_kw * mob.plugged[t], p) if self.volt_var
              else np.zeros(fleet.n))
+        p_grid, q_grid, hh_p, hh_q = p, q, household_kw + curtailed, self.households.q_kvar(t)
+        if on is not None:
+            p = self._ride_through(t, on, e, p)
+            dark_ev = ~on[fleet.cp]
+            p_grid, q_grid = np.where(dark_ev, 0.0, p), np.where(dark_ev, 0.0, q)
+            hh_p, hh_q = np.where(on, hh_p, 0.0), np.where(on, hh_q, 0.0)
         self.e_kwh, _, _ = integrate(e, p, fleet, self.dt_h)
         self.unmet_kwh += unmet
         self.driven_kwh += driven
         rec = self.recording
         rec["ev_p_kw"][t] = p
-        rec["ev_q_kvar"][t] = q
+        rec["ev_q_kvar"][t] = q_grid
         rec["ev_e_kwh"][t] = self.e_kwh
         rec["pv_curtailed_kw"][t] = curtailed
-        fleet_out = {"p_kw": np.bincount(fleet.cp, weights=p, minlength=self.n_cp).tolist(),
-                     "q_kvar": np.bincount(fleet.cp, weights=q, minlength=self.n_cp).tolist(),
-                     "p_total_kw": float(p.sum())}
+        fleet_out = {"p_kw": np.bincount(fleet.cp, weights=p_grid, minlength=self.n_cp).tolist(),
+                     "q_kvar": np.bincount(fleet.cp, weights=q_grid, minlength=self.n_cp).tolist(),
+                     "p_total_kw": float(p_grid.sum())}
         if self.telemetry:  # for the aggregator: grid-side energy still needed and when the EVs leave
             need = np.maximum(fleet.target_kwh - self.e_kwh, 0.0) / fleet.eta_ch * mob.plugged[t + 1]
             total = float(need.sum())
             steps = mob.next_departure_step[t + 1] - (t + 1)
             fleet_out.update(need_kwh=total, need_steps=float(need @ steps) / total if total > 0 else 1.0)
         self.outputs = {
-            "households": {"p_kw": (household_kw + curtailed).tolist(), "q_kvar": self.households.q_kvar(t).tolist()},
+            "households": {"p_kw": hh_p.tolist(), "q_kvar": hh_q.tolist()},
             "fleet": fleet_out,
         }
         return time + 1
 
+    def _ride_through(self, t: int, on: np.ndarray, e_kwh: np.ndarray, p_kw: np.ndarray) -> np.ndarray:
+        """EV power with outages: at dark connection points islanding EVs serve their homes and the others
+        idle. Records supply, islanding and the demand served per connection point."""
+        fleet, hh, rec = self.fleet, self.households, self.recording
+        dark_ev = ~on[fleet.cp]
+        isl = dark_ev & self.mob.plugged[t] & self.inputs.v2h_capable
+        cp = fleet.cp[isl]
+        p_isl, served = island(demand_kw=self.outages.critical_load_share * hh.p_load_kw[t, cp],
+                               pv_kw=hh.p_pv_kw[t, cp], e_kwh=e_kwh[isl], floor_kwh=fleet.reserve_kwh[isl],
+                               p_ch_max_kw=fleet.p_ch_max_kw[isl], p_dis_max_kw=fleet.p_dis_max_kw[isl],
+                               eta_ch=fleet.eta_ch[isl], eta_dis=fleet.eta_dis[isl],
+                               capacity_kwh=fleet.capacity_kwh[isl], dt_h=self.dt_h)
+        p = np.where(dark_ev, 0.0, p_kw)
+        p[isl] = p_isl
+        rec["powered"][t] = on
+        rec["islanded"][t] = np.bincount(cp, minlength=self.n_cp)
+        rec["backup_served_kw"][t] = np.bincount(cp, weights=served, minlength=self.n_cp)
+        return p
+
     def finalize(self):
+        if self.outages is not None:
+            self.recording["ev_trips_short_after_outage"] = self.trips_short
         self.recording["ev_unmet_kwh"] = self.unmet_kwh
         self.recording["ev_driven_kwh"] = self.driven_kwh
         super().finalize()

@@ -18,9 +18,11 @@ from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, make_fleet
 from hostcap.models.households import Households, resample
 from hostcap.models.mobility import Mobility, build_mobility, draw_trips, trips_from_table
+from hostcap.models.outage import Outages, deenergised
 from hostcap.models.population import draw_candidates, sample_seed_sequence
 from hostcap.models.strategies import STRATEGIES, VoltWattCurve
 from hostcap.models.tariff import PricedTariff, Tariff
+from hostcap.models.wear import BatteryWear
 
 
 def _iso_date(v: str) -> str:
@@ -64,6 +66,10 @@ class RunSettings(BaseModel):
     optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
                                                "aggregator sets each EV's power, min, a multiple of the step "
                                                "that divides a day; none: 60, or the step where 60 is no multiple.")
+    outages: Outages | None = Field(None, description="Supply outages (windows, or SAIFI and CAIDI) and "
+                                    "V2H backup; none: no outage, and no backup figures.")
+    battery_wear: BatteryWear | None = Field(BatteryWear(), description="Battery wear per EV with BLAST-Lite "
+                                             "(cell model, replacement cost, temperature); none: no wear figures.")
     step_min: float = Field(15.0, gt=0)
     solver: Literal["fast", "pandapower"] = "fast"
 
@@ -131,10 +137,18 @@ class Inputs:
     price_per_kwh: np.ndarray  # import price per step, same horizon: the priced tariff's, or the level + 1
     standard_load_kw: np.ndarray  # the households' standard load profile at each step, same horizon as mobility
     cp_bus_pos: np.ndarray  # position in net.bus of each connection point's bus
+    dark_bus: np.ndarray | None  # (n_steps, n_bus) True where a bus is de-energised; None without outages
+    v2h_capable: np.ndarray  # per EV: its home can island on it in an outage (bidirectional and drawn)
 
     @property
     def n_steps(self) -> int:
         return len(self.index)
+
+    def energised_cp(self, t: int) -> list[float]:
+        """1.0 for each connection point whose bus has supply during step t (all after the run), else 0.0."""
+        if self.dark_bus is None or t >= self.n_steps:
+            return [1.0] * len(self.cp_bus_pos)
+        return (~self.dark_bus[t, self.cp_bus_pos]).astype(float).tolist()
 
 
 def build_inputs(scenario: Scenario) -> Inputs:
@@ -191,8 +205,14 @@ def _build_inputs(scenario_json: str) -> Inputs:
                                int(np.ceil(horizon * factor)), freq=pd.Timedelta(seconds=prof.dt_s))
     standard_load_kw = resample(feeder.standard_load_kw(prof_index)[:, None], factor)[:horizon, 0]
     bus_pos = pd.Series(np.arange(len(feeder.net.bus)), index=feeder.net.bus.index)
+    dark_bus, v2h_capable = None, np.zeros(fleet.n, bool)
+    if sc.outages is not None:  # its own stream: the cars, trips and placements keep their draws
+        rng = np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample).spawn(4)[3])
+        v2h_capable = fleet.bidirectional & (rng.random(len(home))[pick] < sc.outages.v2h_share)
+        dark_bus = deenergised(sc.outages, index=index, dt_s=dt_s, bus_index=feeder.net.bus.index.to_numpy(),
+                               rng=rng)
     return Inputs(feeder, index, dt_s, households, fleet, mobility, levels, price, standard_load_kw,
-                  bus_pos.loc[cps["bus"]].to_numpy())
+                  bus_pos.loc[cps["bus"]].to_numpy(), dark_bus, v2h_capable)
 
 
 def _read_trips(path: str) -> pd.DataFrame:

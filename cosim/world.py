@@ -10,6 +10,7 @@ bounds the fleet's power. The world runs with `lazy_stepping=False`: a simulator
 successors where the data flow allows, which changes no value (time-shifted inputs still arrive a step
 late) and saved about 7 % per step.
 """
+import functools
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from hostcap.cosim.scenario import Inputs, Scenario, build_inputs
 from hostcap.models.customers import customer_energy
 from hostcap.models.limits import voltage_band
 from hostcap.models.metrics import run_metrics
+from hostcap.models.outage import backup_energy
+from hostcap.models.strategies import charging_only
+from hostcap.models.wear import fleet_fade
 
 SIM_CONFIG = {
     "Homes": {"python": "hostcap.cosim.homes_sim:HomesSim"},
@@ -65,20 +69,52 @@ class RunResult:
         out["index"] = out["index"].astype(np.int64)
         return out
 
+    @functools.cached_property
+    def charging_only(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each EV's power and stored energy (steps x EVs) had the same car on the same trips been charged
+        `uncontrolled`, with the same outages."""
+        inp, n, cp = self.inputs, self.inputs.n_steps, self.inputs.fleet.cp
+        if "powered" not in self.series:
+            return charging_only(inp.fleet, inp.mobility, n_steps=n, dt_h=inp.dt_s / 3600.0)
+        hh = inp.households
+        return charging_only(inp.fleet, inp.mobility, n_steps=n, dt_h=inp.dt_s / 3600.0,
+                             powered=self.series["powered"][:, cp] > 0.5, v2h_capable=inp.v2h_capable,
+                             demand_kw=self.scenario.outages.critical_load_share * hh.p_load_kw[:n, cp],
+                             pv_kw=hh.p_pv_kw[:n, cp])
+
     def customers(self) -> pd.DataFrame:
         """One row per connection point: its bus, EVs, and the household's energy through the meter and
-        rooftop-PV use with the run's EVs and without them, and with a priced tariff its bills
-        (`models/customers.py`)."""
-        inp, s, f = self.inputs, self.series, self.inputs.fleet
-        hh, n = inp.households, inp.n_steps
+        rooftop-PV use with the run's EVs and without them; with a priced tariff its bills and the saving
+        against uncontrolled charging of the same car (`models/customers.py`); with outages its backup
+        (`models/outage.py`); with battery wear its EV's (`vehicles`). A dark connection point's meter sees
+        nothing."""
+        inp, s, f, sc = self.inputs, self.series, self.inputs.fleet, self.scenario
+        hh, n, dt_h = inp.households, inp.n_steps, inp.dt_s / 3600.0
         cps = inp.feeder.connection_points
         at_cp = sparse.csr_matrix((np.ones(f.n), (np.arange(f.n), f.cp)), shape=(f.n, len(cps)))
-        energy = customer_energy(load_kw=hh.p_load_kw[:n], pv_kw=hh.p_pv_kw[:n], pv_curtailed_kw=s["pv_curtailed_kw"],
-                                 ev_kw=np.asarray(s["ev_p_kw"] @ at_cp),
-                                 ev_charge_kw=np.asarray(np.maximum(s["ev_p_kw"], 0.0) @ at_cp),
-                                 export_limit_kw=self.scenario.export_limit_kw, dt_h=inp.dt_s / 3600.0,
-                                 tariff=self.scenario.tariff,
-                                 price_per_kwh=inp.price_per_kwh[:n])
+        on = s["powered"] > 0.5 if "powered" in s else np.ones((n, len(cps)), bool)
+        ev_kw = np.asarray(s["ev_p_kw"] @ at_cp) * on
+        unc_kw = gain_kwh = None
+        if sc.tariff is not None:
+            unc_p, unc_e = self.charging_only
+            unc_kw = np.asarray(unc_p @ at_cp) * on
+            gain_kwh = np.bincount(f.cp, weights=(s["ev_e_kwh"][-1] - unc_e[-1]) / f.eta_ch, minlength=len(cps))
+        energy = customer_energy(load_kw=hh.p_load_kw[:n] * on, pv_kw=hh.p_pv_kw[:n] * on,
+                                 pv_curtailed_kw=s["pv_curtailed_kw"] * on, ev_kw=ev_kw,
+                                 ev_charge_kw=np.maximum(ev_kw, 0.0), export_limit_kw=sc.export_limit_kw, dt_h=dt_h,
+                                 tariff=sc.tariff, price_per_kwh=inp.price_per_kwh[:n], ev_uncontrolled_kw=unc_kw,
+                                 stored_gain_kwh=gain_kwh)
+        if sc.outages is not None:
+            energy |= backup_energy(load_kw=hh.p_load_kw[:n], powered=on, islanded=s["islanded"] > 0.5,
+                                    served_kw=s["backup_served_kw"], critical_load_share=sc.outages.critical_load_share,
+                                    dt_h=dt_h)
+            energy["trips_short_after_outage"] = np.bincount(f.cp, weights=s["ev_trips_short_after_outage"],
+                                                             minlength=len(cps)).astype(int)
+        if sc.battery_wear is not None and f.n:  # the wear of each home's EV (one at most), NaN without
+            v = self.vehicles()
+            for col in ["fade_year_pct", "extra_fade_year_pct", f"extra_wear_cost_year_{sc.battery_wear.currency}"]:
+                energy[col] = np.full(len(cps), np.nan)
+                energy[col][f.cp] = v[col].to_numpy()
         return pd.DataFrame({
             "bus": cps["bus"].to_numpy(), "household": cps["household"].to_numpy(),
             "n_ev": np.bincount(f.cp, minlength=len(cps)),
@@ -87,15 +123,29 @@ class RunResult:
         }, index=cps.index)
 
     def vehicles(self) -> pd.DataFrame:
-        """One row per EV: its bus, connection point and parameters."""
-        f = self.inputs.fleet
-        cps = self.inputs.feeder.connection_points
-        return pd.DataFrame({
+        """One row per EV: its bus, connection point and parameters, and with `battery_wear` its capacity
+        fade over the run and over a year with the run's strategy and charging only (the same car on the
+        same trips charged `uncontrolled`), the extra fade over a year against that and its cost
+        (`models/wear.py`)."""
+        f, inp, wear = self.inputs.fleet, self.inputs, self.scenario.battery_wear
+        cps = inp.feeder.connection_points
+        out = pd.DataFrame({
             "vehicle": f.vehicle_id, "cp": f.cp, "bus": cps["bus"].to_numpy()[f.cp],
             "capacity_kwh": f.capacity_kwh, "p_ch_max_kw": f.p_ch_max_kw, "p_dis_max_kw": f.p_dis_max_kw,
             "bidirectional": f.bidirectional, "eta_ch": f.eta_ch, "eta_dis": f.eta_dis,
             "reserve_kwh": f.reserve_kwh, "target_kwh": f.target_kwh, "initial_e_kwh": f.initial_e_kwh,
         }).set_index("vehicle")
+        if wear is not None and f.n:
+            args = dict(initial_e_kwh=f.initial_e_kwh, capacity_kwh=f.capacity_kwh, index=inp.index, dt_s=inp.dt_s,
+                        wear=wear)
+            run, year = fleet_fade(self.series["ev_e_kwh"], **args)
+            base_run, base_year = fleet_fade(self.charging_only[1], **args)
+            extra = year - base_year
+            out = out.assign(fade_run_pct=100 * run, fade_year_pct=100 * year,
+                             fade_uncontrolled_run_pct=100 * base_run, fade_uncontrolled_year_pct=100 * base_year,
+                             extra_fade_year_pct=100 * extra,
+                             **{f"extra_wear_cost_year_{wear.currency}": extra * f.capacity_kwh * wear.cost_per_kwh})
+        return out
 
 
 def run_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
@@ -121,6 +171,8 @@ def _run_scenario(scenario: Scenario, progress: bool) -> RunResult:
     world.connect(fleet, grid, "p_kw", "q_kvar")
     world.connect(grid, fleet, ("vm_cp_pu", "vm_pu"), time_shifted=True,
                   initial_data={"vm_cp_pu": [1.0] * n_cp})
+    if scenario.outages is not None:  # the grid tells the homes which buses have supply
+        world.connect(grid, fleet, "energised", time_shifted=True, initial_data={"energised": inputs.energised_cp(0)})
     if scenario.strategy == "v2g_peak_shave":  # the aggregator: a third simulator, only where it runs
         agg = world.start("Aggregator", scenario=sc, token=token).Aggregator()
         world.connect(grid, agg, "p_slack_kw")
@@ -150,4 +202,14 @@ def _run_scenario(scenario: Scenario, progress: bool) -> RunResult:
     metrics["n_ev"] = int(fleet.n)
     metrics["n_bidirectional"] = n_bidir
     metrics["ev_charger_kw"] = float(fleet.p_ch_max_kw.sum())
+    if scenario.outages is not None:
+        backup = backup_energy(load_kw=inputs.households.p_load_kw[:inputs.n_steps], powered=rec["powered"] > 0.5,
+                               islanded=rec["islanded"] > 0.5, served_kw=rec["backup_served_kw"],
+                               critical_load_share=scenario.outages.critical_load_share, dt_h=inputs.dt_s / 3600.0)
+        home_h = float(backup["outage_h"].sum())
+        metrics |= {"outage_home_h": home_h, "backup_home_h": float(backup["backup_h"].sum()),
+                    "outage_covered_share": float(backup["backup_h"].sum() / home_h) if home_h else float("nan"),
+                    "outage_unserved_kwh": float(backup["outage_unserved_kwh"].sum()),
+                    "outage_unserved_no_v2h_kwh": float(backup["outage_unserved_no_v2h_kwh"].sum()),
+                    "trips_short_after_outage": int(rec["ev_trips_short_after_outage"].sum())}
     return RunResult(scenario, inputs, metrics, rec, totals)

@@ -12,7 +12,15 @@ what was used on site. Ratios, as IEA PVPS Task 1 ("Self-consumption", 2016) def
 Each is also given for the same household without its EV (`_no_ev`): load - PV, with PV curtailed only
 as far as the export limit alone requires. With a priced tariff (`models/tariff.py`) each also gets its
 bill, in the tariff's currency: import charge, export credit, fixed charge and bill; the EV's charging
-cost is the bill with it minus the bill without it.
+cost is the bill with it minus the bill without it; and, given the same car on the same trips charged
+`uncontrolled` (`strategies.charging_only`), the bill with that car and the saving against it. The saving
+counts energy still in the battery at the end: a strategy that ends the run with less stored than
+uncontrolled charging (it waits for a cheaper night after the last day, say) has not saved what it has yet
+to buy, so the difference in stored energy, grid side (over the charging efficiency), is valued at the
+run's lowest import price: what shifted charging pays for it, and the least that energy stored from PV
+surplus is worth.
+
+During an outage the meter sees nothing: the caller zeroes every flow of a dark connection point.
 """
 import numpy as np
 
@@ -53,20 +61,30 @@ def meter_energy(load_kw: np.ndarray, pv_kw: np.ndarray, ev_kw: np.ndarray, ev_c
 def customer_energy(*, load_kw: np.ndarray, pv_kw: np.ndarray, pv_curtailed_kw: np.ndarray,
                     ev_kw: np.ndarray, ev_charge_kw: np.ndarray, export_limit_kw: float | None,
                     dt_h: float, tariff: PricedTariff | None = None,
-                    price_per_kwh: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                    price_per_kwh: np.ndarray | None = None,
+                    ev_uncontrolled_kw: np.ndarray | None = None,
+                    stored_gain_kwh: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """`meter_energy` with the run's EVs and, suffixed `_no_ev`, without them; with a tariff also the EV's
-    charging cost."""
+    charging cost and, given `ev_uncontrolled_kw` (steps x connection points) and `stored_gain_kwh` (per
+    connection point: energy stored at the end with the run's strategy minus with uncontrolled charging,
+    grid side), the bill with the EVs charged uncontrolled and the saving against it."""
     money = dict(tariff=tariff, price_per_kwh=price_per_kwh)
     with_ev = meter_energy(load_kw, pv_kw - pv_curtailed_kw, ev_kw, ev_charge_kw, dt_h, **money)
-    pv_alone = pv_kw
-    if export_limit_kw is not None:
-        pv_alone = pv_kw - curtail_pv(load_kw - pv_kw, pv_kw, export_limit_kw)
+
+    def pv_beside(ev: np.ndarray) -> np.ndarray:  # PV curtailed only as far as the export limit requires
+        return pv_kw if export_limit_kw is None else pv_kw - curtail_pv(load_kw - pv_kw + ev, pv_kw, export_limit_kw)
+
     zero = np.zeros_like(load_kw)
-    without = meter_energy(load_kw, pv_alone, zero, zero, dt_h, **money)
+    without = meter_energy(load_kw, pv_beside(zero), zero, zero, dt_h, **money)
     cur = f"_{tariff.currency}" if tariff is not None else None
     no_ev = {(k[:-len(cur)] + "_no_ev" + cur if cur and k.endswith(cur) else k + "_no_ev"): v
              for k, v in without.items()}  # bill_no_ev_EUR: the currency stays last
     out = with_ev | no_ev
     if cur:
         out[f"ev_charging_cost{cur}"] = out[f"bill{cur}"] - out[f"bill_no_ev{cur}"]
+        if ev_uncontrolled_kw is not None:
+            unc = ev_uncontrolled_kw
+            bill = meter_energy(load_kw, pv_beside(unc), unc, np.maximum(unc, 0.0), dt_h, **money)[f"bill{cur}"]
+            out[f"bill_uncontrolled{cur}"] = bill
+            out[f"saving_vs_uncontrolled{cur}"] = bill - out[f"bill{cur}"] + stored_gain_kwh * price_per_kwh.min()
     return out

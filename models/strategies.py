@@ -3,7 +3,8 @@
 Each strategy returns wishes; `fleet.limit_power` then applies charger ratings and battery limits.
 
 - `uncontrolled`: full power from plug-in until the departure target is reached.
-- `smart`: time-of-use. Charge in the cheapest slots (see `tariff.Tariff`) that still meet the departure
+- `smart`: time-of-use, behind the household's meter. Charge from the household's rooftop-PV surplus
+  first (up to full: the surplus-charging mode of home wallboxes), then in the cheapest slots (see `tariff.Tariff`) that still meet the departure
   target: at each step an EV plans only the energy that the strictly cheaper slots left before its
   departure cannot deliver at full power, and spreads it over the remaining slots of the current price in
   proportion to each slot's room below the households' standard load profile (the profile's highest
@@ -20,10 +21,12 @@ Each strategy returns wishes; `fleet.limit_power` then applies charger ratings a
   the controller (the user tells the charger).
 - `v2g_tou`: bidirectional EVs discharge at full power during the peak window down to a floor (reserve plus the
   next trip's energy, and no lower than the target minus what can still be recharged outside the peak
-  before departure), then recharge off-peak as `smart`. Unidirectional EVs behave as `smart`.
+  before departure), then recharge as `smart` (PV surplus first). Unidirectional EVs behave as `smart`.
 - `v2h`: bidirectional EVs discharge only to cover their own household's net demand (never export), outside
-  the off-peak window, above the same floor as `v2g_tou`. All EVs charge from their household's rooftop-PV
-  surplus first (up to full), then as `smart` to meet the target.
+  the off-peak window, above the same floor as `v2g_tou`. All EVs charge as `smart` (PV surplus first). With a single price (a flat tariff) there
+  is no off-peak window and the floor is the departure target (nothing can be recharged more cheaply), so
+  the EV gives back only the PV surplus it stored above its target: the self-consumption mode of a home
+  battery.
 - `v2g_peak_shave`: closed loop through an aggregator that reads the transformer (`models/aggregator.py`):
   every EV meets its departure target; beyond that the fleet fills the valleys below the transformer
   target and bidirectional EVs discharge to keep the import at or below it, never adding reverse flow.
@@ -47,8 +50,9 @@ import numpy as np
 
 from hostcap.models.aggregator import dispatch
 from hostcap.models.errors import InputError
-from hostcap.models.fleet import Fleet
+from hostcap.models.fleet import Fleet, depart, integrate, limit_power
 from hostcap.models.mobility import Mobility
+from hostcap.models.outage import island
 from hostcap.models.tariff import OFF_PEAK
 
 STRATEGIES = ("uncontrolled", "smart", "v2g_tou", "v2h", "volt_watt", "v2g_peak_shave", "v2g_optimal")
@@ -121,7 +125,9 @@ class Controller:
             return self._uncontrolled(e_kwh)
         if self.strategy == "volt_watt":
             return self._volt_watt(t, e_kwh, vm_pu[f.cp])
-        p = self._smart(t, e_kwh)
+        net = household_net_kw[f.cp]
+        # smart, v2g_tou and v2h charge from their household's rooftop-PV surplus first (up to full)
+        p = np.maximum(self._smart(t, e_kwh), np.minimum(np.maximum(-net, 0.0), f.p_ch_max_kw))
         if self.strategy == "smart":
             return p
         floor = self._discharge_floor(t)
@@ -131,15 +137,12 @@ class Controller:
             use = (self.peak is not None and self.levels[t] == self.peak) & (discharge > 0)
             return np.where(use, -discharge, p)
         # v2h
-        net = household_net_kw[f.cp]
-        p = np.maximum(p, np.minimum(np.maximum(-net, 0.0), f.p_ch_max_kw))
         discharge = np.minimum(np.minimum(np.maximum(net, 0.0), f.p_dis_max_kw), room_kw)
-        use = (self.levels[t] != OFF_PEAK) & (p == 0) & (discharge > 0)
+        use = (self.peak is None or self.levels[t] != OFF_PEAK) & (p == 0) & (discharge > 0)
         return np.where(use, -discharge, p)
 
     def _uncontrolled(self, e_kwh):
-        f = self.fleet
-        return np.clip((f.target_kwh - e_kwh) / (f.eta_ch * self.dt_h), 0.0, f.p_ch_max_kw)
+        return uncontrolled_kw(e_kwh, self.fleet, self.dt_h)
 
     def _smart(self, t, e_kwh):
         f = self.fleet
@@ -178,3 +181,34 @@ class Controller:
         p = np.where(frac < 0, -np.minimum(-frac * f.p_dis_max_kw, room_kw), p)
         absorb = np.interp(v_pu, c.v_absorb_pu, (0.0, 1.0)) * f.p_ch_max_kw
         return np.where(absorb > 0, np.maximum(p, absorb), p)
+
+
+def uncontrolled_kw(e_kwh: np.ndarray, fleet: Fleet, dt_h: float) -> np.ndarray:
+    """Full power until the departure target (before the battery and plug limits of `limit_power`)."""
+    return np.clip((fleet.target_kwh - e_kwh) / (fleet.eta_ch * dt_h), 0.0, fleet.p_ch_max_kw)
+
+
+def charging_only(fleet: Fleet, mobility: Mobility, *, n_steps: int, dt_h: float, powered: np.ndarray | None = None,
+                  v2h_capable: np.ndarray | None = None, demand_kw: np.ndarray | None = None,
+                  pv_kw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The same cars on the same trips charged `uncontrolled`: (power, stored energy at the end of each step),
+    steps x EVs. Needs no grid (uncontrolled charging reads no voltage). With outages, `powered` (steps x EVs)
+    is False while the EV's home has no supply; the EV then idles, or islands its home as in the run
+    (`outage.island`, from its home's critical `demand_kw` and `pv_kw`, steps x EVs) when `v2h_capable`.
+    The counterfactual of a household's saving and of the battery wear that V2G or V2H adds."""
+    e = fleet.initial_e_kwh.copy()
+    p_out, e_out = np.zeros((n_steps, fleet.n)), np.zeros((n_steps, fleet.n))
+    for t in range(n_steps):
+        e, _, _ = depart(e, mobility.departs[t], mobility.trip_kwh[t], fleet.target_kwh)
+        p = limit_power(uncontrolled_kw(e, fleet, dt_h), e, mobility.plugged[t], fleet, dt_h)
+        if powered is not None and not powered[t].all():
+            dark = ~powered[t]
+            isl = dark & mobility.plugged[t] & v2h_capable
+            p = np.where(dark, 0.0, p)
+            p[isl] = island(demand_kw=demand_kw[t, isl], pv_kw=pv_kw[t, isl], e_kwh=e[isl],
+                            floor_kwh=fleet.reserve_kwh[isl], p_ch_max_kw=fleet.p_ch_max_kw[isl],
+                            p_dis_max_kw=fleet.p_dis_max_kw[isl], eta_ch=fleet.eta_ch[isl],
+                            eta_dis=fleet.eta_dis[isl], capacity_kwh=fleet.capacity_kwh[isl], dt_h=dt_h)[0]
+        e, _, _ = integrate(e, p, fleet, dt_h)
+        p_out[t], e_out[t] = p, e
+    return p_out, e_out

@@ -15,8 +15,15 @@ day, and an export rule:
 - `none`: exports earn nothing.
 
 The strategies then schedule by its price levels (the bands ranked by price, cheapest 0); with one price
-there is no peak to shift from and `v2g_tou` and `v2h` discharge never.
+there is no peak to shift from: `v2g_tou` never discharges and `v2h` gives back only stored PV surplus.
+
+A dynamic tariff gives a `price_series` instead of bands: a CSV file (relative to the tariff file) with
+columns `timestamp` and `price_per_kwh`, each price holding until the next time stamp (for example a
+day-ahead market price plus the retail adders, as dynamic tariffs under EU Directive 2019/944 art. 11 pass
+it on). Its price levels for the strategies are the quintiles of the run's prices (0 cheapest to 4
+dearest), so the strategies see a handful of price bands rather than every distinct price.
 """
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -86,11 +93,19 @@ class PricedTariff(BaseModel):
     source: str = Field(description="Where the prices come from (publisher, document, date).")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     fixed_per_day: float = Field(0.0, ge=0)
-    bands: list[Band] = Field(min_length=1)
+    bands: list[Band] = []
+    price_series: str | None = Field(None, description="CSV of timestamp, price_per_kwh (a dynamic tariff), "
+                                     "relative to the tariff file; replaces the bands.")
     export: Export
 
     @model_validator(mode="after")
     def _every_quarter_hour_in_one_band(self):
+        if self.price_series is not None:
+            if self.bands:
+                raise ValueError("bands: give bands or a price_series, not both")
+            return self
+        if not self.bands:
+            raise ValueError("bands: give at least one band, or a price_series")
         for day in ("weekday", "weekend"):
             count = np.zeros(int(24 / SLOT_H), int)
             for band in self.bands:
@@ -119,13 +134,48 @@ class PricedTariff(BaseModel):
         return np.where(index.weekday.to_numpy() >= 5, weekend[slot], weekday[slot])
 
     def price_per_kwh(self, index: pd.DatetimeIndex) -> np.ndarray:
+        if self.price_series is not None:
+            return series_prices(self.price_series, index)
         return np.array([b.price_per_kwh for b in self.bands])[self.band_index(index)]
 
     def levels(self, index: pd.DatetimeIndex) -> np.ndarray:
-        """Price level per step for the strategies: the band prices ranked, cheapest 0 (equal prices equal)."""
+        """Price level per step for the strategies: the band prices ranked, cheapest 0 (equal prices equal);
+        for a price series its quintile over these steps."""
+        if self.price_series is not None:
+            price = series_prices(self.price_series, index)
+            edges = np.unique(np.quantile(price, [0.2, 0.4, 0.6, 0.8]))
+            return np.searchsorted(edges, price, side="right").astype(np.int8)
         prices = np.array([b.price_per_kwh for b in self.bands])
         rank = np.unique(prices, return_inverse=True)[1]
         return rank[self.band_index(index)].astype(np.int8)
+
+
+@functools.lru_cache(maxsize=8)
+def read_price_series(path: str) -> pd.Series:
+    """Import price by time stamp from a CSV (timestamp, price_per_kwh); a bad file is refused with one line."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"tariff.price_series: file not found: {path}")
+    try:
+        df = pd.read_csv(p)
+        stamps = pd.DatetimeIndex(pd.to_datetime(df["timestamp"]))
+        price = pd.Series(df["price_per_kwh"].to_numpy(float), index=stamps)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"tariff.price_series: {path}: needs columns timestamp and price_per_kwh "
+                         f"({str(exc).splitlines()[0]})") from None
+    if price.isna().any() or not stamps.is_monotonic_increasing or stamps.has_duplicates:
+        raise InputError(f"tariff.price_series: {path}: prices must be numbers at increasing, distinct time stamps")
+    return price
+
+
+def series_prices(path: str, index: pd.DatetimeIndex) -> np.ndarray:
+    """The price in force at each step start: the last time stamp at or before it."""
+    price = read_price_series(path)
+    pos = price.index.searchsorted(index, side="right") - 1
+    if len(index) and (pos[0] < 0 or index[-1] - price.index[-1] > pd.Timedelta(days=1)):
+        raise InputError(f"tariff.price_series: {path} covers {price.index[0]} to {price.index[-1]}, not "
+                         f"{index[0]} to {index[-1]}")
+    return price.to_numpy()[pos]
 
 
 def _mask(hours: Hours) -> np.ndarray:
@@ -145,12 +195,17 @@ def load_tariff(path: str | Path) -> PricedTariff:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
         raise InputError(f"tariff: {path}: not YAML ({str(exc).splitlines()[0]})") from None
+    if isinstance(data, dict) and isinstance(data.get("price_series"), str):
+        data["price_series"] = str((p.parent / data["price_series"]).resolve())
     try:
-        return PricedTariff.model_validate(data)
+        tariff = PricedTariff.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "(top level)"
         raise InputError(f"tariff: {path}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
+    if tariff.price_series is not None:
+        read_price_series(tariff.price_series)  # a bad series is refused now, not in a worker
+    return tariff
 
 
 def bills(*, import_kwh: np.ndarray, export_kwh: np.ndarray, price_per_kwh: np.ndarray, tariff: PricedTariff,

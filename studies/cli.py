@@ -49,18 +49,28 @@ def cli(verbose: bool):
               help="v2g_peak_shave: reverse-flow limit at the transformer, kW.")
 @click.option("--tariff", default=None, help="A priced tariff YAML (e.g. studies/tariffs/de_household_2024.yaml): "
               "household bills in customers.parquet; default: the default time-of-use bands, no bills.")
+@click.option("--outage", "outages", multiple=True, metavar="START,DURATION[,BUS;BUS]",
+              help="A supply outage, e.g. 2016-01-12T18:00,3h (whole feeder) or 2016-01-12T18:00,90min,12;13 "
+              "(those buses); repeatable. V2H-capable EVs back up their homes.")
+@click.option("--critical-load-share", default=1.0, show_default=True, type=float,
+              help="Share of a home's demand its EV serves in an outage.")
+@click.option("--v2h-share", default=1.0, show_default=True, type=float,
+              help="Share of bidirectional EVs whose home can island in an outage.")
 @click.option("--out", default="results/run", show_default=True, type=click.Path(file_okay=False))
-def run(out, tariff, **options):
+def run(out, tariff, outages, critical_load_share, v2h_share, **options):
     """Co-simulate one scenario and write metrics.json, manifest.json, customers.parquet and timeseries/ to
     OUT."""
     from hostcap.cosim.scenario import Scenario
     from hostcap.cosim.world import run_scenario
     from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
+    from hostcap.models.outage import Outages, parse_outage
     from hostcap.models.tariff import load_tariff
     from hostcap.studies.outputs import check_out, write_run
 
     try:
-        scenario = Scenario(**options, tariff=tariff and load_tariff(tariff))
+        outage = (Outages(windows=[parse_outage(o) for o in outages], critical_load_share=critical_load_share,
+                          v2h_share=v2h_share) if outages else None)
+        scenario = Scenario(**options, tariff=tariff and load_tariff(tariff), outages=outage)
     except ValidationError as exc:
         raise input_error(exc) from None
     check_out(Path(out))
@@ -79,7 +89,19 @@ def run(out, tariff, **options):
                     else "")
         click.echo(f"households ({scenario.tariff.name}): bills {c[f'bill_{cur}'].sum():,.2f} {cur} "
                    f"({c[f'bill_no_ev_{cur}'].sum():,.2f} without EVs); EV charging "
-                   f"{ev[f'ev_charging_cost_{cur}'].sum():,.2f} {cur}{per_home}")
+                   f"{ev[f'ev_charging_cost_{cur}'].sum():,.2f} {cur}{per_home}; saving against uncontrolled "
+                   f"charging {ev[f'saving_vs_uncontrolled_{cur}'].sum():,.2f} {cur}")
+    if scenario.outages is not None:
+        click.echo(f"outage: {m['outage_home_h']:.1f} home-hours without supply; V2H backup served "
+                   f"{m['backup_home_h']:.1f} of them in full ({m['outage_covered_share']:.0%}); unserved "
+                   f"{m['outage_unserved_kwh']:.1f} kWh ({m['outage_unserved_no_v2h_kwh']:.1f} kWh without V2H); "
+                   f"{m['trips_short_after_outage']} trips short of energy afterwards")
+    if scenario.battery_wear is not None and m["n_ev"]:
+        v, w = result.vehicles(), scenario.battery_wear
+        click.echo(f"battery wear ({w.model}): median fade {v['fade_year_pct'].median():.2f} %/year "
+                   f"({v['fade_uncontrolled_year_pct'].median():.2f} % charged uncontrolled); extra "
+                   f"{v['extra_fade_year_pct'].median():+.2f} %/year, {v[f'extra_wear_cost_year_{w.currency}'].sum():,.0f} "
+                   f"{w.currency}/year for the fleet")
     if m["nonconverged_share"] > NONCONVERGED_MAX_SHARE:
         click.echo(f"error: the power flow did not converge at {m['nonconverged_steps']} of "
                    f"{result.inputs.n_steps} steps (more than {NONCONVERGED_MAX_SHARE:.0%}); these results "

@@ -61,9 +61,11 @@ def webmap_path(spec: StudySpec, out: str | Path, ref: str) -> Path:
 
 
 def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
-    loc = pd.read_parquet(_require(study_paths(spec, out).locational, "hosting"))
+    paths = study_paths(spec, out)
+    loc = pd.read_parquet(_require(paths.locational, "hosting"))
+    households = pd.read_parquet(_require(paths.households, "study"))
     path = gis_path(spec, out, ref)
-    write_gpkg(study_layers(spec.feeder(ref), loc), path)
+    write_gpkg(study_layers(spec.feeder(ref), loc, households), path)
     return path
 
 

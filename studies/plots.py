@@ -1,4 +1,5 @@
 """Figures of one run (matplotlib, Agg backend): the run summary written as DIR/summary.png."""
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -17,8 +18,11 @@ def run_summary(result: RunResult, path: Path) -> None:
     band = voltage_band(sc.band)
     fig, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True, constrained_layout=True)
     ax = axes[0]
-    ax.fill_between(idx, np.nanmin(s["vm_pu"], axis=1), np.nanmax(s["vm_pu"], axis=1), alpha=0.5,
-                    label="all buses (min-max)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # steps with every bus dark (an outage) or diverged
+        vmin, vmax = np.nanmin(s["vm_pu"], axis=1), np.nanmax(s["vm_pu"], axis=1)
+        trafo, line = np.nanmax(s["trafo_loading_pct"], axis=1), np.nanmax(s["line_loading_pct"], axis=1)
+    ax.fill_between(idx, vmin, vmax, alpha=0.5, label="all buses (min-max)")
     for v in (band.v_min_pu, band.v_max_pu):
         ax.axhline(v, color="red", lw=1, ls="--")
     ax.set_ylabel("voltage (pu)")
@@ -26,8 +30,8 @@ def run_summary(result: RunResult, path: Path) -> None:
                  f" | band: {band.source}", fontsize=9)
     ax.legend(loc="lower left", fontsize=8)
     ax = axes[1]
-    ax.plot(idx, np.nanmax(s["trafo_loading_pct"], axis=1), label="transformer (max)")
-    ax.plot(idx, np.nanmax(s["line_loading_pct"], axis=1), label="lines (max)", lw=0.8)
+    ax.plot(idx, trafo, label="transformer (max)")
+    ax.plot(idx, line, label="lines (max)", lw=0.8)
     ax.axhline(100, color="red", lw=1, ls="--")
     ax.set_ylabel("loading (%)")
     ax.legend(loc="upper left", fontsize=8)

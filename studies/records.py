@@ -2,13 +2,14 @@
 
 A record is one Parquet file, `<study>/records/<record key>.parquet`, written (atomically) as soon as its
 run finishes: the table is the run's per-element summary, the file's metadata holds the run's metrics,
-status, error and the SHA-256 of every time series it kept. The record key is a hash of what decides the
+status, error and the SHA-256 of every time series it kept, and its households table (one row per connection
+point, `RunResult.customers`; Arrow IPC, base64, so every value reads back bit for bit). The record key is a hash of what decides the
 run's numbers and nothing else:
 
 - the scenario's own inputs (strategy, level, sample, seed, period, band, limits, curves, ...), without its
   key and without the paths of the files it reads;
-- the content hash of every file it reads (feeder JSON, profiles, trips), or the package version that ships
-  the feeder (`simbench:`, `pandapower:`);
+- the content hash of every file it reads (feeder JSON, profiles, trips, a tariff's price series), or the
+  package version that ships the feeder (`simbench:`, `pandapower:`);
 - the tool's version.
 
 So adding a strategy, level or sample runs only the new scenarios; an edited feeder, profile or trip file
@@ -18,6 +19,7 @@ writes the same tables (values and dtypes) as an undisturbed one. A record that 
 kept time series are missing or differ from their checksum, is set aside (moved to `records/corrupt/`)
 with a one-line warning and its scenario runs again.
 """
+import base64
 import hashlib
 import json
 import logging
@@ -37,6 +39,7 @@ from hostcap.studies.spec import FeederEntry, StudySpec
 
 log = logging.getLogger(__name__)
 META_KEY = b"hostcap.record"
+HOUSEHOLDS_KEY = b"hostcap.households"
 ELEMENT_COLUMNS = {"element": "object", "index": "int64", "vm_min_pu": "float64", "vm_max_pu": "float64",
                    "max_loading_pct": "float64", "violated": "bool"}
 
@@ -81,6 +84,8 @@ def feeder_fingerprint(entry: FeederEntry) -> dict:
 
 def record_key(scenario: Scenario, fingerprint: dict, version: str) -> str:
     inputs = scenario.model_dump(mode="json", exclude={"key", "feeder", "profiles", "trips"})
+    if scenario.tariff is not None and scenario.tariff.price_series is not None:  # its content, not its path
+        inputs["tariff"]["price_series"] = content_hash(scenario.tariff.price_series)
     blob = json.dumps({"scenario": inputs, "files": fingerprint, "version": version}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
@@ -96,6 +101,19 @@ def record_keys(spec: StudySpec, planned: list[tuple[Scenario, dict]]) -> list[s
 class Record:
     result: dict  # metrics, status, error, wall_s, timeseries {name: sha256}
     elements: pd.DataFrame
+    households: pd.DataFrame | None = None  # one row per connection point; None for a failed run
+
+
+def _to_ipc(df: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(df, preserve_index=True)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return base64.b64encode(sink.getvalue().to_pybytes())
+
+
+def _from_ipc(data: bytes) -> pd.DataFrame:
+    return pa.ipc.open_stream(base64.b64decode(data)).read_all().to_pandas()
 
 
 class RecordStore:
@@ -105,10 +123,13 @@ class RecordStore:
     def path(self, rkey: str) -> Path:
         return self.folder / f"{rkey}.parquet"
 
-    def write(self, rkey: str, result: dict, elements: pd.DataFrame | None) -> None:
+    def write(self, rkey: str, result: dict, elements: pd.DataFrame | None,
+              households: pd.DataFrame | None = None) -> None:
         table = pa.Table.from_pandas(_elements_frame(elements), preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[META_KEY] = json.dumps(json_safe(result), sort_keys=True).encode()
+        if households is not None:
+            meta[HOUSEHOLDS_KEY] = _to_ipc(households)
         with atomic_path(self.path(rkey), suffix=".parquet") as tmp:
             pq.write_table(table.replace_schema_metadata(meta), tmp)
 
@@ -119,14 +140,16 @@ class RecordStore:
             return None
         try:
             table = pq.read_table(path)
-            result = json.loads(table.schema.metadata[META_KEY])
+            meta = table.schema.metadata
+            result = json.loads(meta[META_KEY])
+            households = _from_ipc(meta[HOUSEHOLDS_KEY]) if HOUSEHOLDS_KEY in meta else None
             elements = table.to_pandas()
             if list(elements.columns) != list(ELEMENT_COLUMNS) or "status" not in result:
                 raise ValueError("unexpected layout")
         except Exception as exc:  # noqa: BLE001 - any unreadable record is recomputed
             self.set_aside(rkey, f"unreadable ({type(exc).__name__})")
             return None
-        return Record(result, elements)
+        return Record(result, elements, households)
 
     def set_aside(self, rkey: str, why: str) -> None:
         path = self.path(rkey)
@@ -156,9 +179,11 @@ def kept_ok(record: Record, folder: Path, wanted: list[str]) -> str:
     return ""
 
 
-def build_tables(planned: list[tuple[Scenario, dict]], records: dict[str, Record]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """runs and elements tables, sorted by key, from the records of the planned scenarios that have one."""
-    rows, parts = [], []
+def build_tables(planned: list[tuple[Scenario, dict]], records: dict[str, Record]
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """runs, elements and households tables, sorted by key, from the records of the planned scenarios that
+    have one. households has the sweep coordinates, then `cp` (the connection point) and its columns."""
+    rows, parts, homes = [], [], []
     for scenario, coords in sorted(planned, key=lambda sc: sc[1]["key"]):
         rec = records.get(coords["key"])
         if rec is None:
@@ -167,6 +192,8 @@ def build_tables(planned: list[tuple[Scenario, dict]], records: dict[str, Record
         rows.append({**coords, **result})
         if len(rec.elements):
             parts.append(rec.elements.assign(key=coords["key"]))
+        if rec.households is not None:
+            homes.append(rec.households.rename_axis("cp").reset_index().assign(**coords))
     runs = pd.DataFrame(rows)
     for col in runs.columns:  # a metric that is null in every record is a float column of NaN
         if runs[col].dtype == object and runs[col].isna().all():
@@ -174,4 +201,8 @@ def build_tables(planned: list[tuple[Scenario, dict]], records: dict[str, Record
     columns = ["key", *ELEMENT_COLUMNS]
     elements = (pd.concat(parts, ignore_index=True)[columns] if parts
                 else _elements_frame(None).assign(key=pd.Series(dtype=object))[columns])
-    return runs.reset_index(drop=True), elements.reset_index(drop=True)
+    households = pd.concat(homes, ignore_index=True) if homes else pd.DataFrame({"key": pd.Series(dtype=object)})
+    lead = [c for c in ["key", "feeder", "period", "strategy", "penetration", "v2g_share", "sample", "cp"]
+            if c in households]
+    households = households[lead + [c for c in households.columns if c not in lead]]
+    return runs.reset_index(drop=True), elements.reset_index(drop=True), households

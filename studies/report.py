@@ -2,13 +2,15 @@
 
 Contents: a summary table per feeder x variant, hosting-capacity curves, voltage and transformer-loading
 duration curves of chosen scenarios (the highest penetration level, sample 0, re-run from the same seed:
-runs are reproducible, so the curves are those of the study's runs), the maps, and assumptions and
-provenance.
+runs are reproducible, so the curves are those of the study's runs), what the households get (saving
+against uncontrolled charging, export revenue, extra battery wear and its cost, outage backup: from
+customer_value.csv, with a plot), the maps, and assumptions and provenance.
 """
 import base64
 import html
 import io
 import json
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -39,6 +41,14 @@ def tariff_text(spec: StudySpec) -> str:
         return f"default time-of-use bands (no prices) {Tariff()}"
     t = spec.tariff
     return f"{t.name} ({t.currency}; source: {t.source})"
+
+
+def wear_text(spec: StudySpec) -> str:
+    w = spec.battery_wear
+    if w is None:
+        return "not computed"
+    temp = f"{w.temperature_c:g} degC" if w.temperature_c is not None else "DWD monthly mean air temperature of Germany"
+    return f"BLAST-Lite {w.model}, cell at {temp}, replacement cost {w.cost_per_kwh:g} {w.currency}/kWh"
 
 
 def _png(fig) -> str:
@@ -103,8 +113,11 @@ def duration_curves(spec: StudySpec) -> list[str]:
             r = run_scenario(sc)
             hours = np.arange(r.inputs.n_steps) * r.inputs.dt_s / 3600
             name = variant_name(sc.strategy, sc.v2g_share, spec.v2g_shares)
-            a.plot(hours, np.sort(np.nanmin(r.series["vm_pu"], axis=1)), label=name)
-            b.plot(hours, np.sort(np.nanmax(r.series["trafo_loading_pct"], axis=1))[::-1], label=name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # dark (outage) or diverged steps
+                vmin, trafo = np.nanmin(r.series["vm_pu"], axis=1), np.nanmax(r.series["trafo_loading_pct"], axis=1)
+            a.plot(hours, np.sort(vmin), label=name)
+            b.plot(hours, np.sort(trafo)[::-1], label=name)
         band = voltage_band(spec.band)
         a.axhline(band.v_min_pu, color="red", ls="--", lw=1)
         b.axhline(spec.trafo_limit_pct, color="red", ls="--", lw=1)
@@ -114,6 +127,45 @@ def duration_curves(spec: StudySpec) -> list[str]:
         b.legend(fontsize=8)
         out.append(_img(_png(fig), f"Duration curves at {top:.0%} EVs, sample 0, period "
                                    f"{spec.periods[0].name}, {feeder.name}"))
+    return out
+
+
+def household_section(spec: StudySpec, value: pd.DataFrame) -> list[str]:
+    """The "What the households get" section: a table at the highest level and, per feeder, the medians
+    (10th-90th percentile bands) of the money figures against penetration."""
+    money = [c for c in value.columns if c.endswith("_median") and
+             (c.startswith("saving_vs_uncontrolled_") or c.startswith("extra_wear_cost_year_"))]
+    backup = "outage_covered_share_median" if "outage_covered_share_median" in value else None
+    if value.empty or not (money or backup):
+        return []
+    top = value[value["penetration"] == value["penetration"].max()]
+    shown = {"feeder": top["feeder"], "period": top["period"],
+             "variant": [variant_name(s, b, spec.v2g_shares) for s, b in zip(top["strategy"], top["v2g_share"])],
+             "EV homes": top["ev_households"]}
+    for c in money + ([backup] if backup else []) + [c for c in ("backup_h_median", "outage_unserved_kwh_median",
+                                                                 "outage_unserved_no_v2h_kwh_median") if c in top]:
+        f = c.removesuffix("_median")
+        shown[f"{f} (median, p10-p90)"] = [f"{m:.2f} ({lo:.2f} to {hi:.2f})" if np.isfinite(m) else "-"
+                                           for m, lo, hi in zip(top[c], top[f"{f}_p10"], top[f"{f}_p90"])]
+    out = ["<h2>What the households get</h2>",
+           f"<p>At {value['penetration'].max():.0%} EVs, per household over the period: the saving against "
+           "charging the same car on the same trips uncontrolled, and the cost of the extra battery fade per "
+           "year against that (BLAST-Lite; negative: less wear). Medians with the 10th-90th percentile over the "
+           "EV households of all samples (customer_value.csv).</p>",
+           pd.DataFrame(shown).to_html(index=False, na_rep="-")]
+    for (feeder, period), g in value.groupby(["feeder", "period"]):
+        cols = money + ([backup] if backup else [])
+        fig, axes = plt.subplots(1, len(cols), figsize=(5 * len(cols), 3.8), constrained_layout=True, squeeze=False)
+        for ax, c in zip(axes[0], cols):
+            f = c.removesuffix("_median")
+            for (strategy, share), s in g.groupby(["strategy", "v2g_share"]):
+                x = 100 * s["penetration"]
+                line, = ax.plot(x, s[c], marker="o", label=variant_name(strategy, share, spec.v2g_shares))
+                ax.fill_between(x, s[f"{f}_p10"], s[f"{f}_p90"], color=line.get_color(), alpha=0.12)
+            ax.axhline(0, color="grey", lw=0.5)
+            ax.set(xlabel="EV penetration (% of households)", ylabel=f, title=f"{feeder}, {period}")
+        axes[0][0].legend(fontsize=8)
+        out.append(_img(_png(fig), f"What the households get, {feeder}, {period}: median and 10th-90th percentile"))
     return out
 
 
@@ -127,6 +179,8 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]]) -> 
     runs = pd.read_parquet(root / "runs.parquet")
     hosting = pd.read_csv(root / "hosting_capacity.csv")
     prob = pd.read_csv(root / "violation_probability.csv")
+    value_file = root / "customer_value.csv"
+    value = pd.read_csv(value_file) if value_file.is_file() and value_file.stat().st_size > 1 else pd.DataFrame()
     manifest = json.loads((root / "manifest.json").read_text())
     band = voltage_band(spec.band)
     table = summary_table(spec, runs, hosting)
@@ -145,12 +199,14 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]]) -> 
         f"capacity minus that of uncontrolled charging, in percentage points.</p>",
         "<h2>Hosting-capacity curves</h2>", *hc_curves(spec, prob),
         "<h2>Duration curves</h2>", *duration_curves(spec),
+        *household_section(spec, value),
         "<h2>Maps</h2>", *images,
         "<h2>Assumptions and provenance</h2><ul>",
         f"<li>Voltage band: {band.source} ({band.v_min_pu}-{band.v_max_pu} pu); line limit "
         f"{spec.line_limit_pct} % of max_i_ka, transformer limit {spec.trafo_limit_pct} % of sn_mva.</li>",
         f"<li>Tariff: {html.escape(tariff_text(spec))}; volt-watt curve: "
         f"{html.escape(str(VoltWattCurve()))}.</li>",
+        f"<li>Battery wear: {html.escape(wear_text(spec))}.</li>",
         f"<li>Seed {spec.seed}; spec hash <code>{manifest['spec_hash']}</code>; step {spec.step_min:g} min; "
         f"solver {spec.solver}.</li>",
         "<li>Versions: " + html.escape(", ".join(f"{k} {v}" for k, v in manifest["versions"].items())) + "</li>",

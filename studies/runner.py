@@ -1,4 +1,5 @@
-"""Run a study: sweep -> Dask -> one record per scenario -> runs.parquet, elements.parquet -> hosting capacity.
+"""Run a study: sweep -> Dask -> one record per scenario -> runs, elements and households tables -> hosting
+capacity and customer value.
 
 Workers run one scenario each and return its metrics and per-element summaries (and write the time series
 the study keeps under <study>/runs/<key>/). The client writes each run's record the moment it arrives
@@ -25,6 +26,7 @@ from hostcap.cosim.scenario import Scenario
 from hostcap.models.errors import InputError
 from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
 from hostcap.studies.atomic import check_writable, write_parquet, write_text
+from hostcap.studies.customer_value import customer_value
 from hostcap.studies.hosting import hosting_capacity, locational, violation_probability
 from hostcap.studies.outputs import package_versions
 from hostcap.studies.records import RecordStore, build_tables, file_sha256, kept_ok, record_keys
@@ -57,7 +59,7 @@ def run_one(scenario_json: str, series_dir: str | None, keep: list[str]) -> dict
             write_parquet(tables[name], path)
             sums[name] = file_sha256(path)
     return {"result": {"status": "ok", "error": "", **result.metrics, "wall_s": wall, "timeseries": sums},
-            "elements": result.element_summaries()}
+            "elements": result.element_summaries(), "households": result.customers()}
 
 
 def safe_name(key: str) -> str:
@@ -74,6 +76,8 @@ class StudyPaths:
         self.root = Path(self.root)
         self.runs = self.root / "runs.parquet"
         self.elements = self.root / "elements.parquet"
+        self.households = self.root / "households.parquet"
+        self.customer_value = self.root / "customer_value.csv"
         self.hosting = self.root / "hosting_capacity.csv"
         self.probability = self.root / "violation_probability.csv"
         self.locational = self.root / "locational.parquet"
@@ -83,7 +87,16 @@ class StudyPaths:
         self.lock = self.root / ".lock"
 
     def outputs(self) -> list[Path]:
-        return [self.runs, self.elements, self.hosting, self.probability, self.locational, self.manifest]
+        return [*self.tables, *self.hosting_outputs, self.manifest]
+
+    @property
+    def tables(self) -> list[Path]:
+        """What the study step writes from the records."""
+        return [self.runs, self.elements, self.households]
+
+    @property
+    def hosting_outputs(self) -> list[Path]:
+        return [self.hosting, self.probability, self.locational, self.customer_value]
 
     def series_dir(self, key: str) -> Path:
         return self.timeseries / safe_name(key)
@@ -158,6 +171,9 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
     CONNECT_TIMEOUT_S with one line."""
     from dask.distributed import Client, LocalCluster
 
+    quiet = not logging.getLogger("hostcap").isEnabledFor(logging.INFO)  # no -v
+    if quiet:  # importing distributed has just set its logger to INFO (dask's logging config)
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     d = spec.dask
     scheduler = scheduler or d.scheduler
     scheduler_file = scheduler_file or d.scheduler_file
@@ -177,7 +193,12 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
         return Client(cluster), cluster
     n = workers or d.workers or os.cpu_count() or 1
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
-    return Client(cluster), cluster
+    client = Client(cluster)
+    if quiet:
+        from hostcap.studies.quiet import QuietWorkers
+
+        client.register_plugin(QuietWorkers())
+    return client, cluster
 
 
 def _error_line(exc: BaseException) -> str:
@@ -210,11 +231,10 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
         if pending:
             _run_pending(spec, paths, pending, rkeys, store, records, scheduler=scheduler,
                          scheduler_file=scheduler_file, slurm=slurm, workers=workers, progress=progress)
-        runs, elements = build_tables(planned, records)
-        write_parquet(runs, paths.runs)
-        write_parquet(elements, paths.elements)
+        runs, elements, households = build_tables(planned, records)
+        _write_tables(paths, runs, elements, households)
         if hosting and (runs["status"] == "ok").any():
-            _write_hosting_tables(spec, paths, runs, elements)
+            _write_hosting_tables(spec, paths, runs, elements, households)
         _write_manifest(spec, paths, runs, records)
     return {**counts, **_failures(runs)}
 
@@ -267,7 +287,7 @@ def _run_pending(spec, paths, pending, rkeys, store, records, *, scheduler, sche
                 out = future.result()
             except Exception as exc:  # noqa: BLE001 - a failing scenario is recorded, the study goes on
                 out = {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
-            store.write(rkeys[key], out["result"], out["elements"])
+            store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
             records[key] = store.read(rkeys[key])  # as read back: the tables equal those of a resumed study
     finally:
         client.close()
@@ -279,8 +299,14 @@ def _checksums(paths: StudyPaths, files: list[Path]) -> dict[str, str]:
     return {str(p.relative_to(paths.root)): file_sha256(p) for p in files if p.is_file()}
 
 
+def _write_tables(paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame, households: pd.DataFrame) -> None:
+    write_parquet(runs, paths.runs)
+    write_parquet(elements, paths.elements)
+    write_parquet(households, paths.households)
+
+
 def _write_manifest(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, records: dict) -> None:
-    tables = [paths.runs, paths.elements, paths.hosting, paths.probability, paths.locational]
+    tables = paths.tables + paths.hosting_outputs
     kept = {str((paths.series_dir(k) / f"{name}.parquet").relative_to(paths.root)): sha
             for k, rec in records.items() for name, sha in (rec.result.get("timeseries") or {}).items()}
     failed = runs[runs["status"] != "ok"]
@@ -306,7 +332,7 @@ def _outputs_current(spec: StudySpec, paths: StudyPaths, hosting: bool) -> bool:
     manifest = _manifest(paths)
     if manifest is None or manifest.get("spec") != spec.model_dump(mode="json", exclude={"dask"}):
         return False
-    files = paths.outputs()[:-1] if hosting else [paths.runs, paths.elements]
+    files = paths.outputs()[:-1] if hosting else paths.tables
     return _intact(paths, manifest, files)
 
 
@@ -316,18 +342,18 @@ def _intact(paths: StudyPaths, manifest: dict | None, files: list[Path]) -> bool
     return all(f.is_file() and sums.get(str(f.relative_to(paths.root))) == file_sha256(f) for f in files)
 
 
-def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """runs and elements of a finished study, checked against the manifest's checksums. A corrupt or
-    missing table is rebuilt from the records (with a one-line warning)."""
+def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """runs, elements and households of a finished study, checked against the manifest's checksums. A
+    corrupt or missing table is rebuilt from the records (with a one-line warning)."""
     paths = study_paths(spec, out_root)
     manifest = _manifest(paths)
     if manifest is None and not paths.records.is_dir():
         raise InputError(f"study {spec.name}: no results in {paths.root}; run `hostcap study` on the study "
                          "file first")
-    if _intact(paths, manifest, [paths.runs, paths.elements]):
-        return pd.read_parquet(paths.runs), pd.read_parquet(paths.elements)
-    log.warning("study %s: runs.parquet or elements.parquet is missing or differs from its checksum; "
-                "rebuilt from the records", spec.name)
+    if _intact(paths, manifest, paths.tables):
+        return tuple(pd.read_parquet(p) for p in paths.tables)
+    log.warning("study %s: runs.parquet, elements.parquet or households.parquet is missing or differs from "
+                "its checksum; rebuilt from the records", spec.name)
     planned = plan(spec)
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
     records = _read_records(paths, RecordStore(paths.records), planned, rkeys, keep=[])
@@ -335,23 +361,23 @@ def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd
     if missing:
         raise InputError(f"study {spec.name}: {missing} of {len(planned)} scenarios have no record in "
                          f"{paths.records}; run `hostcap study` on the study file first")
-    runs, elements = build_tables(planned, records)
-    write_parquet(runs, paths.runs)
-    write_parquet(elements, paths.elements)
+    runs, elements, households = build_tables(planned, records)
+    _write_tables(paths, runs, elements, households)
     _write_manifest(spec, paths, runs, records)
-    return runs, elements
+    return runs, elements, households
 
 
-def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame) -> None:
+def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame,
+                          households: pd.DataFrame) -> None:
     if not (runs["status"] == "ok").any():
         raise InputError(f"study {spec.name}: no scenario finished, see {paths.manifest}")
     write_text(hosting_capacity(runs, spec.max_violation_probability).to_csv(index=False), paths.hosting)
     write_text(violation_probability(runs).to_csv(index=False), paths.probability)
     write_parquet(locational(runs, elements), paths.locational)
+    write_text(customer_value(households).to_csv(index=False), paths.customer_value)
 
 
 def write_hosting(spec: StudySpec, out_root: str | Path = "results") -> None:
     """hosting_capacity.csv, violation_probability.csv and locational.parquet from the study's tables."""
     paths = study_paths(spec, out_root)
-    runs, elements = read_tables(spec, out_root)
-    _write_hosting_tables(spec, paths, runs, elements)
+    _write_hosting_tables(spec, paths, *read_tables(spec, out_root))

@@ -145,10 +145,18 @@ class StudySpec(Strict, RunSettings):
     @field_validator("tariff", mode="before")
     @classmethod
     def _tariff_file(cls, v, info: ValidationInfo):
-        """A string is a tariff file, relative to the study file's folder."""
+        """A string is a tariff file, relative to the study file's folder; so is an inline tariff's
+        price_series."""
+        base = (info.context or {}).get("base_dir")
+        if isinstance(v, dict) and isinstance(v.get("price_series"), str):
+            series = Path(v["price_series"])
+            if base is not None and not series.is_absolute():
+                series = Path(base) / series
+            if not series.is_file():
+                raise ValueError(f"price_series: file not found: {series}")
+            return {**v, "price_series": str(series.resolve())}
         if not isinstance(v, str):
             return v
-        base = (info.context or {}).get("base_dir")
         path = Path(v) if base is None or Path(v).is_absolute() else Path(base) / v
         try:
             return load_tariff(path)

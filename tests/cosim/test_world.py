@@ -223,18 +223,25 @@ def test_customers_close_the_feeder_energy_balance(run_cache):
     assert (pv_homes["self_consumption"] >= pv_homes["self_consumption_no_ev"] - 1e-9).all()
 
 
-def test_smart_never_costs_a_household_more_than_uncontrolled_under_the_default_tariff(run_cache):
+@pytest.mark.parametrize("tariff_file", ["de_household_2024.yaml", "us_sun_prairie_rg2.yaml"])
+def test_smart_never_costs_a_household_more_than_uncontrolled_under_the_default_tariffs(run_cache, tariff_file):
     from pathlib import Path
 
     from hostcap.models.tariff import load_tariff
 
-    tariff = load_tariff(Path(__file__).parents[2] / "studies" / "tariffs" / "de_household_2024.yaml")
-    runs = {s: run_cache(Scenario(strategy=s, tariff=tariff, **SUMMER)).customers() for s in ("uncontrolled", "smart")}
-    cost = {s: c.loc[c["n_ev"] > 0, "ev_charging_cost_EUR"] for s, c in runs.items()}
-    assert (cost["smart"] <= cost["uncontrolled"] + 1e-9).all()
-    assert cost["uncontrolled"].sum() > 0
+    tariff = load_tariff(Path(__file__).parents[2] / "studies" / "tariffs" / tariff_file)
+    cur = tariff.currency
+    runs = {s: run_cache(Scenario(strategy=s, tariff=tariff, **SUMMER)) for s in ("uncontrolled", "smart")}
+    homes = {s: r.customers() for s, r in runs.items()}
+    ev = homes["smart"]["n_ev"] > 0
+    saving = homes["smart"].loc[ev, f"saving_vs_uncontrolled_{cur}"]
+    assert (saving >= -1e-9).all() and saving.sum() > 0
+    # the counterfactual is the uncontrolled run itself: its own saving is zero, its bill that run's bill
+    np.testing.assert_allclose(runs["uncontrolled"].charging_only[0], runs["uncontrolled"].series["ev_p_kw"], atol=0)
+    np.testing.assert_allclose(homes["uncontrolled"][f"saving_vs_uncontrolled_{cur}"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(homes["smart"][f"bill_uncontrolled_{cur}"], homes["uncontrolled"][f"bill_{cur}"])
+    # without its EV a household's bill does not depend on the strategy
+    np.testing.assert_allclose(homes["smart"][f"bill_no_ev_{cur}"], homes["uncontrolled"][f"bill_no_ev_{cur}"])
     # the perfect aggregator prices its energy with the tariff too
     optimal = run_cache(Scenario(strategy="v2g_optimal", tariff=tariff, **SUMMER))
     assert optimal.metrics["ev_unmet_kwh"] <= 1e-6
-    # without its EV a household's bill does not depend on the strategy
-    np.testing.assert_allclose(runs["smart"]["bill_no_ev_EUR"], runs["uncontrolled"]["bill_no_ev_EUR"])

@@ -33,3 +33,22 @@ def test_without_the_ev_and_under_a_zero_export_limit():
                         ev_charge_kw=ev, export_limit_kw=0.0, dt_h=1.0)
     assert z["export_kwh_no_ev"][0] == 0.0 and z["pv_kwh_no_ev"][0] == 1.0
     assert z["self_consumption_no_ev"][0] == 1.0
+
+
+def test_saving_against_uncontrolled_by_hand():
+    from hostcap.models.tariff import PricedTariff
+
+    tariff = PricedTariff(name="t", source="test", currency="EUR", export={"rule": "none"},
+                          bands=[{"name": "flat", "price_per_kwh": 0.5, "weekday": [[0, 24]], "weekend": [[0, 24]]}])
+    price = np.array([0.2, 0.5, 0.5])  # as if the first hour were cheaper
+    load = np.full((3, 1), 1.0)
+    zero = np.zeros_like(load)
+    smart = np.array([[4.0], [0.0], [0.0]])  # 4 kWh in the cheap hour
+    uncontrolled = np.array([[0.0], [3.0], [3.0]])  # 6 kWh at the dear price, ending 2 kWh fuller (grid side)
+    e = customer_energy(load_kw=load, pv_kw=zero, pv_curtailed_kw=zero, ev_kw=smart, ev_charge_kw=smart,
+                        export_limit_kw=None, dt_h=1.0, tariff=tariff, price_per_kwh=price,
+                        ev_uncontrolled_kw=uncontrolled, stored_gain_kwh=np.array([-2.0]))
+    assert e["bill_EUR"][0] == pytest.approx(5 * 0.2 + 0.5 + 0.5)
+    assert e["bill_uncontrolled_EUR"][0] == pytest.approx(0.2 + 4 * 0.5 + 4 * 0.5)
+    # 4.2 - 2.0 = 2.2, less the 2 kWh it has yet to buy at the lowest price: 2.2 - 0.4
+    assert e["saving_vs_uncontrolled_EUR"][0] == pytest.approx(1.8)

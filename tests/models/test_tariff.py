@@ -72,3 +72,49 @@ def test_the_shipped_default_names_its_source():
     t = load_tariff(DEFAULT_TARIFF)
     assert "Destatis" in t.source and "EEG" in t.source
     assert t.export.rule == "feed_in" and t.export.price_per_kwh == 0.0811
+
+
+US_TARIFF = Path(__file__).parents[2] / "studies" / "tariffs" / "us_sun_prairie_rg2.yaml"
+
+
+def test_the_shipped_us_time_of_use_rate_prices_weekdays_and_weekends():
+    t = load_tariff(US_TARIFF)
+    assert "Sun Prairie" in t.source and t.currency == "USD" and t.export.rule == "none"
+    index = pd.DatetimeIndex(["2016-01-11 07:45", "2016-01-11 08:00", "2016-01-11 19:45", "2016-01-11 20:00",
+                              "2016-01-16 12:00"])  # Monday around the peak, then a Saturday noon
+    assert list(t.price_per_kwh(index)) == [0.0510, 0.1600, 0.1600, 0.0510, 0.0510]
+    assert list(t.levels(index)) == [0, 1, 1, 0, 0]
+
+
+def test_a_dynamic_price_series_prices_each_step_and_ranks_it_in_quintiles(tmp_path):
+    hours = pd.date_range("2016-01-11", periods=48, freq="h")
+    prices = np.round(0.20 + 0.01 * (np.arange(48) % 24), 4)
+    pd.DataFrame({"timestamp": hours, "price_per_kwh": prices}).to_csv(tmp_path / "prices.csv", index=False)
+    (tmp_path / "dyn.yaml").write_text("name: dyn\nsource: test\ncurrency: EUR\nprice_series: prices.csv\n"
+                                       "export: {rule: net_metering}\n")
+    t = load_tariff(tmp_path / "dyn.yaml")
+    assert Path(t.price_series).is_absolute()  # relative to the tariff file
+    index = pd.date_range("2016-01-11", periods=4 * 48, freq="15min")
+    price = t.price_per_kwh(index)
+    assert price[0] == price[3] == 0.20 and price[4] == 0.21 and price[-1] == prices[-1]  # held to the next stamp
+    levels = t.levels(index)
+    assert levels.min() == 0 and levels.max() == 4 and np.all(np.diff(levels[:96]) >= 0)  # rises with price
+    with pytest.raises(InputError, match="covers 2016-01-11 00:00:00 to 2016-01-12 23:00:00"):
+        t.price_per_kwh(pd.date_range("2016-02-01", periods=4, freq="15min"))
+
+
+@pytest.mark.parametrize("csv, message", [
+    ("when,price\n2016-01-11,0.2\n", "needs columns timestamp and price_per_kwh"),
+    ("timestamp,price_per_kwh\n2016-01-11 01:00,0.2\n2016-01-11 00:00,0.3\n", "increasing, distinct"),
+    ("timestamp,price_per_kwh\n2016-01-11 00:00,\n", "prices must be numbers"),
+])
+def test_bad_price_series_are_refused_in_one_line(tmp_path, csv, message):
+    (tmp_path / "p.csv").write_text(csv)
+    (tmp_path / "t.yaml").write_text("name: d\nsource: s\ncurrency: EUR\nprice_series: p.csv\nexport: {rule: none}\n")
+    with pytest.raises(InputError, match=f"^tariff.price_series: .*{message}") as err:
+        load_tariff(tmp_path / "t.yaml")
+    assert "\n" not in str(err.value)
+    (tmp_path / "both.yaml").write_text("name: d\nsource: s\ncurrency: EUR\nprice_series: p.csv\nexport: {rule: none}\n"
+                                        "bands: [{name: a, price_per_kwh: 0.3, weekday: [[0, 24]], weekend: [[0, 24]]}]\n")
+    with pytest.raises(InputError, match="bands: give bands or a price_series, not both"):
+        load_tariff(tmp_path / "both.yaml")

@@ -47,6 +47,10 @@ def test_run_writes_metrics_manifest_and_timeseries(tmp_path):
     (["--feeder", "nowhere.json"], "nowhere.json"),
     (["--trips", "nowhere.csv"], "nowhere.csv"),
     (["--penetration", "lots"], "penetration"),
+    (["--outage", "2016-01-11T18:00,3x"], "--outage"),
+    (["--outage", "2016-01-11T18:00,3h,99999"], "outages.windows.0.buses: bus 99999"),
+    (["--outage", "2016-01-11T18:00,3h", "--critical-load-share", "0"], "critical_load_share"),
+    (["--tariff", "nowhere.yaml"], "nowhere.yaml"),
 ])
 def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, args, field):
     out = tmp_path / "run"
@@ -125,8 +129,24 @@ def test_run_with_a_tariff_prints_the_households_bills_and_writes_them(tmp_path,
     tariff = Path(__file__).parents[2] / "studies" / "tariffs" / "de_household_2024.yaml"
     out = tmp_path / "run"
     assert main(["run", "--days", "1", "--penetration", "0.5", "--tariff", str(tariff), "--out", str(out)]) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith("households (de_household_2024): bills ") and "EUR per EV home" in line
+    lines = capsys.readouterr().out.strip().splitlines()
+    line = next(x for x in lines if x.startswith("households (de_household_2024): bills "))
+    assert "EUR per EV home" in line and "saving against uncontrolled charging" in line
+    assert lines[-1].startswith("battery wear (Nmc622_Gr_DENSO50Ah_Battery): median fade ")
     c = pd.read_parquet(out / "customers.parquet")
     assert c["bill_EUR"].sum() > c["bill_no_ev_EUR"].sum() > 0
     assert c.loc[c["n_ev"] == 0, "ev_charging_cost_EUR"].abs().max() < 1e-9  # homes without an EV pay nothing for one
+
+
+def test_run_with_an_outage_prints_the_backup_and_writes_the_wear(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--strategy", "v2h", "--days", "1", "--penetration", "1", "--v2g-share", "1",
+                 "--outage", "2016-01-11T18:00,3h", "--out", str(out)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("outage: "))
+    assert line.startswith("outage: 354.0 home-hours without supply; V2H backup served ")
+    assert "kWh without V2H" in line and "trips short of energy afterwards" in line
+    c = pd.read_parquet(out / "customers.parquet")
+    assert (c["outage_h"] == 3.0).all() and c["outage_unserved_kwh"].sum() < c["outage_unserved_no_v2h_kwh"].sum()
+    v = pd.read_parquet(out / "timeseries" / "ev" / "vehicles.parquet")
+    assert len(v) == 118 and (v["fade_year_pct"] > v["fade_run_pct"]).all()
+    assert {"fade_uncontrolled_year_pct", "extra_fade_year_pct", "extra_wear_cost_year_USD"} <= set(v.columns)

@@ -7,19 +7,22 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandapower as pp
 import pandas as pd
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = """name: tiny
-periods: [{name: d1, start: "2016-01-11", days: 1}]
+TINY = f"""name: tiny
+periods: [{{name: d1, start: "2016-01-11", days: 1}}]
 strategies: [uncontrolled, v2g_tou]
 penetrations: [0.0, 0.5, 1.0]
 samples: 2
 seed: 1
 band: ansi
+tariff: {ROOT / "studies" / "tariffs" / "us_sun_prairie_rg2.yaml"}
+outages: {{windows: [{{start: "2016-01-11T06:00", hours: 2}}]}}
 """
 FEEDER = "simbench_1-LV-rural3--0-sw"
 
@@ -72,7 +75,23 @@ def test_outputs_and_geopackage_match_runs(pipeline):
 
     html = (res / "report.html").read_text()
     assert "<table" in html and "hosting capacity (%)" in html and "Assumptions and provenance" in html
-    assert html.count("data:image/png;base64,") == 1 + 1 + 4  # curves, duration curves, four maps
+    assert html.count("data:image/png;base64,") == 1 + 1 + 1 + 4  # curves, duration curves, households, maps
+    assert "What the households get" in html and "saving_vs_uncontrolled_USD (median, p10-p90)" in html
+
+    # the customer side: per level, over the EV homes of both samples; backup over the homes that went dark
+    value = pd.read_csv(res / "customer_value.csv").set_index(["strategy", "penetration"])
+    homes = pd.read_parquet(res / "households.parquet")
+    assert len(homes) == 12 * 118 and value.loc[("uncontrolled", 1.0), "ev_households"] == 2 * 118
+    assert value.loc[("uncontrolled", 1.0), "saving_vs_uncontrolled_USD_p90"] == 0.0  # against itself
+    assert value.loc[("uncontrolled", 0.0), "outage_households"] == 2 * 118
+    sel = homes[(homes["strategy"] == "v2g_tou") & (homes["penetration"] == 1.0)]
+    assert value.loc[("v2g_tou", 1.0), "backup_h_median"] == sel["backup_h"].median()
+    assert value.loc[("v2g_tou", 1.0), "outage_unserved_no_v2h_kwh_median"] > value.loc[("v2g_tou", 1.0), "outage_unserved_kwh_median"]
+    hh = gpd.read_file(gpkg, layer="households")
+    assert len(hh) == 118 and hh.crs.to_epsg() == 4326
+    top = sel.groupby("cp")["saving_vs_uncontrolled_USD"].median()
+    np.testing.assert_allclose(hh.set_index("cp").loc[top.index, "saving_vs_uncontrolled_USD_v2g_tou"], top)
+    assert {"backup_h_v2g_tou", "extra_wear_cost_year_USD_v2g_tou"} <= set(hh.columns)
     assert "src=\"http" not in html  # self-contained
 
 

@@ -33,15 +33,17 @@ def write_study(folder: Path, tiny_net, **change) -> Path:
     return path
 
 
-def tables(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tables(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     paths = StudyPaths(root)
-    return pd.read_parquet(paths.runs).drop(columns="wall_s"), pd.read_parquet(paths.elements)
+    return (pd.read_parquet(paths.runs).drop(columns="wall_s"), pd.read_parquet(paths.elements),
+            pd.read_parquet(paths.households))
 
 
 def assert_same_outputs(root: Path, ref: Path) -> None:
     for a, b in zip(tables(root), tables(ref)):
         pd.testing.assert_frame_equal(a, b)  # values and dtypes
-    assert (root / "hosting_capacity.csv").read_text() == (ref / "hosting_capacity.csv").read_text()
+    for name in ("hosting_capacity.csv", "customer_value.csv"):
+        assert (root / name).read_text() == (ref / name).read_text()
     kept = sorted(p.relative_to(root) for p in (root / "runs").rglob("*.parquet"))
     assert kept == sorted(p.relative_to(ref) for p in (ref / "runs").rglob("*.parquet")) and len(kept) == N
     for rel in kept:

@@ -30,9 +30,11 @@ def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
     a, b = StudyPaths(tmp_path / "two" / "tiny"), StudyPaths(tmp_path / "one" / "tiny")
     pd.testing.assert_frame_equal(pd.read_parquet(a.runs).drop(columns=TIMING),
                                   pd.read_parquet(b.runs).drop(columns=TIMING))
-    for name in ("elements", "locational"):
+    for name in ("elements", "locational", "households"):
         pd.testing.assert_frame_equal(pd.read_parquet(getattr(a, name)), pd.read_parquet(getattr(b, name)))
     assert a.hosting.read_text() == b.hosting.read_text()
+    assert a.customer_value.read_text() == b.customer_value.read_text()
+    assert len(pd.read_parquet(a.households)) == 12 * 118  # a row per run and connection point
     runs = pd.read_parquet(a.runs)
     assert len(runs) == 12 and (runs["status"] == "ok").all()
     kept = sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus/vm_pu.parquet"))

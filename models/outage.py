@@ -1,0 +1,142 @@
+"""Outages of the supply and what a V2H home does in one: which buses are de-energised at each step, and
+how an islanded home's EV serves it.
+
+Outages (`Outages`, an `outages:` block in a study or scenario, CLI `--outage START,DURATION[,BUS;BUS]`):
+
+- explicit windows: a start, a duration in hours, and the buses it takes out (their connection points'
+  homes lose supply; what lies downstream of them is not derived: list every bus that goes dark), or the
+  whole feeder when no buses are given;
+- or drawn with the scenario's seed from reliability indices as IEEE 1366-2022 defines them: `saifi` (the
+  interruptions a customer sees per year) and `caidi_h` (their mean duration). Over a run of D days the
+  number of whole-feeder interruptions is Poisson with mean saifi x D / 365, each starting uniformly in the
+  run and lasting an exponential time of mean caidi_h (at least one step): the usual model of sustained
+  interruptions as a Poisson process (Billinton and Allan, Reliability Evaluation of Power Systems, 2nd ed.,
+  1996, ch. 7).
+
+A step is de-energised when its start lies in a window. During it nothing flows at the bus: household load,
+PV and EV power at its connection points are zero to the grid. Rooftop PV stops with the grid (anti-islanding,
+IEEE 1547-2018 clause 8.1; VDE-AR-N 4105 in Germany) unless the home islands. A home islands when its EV is
+bidirectional, V2H-capable (a `v2h_share` of the bidirectional EVs: the home has the transfer switch and
+gateway that backup needs) and plugged in: the EV then serves the home's demand, all of it or a
+`critical_load_share`, from its battery down to its driving reserve, together with the home's PV; PV
+beyond the demand recharges the EV up to the charger's rating and is curtailed beyond that.
+"""
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hostcap.models.errors import InputError
+
+
+class OutageWindow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: str = Field(description="Start of the outage, ISO date and time (e.g. 2016-01-12T18:00).")
+    hours: float = Field(gt=0, description="Duration, h.")
+    buses: list[int] | None = Field(None, description="Buses (the feeder's bus indices) de-energised; "
+                                    "none: the whole feeder.")
+
+    @field_validator("start")
+    @classmethod
+    def _timestamp(cls, v: str) -> str:
+        try:
+            pd.Timestamp(v)
+        except ValueError:
+            raise ValueError(f"'{v}' is not a date and time (YYYY-MM-DDTHH:MM)") from None
+        return v
+
+
+class Outages(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    windows: list[OutageWindow] = Field([], description="Explicit outages.")
+    saifi: float | None = Field(None, ge=0, description="Interruptions per customer and year (IEEE 1366), "
+                                "drawn with the scenario's seed.")
+    caidi_h: float | None = Field(None, gt=0, description="Mean duration of an interruption, h (IEEE 1366).")
+    critical_load_share: float = Field(1.0, gt=0, le=1, description="Share of the home's demand an "
+                                       "islanded EV serves.")
+    v2h_share: float = Field(1.0, ge=0, le=1, description="Share of bidirectional EVs whose home can island "
+                             "(V2H-capable).")
+
+    @model_validator(mode="after")
+    def _something_to_draw(self):
+        if (self.saifi is None) != (self.caidi_h is None):
+            raise ValueError("saifi and caidi_h go together")
+        if not self.windows and self.saifi is None:
+            raise ValueError("give windows, or saifi and caidi_h")
+        return self
+
+
+def parse_outage(text: str) -> OutageWindow:
+    """`START,DURATION[,BUS;BUS...]` as on the command line, e.g. `2016-01-12T18:00,3h` or
+    `2016-01-12T18:00,90min,12;13`."""
+    parts = text.split(",")
+    if len(parts) not in (2, 3):
+        raise InputError(f"--outage: '{text}' is not START,DURATION[,BUS;BUS...]")
+    dur = parts[1].strip().lower()
+    try:
+        hours = float(dur[:-3]) / 60.0 if dur.endswith("min") else float(dur.removesuffix("h"))
+        buses = [int(b) for b in parts[2].split(";")] if len(parts) == 3 else None
+        return OutageWindow(start=parts[0].strip(), hours=hours, buses=buses)
+    except ValueError as exc:
+        raise InputError(f"--outage: '{text}': {str(exc).splitlines()[-1].strip()}".removesuffix(".")) from None
+
+
+def deenergised(outages: Outages, *, index: pd.DatetimeIndex, dt_s: float, bus_index: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """(steps, buses) True where a bus is de-energised during the step starting at `index`."""
+    out = np.zeros((len(index), len(bus_index)), bool)
+    pos = pd.Series(np.arange(len(bus_index)), index=bus_index)
+    start_ns = index.asi8
+    for i, w in enumerate(outages.windows):
+        t0 = pd.Timestamp(w.start).value
+        steps = (start_ns >= t0) & (start_ns < t0 + w.hours * 3.6e12)
+        if w.buses is None:
+            out[steps] = True
+            continue
+        missing = sorted(set(w.buses) - set(bus_index.tolist()))
+        if missing:
+            raise InputError(f"outages.windows.{i}.buses: bus {missing[0]} is not in the feeder")
+        out[np.ix_(steps, pos.loc[w.buses].to_numpy())] = True
+    if outages.saifi is not None:
+        n_steps = len(index)
+        mean_n = outages.saifi * n_steps * dt_s / (365.0 * 86400.0)
+        for _ in range(rng.poisson(mean_n)):
+            first = int(rng.integers(n_steps))
+            n = max(int(round(rng.exponential(outages.caidi_h) * 3600.0 / dt_s)), 1)
+            out[first:first + n] = True
+    return out
+
+
+def island(*, demand_kw: np.ndarray, pv_kw: np.ndarray, e_kwh: np.ndarray, floor_kwh: np.ndarray,
+           p_ch_max_kw: np.ndarray, p_dis_max_kw: np.ndarray, eta_ch: np.ndarray, eta_dis: np.ndarray,
+           capacity_kwh: np.ndarray, dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """One step of islanded homes, one EV each (arrays per home): the EV's power (kW, >0 charging from PV
+    surplus, <0 serving the home) and the demand served (kW), from the EV above `floor_kwh` and the PV."""
+    deficit = np.maximum(demand_kw - pv_kw, 0.0)
+    avail_kw = np.maximum(e_kwh - floor_kwh, 0.0) * eta_dis / dt_h
+    discharge = np.minimum(np.minimum(deficit, p_dis_max_kw), avail_kw)
+    room_kw = np.maximum(capacity_kwh - e_kwh, 0.0) / (eta_ch * dt_h)
+    charge = np.minimum(np.minimum(np.maximum(pv_kw - demand_kw, 0.0), p_ch_max_kw), room_kw)
+    served = np.minimum(demand_kw, pv_kw + discharge)
+    return charge - discharge, served
+
+
+def backup_energy(*, load_kw: np.ndarray, powered: np.ndarray, islanded: np.ndarray, served_kw: np.ndarray,
+                  critical_load_share: float, dt_h: float) -> dict[str, np.ndarray]:
+    """Per home (arrays are steps x homes): hours without supply, the demand left unserved with its V2H
+    backup and without any (all of its demand then), the hours its islanded EV served the critical load in
+    full, and their share of the outage hours."""
+    dark = ~powered
+    demand_kwh = (load_kw * dark).sum(axis=0) * dt_h
+    covered = dark & islanded & (served_kw >= critical_load_share * load_kw - 1e-9)
+    outage_h = dark.sum(axis=0) * dt_h
+    backup_h = covered.sum(axis=0) * dt_h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "outage_h": outage_h,
+            "outage_unserved_kwh": demand_kwh - (served_kw * dark).sum(axis=0) * dt_h,
+            "outage_unserved_no_v2h_kwh": demand_kwh,
+            "backup_h": backup_h,
+            "outage_covered_share": np.where(outage_h > 0, backup_h / outage_h, np.nan),
+        }
