@@ -132,6 +132,21 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, no_hosting
                f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
     for error, n in counts["errors"].items():
         click.echo(f"failed: {n} x {error}", err=True)
+    from hostcap.studies.hosting import min_samples_confident
+
+    need = min_samples_confident(spec.max_violation_probability)
+    if not no_hosting and counts["failed"] < counts["total"]:
+        import pandas as pd
+
+        from hostcap.studies.hosting import baseline_notes
+        from hostcap.studies.runner import study_paths
+
+        for note in baseline_notes(pd.read_csv(study_paths(spec, out).hosting)):
+            click.echo(f"note: {note}", err=True)
+        if spec.samples < need:
+            click.echo(f"note: {spec.samples} samples per level cannot show P(violation) <= "
+                       f"{spec.max_violation_probability:.0%} at 97.5 % confidence even with no violation (that "
+                       f"needs {need}): hc_confident is NaN, hc_point is an estimate", err=True)
     if counts["unreliable"]:
         from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
 

@@ -27,6 +27,7 @@ from hostcap.models.strategies import VoltWattCurve  # noqa: E402
 from hostcap.models.tariff import Tariff  # noqa: E402
 from hostcap.studies.atomic import write_text  # noqa: E402
 from hostcap.studies.gis import variant_name  # noqa: E402
+from hostcap.studies.hosting import baseline_notes, too_few_samples  # noqa: E402
 from hostcap.studies.spec import StudySpec  # noqa: E402
 from hostcap.studies.sweep import sweep  # noqa: E402
 
@@ -73,8 +74,10 @@ def summary_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame) ->
         top_peak = float(at_top["peak_demand_kw"].median())
         rows.append({
             "feeder": h["feeder"], "variant": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
-            "hosting capacity (%)": 100 * h["hc_penetration"], "hosting capacity (EVs)": h["hc_evs"],
+            "hosting capacity (%)": 100 * h["hc_point"],
+            "hosting capacity, 97.5 % confident (%)": 100 * h["hc_confident"], "hosting capacity (EVs)": h["hc_evs"],
             "V2G uplift (pp)": 100 * h["uplift_vs_uncontrolled"],
+            "violates without EVs": h["baseline_violates"] if isinstance(h["baseline_violates"], str) else "",
             f"peak at {top:.0%} vs no EV (kW)": top_peak - base_peak,
             f"peak at {top:.0%} vs no EV (%)": 100 * (top_peak / base_peak - 1) if base_peak else np.nan,
             f"min / max voltage at {top:.0%} (pu)": f"{at_top['v_min_pu'].min():.3f} / {at_top['v_max_pu'].max():.3f}",
@@ -92,10 +95,12 @@ def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[str]:
     for feeder, g in prob.groupby("feeder"):
         fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
         for (strategy, share), s in g.groupby(["strategy", "v2g_share"]):
-            ax.plot(100 * s["penetration"], s["p_any"], marker="o", label=variant_name(strategy, share, spec.v2g_shares))
+            x = 100 * s["penetration"]
+            line, = ax.plot(x, s["p_violation"], marker="o", label=variant_name(strategy, share, spec.v2g_shares))
+            ax.fill_between(x, s["p_violation_lo"], s["p_violation_hi"], color=line.get_color(), alpha=0.12)
         ax.axhline(spec.max_violation_probability, color="red", ls="--", lw=1, label="threshold")
         ax.set_xlabel("EV penetration (% of households)")
-        ax.set_ylabel("P(any violation)")
+        ax.set_ylabel("P(any violation), 95 % interval")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(f"Hosting capacity: {feeder}", fontsize=10)
         ax.legend(fontsize=8)
@@ -195,8 +200,11 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]]) -> 
         "<h2>Summary</h2>", table.to_html(index=False, float_format=lambda x: f"{x:.3g}", na_rep="-",
                                           classes="summary"),
         f"<p>Hosting capacity: the highest penetration level whose probability of violating any limit (and "
-        f"that of every lower level) is at most {spec.max_violation_probability:.0%}. V2G uplift: hosting "
+        f"that of every lower level) is at most {spec.max_violation_probability:.0%}; confident: the same with "
+        f"the upper bound of the probability's 95 % Clopper-Pearson interval. V2G uplift: hosting "
         f"capacity minus that of uncontrolled charging, in percentage points.</p>",
+        *([f"<p><b>{html.escape(warn)}.</b></p>"] if (warn := too_few_samples(hosting)) else []),
+        *[f"<p><b>Baseline: {html.escape(note)}.</b></p>" for note in baseline_notes(hosting)],
         "<h2>Hosting-capacity curves</h2>", *hc_curves(spec, prob),
         "<h2>Duration curves</h2>", *duration_curves(spec),
         *household_section(spec, value),

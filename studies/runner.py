@@ -36,6 +36,7 @@ from hostcap.studies.sweep import plan
 log = logging.getLogger(__name__)
 RETRIES = 1
 CONNECT_TIMEOUT_S = 10
+CLOSE_TIMEOUT_S = 20
 
 
 def run_one(scenario_json: str, series_dir: str | None, keep: list[str]) -> dict:
@@ -289,10 +290,14 @@ def _run_pending(spec, paths, pending, rkeys, store, records, *, scheduler, sche
                 out = {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
             store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
             records[key] = store.read(rkeys[key])  # as read back: the tables equal those of a resumed study
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    finally:  # bounded: an interrupted study must end even if a worker does not answer
+        try:
+            client.close(timeout=CLOSE_TIMEOUT_S)
+            if cluster is not None:
+                cluster.close(timeout=CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("the Dask cluster did not close within %s s; its processes end with this one",
+                        CLOSE_TIMEOUT_S)
 
 
 def _checksums(paths: StudyPaths, files: list[Path]) -> dict[str, str]:

@@ -171,8 +171,13 @@ class StudySpec(Strict, RunSettings):
                              "use fewer samples, levels, strategies or periods, or split the study")
         return self
 
+    @property
+    def levels(self) -> list[float]:
+        """The penetration levels run: the study's, and 0 (the feeder alone, the baseline) always."""
+        return sorted(set(self.penetrations) | {0.0})
+
     def n_scenarios(self) -> int:
-        return (len(self.feeders) * len(self.periods) * len(self.strategies) * len(self.penetrations)
+        return (len(self.feeders) * len(self.periods) * len(self.strategies) * len(self.levels)
                 * len(self.v2g_shares) * self.samples)
 
     def feeder(self, name: str) -> FeederEntry:

@@ -1,4 +1,5 @@
-"""The sweep: one scenario per feeder x period x strategy x penetration x bidirectional share x sample.
+"""The sweep: one scenario per feeder x period x strategy x penetration x bidirectional share x sample; the
+penetration levels always include 0, the feeder without EVs (its baseline).
 
 Keys are stable strings; a scenario's random draws depend only on (study seed, feeder name, sample) — see
 `models/population.py` — so placements are nested across penetration levels and every strategy sees the
@@ -19,7 +20,7 @@ def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
     for feeder in spec.feeders:
         for period in spec.periods:
             for strategy in spec.strategies:
-                for pen in spec.penetrations:
+                for pen in spec.levels:
                     for share in spec.v2g_shares:
                         for sample in range(spec.samples):
                             key = scenario_key(feeder.name, period.name, strategy, pen, share, sample)

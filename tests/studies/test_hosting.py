@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostcap.studies.hosting import highest_safe_level, hosting_capacity, locational, violation_probability
+from hostcap.studies.hosting import (baseline_notes, clopper_pearson, highest_safe_level, hosting_capacity,
+                                     locational, min_samples_confident, too_few_samples, violation_probability)
 
 LEVELS = [0.0, 0.2, 0.4, 0.6]
 
@@ -39,15 +40,49 @@ def test_hosting_capacity_counts_and_uplift():
     runs = runs_table({"uncontrolled": [0, 0, 0.1, 0.5], "v2g_tou": [0, 0, 0, 0.05]}, periods=("w", "s"))
     prob = violation_probability(runs).set_index(["strategy", "penetration"])
     assert prob.loc[("uncontrolled", 0.4), "p_undervoltage"] == pytest.approx(0.1)
-    assert prob.loc[("uncontrolled", 0.4), "p_any"] == pytest.approx(0.1)
+    assert prob.loc[("uncontrolled", 0.4), "p_violation"] == pytest.approx(0.1)
+    assert prob.loc[("uncontrolled", 0.4), "n_violating"] == 2
     assert prob.loc[("uncontrolled", 0.4), "p_overvoltage"] == 0.0
-    assert (prob["samples"] == 20).all()  # periods are folded into samples
+    assert (prob["n_samples"] == 20).all()  # periods are folded into samples
     hc = hosting_capacity(runs, 0.05).set_index("strategy")
-    assert hc.loc["uncontrolled", "hc_penetration"] == 0.2 and hc.loc["v2g_tou", "hc_penetration"] == 0.6
+    assert hc.loc["uncontrolled", "hc_point"] == 0.2 and hc.loc["v2g_tou", "hc_point"] == 0.6
     assert hc.loc["uncontrolled", "hc_evs"] == 20 and hc.loc["v2g_tou", "hc_charger_kw"] == pytest.approx(480.0)
     assert hc.loc["v2g_tou", "uplift_vs_uncontrolled"] == pytest.approx(0.4)
     assert hc.loc["v2g_tou", "hc_overvoltage"] == 0.6 and hc.loc["uncontrolled", "hc_undervoltage"] == 0.2
-    assert hosting_capacity(runs, 0.2).set_index("strategy").loc["uncontrolled", "hc_penetration"] == 0.4
+    assert hosting_capacity(runs, 0.2).set_index("strategy").loc["uncontrolled", "hc_point"] == 0.4
+    # 20 clean samples bound P(violation) at 16.8 %, above 5 %: nothing is confidently safe, and it is said
+    assert hc["hc_confident"].isna().all() and (hc["min_samples_confident"] == 72).all()
+    assert "20 samples per level cannot show P(violation) <= 5% at 97.5 % confidence" in too_few_samples(
+        hc.reset_index())
+
+
+@pytest.mark.parametrize("k, n", [(0, 10), (0, 59), (0, 72), (1, 10), (3, 20), (10, 10), (5, 60), (17, 40)])
+def test_clopper_pearson_equals_the_beta_quantiles(k, n):
+    from scipy.stats import beta
+
+    lo, hi = clopper_pearson(np.array([k]), np.array([n]))
+    assert lo[0] == pytest.approx(0.0 if k == 0 else beta.ppf(0.025, k, n - k + 1), rel=1e-12, abs=0)
+    assert hi[0] == pytest.approx(1.0 if k == n else beta.ppf(0.975, k + 1, n - k), rel=1e-12, abs=0)
+    assert lo[0] <= k / n <= hi[0]
+
+
+def test_clopper_pearson_by_hand_and_the_samples_a_threshold_needs():
+    lo, hi = clopper_pearson(np.array([0, 0]), np.array([10, 72]))
+    assert hi[0] == pytest.approx(1 - 0.025 ** (1 / 10))  # 30.8 %: ten clean samples say little
+    assert hi[1] < 0.05 and lo[1] == 0.0
+    assert min_samples_confident(0.05) == 72 and min_samples_confident(0.10) == 36
+    assert clopper_pearson(np.array([0]), np.array([71]))[1][0] > 0.05
+
+
+def test_hc_confident_on_a_hand_made_table():
+    # 80 samples per level: 0 violations at 0 and 0.2, 1 at 0.4 (hi = 6.8 % > 5 %), 4 at 0.6
+    runs = runs_table({"smart": [0, 0, 1 / 80, 4 / 80]}, samples=80)
+    hc = hosting_capacity(runs, 0.05).set_index("strategy").loc["smart"]
+    assert hc["hc_point"] == 0.6  # every estimate <= 5 %
+    assert hc["hc_confident"] == 0.2  # 0/80: hi 4.5 %; 1/80: hi 6.8 %
+    prob = violation_probability(runs).set_index("penetration")
+    assert prob.loc[0.2, "p_violation_hi"] < 0.05 < prob.loc[0.4, "p_violation_hi"]
+    assert too_few_samples(hosting_capacity(runs, 0.05)) == ""
 
 
 def test_failed_runs_are_left_out():
@@ -73,4 +108,17 @@ def test_locational_share_and_lowest_level():
     assert loc.loc[(7, 0.2), "p_violation"] == 0.0 and loc.loc[(7, 0.4), "vm_min_pu"] == 0.85
     assert loc.loc[(7, 0.0), "lowest_violating_penetration"] == pytest.approx(0.5)  # median of .4 .4 .6 .6
     assert np.isnan(loc.loc[(8, 0.6), "lowest_violating_penetration"])  # never in 3 of 4 samples
+    lo, hi = clopper_pearson(np.array([2]), np.array([4]))
+    assert loc.loc[(7, 0.4), ["n_samples", "n_violating"]].tolist() == [4, 2]
+    assert loc.loc[(7, 0.4), "p_violation_lo"] == lo[0] and loc.loc[(7, 0.4), "p_violation_hi"] == hi[0]
     assert loc.loc[(8, 0.6), "p_violation"] == 0.25
+
+
+def test_a_feeder_that_breaks_a_limit_without_evs_is_named_not_blamed_on_the_evs():
+    runs = runs_table({"uncontrolled": [0.5, 0.5, 0.6, 0.9], "smart": [0.5, 0.5, 0.5, 0.5]})
+    hc = hosting_capacity(runs, 0.05)
+    assert (hc["baseline_violates"] == "undervoltage").all() and hc["hc_point"].isna().all()
+    notes = baseline_notes(hc)
+    assert len(notes) == 2 and notes[0].startswith("f already breaks undervoltage without EVs (smart, 50% bidir")
+    clean = hosting_capacity(runs_table({"uncontrolled": [0, 0, 0.1, 0.5]}), 0.05)
+    assert (clean["baseline_violates"] == "").all() and baseline_notes(clean) == []

@@ -77,6 +77,13 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     assert "<table" in html and "hosting capacity (%)" in html and "Assumptions and provenance" in html
     assert html.count("data:image/png;base64,") == 1 + 1 + 1 + 4  # curves, duration curves, households, maps
     assert "What the households get" in html and "saving_vs_uncontrolled_USD (median, p10-p90)" in html
+    # two samples cannot show anything safe at 97.5 % confidence: the intervals and the report say so
+    assert "2 samples per level cannot show P(violation) &lt;= 5% at 97.5 % confidence" in html
+    prob = pd.read_csv(res / "violation_probability.csv")
+    assert {"n_samples", "n_violating", "p_violation", "p_violation_lo", "p_violation_hi"} <= set(prob.columns)
+    assert (prob["p_violation_lo"] <= prob["p_violation"]).all() and (prob["p_violation"] <= prob["p_violation_hi"]).all()
+    hc = pd.read_csv(res / "hosting_capacity.csv")
+    assert hc["hc_confident"].isna().all() and hc["hc_point"].notna().any()
 
     # the customer side: per level, over the EV homes of both samples; backup over the homes that went dark
     value = pd.read_csv(res / "customer_value.csv").set_index(["strategy", "penetration"])

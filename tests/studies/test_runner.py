@@ -41,7 +41,7 @@ def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
     assert len(kept) == 12 and pd.read_parquet(kept[0]).shape == (96, 129)
     assert not (tmp_path / "two" / "tiny" / "runs").exists()
     hc = pd.read_csv(a.hosting).set_index("strategy")
-    assert hc.loc["uncontrolled", "hc_penetration"] == 1.0  # this feeder hosts a full winter day
+    assert hc.loc["uncontrolled", "hc_point"] == 1.0  # this feeder hosts a full winter day
     assert hc.loc["v2g_tou", "hc_overvoltage"] < 1.0  # V2G export breaks ANSI Range A here
 
     before = snapshot(tmp_path / "one" / "tiny")
