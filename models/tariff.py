@@ -150,12 +150,19 @@ class PricedTariff(BaseModel):
         return rank[self.band_index(index)].astype(np.int8)
 
 
-@functools.lru_cache(maxsize=8)
 def read_price_series(path: str) -> pd.Series:
-    """Import price by time stamp from a CSV (timestamp, price_per_kwh); a bad file is refused with one line."""
+    """Import price by time stamp from a CSV (timestamp, price_per_kwh); a bad file is refused with one line.
+    Read once per process and version of the file (its size and modification time)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"tariff.price_series: file not found: {path}")
+    st = p.stat()
+    return _read_price_series(str(p), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_price_series(path: str, size: int, mtime_ns: int) -> pd.Series:
+    p = Path(path)
     try:
         df = pd.read_csv(p)
         stamps = pd.DatetimeIndex(pd.to_datetime(df["timestamp"]))

@@ -248,7 +248,10 @@ def schema():
     click.echo(json_schema(), nl=False)
 
 
-def _terminate(signum, frame):
+def _interrupt(signum, frame):
+    runner = sys.modules.get("hostcap.studies.runner")
+    if runner is not None:  # a study is running: its wait loop sees this even if a library swallows the raise
+        runner.INTERRUPTED.set()
     raise KeyboardInterrupt
 
 
@@ -256,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: one line and exit 2 for bad input or usage; 1 when a run or study did not give a
     trustworthy answer; 130 when interrupted (SIGINT or SIGTERM: finished study runs are kept)."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         rv = cli.main(args=argv, prog_name="hostcap", standalone_mode=False)
     except click.UsageError as exc:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 RETRIES = 1
 CONNECT_TIMEOUT_S = 10
 CLOSE_TIMEOUT_S = 20
+POLL_S = 0.05
+INTERRUPTED = threading.Event()  # set by the CLI's SIGINT and SIGTERM handlers
 
 
 def run_one(scenario_json: str, series_dir: str | None, keep: list[str]) -> dict:
@@ -269,6 +272,10 @@ def _failures(runs: pd.DataFrame) -> dict:
 
 def _run_pending(spec, paths, pending, rkeys, store, records, *, scheduler, scheduler_file, slurm, workers,
                  progress) -> None:
+    """Submit the pending scenarios and record each as it finishes. The loop polls (POLL_S) and ends with
+    KeyboardInterrupt as soon as INTERRUPTED is set (the CLI sets it on SIGINT and SIGTERM), even where a
+    library on the way swallowed the signal's own exception: a Ctrl-C also stops the local workers, and a
+    study waiting for them would wait for ever."""
     from dask.distributed import as_completed
 
     client, cluster = open_client(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
@@ -281,15 +288,25 @@ def _run_pending(spec, paths, pending, rkeys, store, records, *, scheduler, sche
             fut = client.submit(run_one, s.model_dump_json(), series_dir, keep, retries=RETRIES, pure=False,
                                 key=f"run-{rkeys[s.key]}")
             futures[fut] = s.key
-        for future in tqdm(as_completed(futures), total=len(futures), desc=spec.name, unit="run",
-                           disable=not progress):
-            key = futures.pop(future)
-            try:
-                out = future.result()
-            except Exception as exc:  # noqa: BLE001 - a failing scenario is recorded, the study goes on
-                out = {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
-            store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
-            records[key] = store.read(rkeys[key])  # as read back: the tables equal those of a resumed study
+        done = as_completed(futures)
+        with tqdm(total=len(futures), desc=spec.name, unit="run", disable=not progress) as bar:
+            while not done.is_empty():
+                if INTERRUPTED.is_set():
+                    raise KeyboardInterrupt
+                batch = done.next_batch(block=False)
+                if not batch:
+                    time.sleep(POLL_S)
+                for future in batch:
+                    key = futures.pop(future)
+                    try:
+                        out = future.result()
+                    except Exception as exc:  # noqa: BLE001 - a failing scenario is recorded, the study goes on
+                        if INTERRUPTED.is_set():  # cancelled because the study is being stopped
+                            raise KeyboardInterrupt from None
+                        out = {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
+                    store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
+                    records[key] = store.read(rkeys[key])  # as read back: tables equal a resumed study's
+                    bar.update()
     finally:  # bounded: an interrupted study must end even if a worker does not answer
         try:
             client.close(timeout=CLOSE_TIMEOUT_S)
