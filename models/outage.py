@@ -23,7 +23,7 @@ beyond the demand recharges the EV up to the charger's rating and is curtailed b
 """
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hostcap.models.errors import InputError
 
@@ -78,8 +78,11 @@ def parse_outage(text: str) -> OutageWindow:
         hours = float(dur[:-3]) / 60.0 if dur.endswith("min") else float(dur.removesuffix("h"))
         buses = [int(b) for b in parts[2].split(";")] if len(parts) == 3 else None
         return OutageWindow(start=parts[0].strip(), hours=hours, buses=buses)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"--outage: '{text}': {err['loc'][0]}: {err['msg'].removeprefix('Value error, ')}") from None
     except ValueError as exc:
-        raise InputError(f"--outage: '{text}': {str(exc).splitlines()[-1].strip()}".removesuffix(".")) from None
+        raise InputError(f"--outage: '{text}': {str(exc).splitlines()[0]}") from None
 
 
 def deenergised(outages: Outages, *, index: pd.DatetimeIndex, dt_s: float, bus_index: np.ndarray,

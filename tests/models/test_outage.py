@@ -14,10 +14,13 @@ def test_command_line_outages_parse_and_bad_ones_name_the_flag():
     assert parse_outage("2016-01-12T18:00,3h") == OutageWindow(start="2016-01-12T18:00", hours=3.0)
     assert parse_outage("2016-01-12T18:00,90min,3;9") == OutageWindow(start="2016-01-12T18:00", hours=1.5,
                                                                        buses=[3, 9])
-    for bad in ("2016-01-12T18:00", "2016-01-12T18:00,3x", "noon,3h", "2016-01-12T18:00,-1h"):
+    for bad, why in [("2016-01-12T18:00", "is not START,DURATION"), ("2016-01-12T18:00,3x", "could not convert"),
+                     ("noon,3h", "start: 'noon' is not a date and time"),
+                     ("2016-01-12T18:00,-1h", "hours: Input should be greater than 0"),
+                     ("2016-01-12T18:00,3h,a;b", "invalid literal for int")]:
         with pytest.raises(InputError, match="^--outage: ") as err:
             parse_outage(bad)
-        assert "\n" not in str(err.value)
+        assert "\n" not in str(err.value) and why in str(err.value)
 
 
 def test_windows_take_out_their_buses_for_their_steps():
