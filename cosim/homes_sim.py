@@ -23,7 +23,7 @@ from hostcap.cosim.base_case import no_ev_slack_kw
 from hostcap.models.fleet import depart, integrate, limit_power
 from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
 from hostcap.models.optimal import optimal_schedule
-from hostcap.models.outage import island
+from hostcap.models.outage import island_fleet
 from hostcap.models.strategies import Controller
 
 
@@ -115,11 +115,8 @@ class HomesSim(PopulationSim):
         dark_ev = ~on[fleet.cp]
         isl = dark_ev & self.mob.plugged[t] & self.inputs.v2h_capable
         cp = fleet.cp[isl]
-        p_isl, served = island(demand_kw=self.outages.critical_load_share * hh.p_load_kw[t, cp],
-                               pv_kw=hh.p_pv_kw[t, cp], e_kwh=e_kwh[isl], floor_kwh=fleet.reserve_kwh[isl],
-                               p_ch_max_kw=fleet.p_ch_max_kw[isl], p_dis_max_kw=fleet.p_dis_max_kw[isl],
-                               eta_ch=fleet.eta_ch[isl], eta_dis=fleet.eta_dis[isl],
-                               capacity_kwh=fleet.capacity_kwh[isl], dt_h=self.dt_h)
+        p_isl, served = island_fleet(fleet, isl, demand_kw=self.outages.critical_load_share * hh.p_load_kw[t, cp],
+                                     pv_kw=hh.p_pv_kw[t, cp], e_kwh=e_kwh[isl], dt_h=self.dt_h)
         p = np.where(dark_ev, 0.0, p_kw)
         p[isl] = p_isl
         rec["powered"][t] = on

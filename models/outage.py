@@ -125,6 +125,15 @@ def island(*, demand_kw: np.ndarray, pv_kw: np.ndarray, e_kwh: np.ndarray, floor
     return charge - discharge, served
 
 
+def island_fleet(fleet, isl: np.ndarray, *, demand_kw: np.ndarray, pv_kw: np.ndarray, e_kwh: np.ndarray,
+                 dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """`island` for the EVs `isl` (a mask over the fleet) of a `fleet.Fleet`; demand_kw, pv_kw and e_kwh
+    are already those of the islanded EVs and their homes."""
+    return island(demand_kw=demand_kw, pv_kw=pv_kw, e_kwh=e_kwh, floor_kwh=fleet.reserve_kwh[isl],
+                  p_ch_max_kw=fleet.p_ch_max_kw[isl], p_dis_max_kw=fleet.p_dis_max_kw[isl], eta_ch=fleet.eta_ch[isl],
+                  eta_dis=fleet.eta_dis[isl], capacity_kwh=fleet.capacity_kwh[isl], dt_h=dt_h)
+
+
 def backup_energy(*, load_kw: np.ndarray, powered: np.ndarray, islanded: np.ndarray, served_kw: np.ndarray,
                   critical_load_share: float, dt_h: float) -> dict[str, np.ndarray]:
     """Per home (arrays are steps x homes): hours without supply, the demand left unserved with its V2H

@@ -4,7 +4,8 @@ Each strategy returns wishes; `fleet.limit_power` then applies charger ratings a
 
 - `uncontrolled`: full power from plug-in until the departure target is reached.
 - `smart`: time-of-use, behind the household's meter. Charge from the household's rooftop-PV surplus
-  first (up to full: the surplus-charging mode of home wallboxes), then in the cheapest slots (see `tariff.Tariff`) that still meet the departure
+  first (up to full: the surplus-charging mode of home wallboxes), then in the cheapest slots (see
+  `tariff.Tariff`) that still meet the departure
   target: at each step an EV plans only the energy that the strictly cheaper slots left before its
   departure cannot deliver at full power, and spreads it over the remaining slots of the current price in
   proportion to each slot's room below the households' standard load profile (the profile's highest
@@ -23,10 +24,10 @@ Each strategy returns wishes; `fleet.limit_power` then applies charger ratings a
   next trip's energy, and no lower than the target minus what can still be recharged outside the peak
   before departure), then recharge as `smart` (PV surplus first). Unidirectional EVs behave as `smart`.
 - `v2h`: bidirectional EVs discharge only to cover their own household's net demand (never export), outside
-  the off-peak window, above the same floor as `v2g_tou`. All EVs charge as `smart` (PV surplus first). With a single price (a flat tariff) there
-  is no off-peak window and the floor is the departure target (nothing can be recharged more cheaply), so
-  the EV gives back only the PV surplus it stored above its target: the self-consumption mode of a home
-  battery.
+  the off-peak window, above the same floor as `v2g_tou`. All EVs charge as `smart` (PV surplus first).
+  With a single price (a flat tariff) there is no off-peak window and the floor is the departure target
+  (nothing can be recharged more cheaply), so the EV gives back only the PV surplus it stored above its
+  target: the self-consumption mode of a home battery.
 - `v2g_peak_shave`: closed loop through an aggregator that reads the transformer (`models/aggregator.py`):
   every EV meets its departure target; beyond that the fleet fills the valleys below the transformer
   target and bidirectional EVs discharge to keep the import at or below it, never adding reverse flow.
@@ -52,7 +53,7 @@ from hostcap.models.aggregator import dispatch
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, depart, integrate, limit_power
 from hostcap.models.mobility import Mobility
-from hostcap.models.outage import island
+from hostcap.models.outage import island_fleet
 from hostcap.models.tariff import OFF_PEAK
 
 STRATEGIES = ("uncontrolled", "smart", "v2g_tou", "v2h", "volt_watt", "v2g_peak_shave", "v2g_optimal")
@@ -205,10 +206,8 @@ def charging_only(fleet: Fleet, mobility: Mobility, *, n_steps: int, dt_h: float
             dark = ~powered[t]
             isl = dark & mobility.plugged[t] & v2h_capable
             p = np.where(dark, 0.0, p)
-            p[isl] = island(demand_kw=demand_kw[t, isl], pv_kw=pv_kw[t, isl], e_kwh=e[isl],
-                            floor_kwh=fleet.reserve_kwh[isl], p_ch_max_kw=fleet.p_ch_max_kw[isl],
-                            p_dis_max_kw=fleet.p_dis_max_kw[isl], eta_ch=fleet.eta_ch[isl],
-                            eta_dis=fleet.eta_dis[isl], capacity_kwh=fleet.capacity_kwh[isl], dt_h=dt_h)[0]
+            p[isl] = island_fleet(fleet, isl, demand_kw=demand_kw[t, isl], pv_kw=pv_kw[t, isl], e_kwh=e[isl],
+                                  dt_h=dt_h)[0]
         e, _, _ = integrate(e, p, fleet, dt_h)
         p_out[t], e_out[t] = p, e
     return p_out, e_out

@@ -63,7 +63,8 @@ def cell_temperature_c(index: pd.DatetimeIndex, wear: BatteryWear) -> np.ndarray
     """Cell temperature at each time stamp: constant, or the monthly means interpolated between mid-months."""
     if wear.temperature_c is not None:
         return np.full(len(index), wear.temperature_c)
-    month = index.month.to_numpy() - 1 + (index.day.to_numpy() - 1 + index.hour.to_numpy() / 24.0) / index.days_in_month.to_numpy()
+    day = index.day.to_numpy() - 1 + index.hour.to_numpy() / 24.0
+    month = index.month.to_numpy() - 1 + day / index.days_in_month.to_numpy()
     means = np.asarray(DWD_MONTHLY_MEAN_C)
     knots = np.arange(-1, 13) + 0.5  # mid-December of the year before .. mid-January of the next
     return np.interp(month, knots, np.concatenate([[means[-1]], means, [means[0]]]))
