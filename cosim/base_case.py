@@ -25,13 +25,14 @@ from hostcap.models.errors import InputError
 CHECK_STEPS = 96
 MAX_BAD_SHARE = 0.5
 V_PLAUSIBLE_PU = (0.85, 1.15)
-HOUSEHOLD_MAX_KW = 1000.0  # a household connection point above 1 MW is a unit error, not a home
+UNIT_ERROR_KW = 1000.0  # a household connection point above 1 MW is a unit error, not a home
 
 
 def _base(scenario: Scenario) -> str:
     return Scenario(feeder=scenario.feeder, feeder_name=scenario.feeder_name, profiles=scenario.profiles,
                     trips=scenario.trips, start=scenario.start, days=scenario.days, step_min=scenario.step_min,
-                    solver=scenario.solver, penetration=0.0).model_dump_json()
+                    solver=scenario.solver, slack_vm_pu=scenario.slack_vm_pu, ev_at=scenario.ev_at,
+                    penetration=0.0).model_dump_json()
 
 
 def check_base_case(scenario: Scenario) -> None:
@@ -87,7 +88,7 @@ def _check(base_json: str) -> None:
     homes = inputs.feeder.connection_points["household"].to_numpy()
     peak_kw = float(hh.p_load_kw[:, homes].max()) if homes.any() else 0.0
     cause = (f"profiles look like kW; pandapower wants MW (a household draws up to {peak_kw / 1e3:,.0f} MW)"
-             if peak_kw > HOUSEHOLD_MAX_KW else
+             if peak_kw > UNIT_ERROR_KW else
              "check the sizes of the loads, PV and profiles, and the external grid's voltage")
     raise InputError(f"feeder {sc.feeder}: with no EV, the power flow diverges or leaves "
                      f"{V_PLAUSIBLE_PU[0]}-{V_PLAUSIBLE_PU[1]} pu at more than half of the checked steps of "

@@ -14,8 +14,10 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hostcap.feeders import DEFAULT_FEEDER, Feeder, load_feeder
+from hostcap.feeders.load import CLASSES
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, make_fleet
+from hostcap.models.limits import BAND_NAMES
 from hostcap.models.households import Households, resample
 from hostcap.models.mobility import Mobility, build_mobility, draw_trips, trips_from_table
 from hostcap.models.outage import Outages, deenergised
@@ -49,7 +51,12 @@ class RunSettings(BaseModel):
     tariff and strategy settings (one definition for `Scenario` and `studies.spec.StudySpec`)."""
 
     seed: int = Field(0, ge=0)
-    band: Literal["en50160", "ansi"] = "en50160"
+    band: Literal[BAND_NAMES] = Field("en50160", description="Voltage criterion (`models/limits.py`): "  # type: ignore[valid-type]
+                                      "en50160 (the weekly 95 % statistic), en50160_strict, ansi_a, ansi_b.")
+    slack_vm_pu: float | None = Field(None, ge=0.9, le=1.1, description="Voltage of the external grid (the MV "
+                                      "side), pu; none: the feeder's own.")
+    ev_at: list[Literal[CLASSES]] = Field(["residential"], min_length=1, description="Customer classes "  # type: ignore[valid-type]
+                                          "whose connection points may get an EV (`feeders/load.py`).")
     line_limit_pct: float = Field(100.0, gt=0)
     trafo_limit_pct: float = Field(100.0, gt=0)
     export_limit_kw: float | None = Field(None, ge=0, description="Meter export limit per connection point "
@@ -159,6 +166,8 @@ def build_inputs(scenario: Scenario) -> Inputs:
 def _build_inputs(scenario_json: str) -> Inputs:
     sc = Scenario.model_validate_json(scenario_json)
     feeder = load_feeder(sc.feeder, sc.profiles)
+    if sc.slack_vm_pu is not None:
+        feeder = feeder.with_slack_vm_pu(sc.slack_vm_pu)
     prof = feeder.profiles
     dt_s = sc.step_min * 60.0
     factor = dt_s / prof.dt_s
@@ -179,7 +188,10 @@ def _build_inputs(scenario_json: str) -> Inputs:
     index = pd.date_range(start, periods=n_steps, freq=pd.Timedelta(seconds=dt_s))
 
     cps = feeder.connection_points
-    home = np.flatnonzero(cps["household"].to_numpy())
+    home = np.flatnonzero(cps["customer_class"].isin(sc.ev_at).to_numpy())
+    if len(home) == 0:
+        raise InputError(f"feeder {sc.feeder}: no {' or '.join(sc.ev_at)} customer on a bus below 1 kV, so no "
+                         "EV can be placed (hostcap studies LV feeders; see ev_at)")
     cand = draw_candidates(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample), len(home))
     ev_cp, bidir, pick = cand.chosen(home, sc.penetration, sc.v2g_share)
     ids = [f"ev{cp}" for cp in ev_cp]

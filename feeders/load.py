@@ -1,9 +1,24 @@
 """Load a feeder by reference: `simbench:<code>`, a pandapower JSON file, or `pandapower:<function>`.
 
-Connection points are the places a household (and its EV) or rooftop PV attaches: one per load, plus one
-per bus that has sgens but no load. PV of a bus is shared equally by its connection points. Loads on buses
-below 1 kV are households that may get an EV; other loads (MV customers) never do.
+Connection points are the places a customer (and its EV) or rooftop PV attaches: one per load, plus one
+per bus that has sgens but no load. PV of a bus is shared equally by its connection points.
+
+Customer class of each in-service load on a bus below 1 kV (`customer_class`; MV loads have none and never
+get an EV):
+- SimBench: from the load's profile, as SimBench names them after the BDEW standard load profiles: H
+  (Haushalt) residential, G (Gewerbe) commercial, L (Landwirtschaft) agricultural; anything else commercial.
+- A net with a boolean `household` column in its load table (a JSON feeder): True residential, False
+  commercial.
+- Otherwise every LV load is residential.
+Residential connection points are the households (`household`); which classes may get an EV is a run
+setting (`ev_at`, residential only by default).
+
+A residential load above `HOUSEHOLD_MAX_KW` (its `p_mw`) is not one home but a lumped group of homes (CIGRE
+LV's R1 is 190 kW): it is split into the fewest connection points of at most that size, ceil(p / 30 kW),
+each taking an equal share of the load's profile (`share`), so that each gets at most one EV.
 """
+import copy
+import dataclasses
 import functools
 import inspect
 import json
@@ -21,13 +36,16 @@ from hostcap.feeders.validate import validate_net
 from hostcap.models.errors import InputError
 
 DEFAULT_FEEDER = "simbench:1-LV-rural3--0-sw"
+HOUSEHOLD_MAX_KW = 30.0  # a larger residential load is split into homes of at most this size
+CLASSES = ("residential", "commercial", "agricultural")
+_SIMBENCH_CLASS = {"H": "residential", "G": "commercial", "L": "agricultural"}
 
 
 @dataclass(frozen=True)
 class Feeder:
     ref: str
     net: pp.pandapowerNet  # validated base case; treat as read-only (copy before changing it)
-    connection_points: pd.DataFrame  # index cp: bus, load (-1 if none), household, lon, lat
+    connection_points: pd.DataFrame  # index cp: bus, load (-1 if none), share, customer_class, household, lon, lat
     profiles: FeederProfiles
     has_coordinates: bool
 
@@ -35,7 +53,10 @@ class Feeder:
         """Household demand and rooftop PV per connection point, shape (n_steps, n_cp), kW / kvar."""
         cps = self.connection_points
         n_cp, n_load = len(cps), len(self.net.load)
-        load_cp = sparse.csr_matrix((np.ones(n_load), (np.arange(n_load), np.arange(n_load))), shape=(n_load, n_cp))
+        of_load = np.flatnonzero(cps["load"].to_numpy() >= 0)
+        load_pos = pd.Series(np.arange(n_load), index=self.net.load.index).loc[cps["load"].to_numpy()[of_load]]
+        load_cp = sparse.csr_matrix((cps["share"].to_numpy()[of_load], (load_pos.to_numpy(), of_load)),
+                                    shape=(n_load, n_cp))
         sgen_bus = self.net.sgen["bus"].to_numpy()
         in_service = self.net.sgen["in_service"].to_numpy(bool)
         rows, cols, vals = [], [], []
@@ -56,6 +77,12 @@ class Feeder:
             "p_pv_kw": np.asarray(p.sgen_p.values(start, n_steps) @ sgen_cp) * 1e3,
         }
 
+    def with_slack_vm_pu(self, vm_pu: float) -> "Feeder":
+        """The same feeder with its external grid held at `vm_pu` (a copy; this one is cached and shared)."""
+        net = copy.deepcopy(self.net)
+        net.ext_grid["vm_pu"] = vm_pu
+        return dataclasses.replace(self, net=net)
+
     def standard_load_kw(self, index: pd.DatetimeIndex) -> np.ndarray:
         """The households' summed load as a standard load profile gives it at each stamp of `index`: the
         mean, over every day of the feeder's profiles in the same season and of the same day type, of the
@@ -64,7 +91,8 @@ class Feeder:
         1 Nov - 20 Mar, summer 15 May - 14 Sep, transition otherwise; workday, Saturday, Sunday (public
         holidays are not singled out). A class absent from the profiles takes the mean of all days."""
         p = self.profiles
-        home = self.connection_points["household"].to_numpy()[:len(self.net.load)]  # loads come first, in order
+        cps = self.connection_points
+        home = self.net.load.index.isin(cps.loc[cps["household"], "load"])
         per_column = np.bincount(p.load_p.column, weights=np.where(home, p.load_p.scale, 0.0) * 1e3,
                                  minlength=p.load_p.shapes.shape[1])
         total_kw = p.load_p.shapes @ per_column
@@ -181,19 +209,34 @@ def is_geographic(lon: np.ndarray, lat: np.ndarray) -> bool:
     return bool(in_range and np.ptp(lon) < 1.0 and np.ptp(lat) < 1.0)
 
 
+def customer_classes(net) -> np.ndarray:
+    """The customer class of each load (see the module docstring), in net.load order."""
+    if "household" in net.load and net.load["household"].notna().all():
+        return np.where(net.load["household"].astype(bool), "residential", "commercial")
+    if "profile" in net.load and net.load["profile"].notna().all():
+        return np.array([_SIMBENCH_CLASS.get(str(p)[:1], "commercial") for p in net.load["profile"]])
+    return np.full(len(net.load), "residential")
+
+
 def _connection_points(net) -> tuple[pd.DataFrame, bool]:
     lon, lat = bus_coordinates(net)
     real = is_geographic(lon, lat)
     pos = pd.Series(np.arange(len(net.bus)), index=net.bus.index)
     lv = net.bus["vn_kv"] < 1.0
+    served = lv.loc[net.load["bus"]].to_numpy() & net.load["in_service"].to_numpy(bool)
+    cls = np.where(served, customer_classes(net), "")
+    homes = np.where(cls == "residential", np.ceil(net.load["p_mw"].to_numpy() * 1e3 / HOUSEHOLD_MAX_KW), 1)
+    homes = np.maximum(homes, 1).astype(int)
     loads = pd.DataFrame({
-        "bus": net.load["bus"].to_numpy(),
-        "load": net.load.index.to_numpy(),
-        "household": (lv.loc[net.load["bus"]].to_numpy() & net.load["in_service"].to_numpy(bool)),
+        "bus": np.repeat(net.load["bus"].to_numpy(), homes),
+        "load": np.repeat(net.load.index.to_numpy(), homes),
+        "share": np.repeat(1.0 / homes, homes),
+        "customer_class": np.repeat(cls, homes),
     })
     pv_only = sorted(set(net.sgen["bus"][net.sgen["in_service"]]) - set(loads["bus"]))
-    extra = pd.DataFrame({"bus": pv_only, "load": -1, "household": False})
+    extra = pd.DataFrame({"bus": pv_only, "load": -1, "share": 0.0, "customer_class": ""})
     cps = pd.concat([loads, extra], ignore_index=True)
+    cps["household"] = cps["customer_class"] == "residential"
     at = pos.loc[cps["bus"]].to_numpy()
     cps["lon"] = lon[at] if real else np.nan
     cps["lat"] = lat[at] if real else np.nan

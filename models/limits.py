@@ -1,27 +1,58 @@
-"""Operating limits from named standards.
+"""Voltage criteria and thermal limits from named standards.
 
-- EN 50160:2010, clause 4.2.2 (LV supply voltage variations): 230 V +/- 10 % -> 0.90-1.10 pu.
-- ANSI C84.1-2020, Range A (service voltage): +/- 5 % -> 0.95-1.05 pu.
+Voltage criteria (`band` in a run or study), each judged per bus:
+- `en50160`: EN 50160:2010 cl. 4.2.2.2 (LV supply voltage variations) as written: in each period of one week,
+  95 % of the 10-minute mean values within Un +/- 10 % (0.90-1.10 pu) and all of them within +10 % / -15 %
+  (0.85-1.10 pu). The 10-minute means are the means of the run's steps when the step divides 10 minutes;
+  with a longer step (15 min by default) the statistic is taken on the step's values, and the outputs say
+  so (`statistic_note`). Weeks are counted from the run's start; a run shorter than a week, or the days left
+  after its last whole week, are judged as one period of their own length.
+- `en50160_strict`: every value of every step within 0.90-1.10 pu (a hard limit, stricter than the standard).
+- `ansi_a`: ANSI C84.1-2020 Range A, service voltage: 114-126 V on 120 V, 0.95-1.05 pu, every step.
+- `ansi_b`: ANSI C84.1-2020 Range B, service voltage: 110-127 V on 120 V, 0.9167-1.0583 pu, every step.
+Non-converged steps and de-energised buses (NaN) are left out.
+
 Thermal limits: 100 % of the line's rated current (max_i_ka) and of the transformer's rated power (sn_mva),
 pandapower's loading_percent definitions.
 """
 from dataclasses import dataclass
 
+import numpy as np
+
 from hostcap.models.errors import InputError
+
+WEEK_S = 7 * 86400.0
+MEAN_S = 600.0  # EN 50160's 10-minute mean
 
 
 @dataclass(frozen=True)
 class VoltageBand:
     name: str
-    v_min_pu: float
+    v_min_pu: float  # the limits every value (strict) or 95 % of the values (statistic) must keep
     v_max_pu: float
     source: str
+    weekly_share: float = 1.0  # share of a week's values that must lie within v_min..v_max
+    v_min_all_pu: float | None = None  # with weekly_share < 1: the limit every value must keep
+
+    def statistic_note(self, dt_s: float) -> str:
+        """How the criterion is evaluated at this step, for reports and summaries."""
+        if self.weekly_share == 1.0:
+            return f"every {dt_s / 60:g}-min value within {self.v_min_pu:g}-{self.v_max_pu:g} pu"
+        values = "10-min means" if dt_s <= MEAN_S and MEAN_S % dt_s == 0 else \
+            f"{dt_s / 60:g}-min values (the step is longer than EN 50160's 10 min)"
+        return (f"per week, {self.weekly_share:.0%} of the {values} within {self.v_min_pu:g}-{self.v_max_pu:g} pu, "
+                f"all within {self.v_min_all_pu:g}-{self.v_max_pu:g} pu")
 
 
 BANDS = {
-    "en50160": VoltageBand("en50160", 0.90, 1.10, "EN 50160:2010 cl. 4.2.2, Un +/- 10 %"),
-    "ansi": VoltageBand("ansi", 0.95, 1.05, "ANSI C84.1-2020 Range A, +/- 5 %"),
+    "en50160": VoltageBand("en50160", 0.90, 1.10, "EN 50160:2010 cl. 4.2.2.2, weekly 95 % of 10-min means within "
+                           "Un +/- 10 %, all within +10 %/-15 %", weekly_share=0.95, v_min_all_pu=0.85),
+    "en50160_strict": VoltageBand("en50160_strict", 0.90, 1.10, "EN 50160:2010 limits Un +/- 10 % as a hard "
+                                  "limit on every value"),
+    "ansi_a": VoltageBand("ansi_a", 0.95, 1.05, "ANSI C84.1-2020 Range A service voltage, +/- 5 %"),
+    "ansi_b": VoltageBand("ansi_b", 110 / 120, 127 / 120, "ANSI C84.1-2020 Range B service voltage, 110-127 V"),
 }
+BAND_NAMES = tuple(BANDS)
 
 
 def voltage_band(name: str) -> VoltageBand:
@@ -29,3 +60,31 @@ def voltage_band(name: str) -> VoltageBand:
         return BANDS[name]
     except KeyError:
         raise InputError(f"band: unknown '{name}', choose one of {', '.join(BANDS)}") from None
+
+
+def _periods(vm_pu: np.ndarray, dt_s: float) -> list[np.ndarray]:
+    """The run's values as EN 50160 judges them: 10-minute means where the step divides 10 minutes, split
+    into weeks from the start (a remainder shorter than a week is a period of its own)."""
+    per_mean = int(round(MEAN_S / dt_s)) if dt_s <= MEAN_S and MEAN_S % dt_s == 0 else 1
+    if per_mean > 1:
+        n = len(vm_pu) // per_mean * per_mean
+        with np.errstate(invalid="ignore"):
+            vm_pu = np.nanmean(vm_pu[:n].reshape(-1, per_mean, vm_pu.shape[1]), axis=1) if n else vm_pu[:0]
+    per_week = max(int(round(WEEK_S / (dt_s * per_mean))), 1)
+    return [vm_pu[i:i + per_week] for i in range(0, len(vm_pu), per_week)]
+
+
+def voltage_violations(vm_pu: np.ndarray, dt_s: float, band: VoltageBand) -> tuple[np.ndarray, np.ndarray]:
+    """(under, over): per bus, whether it breaks the criterion low or high over the run (steps x buses)."""
+    with np.errstate(invalid="ignore"):
+        if band.weekly_share == 1.0:
+            return (vm_pu < band.v_min_pu).any(axis=0), (vm_pu > band.v_max_pu).any(axis=0)
+        under = np.zeros(vm_pu.shape[1], bool)
+        over = np.zeros(vm_pu.shape[1], bool)
+        for week in _periods(vm_pu, dt_s):
+            n = np.isfinite(week).sum(axis=0)
+            low, high = (week < band.v_min_pu).sum(axis=0), (week > band.v_max_pu).sum(axis=0)
+            outside = (low + high) > (1.0 - band.weekly_share) * n
+            over |= high > 0  # every value must stay at or below the upper limit
+            under |= (outside & (low > 0)) | (week < band.v_min_all_pu).any(axis=0)
+    return under, over

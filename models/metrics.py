@@ -6,18 +6,23 @@ drawn from and fed into the MV grid, `reverse_flow_max_kw` the highest export (0
 strategies' imports together with `ev_energy_delta_kwh` (the fleet's stored energy at the end minus the
 start, in `cosim/world.py`): a fleet that ends emptier imported less only by borrowing from its batteries.
 
-Hours above a limit are element-hours: a bus (line, transformer) outside its limit for one hour counts one.
+Hours above a limit are element-hours: a bus (line, transformer) outside its limit for one hour counts one;
+for voltage, the limits are the run's criterion's (`models/limits.py`; for `en50160` those its 95 % must keep).
+Whether the run breaks the voltage criterion is `undervoltage_buses` / `overvoltage_buses` (buses that break
+it, low / high: for `en50160` its weekly statistic, for the others any value outside); `buses_outside_<band>`
+counts the buses that break each of the four criteria, so a study can say how the answer moves with it.
 When no step converged, every grid metric is NaN (nothing is known), never 0. A run with more than
 `NONCONVERGED_MAX_SHARE` of its steps non-converged is not trustworthy: `hostcap run` exits 1 and a study
 flags it (`nonconverged_share` above the limit).
 """
 import numpy as np
 
-from hostcap.models.limits import VoltageBand
+from hostcap.models.limits import BANDS, VoltageBand, voltage_violations
 
 
 NONCONVERGED_MAX_SHARE = 0.05
-GRID_METRICS = ("v_min_pu", "v_max_pu", "undervoltage_bus_hours", "overvoltage_bus_hours", "trafo_max_loading_pct",
+GRID_METRICS = ("v_min_pu", "v_max_pu", "undervoltage_bus_hours", "overvoltage_bus_hours", "undervoltage_buses",
+                "overvoltage_buses", *(f"buses_outside_{b}" for b in BANDS), "trafo_max_loading_pct",
                 "trafo_overload_hours", "line_max_loading_pct", "line_overload_hours", "peak_demand_kw",
                 "energy_import_kwh", "export_kwh", "reverse_flow_max_kw", "losses_kwh")
 
@@ -45,11 +50,17 @@ def run_metrics(*, vm_pu, line_loading_pct, trafo_loading_pct, p_slack_mw, p_bus
         line_over = line_loading_pct > line_limit_pct
     p_slack_kw = p_slack_mw[ok] * 1e3
     losses_kw = p_slack_kw - p_bus_mw[ok].sum(axis=1) * 1e3
+    dt_s = dt_h * 3600.0
+    under_bus, over_bus = voltage_violations(vm_pu, dt_s, band)
     metrics = {
         "v_min_pu": _nanmin(vm_pu),
         "v_max_pu": _nanmax(vm_pu),
         "undervoltage_bus_hours": _hours(under, dt_h),
         "overvoltage_bus_hours": _hours(over, dt_h),
+        "undervoltage_buses": int(under_bus.sum()),
+        "overvoltage_buses": int(over_bus.sum()),
+        **{f"buses_outside_{name}": int(np.logical_or(*voltage_violations(vm_pu, dt_s, b)).sum())
+           for name, b in BANDS.items()},
         "trafo_max_loading_pct": _nanmax(trafo_loading_pct),
         "trafo_overload_hours": _hours(trafo_over, dt_h),
         "line_max_loading_pct": _nanmax(line_loading_pct),

@@ -17,8 +17,9 @@ Each strategy returns wishes; `fleet.limit_power` then applies charger ratings a
   Points) Regulations 2021, reg. 11, which lets the owner raise it to 1,800 s), charging meanwhile only
   what the rest of the window could not deliver. On the default feeder (winter week, 100 % EVs, seed 0)
   an even spread peaked at 163.2 kW against 134.1 kW without EVs (the 22:00 start on the evening tail);
-  the weighted spread peaks at 140.2 kW (seed 1: 134.1; seed 2: 153.2 kW, on a night whose 880 kWh of
-  charging a perfect fleet-wide valley fill could hold only to 139.7 kW). Departure times are known to
+  the weighted spread peaks at 145.3 kW (seed 1: 134.1; seed 2: 144.5 kW; with EVs at the 113 households,
+  not at the commercial customers; seed 0's peak night would take a perfect fleet-wide valley fill to
+  128.9 kW: the weighting follows the seasonal mean, not that night's demand). Departure times are known to
   the controller (the user tells the charger).
 - `v2g_tou`: bidirectional EVs discharge at full power during the peak window down to a floor (reserve plus the
   next trip's energy, and no lower than the target minus what can still be recharged outside the peak

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.models.errors import InputError
+from hostcap.models.limits import BAND_NAMES
 from hostcap.models.strategies import STRATEGIES
 from hostcap.studies.errors import input_error
 
@@ -38,7 +39,11 @@ def cli(verbose: bool):
 @click.option("--days", default=7, show_default=True, type=int)
 @click.option("--step-min", default=15.0, show_default=True, type=float, help="Step in minutes.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--band", default="en50160", show_default=True, help="Voltage band: en50160 (0.90-1.10) or ansi (0.95-1.05).")
+@click.option("--band", default="en50160", show_default=True, type=click.Choice(BAND_NAMES),
+              help="Voltage criterion: en50160 (weekly 95 % statistic), en50160_strict (0.90-1.10 every value), "
+              "ansi_a (0.95-1.05), ansi_b (0.917-1.058).")
+@click.option("--slack-vm-pu", default=None, type=float, help="MV-side (external grid) voltage, pu; default: the "
+              "feeder's own.")
 @click.option("--solver", default="fast", show_default=True, help="fast or pandapower (reference).")
 @click.option("--export-limit-kw", default=None, type=float,
               help="Meter export limit per household, kW (0: no export; default: no limit).")
@@ -79,7 +84,8 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
     wall = time.perf_counter() - t0
     write_run(result, Path(out), wall_s=wall)
     m = result.metrics
-    click.echo(f"{scenario.strategy}: {m['n_ev']} EVs, v_min {m['v_min_pu']:.3f} pu, trafo max "
+    click.echo(f"{scenario.strategy}: {m['n_ev']} EVs, v_min {m['v_min_pu']:.3f} / v_max {m['v_max_pu']:.3f} pu "
+               f"({m['undervoltage_buses'] + m['overvoltage_buses']} buses break {scenario.band}), trafo max "
                f"{m['trafo_max_loading_pct']:.1f} %, peak {m['peak_demand_kw']:.1f} kW, "
                f"{result.inputs.n_steps} steps in {wall:.1f} s -> {out}")
     if scenario.tariff is not None:
@@ -130,23 +136,22 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, no_hosting
                        workers=workers, hosting=not no_hosting)
     click.echo(f"{spec.name}: {counts['total']} scenarios, {counts['skipped']} already done, {counts['ran']} run, "
                f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
+    if not isinstance(spec.samples, int):
+        click.echo(f"adaptive samples: {counts['total']} scenarios instead of {counts['max_everywhere']} with "
+                   f"{spec.samples.max} samples at every level ({counts['max_everywhere'] - counts['total']} saved)")
     for error, n in counts["errors"].items():
         click.echo(f"failed: {n} x {error}", err=True)
-    from hostcap.studies.hosting import min_samples_confident
-
-    need = min_samples_confident(spec.max_violation_probability)
     if not no_hosting and counts["failed"] < counts["total"]:
         import pandas as pd
 
-        from hostcap.studies.hosting import baseline_notes
+        from hostcap.studies.hosting import baseline_notes, too_few_samples
         from hostcap.studies.runner import study_paths
 
-        for note in baseline_notes(pd.read_csv(study_paths(spec, out).hosting)):
+        hosting = pd.read_csv(study_paths(spec, out).hosting)
+        for note in baseline_notes(hosting):
             click.echo(f"note: {note}", err=True)
-        if spec.samples < need:
-            click.echo(f"note: {spec.samples} samples per level cannot show P(violation) <= "
-                       f"{spec.max_violation_probability:.0%} at 97.5 % confidence even with no violation (that "
-                       f"needs {need}): hc_confident is NaN, hc_point is an estimate", err=True)
+        if warn := too_few_samples(hosting):
+            click.echo(f"note: {warn}", err=True)
     if counts["unreliable"]:
         from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
 

@@ -6,13 +6,29 @@ from hostcap.models.errors import InputError
 
 def input_error(exc: ValidationError, source: str = "") -> InputError:
     """The first problem of a pydantic ValidationError as an InputError naming the field and value."""
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    errors = exc.errors()
+    err = next((e for e in errors if not _wrong_branch(e)), errors[0])
+    field = ".".join(str(p) for p in err["loc"] if not _union_tag(p)) or "(top level)"
     msg = err["msg"].removeprefix("Value error, ")
     where = f"{source}: " if source else ""
     value = err.get("input")
     shown = "" if isinstance(value, dict) else f" (got {_short(repr(value))})"
     return InputError(f"{where}{field}: {msg}{shown}")
+
+
+def _wrong_branch(err: dict) -> bool:
+    """A union member that does not apply to the value's kind (a mapping tried as a literal, a string as a
+    model), so the member that does names the problem."""
+    scalar = err["type"] in ("literal_error", "int_type", "int_parsing", "float_type", "float_parsing",
+                             "string_type", "bool_type", "bool_parsing")
+    return err["type"] in ("model_type", "dict_type") or (scalar and isinstance(err.get("input"), dict))
+
+
+def _union_tag(part) -> bool:
+    """pydantic's name of a union member in an error's location (`Period`, `literal['year','seasons']`,
+    `constrained-int`); field names are lower-case slugs."""
+    return isinstance(part, str) and (part[:1].isupper() or part.startswith(("literal[", "constrained-", "function-"))
+                                      or part in ("int", "float", "str", "bool"))
 
 
 def _short(text: str, n: int = 80) -> str:

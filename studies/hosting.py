@@ -1,22 +1,33 @@
 """Hosting capacity from a table of runs, feeder-level and locational.
 
 Definitions (also in the README):
-- A run violates a criterion when any bus-, line- or transformer-hour lies outside its limit during the run:
-  `undervoltage` (undervoltage_bus_hours > 0), `overvoltage`, `trafo_overload`, `line_overload`, and
-  `nonconverged` (a power flow that did not converge, usually voltage collapse). `any` is their union.
+- A run violates a criterion when some element breaks its limit during the run: `undervoltage` and
+  `overvoltage` (a bus breaks the study's voltage criterion, `band`, low or high: `models/limits.py`; for
+  `en50160` its weekly statistic), `trafo_overload`, `line_overload` (any hour above the thermal limit), and
+  `nonconverged` (a power flow that did not converge, usually voltage collapse). `any` is their union;
+  `any_<band>` the same union with each of the four voltage criteria in place of the study's.
 - A sample violates at a level when its run violates in any period of the study.
 - P(violation) at a level = share of samples that violate, per feeder x strategy x bidirectional share,
   with its exact (Clopper-Pearson) two-sided 95 % interval: `n_samples`, `n_violating`, `p_violation`,
   `p_violation_lo`, `p_violation_hi` (for any criterion; `p_<criterion>` per criterion). With k of n
   samples violating, lo is the 2.5 % quantile of Beta(k, n - k + 1) (0 when k = 0) and hi the 97.5 %
   quantile of Beta(k + 1, n - k) (1 when k = n) (Clopper and Pearson, Biometrika 26 (1934) 404).
+- The claim a regulator needs is one-sided, "P(violation) <= threshold at 95 % confidence": its bound is
+  `p_violation_ub`, the one-sided 95 % Clopper-Pearson upper bound, the 95 % quantile of Beta(k + 1, n - k)
+  (1 when k = n; the upper end of the two-sided 90 % interval). With no violation it is 1 - 0.05^(1/n):
+  25.9 % for 10 samples; n >= ln(0.05) / ln(1 - threshold) samples are needed (59 for 5 %):
+  `min_samples_confident`; a study with fewer cannot show any level safe, and the CLI and the report say so.
 - Hosting capacity, twice: `hc_point` = the highest penetration level L such that P(violation) <= the
-  threshold (5 % by default) at L and at every lower level; `hc_confident` = the same with the interval's
-  upper bound in place of the estimate, a level the samples show to be safe at 97.5 % confidence. NaN when
-  even the lowest level fails. With no violation at all, hi <= threshold needs n >= ln(0.025) / ln(1 -
-  threshold) samples (72 for 5 %): `min_samples_confident`; a study with fewer cannot show any level
-  safe, and the CLI and the report say so. `hc_point` per criterion as `hc_<criterion>`, with the EV count
-  and the installed charger power (median over samples) that `hc_point` means.
+  threshold (5 % by default) at L and at every lower level; `hc_confident` = the same with `p_violation_ub`
+  in place of the estimate, a level the samples show to be safe at 95 % confidence. NaN when even the lowest
+  level fails. `samples_limit_confident`: hc_confident stops below hc_point at a level with fewer samples
+  than that. `hc_point` per criterion as `hc_<criterion>` and per voltage criterion as
+  `hc_point_<band>`, with the EV count and the installed charger power (median over samples) that
+  `hc_point` means. `binding`: the criteria whose P(violation) exceeds the threshold at the first level
+  above `hc_point` (";"-separated; empty when every level is hosted).
+- Level 0 has no random input when no outage is drawn at random (no EV; the household profiles are the
+  feeder's): every sample is the same run, so a study runs it once (`exact_baseline`) and its P(violation)
+  is exact, 0 or 1, with lo = hi = ub = P.
 - V2G uplift = hosting capacity of a strategy minus that of `uncontrolled` (same feeder and share).
 - Baseline: every study runs level 0, the feeder without EVs. `baseline_violates` names the criteria whose
   P(violation) there exceeds the threshold (";"-separated; empty: none): the feeder breaks them before any EV
@@ -29,9 +40,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hostcap.models.limits import BANDS
+
 CRITERIA = {
-    "undervoltage": "undervoltage_bus_hours",
-    "overvoltage": "overvoltage_bus_hours",
+    "undervoltage": "undervoltage_buses",
+    "overvoltage": "overvoltage_buses",
     "trafo_overload": "trafo_overload_hours",
     "line_overload": "line_overload_hours",
     "nonconverged": "nonconverged_steps",
@@ -40,10 +53,14 @@ GROUP = ["feeder", "strategy", "v2g_share"]
 
 
 def sample_violations(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per feeder x strategy x share x penetration x sample: violation per criterion and `any`."""
+    """One row per feeder x strategy x share x penetration x sample: violation per criterion, `any`, and
+    `any_<band>` for each voltage criterion."""
     ok = runs[runs["status"] == "ok"]
     flags = pd.DataFrame({c: ok[m] > 0 for c, m in CRITERIA.items()})
     flags["any"] = flags.any(axis=1)
+    thermal = flags[["trafo_overload", "line_overload", "nonconverged"]].any(axis=1)
+    for band in BANDS:
+        flags[f"any_{band}"] = thermal | (ok[f"buses_outside_{band}"] > 0)
     flags[GROUP + ["penetration", "sample"]] = ok[GROUP + ["penetration", "sample"]]
     return flags.groupby(GROUP + ["penetration", "sample"], as_index=False).any()
 
@@ -58,22 +75,42 @@ def clopper_pearson(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> t
     return lo, hi
 
 
+def upper_bound(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> np.ndarray:
+    """One-sided Clopper-Pearson upper confidence bound of a binomial probability."""
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    with np.errstate(invalid="ignore"):
+        return np.where(k < n, stats.beta.ppf(confidence, k + 1, n - k), 1.0)
+
+
 def min_samples_confident(threshold: float, confidence: float = 0.95) -> int:
-    """Fewest samples whose interval can lie below `threshold` (none of them violating)."""
-    return int(np.ceil(np.log((1.0 - confidence) / 2.0) / np.log(1.0 - threshold)))
+    """Fewest samples whose one-sided upper bound can lie at or below `threshold` (none violating)."""
+    if threshold <= 0.0:
+        return 0  # never: no finite sample shows a probability of 0
+    if threshold >= 1.0:
+        return 1
+    return int(np.ceil(np.log(1.0 - confidence) / np.log(1.0 - threshold) - 1e-12))
 
 
-def violation_probability(runs: pd.DataFrame) -> pd.DataFrame:
+def violation_probability(runs: pd.DataFrame, exact_baseline: bool = False) -> pd.DataFrame:
     """P(violation) per feeder x strategy x share x penetration, per criterion and for any, with the
-    interval for any."""
+    interval and the upper bound for any (exact at level 0 with `exact_baseline`)."""
     per_sample = sample_violations(runs)
     by_level = per_sample.groupby(GROUP + ["penetration"])
     prob = by_level[list(CRITERIA)].mean().add_prefix("p_")
+    for band in BANDS:
+        prob[f"p_any_{band}"] = by_level[f"any_{band}"].mean()
     prob["n_samples"] = by_level.size()
     prob["n_violating"] = by_level["any"].sum().astype(int)
     prob["p_violation"] = by_level["any"].mean()
     prob["p_violation_lo"], prob["p_violation_hi"] = clopper_pearson(prob["n_violating"], prob["n_samples"])
-    return prob.reset_index()
+    prob["p_violation_ub"] = upper_bound(prob["n_violating"], prob["n_samples"])
+    prob = prob.reset_index()
+    if exact_baseline:
+        base = prob["penetration"] == 0.0
+        for col in ("p_violation_lo", "p_violation_hi", "p_violation_ub"):
+            prob.loc[base, col] = prob.loc[base, "p_violation"]
+    prob["exact"] = exact_baseline & (prob["penetration"] == 0.0)
+    return prob
 
 
 def highest_safe_level(levels: np.ndarray, p: np.ndarray, threshold: float) -> float:
@@ -86,8 +123,10 @@ def highest_safe_level(levels: np.ndarray, p: np.ndarray, threshold: float) -> f
     return float(levels[bad[0] - 1]) if bad[0] > 0 else float("nan")
 
 
-def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05) -> pd.DataFrame:
-    prob = violation_probability(runs)
+def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str = "en50160",
+                     exact_baseline: bool = False) -> pd.DataFrame:
+    """Hosting capacity per feeder x strategy x share; `band` names the voltage criterion the runs used."""
+    prob = violation_probability(runs, exact_baseline)
     ok = runs[runs["status"] == "ok"]
     size = ok.groupby(GROUP + ["penetration"]).agg(n_ev=("n_ev", "median"), charger_kw=("ev_charger_kw", "median"))
     rows = []
@@ -95,16 +134,26 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05) -> pd.DataFram
         row = dict(zip(GROUP, key))
         levels = g["penetration"].to_numpy()
         row["hc_point"] = highest_safe_level(levels, g["p_violation"].to_numpy(), threshold)
-        row["hc_confident"] = highest_safe_level(levels, g["p_violation_hi"].to_numpy(), threshold)
+        row["hc_confident"] = highest_safe_level(levels, g["p_violation_ub"].to_numpy(), threshold)
         for c in CRITERIA:
             row[f"hc_{c}"] = highest_safe_level(levels, g[f"p_{c}"].to_numpy(), threshold)
+        for b in BANDS:
+            row[f"hc_point_{b}"] = highest_safe_level(levels, g[f"p_any_{b}"].to_numpy(), threshold)
         hc = row["hc_point"]
+        above = g[g["penetration"] > (hc if np.isfinite(hc) else -1.0)].sort_values("penetration").head(1)
+        row["binding"] = ";".join(c for c in CRITERIA if len(above) and above[f"p_{c}"].iloc[0] > threshold)
         if np.isnan(hc):
             row["hc_evs"], row["hc_charger_kw"] = np.nan, np.nan
         else:
             s = size.loc[(*key, hc)]
             row["hc_evs"], row["hc_charger_kw"] = float(s["n_ev"]), float(s["charger_kw"])
-        row["n_samples_min"] = int(g["n_samples"].min())
+        sampled = g[~g["exact"]] if (~g["exact"]).any() else g
+        row["n_samples_min"] = int(sampled["n_samples"].min())
+        need = min_samples_confident(threshold)
+        conf = row["hc_confident"]
+        gap = g[(g["penetration"] > (conf if np.isfinite(conf) else -1.0)) & (g["penetration"] <= hc)]
+        row["samples_limit_confident"] = bool(len(gap) and gap["n_samples"].iloc[0] < need) if np.isfinite(hc) \
+            else False
         base = g[g["penetration"] == 0.0]
         row["baseline_violates"] = ";".join(c for c in CRITERIA if len(base) and base[f"p_{c}"].iloc[0] > threshold)
         rows.append(row)
@@ -113,7 +162,9 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05) -> pd.DataFram
     ref = [base.get((f, s), np.nan) for f, s in zip(hc["feeder"], hc["v2g_share"])]
     hc["uplift_vs_uncontrolled"] = hc["hc_point"] - np.asarray(ref, dtype=float)
     hc["threshold"] = threshold
+    hc["voltage_criterion"] = band
     hc["min_samples_confident"] = min_samples_confident(threshold)
+    hc["exact_baseline"] = exact_baseline
     return hc
 
 
@@ -126,13 +177,15 @@ def baseline_notes(hc: pd.DataFrame) -> list[str]:
 
 
 def too_few_samples(hc: pd.DataFrame) -> str:
-    """One sentence when the study's samples cannot show any level safe at 97.5 % confidence, else ''."""
-    if hc.empty or (hc["n_samples_min"] >= hc["min_samples_confident"]).all():
+    """One sentence when hc_confident stops below hc_point only because a level has too few samples to show
+    it safe at 95 % confidence (`samples_limit_confident`), else ''."""
+    if hc.empty or not hc["samples_limit_confident"].any():
         return ""
-    need, have = int(hc["min_samples_confident"].iloc[0]), int(hc["n_samples_min"].min())
-    return (f"{have} samples per level cannot show P(violation) <= {hc['threshold'].iloc[0]:.0%} at 97.5 % "
-            f"confidence even with no violation (that needs {need}): hc_confident is NaN, hc_point is an "
-            "estimate")
+    need = int(hc["min_samples_confident"].iloc[0])
+    have = int(hc.loc[hc["samples_limit_confident"], "n_samples_min"].min())
+    return (f"{have} samples at a level cannot show P(violation) <= {hc['threshold'].iloc[0]:.0%} at 95 % "
+            f"confidence even with no violation (that needs {need}): hc_confident stops below such a level, "
+            "hc_point is an estimate")
 
 
 def locational(runs: pd.DataFrame, elements: pd.DataFrame) -> pd.DataFrame:

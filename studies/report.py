@@ -22,12 +22,12 @@ import pandas as pd  # noqa: E402
 
 from hostcap.cosim.world import run_scenario  # noqa: E402
 from hostcap.models.errors import InputError  # noqa: E402
-from hostcap.models.limits import voltage_band  # noqa: E402
+from hostcap.models.limits import BANDS, voltage_band  # noqa: E402
 from hostcap.models.strategies import VoltWattCurve  # noqa: E402
 from hostcap.models.tariff import Tariff  # noqa: E402
 from hostcap.studies.atomic import write_text  # noqa: E402
 from hostcap.studies.gis import variant_name  # noqa: E402
-from hostcap.studies.hosting import baseline_notes, too_few_samples  # noqa: E402
+from hostcap.studies.hosting import baseline_notes, min_samples_confident, too_few_samples  # noqa: E402
 from hostcap.studies.spec import StudySpec  # noqa: E402
 from hostcap.studies.sweep import sweep  # noqa: E402
 
@@ -50,6 +50,16 @@ def wear_text(spec: StudySpec) -> str:
         return "not computed"
     temp = f"{w.temperature_c:g} degC" if w.temperature_c is not None else "DWD monthly mean air temperature of Germany"
     return f"BLAST-Lite {w.model}, cell at {temp}, replacement cost {w.cost_per_kwh:g} {w.currency}/kWh"
+
+
+def samples_text(spec: StudySpec, manifest: dict) -> str:
+    """How many samples the study ran per level, and what adaptive sampling saved."""
+    if isinstance(spec.samples, int):
+        return f"{spec.samples} samples per level"
+    s, total = spec.samples, manifest["max_everywhere"]
+    return (f"adaptive samples ({s.min} to {s.max} per level, {s.step} at a time where undecided): "
+            f"{manifest['scenarios']:,} runs instead of {total:,} with {s.max} everywhere "
+            f"({1 - manifest['scenarios'] / total:.0%} saved)")
 
 
 def _png(fig) -> str:
@@ -75,7 +85,9 @@ def summary_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame) ->
         rows.append({
             "feeder": h["feeder"], "variant": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
             "hosting capacity (%)": 100 * h["hc_point"],
-            "hosting capacity, 97.5 % confident (%)": 100 * h["hc_confident"], "hosting capacity (EVs)": h["hc_evs"],
+            "hosting capacity, 95 % confident (%)": 100 * h["hc_confident"], "hosting capacity (EVs)": h["hc_evs"],
+            "binding": (h["binding"] if isinstance(h["binding"], str) else "").replace(";", ", ") or "none",
+            "samples per level (fewest)": h["n_samples_min"],
             "V2G uplift (pp)": 100 * h["uplift_vs_uncontrolled"],
             "violates without EVs": h["baseline_violates"] if isinstance(h["baseline_violates"], str) else "",
             f"peak at {top:.0%} vs no EV (kW)": top_peak - base_peak,
@@ -110,11 +122,12 @@ def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[str]:
 
 def duration_curves(spec: StudySpec) -> list[str]:
     top = max(spec.penetrations)
-    chosen = [s for s in sweep(spec) if s.penetration == top and s.sample == 0 and s.start == spec.periods[0].start]
     out = []
     for feeder in spec.feeders:
+        period = spec.periods_of(feeder)[0]
         fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-        for sc in (s for s in chosen if s.feeder_name == feeder.name):
+        for sc in (s for s in sweep(spec) if s.penetration == top and s.sample == 0 and s.start == period.start
+                   and s.days == period.days and s.feeder_name == feeder.name):
             r = run_scenario(sc)
             hours = np.arange(r.inputs.n_steps) * r.inputs.dt_s / 3600
             name = variant_name(sc.strategy, sc.v2g_share, spec.v2g_shares)
@@ -131,7 +144,7 @@ def duration_curves(spec: StudySpec) -> list[str]:
         a.legend(fontsize=8)
         b.legend(fontsize=8)
         out.append(_img(_png(fig), f"Duration curves at {top:.0%} EVs, sample 0, period "
-                                   f"{spec.periods[0].name}, {feeder.name}"))
+                                   f"{period.name}, {feeder.name}"))
     return out
 
 
@@ -188,29 +201,44 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]]) -> 
     value = pd.read_csv(value_file) if value_file.is_file() and value_file.stat().st_size > 1 else pd.DataFrame()
     manifest = json.loads((root / "manifest.json").read_text())
     band = voltage_band(spec.band)
+    mv_text = "the feeders' own" if spec.slack_vm_pu is None else f"{spec.slack_vm_pu:g} pu"
     table = summary_table(spec, runs, hosting)
+    others = hosting[["feeder", "strategy", "v2g_share", *(f"hc_point_{b}" for b in BANDS)]].copy()
+    others.insert(1, "variant", [variant_name(s, b, spec.v2g_shares) for s, b in zip(others.pop("strategy"),
+                                                                                       others.pop("v2g_share"))])
+    others[[f"hc_point_{b}" for b in BANDS]] *= 100
     images = [_img("data:image/png;base64," + base64.b64encode(png).decode(), title) for title, png in maps]
     failed = runs[runs["status"] != "ok"]
-    periods = ", ".join(f"{p.name}: {p.start} + {p.days} d" for p in spec.periods)
+    periods = "; ".join(f"{f.name}: " + ", ".join(f"{p.name} {p.start} + {p.days} d" for p in spec.periods_of(f))
+                        for f in spec.feeders)
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Study {html.escape(spec.name)}</title>",
         f"<style>{CSS}</style></head><body><h1>Hosting-capacity study <code>{html.escape(spec.name)}</code></h1>",
-        f"<p>{len(runs)} scenarios ({len(failed)} failed), {spec.samples} samples per level, feeders: "
+        f"<p>{len(runs)} scenarios ({len(failed)} failed), {html.escape(samples_text(spec, manifest))}, feeders: "
         f"{html.escape(', '.join(f.name for f in spec.feeders))}; periods {html.escape(periods)}.</p>",
         "<h2>Summary</h2>", table.to_html(index=False, float_format=lambda x: f"{x:.3g}", na_rep="-",
                                           classes="summary"),
         f"<p>Hosting capacity: the highest penetration level whose probability of violating any limit (and "
-        f"that of every lower level) is at most {spec.max_violation_probability:.0%}; confident: the same with "
-        f"the upper bound of the probability's 95 % Clopper-Pearson interval. V2G uplift: hosting "
-        f"capacity minus that of uncontrolled charging, in percentage points.</p>",
+        f"that of every lower level) is at most {spec.max_violation_probability:.0%}; 95 % confident: the same "
+        f"with the probability's one-sided 95 % Clopper-Pearson upper bound, which needs at least "
+        f"{min_samples_confident(spec.max_violation_probability)} samples without violation at a level. "
+        f"Binding: the criteria broken at the first level above the hosting capacity. The curves show the "
+        f"two-sided 95 % interval. V2G uplift: hosting capacity minus that of uncontrolled charging, in "
+        f"percentage points. Voltage criterion: {html.escape(band.source)}: "
+        f"{html.escape(band.statistic_note(spec.step_min * 60))}.</p>",
         *([f"<p><b>{html.escape(warn)}.</b></p>"] if (warn := too_few_samples(hosting)) else []),
         *[f"<p><b>Baseline: {html.escape(note)}.</b></p>" for note in baseline_notes(hosting)],
+        "<h3>Hosting capacity (%) under each voltage criterion</h3>",
+        f"<p>The same runs judged by each criterion (thermal limits and convergence unchanged); the study's is "
+        f"{spec.band}.</p>", others.to_html(index=False, float_format=lambda x: f"{x:.0f}", na_rep="-"),
         "<h2>Hosting-capacity curves</h2>", *hc_curves(spec, prob),
         "<h2>Duration curves</h2>", *duration_curves(spec),
         *household_section(spec, value),
         "<h2>Maps</h2>", *images,
         "<h2>Assumptions and provenance</h2><ul>",
-        f"<li>Voltage band: {band.source} ({band.v_min_pu}-{band.v_max_pu} pu); line limit "
+        f"<li>Voltage criterion: {band.source} ({band.statistic_note(spec.step_min * 60)}); MV-side voltage "
+        f"{mv_text}; EVs at "
+        f"{', '.join(spec.ev_at)} customers; line limit "
         f"{spec.line_limit_pct} % of max_i_ka, transformer limit {spec.trafo_limit_pct} % of sn_mva.</li>",
         f"<li>Tariff: {html.escape(tariff_text(spec))}; volt-watt curve: "
         f"{html.escape(str(VoltWattCurve()))}.</li>",

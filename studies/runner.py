@@ -1,5 +1,5 @@
 """Run a study: sweep -> Dask -> one record per scenario -> runs, elements and households tables -> hosting
-capacity and customer value.
+capacity and customer value. An adaptive study (`studies/adaptive.py`) runs in rounds on one Dask cluster.
 
 Workers run one scenario each and return its metrics and per-element summaries (and write the time series
 the study keeps under <study>/runs/<key>/). The client writes each run's record the moment it arrives
@@ -26,6 +26,7 @@ from tqdm import tqdm
 from hostcap.cosim.scenario import Scenario
 from hostcap.models.errors import InputError
 from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
+from hostcap.studies.adaptive import first_round, next_round
 from hostcap.studies.atomic import check_writable, write_parquet, write_text
 from hostcap.studies.customer_value import customer_value
 from hostcap.studies.hosting import hosting_capacity, locational, violation_probability
@@ -153,7 +154,7 @@ def validate_inputs(spec: StudySpec) -> None:
     from hostcap.cosim.base_case import check_base_case
 
     firsts = {}
-    for scenario, coords in plan(spec):
+    for scenario, coords in plan(spec):  # the levels' sample 0 comes first
         firsts.setdefault((coords["feeder"], coords["period"]), scenario)
     for scenario in firsts.values():
         check_base_case(scenario.model_copy(update={"penetration": 0.0, "strategy": "uncontrolled"}))
@@ -212,9 +213,10 @@ def _error_line(exc: BaseException) -> str:
 def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: str | None = None,
               scheduler_file: str | None = None, slurm: bool = False, workers: int | None = None,
               progress: bool = True, hosting: bool = True) -> dict:
-    """Run the scenarios that have no valid record, then (re)write the tables, the manifest and (unless
-    hosting=False) the hosting-capacity outputs. Returns counts (total, skipped, ran, failed, unreliable)
-    and `errors`: each distinct error of a failed scenario with its count."""
+    """Run the chosen scenarios that have no valid record, round by round, then (re)write the tables, the
+    manifest and (unless hosting=False) the hosting-capacity outputs. Returns counts (total: the scenarios the
+    study chose, max_everywhere: with `max` samples at every level, skipped, ran, failed, unreliable) and
+    `errors`: each distinct error of a failed scenario with its count."""
     paths = study_paths(spec, out_root)
     check_writable(paths.root)
     given_file = scheduler_file or spec.dask.scheduler_file
@@ -225,22 +227,62 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
     store = RecordStore(paths.records)
     keep = list(spec.keep_timeseries)
-    with study_lock(spec, paths):
+    ran = 0
+    with study_lock(spec, paths), _dask(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
+                                        workers=workers) as client:
         records = _read_records(paths, store, planned, rkeys, keep)
-        pending = [s for s, c in planned if c["key"] not in records or records[c["key"]].result["status"] != "ok"]
-        counts = {"total": len(planned), "skipped": len(planned) - len(pending), "ran": len(pending)}
-        if not pending and _outputs_current(spec, paths, hosting):
-            runs = pd.read_parquet(paths.runs)
-            return {**counts, **_failures(runs)}
-        if pending:
-            _run_pending(spec, paths, pending, rkeys, store, records, scheduler=scheduler,
-                         scheduler_file=scheduler_file, slurm=slurm, workers=workers, progress=progress)
-        runs, elements, households = build_tables(planned, records)
+        chosen, round_ = first_round(spec, planned), first_round(spec, planned)
+        while round_:
+            pending = [s for s, c in round_ if c["key"] not in records or records[c["key"]].result["status"] != "ok"]
+            if pending:
+                _run_pending(spec, paths, client(), pending, rkeys, store, records, progress=progress)
+                ran += len(pending)
+            round_ = next_round(spec, planned, chosen, {k: r.result for k, r in records.items()})
+            chosen += round_
+        counts = {"total": len(chosen), "max_everywhere": spec.n_scenarios(), "skipped": len(chosen) - ran,
+                  "ran": ran}
+        if not ran and _outputs_current(spec, paths, hosting):
+            return {**counts, **_failures(pd.read_parquet(paths.runs))}
+        runs, elements, households = build_tables(chosen, records)
         _write_tables(paths, runs, elements, households)
         if hosting and (runs["status"] == "ok").any():
             _write_hosting_tables(spec, paths, runs, elements, households)
-        _write_manifest(spec, paths, runs, records)
+        _write_manifest(spec, paths, runs, records, counts)
     return {**counts, **_failures(runs)}
+
+
+def chosen_scenarios(spec: StudySpec, planned: list, records: dict) -> list:
+    """The scenarios a finished study chose, replayed from its records (`studies/adaptive.py`)."""
+    chosen, round_ = first_round(spec, planned), first_round(spec, planned)
+    results = {k: r.result for k, r in records.items()}
+    while round_ and all(c["key"] in records for _, c in round_):
+        round_ = next_round(spec, planned, chosen, results)
+        chosen += round_
+    return chosen
+
+
+@contextlib.contextmanager
+def _dask(spec: StudySpec, **how):
+    """A getter of the study's Dask client, opened on first use (a study with nothing to run starts none) and
+    closed within bounded time: an interrupted study must end even if a worker does not answer."""
+    held = []
+
+    def client():
+        if not held:
+            held.extend(open_client(spec, **how))
+        return held[0]
+
+    try:
+        yield client
+    finally:
+        if held:
+            try:
+                held[0].close(timeout=CLOSE_TIMEOUT_S)
+                if held[1] is not None:
+                    held[1].close(timeout=CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("the Dask cluster did not close within %s s; its processes end with this one",
+                            CLOSE_TIMEOUT_S)
 
 
 def _read_records(paths: StudyPaths, store: RecordStore, planned: list, rkeys: dict[str, str],
@@ -270,51 +312,39 @@ def _failures(runs: pd.DataFrame) -> dict:
             "unreliable": int((share > NONCONVERGED_MAX_SHARE).sum())}
 
 
-def _run_pending(spec, paths, pending, rkeys, store, records, *, scheduler, scheduler_file, slurm, workers,
-                 progress) -> None:
+def _run_pending(spec, paths, client, pending, rkeys, store, records, *, progress) -> None:
     """Submit the pending scenarios and record each as it finishes. The loop polls (POLL_S) and ends with
     KeyboardInterrupt as soon as INTERRUPTED is set (the CLI sets it on SIGINT and SIGTERM), even where a
     library on the way swallowed the signal's own exception: a Ctrl-C also stops the local workers, and a
     study waiting for them would wait for ever."""
     from dask.distributed import as_completed
 
-    client, cluster = open_client(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
-                                  workers=workers)
     keep = list(spec.keep_timeseries)
-    try:
-        futures = {}
-        for s in pending:
-            series_dir = str(paths.series_dir(s.key).resolve()) if keep else None
-            fut = client.submit(run_one, s.model_dump_json(), series_dir, keep, retries=RETRIES, pure=False,
-                                key=f"run-{rkeys[s.key]}")
-            futures[fut] = s.key
-        done = as_completed(futures)
-        with tqdm(total=len(futures), desc=spec.name, unit="run", disable=not progress) as bar:
-            while not done.is_empty():
-                if INTERRUPTED.is_set():
-                    raise KeyboardInterrupt
-                batch = done.next_batch(block=False)
-                if not batch:
-                    time.sleep(POLL_S)
-                for future in batch:
-                    key = futures.pop(future)
-                    try:
-                        out = future.result()
-                    except Exception as exc:  # noqa: BLE001 - a failing scenario is recorded, the study goes on
-                        if INTERRUPTED.is_set():  # cancelled because the study is being stopped
-                            raise KeyboardInterrupt from None
-                        out = {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
-                    store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
-                    records[key] = store.read(rkeys[key])  # as read back: tables equal a resumed study's
-                    bar.update()
-    finally:  # bounded: an interrupted study must end even if a worker does not answer
-        try:
-            client.close(timeout=CLOSE_TIMEOUT_S)
-            if cluster is not None:
-                cluster.close(timeout=CLOSE_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("the Dask cluster did not close within %s s; its processes end with this one",
-                        CLOSE_TIMEOUT_S)
+    futures = {}
+    for s in pending:
+        series_dir = str(paths.series_dir(s.key).resolve()) if keep else None
+        fut = client.submit(run_one, s.model_dump_json(), series_dir, keep, retries=RETRIES, pure=False,
+                            key=f"run-{rkeys[s.key]}")
+        futures[fut] = s.key
+    done = as_completed(futures)
+    with tqdm(total=len(futures), desc=spec.name, unit="run", disable=not progress) as bar:
+        while not done.is_empty():
+            if INTERRUPTED.is_set():
+                raise KeyboardInterrupt
+            batch = done.next_batch(block=False)
+            if not batch:
+                time.sleep(POLL_S)
+            for future in batch:
+                key = futures.pop(future)
+                try:
+                    out = future.result()
+                except Exception as exc:  # noqa: BLE001 - a failing scenario is recorded, the study goes on
+                    if INTERRUPTED.is_set():  # cancelled because the study is being stopped
+                        raise KeyboardInterrupt from None
+                    out = {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
+                store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
+                records[key] = store.read(rkeys[key])  # as read back: tables equal a resumed study's
+                bar.update()
 
 
 def _checksums(paths: StudyPaths, files: list[Path]) -> dict[str, str]:
@@ -327,14 +357,15 @@ def _write_tables(paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame,
     write_parquet(households, paths.households)
 
 
-def _write_manifest(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, records: dict) -> None:
+def _write_manifest(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, records: dict, counts: dict) -> None:
     tables = paths.tables + paths.hosting_outputs
     kept = {str((paths.series_dir(k) / f"{name}.parquet").relative_to(paths.root)): sha
             for k, rec in records.items() for name, sha in (rec.result.get("timeseries") or {}).items()}
     failed = runs[runs["status"] != "ok"]
     manifest = {
         "study": spec.name, "spec": spec.model_dump(mode="json", exclude={"dask"}), "spec_hash": spec.spec_hash(),
-        "seed": spec.seed, "scenarios": len(runs), "failed": len(failed),
+        "seed": spec.seed, "scenarios": len(runs), "max_everywhere": counts["max_everywhere"],
+        "failed": len(failed),
         "failed_keys": failed[["key", "error"]].to_dict("records"),
         "checksums": _checksums(paths, tables), "kept_timeseries": dict(sorted(kept.items())),
         "versions": package_versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -379,13 +410,14 @@ def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd
     planned = plan(spec)
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
     records = _read_records(paths, RecordStore(paths.records), planned, rkeys, keep=[])
-    missing = len(planned) - len(records)
+    chosen = chosen_scenarios(spec, planned, records)
+    missing = sum(c["key"] not in records for _, c in chosen)
     if missing:
-        raise InputError(f"study {spec.name}: {missing} of {len(planned)} scenarios have no record in "
+        raise InputError(f"study {spec.name}: {missing} scenarios have no record in "
                          f"{paths.records}; run `hostcap study` on the study file first")
-    runs, elements, households = build_tables(planned, records)
+    runs, elements, households = build_tables(chosen, records)
     _write_tables(paths, runs, elements, households)
-    _write_manifest(spec, paths, runs, records)
+    _write_manifest(spec, paths, runs, records, {"max_everywhere": spec.n_scenarios()})
     return runs, elements, households
 
 
@@ -393,8 +425,9 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
                           households: pd.DataFrame) -> None:
     if not (runs["status"] == "ok").any():
         raise InputError(f"study {spec.name}: no scenario finished, see {paths.manifest}")
-    write_text(hosting_capacity(runs, spec.max_violation_probability).to_csv(index=False), paths.hosting)
-    write_text(violation_probability(runs).to_csv(index=False), paths.probability)
+    hc = hosting_capacity(runs, spec.max_violation_probability, band=spec.band, exact_baseline=spec.exact_baseline)
+    write_text(hc.to_csv(index=False), paths.hosting)
+    write_text(violation_probability(runs, spec.exact_baseline).to_csv(index=False), paths.probability)
     write_parquet(locational(runs, elements), paths.locational)
     write_text(customer_value(households).to_csv(index=False), paths.customer_value)
 

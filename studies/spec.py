@@ -11,8 +11,9 @@ against the study file's folder, so remote Dask workers and Snakemake rules see 
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -39,6 +40,40 @@ class Period(Strict):
     name: str = Field(pattern=SLUG, max_length=64, description="Short name used in keys and tables.")
     start: IsoDate = Field(description="First day, YYYY-MM-DD (within the feeder's profiles).")
     days: int = Field(ge=1, le=366)
+
+
+SEASONS = {"winter": 1, "spring": 4, "summer": 7, "autumn": 10}  # the middle month of each meteorological season
+WHOLE = ("year", "seasons")
+
+
+def whole_periods(what: str, first_day: pd.Timestamp, n_days: int) -> list[Period]:
+    """`year`: every whole day of the feeder's profiles. `seasons`: one week per meteorological season
+    (northern hemisphere), the first Monday-to-Sunday week that starts in the season's middle month (January,
+    April, July, October) of the profiles' first year: in 2016, the SimBench year, the weeks of 4 January, 4
+    April, 4 July and 3 October."""
+    if what == "year":
+        return [Period(name="year", start=f"{first_day:%Y-%m-%d}", days=min(n_days, 366))]
+    out = []
+    for name, month in SEASONS.items():
+        first = pd.Timestamp(year=first_day.year, month=month, day=1)
+        monday = first + pd.Timedelta(days=(7 - first.weekday()) % 7)
+        out.append(Period(name=name, start=f"{monday:%Y-%m-%d}", days=7))
+    return out
+
+
+class Samples(Strict):
+    """Adaptive sampling (`studies/adaptive.py`): `min` samples at every level, then `step` more at a time, up
+    to `max`, only where the level's interval still straddles the threshold."""
+
+    min: int = Field(ge=1, le=MAX_SCENARIOS)
+    max: int = Field(ge=1, le=MAX_SCENARIOS)
+    step: int = Field(10, ge=1, description="Samples added at a time to a level that is still undecided.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
 
 
 class FeederEntry(Strict):
@@ -101,11 +136,15 @@ class DaskSettings(Strict):
 class StudySpec(Strict, RunSettings):
     name: str = Field(pattern=SLUG, max_length=64, description="Results go to results/<name>/.")
     feeders: list[str | FeederEntry] = Field([FeederEntry(ref=DEFAULT_FEEDER, name=DEFAULT_FEEDER)], min_length=1)
-    periods: list[Period] = Field(min_length=1)
+    periods: list[Period | Literal[WHOLE]] = Field(  # type: ignore[valid-type]
+        min_length=1, description="Weeks or other spans of the profiles; `year` (every day of the profiles) or "
+        "`seasons` (one week per season) as entries of their own.")
     strategies: list[Literal[STRATEGIES]] = Field(min_length=1)  # type: ignore[valid-type]
     penetrations: list[float] = Field(min_length=1, description="EV penetration levels, 0..1.")
     v2g_shares: list[float] = Field([0.5], min_length=1, description="Bidirectional shares of the EVs, 0..1.")
-    samples: int = Field(10, ge=1, le=MAX_SCENARIOS, description="Monte Carlo samples per level.")
+    samples: Annotated[int, Field(ge=1, le=MAX_SCENARIOS)] | Samples = Field(
+        10, description="Monte Carlo samples per level, or {min, max, step}: adaptive, more only where the level "
+        "is undecided (`studies/adaptive.py`).")
     max_violation_probability: float = Field(0.05, ge=0.0, le=1.0)
     keep_timeseries: list[Literal[TIMESERIES]] = Field(  # type: ignore[valid-type]
         [], description="Time series each run writes under results/<name>/runs/<key>/.")
@@ -129,10 +168,51 @@ class StudySpec(Strict, RunSettings):
 
     @field_validator("periods")
     @classmethod
-    def _distinct_periods(cls, v: list[Period]) -> list[Period]:
-        _no_repeats([p.name for p in v], "period name")
-        _no_repeats([f"{p.start} + {p.days} d" for p in v], "period")
+    def _distinct_periods(cls, v: list) -> list:
+        explicit = [p for p in v if isinstance(p, Period)]
+        _no_repeats(cls._period_names(v), "period name")
+        _no_repeats([f"{p.start} + {p.days} d" for p in explicit], "period")
         return v
+
+    @staticmethod
+    def _period_names(periods: list) -> list[str]:
+        names = []
+        for p in periods:
+            names += [p.name] if isinstance(p, Period) else ["year"] if p == "year" else list(SEASONS)
+        return names
+
+    @property
+    def period_names(self) -> list[str]:
+        return self._period_names(self.periods)
+
+    def periods_of(self, feeder: FeederEntry) -> list[Period]:
+        """The study's periods on this feeder: `year` and `seasons` from the feeder's own profiles."""
+        if all(isinstance(p, Period) for p in self.periods):
+            return list(self.periods)
+        from hostcap.feeders import load_feeder
+
+        index = load_feeder(feeder.ref, feeder.profiles).profiles.index
+        first = index[0].normalize()
+        n_days = int((index[-1] - first) / pd.Timedelta(days=1)) + 1
+        if index[-1] + (index[1] - index[0]) < first + pd.Timedelta(days=n_days):
+            n_days -= 1  # the last day is not whole
+        out = []
+        for p in self.periods:
+            out += [p] if isinstance(p, Period) else whole_periods(p, first, n_days)
+        return out
+
+    @property
+    def samples_min(self) -> int:
+        return self.samples if isinstance(self.samples, int) else self.samples.min
+
+    @property
+    def samples_max(self) -> int:
+        return self.samples if isinstance(self.samples, int) else self.samples.max
+
+    @property
+    def exact_baseline(self) -> bool:
+        """Level 0 has no random input, so one sample of it is exact (see `studies/hosting.py`)."""
+        return self.outages is None or self.outages.saifi is None
 
     @field_validator("feeders")
     @classmethod
@@ -177,8 +257,9 @@ class StudySpec(Strict, RunSettings):
         return sorted(set(self.penetrations) | {0.0})
 
     def n_scenarios(self) -> int:
-        return (len(self.feeders) * len(self.periods) * len(self.strategies) * len(self.levels)
-                * len(self.v2g_shares) * self.samples)
+        """Scenarios with `max` samples at every level (the most an adaptive study can run)."""
+        return (len(self.feeders) * len(self.period_names) * len(self.strategies) * len(self.levels)
+                * len(self.v2g_shares) * self.samples_max)
 
     def feeder(self, name: str) -> FeederEntry:
         for f in self.feeders:

@@ -1,5 +1,7 @@
-"""The sweep: one scenario per feeder x period x strategy x penetration x bidirectional share x sample; the
-penetration levels always include 0, the feeder without EVs (its baseline).
+"""The sweep: one scenario per feeder x period x strategy x penetration x bidirectional share x sample, up to
+the study's largest sample count (`studies/adaptive.py` chooses which of them run). The penetration levels
+always include 0, the feeder without EVs (its baseline); with `exact_baseline` (no random input at level 0)
+it has one sample, sample 0.
 
 Keys are stable strings; a scenario's random draws depend only on (study seed, feeder name, sample) — see
 `models/population.py` — so placements are nested across penetration levels and every strategy sees the
@@ -18,11 +20,11 @@ def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
     settings = {name: getattr(spec, name) for name in RunSettings.model_fields}  # passed to every scenario
     out = []
     for feeder in spec.feeders:
-        for period in spec.periods:
+        for period in spec.periods_of(feeder):
             for strategy in spec.strategies:
                 for pen in spec.levels:
                     for share in spec.v2g_shares:
-                        for sample in range(spec.samples):
+                        for sample in range(1 if pen == 0.0 and spec.exact_baseline else spec.samples_max):
                             key = scenario_key(feeder.name, period.name, strategy, pen, share, sample)
                             scenario = Scenario(
                                 key=key, feeder=feeder.ref, feeder_name=feeder.name, profiles=feeder.profiles,

@@ -15,7 +15,9 @@ def save(net, path):
 def test_default_feeder_has_households_coordinates_and_a_year_of_profiles():
     f = load_feeder(DEFAULT_FEEDER)
     cps = f.connection_points
-    assert len(f.net.bus) == 129 and cps["household"].sum() == 118
+    # 118 loads: 113 households (H0 profiles) and 5 commercial customers (G profiles), who get no EV
+    assert len(f.net.bus) == 129 and len(cps) == 118 and cps["household"].sum() == 113
+    assert set(cps.loc[~cps["household"], "customer_class"]) == {"commercial"}
     assert f.has_coordinates and cps["lon"].between(5, 16).all() and cps["lat"].between(47, 56).all()
     assert len(f.profiles.index) == 35136
     arrays = f.cp_arrays(0, 96)
@@ -97,3 +99,46 @@ def test_unknown_code_missing_and_malformed_files(tmp_path):
         load_feeder(str(tmp_path / "bad.json"))
     with pytest.raises(InputError, match="pandapower.networks"):
         load_feeder("pandapower:no_such_network")
+
+
+def test_commercial_and_agricultural_loads_get_no_ev_unless_the_study_says_so():
+    from hostcap.cosim.scenario import Scenario, build_inputs
+
+    f = load_feeder("simbench:1-LV-semiurb5--0-sw")
+    cps = f.connection_points
+    commercial = cps.index[cps["customer_class"] == "commercial"]
+    assert len(commercial) == 12 and cps["household"].sum() == 92
+    homes_only = build_inputs(Scenario(feeder=f.ref, penetration=1.0, days=1))
+    assert homes_only.fleet.n == 92 and not np.isin(homes_only.fleet.cp, commercial).any()
+    both = build_inputs(Scenario(feeder=f.ref, penetration=1.0, days=1, ev_at=["residential", "commercial"]))
+    assert both.fleet.n == 104 and np.isin(both.fleet.cp, commercial).sum() == 12
+
+
+def test_a_json_feeders_household_column_says_who_is_a_home(tmp_path, tiny_net):
+    tiny_net.load["household"] = [True, False, True]
+    f = load_feeder(save(tiny_net, tmp_path / "tiny.json"))
+    assert f.connection_points["customer_class"].tolist()[:3] == ["residential", "commercial", "residential"]
+
+
+def test_lumped_residential_loads_are_split_into_homes_of_at_most_30_kw():
+    """CIGRE LV's loads are lumped groups of customers (R1: 190 kW): ceil(p / 30 kW) homes each, sharing the
+    load equally; its demand per bus is unchanged."""
+    f = load_feeder("pandapower:create_cigre_network_lv")
+    cps = f.connection_points
+    per_load = cps[cps["load"] >= 0].groupby("load").size()
+    p_kw = f.net.load["p_mw"] * 1e3
+    np.testing.assert_array_equal(per_load.loc[f.net.load.index], np.maximum(np.ceil(p_kw / 30.0), 1))
+    assert per_load.loc[f.net.load.index[f.net.load["name"] == "Load R1"][0]] == 7
+    arrays = f.cp_arrays(0, 4)
+    by_load = pd.Series(arrays["p_load_kw"][0, cps["load"] >= 0], index=cps.loc[cps["load"] >= 0, "load"])
+    np.testing.assert_allclose(by_load.groupby(level=0).sum().loc[f.net.load.index], p_kw)
+    assert (by_load <= 30.0 + 1e-9).all()
+
+
+def test_a_feeder_without_households_is_refused_with_one_line():
+    from hostcap.cosim.scenario import Scenario, build_inputs
+
+    with pytest.raises(InputError) as err:
+        build_inputs(Scenario(feeder="pandapower:mv_oberrhein", days=1))
+    assert "feeder pandapower:mv_oberrhein: no residential customer on a bus below 1 kV" in str(err.value)
+    assert "\n" not in str(err.value)

@@ -11,7 +11,7 @@ from hostcap.studies.cli import main
 def test_run_writes_metrics_manifest_and_timeseries(tmp_path):
     out = tmp_path / "run"
     rc = main(["run", "--strategy", "v2g_tou", "--penetration", "0.6", "--v2g-share", "0.5", "--days", "1",
-               "--seed", "3", "--band", "ansi", "--out", str(out)])
+               "--seed", "3", "--band", "ansi_a", "--out", str(out)])
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
     for name in ["v_min_pu", "v_max_pu", "undervoltage_bus_hours", "overvoltage_bus_hours",
@@ -26,11 +26,11 @@ def test_run_writes_metrics_manifest_and_timeseries(tmp_path):
     assert vm.shape == (96, 129) and isinstance(vm.index, pd.DatetimeIndex)
     vehicles = pd.read_parquet(out / "timeseries/ev/vehicles.parquet")
     soc = pd.read_parquet(out / "timeseries/ev/soc_kwh.parquet")
-    assert list(soc.columns) == list(vehicles.index) and len(vehicles) == metrics["n_ev"] == round(0.6 * 118)
+    assert list(soc.columns) == list(vehicles.index) and len(vehicles) == metrics["n_ev"] == round(0.6 * 113)
     assert vm.min().min() == pytest.approx(metrics["v_min_pu"])
     assert (out / "summary.png").read_bytes()[:4] == b"\x89PNG"
     customers = pd.read_parquet(out / "customers.parquet")
-    assert len(customers) == 118 and customers["household"].all()  # one row per connection point
+    assert len(customers) == 118 and customers["household"].sum() == 113  # one row per connection point
     assert customers["n_ev"].sum() == metrics["n_ev"]
     for name in ["res_line/loading_percent", "res_trafo/loading_percent", "bus/p_mw", "bus/q_mvar", "ev/p_kw"]:
         assert (out / "timeseries" / f"{name}.parquet").is_file()
@@ -103,7 +103,7 @@ def test_metrics_of_a_run_that_never_converged_are_nan_not_zero():
 
     nan = np.full((4, 3), np.nan)
     m = run_metrics(vm_pu=nan, line_loading_pct=nan, trafo_loading_pct=nan[:, :1], p_slack_mw=np.full(4, np.nan),
-                    p_bus_mw=nan, ev_p_kw=np.ones((4, 2)), ev_unmet_kwh=0.0, dt_h=0.25, band=voltage_band("ansi"))
+                    p_bus_mw=nan, ev_p_kw=np.ones((4, 2)), ev_unmet_kwh=0.0, dt_h=0.25, band=voltage_band("ansi_a"))
     assert all(np.isnan(m[k]) for k in GRID_METRICS)
     assert m["nonconverged_steps"] == 4 and m["nonconverged_share"] == 1.0 and m["ev_charged_kwh"] == 2.0
     assert strict_json(json_text(m))["energy_import_kwh"] is None
@@ -148,5 +148,5 @@ def test_run_with_an_outage_prints_the_backup_and_writes_the_wear(tmp_path, caps
     c = pd.read_parquet(out / "customers.parquet")
     assert (c["outage_h"] == 3.0).all() and c["outage_unserved_kwh"].sum() < c["outage_unserved_no_v2h_kwh"].sum()
     v = pd.read_parquet(out / "timeseries" / "ev" / "vehicles.parquet")
-    assert len(v) == 118 and (v["fade_year_pct"] > v["fade_run_pct"]).all()
+    assert len(v) == 113 and (v["fade_year_pct"] > v["fade_run_pct"]).all()
     assert {"fade_uncontrolled_year_pct", "extra_fade_year_pct", "extra_wear_cost_year_USD"} <= set(v.columns)

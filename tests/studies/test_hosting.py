@@ -3,15 +3,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hostcap.models.limits import BANDS
 from hostcap.studies.hosting import (baseline_notes, clopper_pearson, highest_safe_level, hosting_capacity,
-                                     locational, min_samples_confident, too_few_samples, violation_probability)
+                                     locational, min_samples_confident, too_few_samples, upper_bound,
+                                     violation_probability)
 
 LEVELS = [0.0, 0.2, 0.4, 0.6]
 
 
 def runs_table(p_any: dict, samples=20, periods=("w",)):
     """Runs where, per strategy and level, the first round(p * samples) samples break the undervoltage
-    limit (in the first period only)."""
+    limit (in the first period only), under the study's criterion and ansi_a; en50160 is never broken."""
     rows = []
     for strategy, probs in p_any.items():
         for level, p in zip(LEVELS, probs):
@@ -20,8 +22,9 @@ def runs_table(p_any: dict, samples=20, periods=("w",)):
                     bad = sample < round(p * samples) and i == 0
                     rows.append({"key": f"{strategy}|{period}|{level}|{sample}", "feeder": "f", "period": period,
                                  "strategy": strategy, "penetration": level, "v2g_share": 0.5, "sample": sample,
-                                 "status": "ok", "undervoltage_bus_hours": 1.0 if bad else 0.0,
-                                 "overvoltage_bus_hours": 0.0, "trafo_overload_hours": 0.0,
+                                 "status": "ok", "undervoltage_buses": 1 if bad else 0,
+                                 "overvoltage_buses": 0, "trafo_overload_hours": 0.0,
+                                 **{f"buses_outside_{b}": int(bad and b == "ansi_a") for b in BANDS},
                                  "line_overload_hours": 0.0, "nonconverged_steps": 0,
                                  "n_ev": round(level * 100), "ev_charger_kw": level * 100 * 8.0})
     return pd.DataFrame(rows)
@@ -50,10 +53,16 @@ def test_hosting_capacity_counts_and_uplift():
     assert hc.loc["v2g_tou", "uplift_vs_uncontrolled"] == pytest.approx(0.4)
     assert hc.loc["v2g_tou", "hc_overvoltage"] == 0.6 and hc.loc["uncontrolled", "hc_undervoltage"] == 0.2
     assert hosting_capacity(runs, 0.2).set_index("strategy").loc["uncontrolled", "hc_point"] == 0.4
-    # 20 clean samples bound P(violation) at 16.8 %, above 5 %: nothing is confidently safe, and it is said
-    assert hc["hc_confident"].isna().all() and (hc["min_samples_confident"] == 72).all()
-    assert "20 samples per level cannot show P(violation) <= 5% at 97.5 % confidence" in too_few_samples(
+    # 20 clean samples bound P(violation) at 13.9 % (one-sided 95 %), above 5 %: nothing is confidently safe,
+    # and it is said
+    assert hc["hc_confident"].isna().all() and (hc["min_samples_confident"] == 59).all()
+    assert hc["samples_limit_confident"].all()
+    assert "20 samples at a level cannot show P(violation) <= 5% at 95 % confidence" in too_few_samples(
         hc.reset_index())
+    assert hc.loc["uncontrolled", "binding"] == "undervoltage" and hc.loc["v2g_tou", "binding"] == ""
+    # the same runs judged by each voltage criterion: only ansi_a saw the undervoltage
+    assert hc.loc["uncontrolled", "hc_point_ansi_a"] == 0.2 and hc.loc["uncontrolled", "hc_point_en50160"] == 0.6
+    assert (hc["voltage_criterion"] == "en50160").all()
 
 
 @pytest.mark.parametrize("k, n", [(0, 10), (0, 59), (0, 72), (1, 10), (3, 20), (10, 10), (5, 60), (17, 40)])
@@ -70,19 +79,40 @@ def test_clopper_pearson_by_hand_and_the_samples_a_threshold_needs():
     lo, hi = clopper_pearson(np.array([0, 0]), np.array([10, 72]))
     assert hi[0] == pytest.approx(1 - 0.025 ** (1 / 10))  # 30.8 %: ten clean samples say little
     assert hi[1] < 0.05 and lo[1] == 0.0
-    assert min_samples_confident(0.05) == 72 and min_samples_confident(0.10) == 36
-    assert clopper_pearson(np.array([0]), np.array([71]))[1][0] > 0.05
+    # the one-sided 95 % bound: 25.9 % for 0 in 10; 59 clean samples show 5 %, 58 do not
+    assert upper_bound(np.array([0]), np.array([10]))[0] == pytest.approx(1 - 0.05 ** (1 / 10))
+    assert upper_bound(np.array([0]), np.array([59]))[0] <= 0.05 < upper_bound(np.array([0]), np.array([58]))[0]
+    assert min_samples_confident(0.05) == 59 and min_samples_confident(0.10) == 29
+
+
+@pytest.mark.parametrize("k, n", [(0, 10), (1, 10), (3, 20), (10, 10), (5, 60)])
+def test_upper_bound_equals_the_beta_quantile(k, n):
+    from scipy.stats import beta
+
+    expected = 1.0 if k == n else beta.ppf(0.95, k + 1, n - k)
+    assert upper_bound(np.array([k]), np.array([n]))[0] == pytest.approx(expected, rel=1e-12, abs=0)
 
 
 def test_hc_confident_on_a_hand_made_table():
-    # 80 samples per level: 0 violations at 0 and 0.2, 1 at 0.4 (hi = 6.8 % > 5 %), 4 at 0.6
+    # 80 samples per level: 0 violations at 0 and 0.2, 1 at 0.4 (ub = 5.8 % > 5 %), 4 at 0.6
     runs = runs_table({"smart": [0, 0, 1 / 80, 4 / 80]}, samples=80)
     hc = hosting_capacity(runs, 0.05).set_index("strategy").loc["smart"]
     assert hc["hc_point"] == 0.6  # every estimate <= 5 %
-    assert hc["hc_confident"] == 0.2  # 0/80: hi 4.5 %; 1/80: hi 6.8 %
+    assert hc["hc_confident"] == 0.2  # 0/80: ub 3.7 %; 1/80: ub 5.8 %
     prob = violation_probability(runs).set_index("penetration")
-    assert prob.loc[0.2, "p_violation_hi"] < 0.05 < prob.loc[0.4, "p_violation_hi"]
+    assert prob.loc[0.2, "p_violation_ub"] < 0.05 < prob.loc[0.4, "p_violation_ub"]
     assert too_few_samples(hosting_capacity(runs, 0.05)) == ""
+
+
+def test_an_exact_baseline_has_one_sample_and_no_width():
+    runs = runs_table({"smart": [0, 0, 0, 0.5]}, samples=60)
+    runs = runs[(runs["penetration"] > 0) | (runs["sample"] == 0)]  # level 0 run once
+    prob = violation_probability(runs, exact_baseline=True).set_index("penetration")
+    assert prob.loc[0.0, "n_samples"] == 1 and prob.loc[0.0, ["p_violation_lo", "p_violation_ub"]].tolist() == [0, 0]
+    hc = hosting_capacity(runs, 0.05, exact_baseline=True).iloc[0]
+    assert hc["hc_confident"] == 0.4 and hc["n_samples_min"] == 60 and too_few_samples(
+        hosting_capacity(runs, 0.05, exact_baseline=True)) == ""
+    assert np.isnan(hosting_capacity(runs, 0.05).iloc[0]["hc_confident"])  # one sample proves nothing
 
 
 def test_failed_runs_are_left_out():

@@ -17,13 +17,35 @@ samples: 2
 """
 
 
-def test_default_study_file_is_valid_and_sweeps_360_scenarios():
+def test_default_study_file_answers_the_question_the_issue_asks():
+    """Two SimBench LV feeders of different kinds, a winter and a summer week, every strategy, levels 0-100 %
+    in 20 % steps, adaptive samples from 20 to 60; the larger file beside it is a valid study too."""
+    from hostcap.models.strategies import STRATEGIES
+
     spec = load_spec(ROOT / "studies" / "default.yaml")
-    scenarios = sweep(spec)
-    assert len(scenarios) == 1 * 1 * 6 * 6 * 1 * 10
-    assert len({s.key for s in scenarios}) == len(scenarios)
-    assert spec.strategies == ["uncontrolled", "smart", "v2g_tou", "v2g_peak_shave", "v2g_optimal", "volt_watt"]
-    assert spec.samples == 10
+    assert [f.ref for f in spec.feeders] == ["simbench:1-LV-rural3--0-sw", "simbench:1-LV-semiurb5--0-sw"]
+    assert spec.period_names == ["winter", "summer"] and sorted(spec.strategies) == sorted(STRATEGIES)
+    assert spec.levels == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert (spec.samples.min, spec.samples.max) == (20, 60) and spec.exact_baseline
+    scenarios = sweep(spec)  # every sample any round may choose: level 0 once per feeder, week and strategy
+    assert len(scenarios) == 2 * 2 * 7 * (1 + 5 * 60) and len({s.key for s in scenarios}) == len(scenarios)
+    large = load_spec(ROOT / "studies" / "default_large.yaml")
+    assert large.period_names == ["winter", "spring", "summer", "autumn"] and len(large.levels) == 11
+
+
+def test_year_and_seasons_come_from_the_feeders_profiles(tmp_path):
+    from hostcap.studies.spec import parse_spec
+
+    spec = parse_spec({"name": "y", "periods": ["year", "seasons"], "strategies": ["uncontrolled"],
+                       "penetrations": [0.5], "samples": 1})
+    periods = {p.name: (p.start, p.days) for p in spec.periods_of(spec.feeders[0])}
+    # SimBench's profiles are the leap year 2016; each season's week starts on the first Monday of its middle
+    # month
+    assert periods == {"year": ("2016-01-01", 366), "winter": ("2016-01-04", 7), "spring": ("2016-04-04", 7),
+                       "summer": ("2016-07-04", 7), "autumn": ("2016-10-03", 7)}
+    assert spec.n_scenarios() == 5 * 2 * 1
+    for p in spec.periods_of(spec.feeders[0])[1:]:
+        assert __import__("pandas").Timestamp(p.start).weekday() == 0
 
 
 def test_exported_schema_is_in_sync():
