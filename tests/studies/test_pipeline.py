@@ -70,9 +70,14 @@ def test_outputs_and_geopackage_match_runs(pipeline):
         assert {f"p_violation_{strategy}", f"lowest_pen_{strategy}", f"vm_worst_pu_{strategy}"} <= set(buses.columns)
         assert {f"p_overload_{strategy}", f"lowest_pen_{strategy}"} <= set(layers["lines"].columns)
     # with the MV side at 1.03 pu, v2g_tou breaks ANSI Range A at full penetration on some buses, and they are
-    # the ones the runs say
-    p_top = runs[(runs["strategy"] == "v2g_tou") & (runs["penetration"] == 1.0)]["overvoltage_buses"].gt(0).mean()
-    assert p_top > 0 and buses["p_violation_v2g_tou"].max() == pytest.approx(p_top)
+    # the ones the runs say: per bus, the share of the samples in which it broke the criterion
+    top = runs[(runs["strategy"] == "v2g_tou") & (runs["penetration"] == 1.0)]
+    assert top["overvoltage_buses"].gt(0).all()
+    el = pd.read_parquet(res / "elements.parquet")
+    el = el[el["key"].isin(top["key"]) & (el["element"] == "bus")]
+    share = el.groupby("index")["violated"].mean()
+    assert share.max() > 0
+    np.testing.assert_allclose(buses.set_index("bus").loc[share.index, "p_violation_v2g_tou"], share)
     assert buses["vm_worst_pu_v2g_tou"].max() == pytest.approx(runs.loc[runs["strategy"] == "v2g_tou", "v_max_pu"].max())
 
     html = (res / "report.html").read_text()
