@@ -8,8 +8,10 @@ level of a feeder x strategy x bidirectional share that is still undecided and c
   (shown safe at 95 % confidence) nor `p_violation_lo` > threshold (shown unsafe);
 - can still move `hc_confident`: no lower level of the same feeder, strategy and share is shown unsafe, or
   has reached `max` without being shown safe (hc_confident stops below it whatever this level shows).
-A sample is all periods of the study; a sample with a failed run is counted as taken but not as evidence.
-Level 0 with an exact baseline (`studies/hosting.py`) has its one sample.
+A sample is all periods of the study; a sample with a failed run is counted as taken but not as evidence,
+and a level none of whose samples finished is not grown (nor are the levels above it). Level 0 with an exact
+baseline (`studies/hosting.py`) has its one sample; if it violates, no level grows (the hosting capacity is
+empty whatever the EVs do).
 
 Each round's choice depends only on the results of the samples already chosen, whose numbers do not depend
 on the workers, so the chosen set, and every output, is the same for any number of workers or any
@@ -37,7 +39,8 @@ def next_round(spec: StudySpec, planned: list, chosen: list, results: dict[str, 
         return []
     taken = defaultdict(int)  # level -> samples chosen
     for _, c in chosen:
-        taken[tuple(c[k] for k in LEVEL)] = max(taken[tuple(c[k] for k in LEVEL)], c["sample"] + 1)
+        level = tuple(c[key] for key in LEVEL)
+        taken[level] = max(taken[level], c["sample"] + 1)
     k, n = _evidence(chosen, results)
     thr, top = spec.max_violation_probability, spec.samples_max
     grow = {}
@@ -45,12 +48,12 @@ def next_round(spec: StudySpec, planned: list, chosen: list, results: dict[str, 
         blocked = False
         for pen in sorted(lv[-1] for lv in taken if lv[:-1] == group):
             level = (*group, pen)
-            if pen == 0.0 and spec.exact_baseline:
-                continue
             kk, nn = k.get(level, 0), n.get(level, 0)
+            if (pen == 0.0 and spec.exact_baseline) or nn == 0:  # run once; or every run failed
+                blocked = blocked or kk > 0 or nn == 0
+                continue
             lo, _ = clopper_pearson(kk, nn)
-            safe = nn > 0 and float(upper_bound(kk, nn)) <= thr
-            unsafe = nn > 0 and float(lo) > thr
+            safe, unsafe = float(upper_bound(kk, nn)) <= thr, float(lo) > thr
             if not (safe or unsafe or blocked) and taken[level] < top:
                 grow[level] = (taken[level], min(taken[level] + spec.samples.step, top))
             blocked = blocked or unsafe or (taken[level] >= top and not safe)

@@ -33,8 +33,8 @@ Definitions (also in the README):
   P(violation) there exceeds the threshold (";"-separated; empty: none): the feeder breaks them before any EV
   arrives, so its hosting capacity is NaN for that reason, not because of the EVs.
 - Locational, for every bus, line and transformer: P(violation) per level (share of samples in which that
-  element violates) and the lowest violating level per sample, median over samples (NaN: in at least half of
-  the samples never violate there).
+  element violates) and the lowest violating level per sample, median over the samples that ran at every
+  level (NaN: in at least half of them it never violates; 0 where it violates without EVs).
 """
 import numpy as np
 import pandas as pd
@@ -201,8 +201,17 @@ def locational(runs: pd.DataFrame, elements: pd.DataFrame) -> pd.DataFrame:
         max_loading_pct=("max_loading_pct", "max"), n_samples=("violated", "size"), n_violating=("violated", "sum"))
     by_level["p_violation_lo"], by_level["p_violation_hi"] = clopper_pearson(by_level["n_violating"],
                                                                              by_level["n_samples"])
-    first = per_sample.assign(level=np.where(per_sample["violated"], per_sample["penetration"], np.inf))
-    lowest = first.groupby(GROUP + ["element", "index", "sample"])["level"].min()
-    median = lowest.groupby(GROUP + ["element", "index"]).median().replace(np.inf, np.nan)
+    # the lowest violating level of a sample is known only where the sample ran at every level (adaptive
+    # studies run the later samples at some levels only); level 0 is the same in every sample
+    where = GROUP + ["element", "index"]
+    evs = per_sample[per_sample["penetration"] > 0]
+    n_levels = evs.groupby(GROUP)["penetration"].transform("nunique")
+    ran = evs.groupby(GROUP + ["sample"])["penetration"].transform("nunique")
+    first = evs[ran == n_levels].assign(level=lambda d: np.where(d["violated"], d["penetration"], np.inf))
+    lowest = first.groupby(where + ["sample"])["level"].min()
+    base = per_sample[per_sample["penetration"] == 0.0].groupby(where)["violated"].any()
+    median = lowest.groupby(where).median().replace(np.inf, np.nan)
+    median = median.reindex(median.index.union(base.index))
+    median[base.reindex(median.index, fill_value=False).to_numpy(bool)] = 0.0
     return by_level.merge(median.rename("lowest_violating_penetration").reset_index(),
                           on=GROUP + ["element", "index"])

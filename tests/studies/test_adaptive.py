@@ -53,6 +53,13 @@ def test_the_rule_grows_only_undecided_levels_that_can_still_move_hc_confident()
     grown = next_round(spec, planned, chosen, results)
     assert {(c["penetration"], c["sample"]) for _, c in grown} == {(0.3, s) for s in range(4, 8)}
     assert next_round(parse_spec({**ADAPTIVE, "samples": 4}), planned, chosen, results) == []
+    # a feeder that breaks a limit with no EV: no level grows (its hosting capacity is empty anyway)
+    broken = {**results, **{c["key"]: {"status": "ok", "overvoltage_buses": 3}
+                            for _, c in chosen if c["penetration"] == 0.0}}
+    assert next_round(spec, planned, chosen, broken) == []
+    # a level whose every run failed is not grown, nor is anything above it
+    failed = {key: ({"status": "failed"} if key.split("|")[3] == "p0.300" else r) for key, r in results.items()}
+    assert next_round(spec, planned, chosen, failed) == []
 
 
 @pytest.mark.parametrize("samples", [{"min": 5, "max": 3}, {"min": 0, "max": 3}])

@@ -144,6 +144,22 @@ def test_locational_share_and_lowest_level():
     assert loc.loc[(8, 0.6), "p_violation"] == 0.25
 
 
+def test_lowest_violating_level_uses_the_samples_that_ran_at_every_level():
+    """An adaptive study runs its later samples at some levels only: they say nothing about where an element
+    first violates. Bus 7 violates from 0.4 in the four samples run everywhere; samples 4-9 ran at 0.2 only."""
+    full = runs_table({"smart": [0, 0, 0, 0]}, samples=4)
+    more = runs_table({"smart": [0, 0, 0, 0]}, samples=10)
+    more = more[(more["penetration"] == 0.2) & (more["sample"] >= 4)]
+    runs = pd.concat([full[(full["penetration"] > 0) | (full["sample"] == 0)], more], ignore_index=True)
+    el = pd.DataFrame([{"key": r.key, "element": "bus", "index": 7, "vm_min_pu": 0.9, "vm_max_pu": 1.0,
+                        "max_loading_pct": np.nan, "violated": r.penetration >= 0.4} for r in runs.itertuples()])
+    loc = locational(runs, el).set_index("penetration")
+    assert (loc["lowest_violating_penetration"] == 0.4).all()
+    assert loc.loc[0.2, "n_samples"] == 10 and loc.loc[0.0, "n_samples"] == 1
+    el.loc[el["key"].isin(runs.loc[runs["penetration"] == 0.0, "key"]), "violated"] = True  # broken without EVs
+    assert (locational(runs, el)["lowest_violating_penetration"] == 0.0).all()
+
+
 def test_a_feeder_that_breaks_a_limit_without_evs_is_named_not_blamed_on_the_evs():
     runs = runs_table({"uncontrolled": [0.5, 0.5, 0.6, 0.9], "smart": [0.5, 0.5, 0.5, 0.5]})
     hc = hosting_capacity(runs, 0.05)
