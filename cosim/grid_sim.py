@@ -23,7 +23,7 @@ class GridSim(PopulationSim):
     def setup(self, progress: bool = False):
         net = self.net = self.inputs.feeder.net
         sc = self.scenario
-        self.solver = make_solver(sc.solver, net, net_key=f"{sc.feeder}|{sc.profiles}|{sc.slack_vm_pu}")
+        self.solver = make_solver(sc.solver, net, net_key=f"{sc.feeder}|{sc.slack_vm_pu}|{id(net)}")
         self.n_bus, self.n_cp = len(net.bus), len(self.inputs.feeder.connection_points)
         self.cp_bus = self.inputs.cp_bus_pos
         self.record(vm_pu=self.n_bus, line_loading_pct=len(net.line), trafo_loading_pct=len(net.trafo),

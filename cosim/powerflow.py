@@ -49,10 +49,11 @@ FAST_CACHE = 4
 
 
 def make_solver(name: str, net, net_key: str | None = None):
-    """A solver for the net. With `net_key` (what identifies the net: the feeder and its MV voltage) the fast
-    solver's set-up (an injection copy of the net, a power flow and the factorisation, about 0.1 s on the
-    default feeder, a third of a week-long run) is done once per process and each call gets a fresh copy
-    that starts from the same flat voltages, so a run's numbers do not depend on the runs before it."""
+    """A solver for the net. With `net_key` (what identifies the net: the feeder, its MV voltage and the shared
+    net object's identity) the fast solver's set-up (an injection copy of the net, a power flow and the
+    factorisation, about 0.1 s on the default feeder, a third of a week-long run) is done once per process,
+    and each call gets a fresh copy that starts from the same voltages, so a run's numbers do not depend on
+    the runs before it."""
     if name == "pandapower":
         return PandapowerSolver(net)
     if name != "fast":

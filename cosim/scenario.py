@@ -165,9 +165,7 @@ def build_inputs(scenario: Scenario) -> Inputs:
 @functools.lru_cache(maxsize=2)
 def _build_inputs(scenario_json: str) -> Inputs:
     sc = Scenario.model_validate_json(scenario_json)
-    feeder = load_feeder(sc.feeder, sc.profiles)
-    if sc.slack_vm_pu is not None:
-        feeder = feeder.with_slack_vm_pu(sc.slack_vm_pu)
+    feeder = _feeder(sc.feeder, sc.profiles, sc.slack_vm_pu)
     prof = feeder.profiles
     dt_s = sc.step_min * 60.0
     factor = dt_s / prof.dt_s
@@ -225,6 +223,13 @@ def _build_inputs(scenario_json: str) -> Inputs:
                                rng=rng)
     return Inputs(feeder, index, dt_s, households, fleet, mobility, levels, price, standard_load_kw,
                   bus_pos.loc[cps["bus"]].to_numpy(), dark_bus, v2h_capable)
+
+
+@functools.lru_cache(maxsize=4)
+def _feeder(ref: str, profiles: str | None, slack_vm_pu: float | None) -> Feeder:
+    """The feeder, with its external grid at `slack_vm_pu` when given (one shared copy per voltage)."""
+    feeder = load_feeder(ref, profiles)
+    return feeder if slack_vm_pu is None else feeder.with_slack_vm_pu(slack_vm_pu)
 
 
 def _read_trips(path: str) -> pd.DataFrame:

@@ -154,7 +154,7 @@ def validate_inputs(spec: StudySpec) -> None:
     from hostcap.cosim.base_case import check_base_case
 
     firsts = {}
-    for scenario, coords in plan(spec):  # the levels' sample 0 comes first
+    for scenario, coords in plan(spec):
         firsts.setdefault((coords["feeder"], coords["period"]), scenario)
     for scenario in firsts.values():
         check_base_case(scenario.model_copy(update={"penetration": 0.0, "strategy": "uncontrolled"}))
@@ -231,7 +231,8 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
     with study_lock(spec, paths), _dask(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
                                         workers=workers) as client:
         records = _read_records(paths, store, planned, rkeys, keep)
-        chosen, round_ = first_round(spec, planned), first_round(spec, planned)
+        round_ = first_round(spec, planned)
+        chosen = list(round_)
         while round_:
             pending = [s for s, c in round_ if c["key"] not in records or records[c["key"]].result["status"] != "ok"]
             if pending:
@@ -253,7 +254,8 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
 
 def chosen_scenarios(spec: StudySpec, planned: list, records: dict) -> list:
     """The scenarios a finished study chose, replayed from its records (`studies/adaptive.py`)."""
-    chosen, round_ = first_round(spec, planned), first_round(spec, planned)
+    round_ = first_round(spec, planned)
+    chosen = list(round_)
     results = {k: r.result for k, r in records.items()}
     while round_ and all(c["key"] in records for _, c in round_):
         round_ = next_round(spec, planned, chosen, results)
