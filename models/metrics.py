@@ -50,8 +50,8 @@ def run_metrics(*, vm_pu, line_loading_pct, trafo_loading_pct, p_slack_mw, p_bus
         line_over = line_loading_pct > line_limit_pct
     p_slack_kw = p_slack_mw[ok] * 1e3
     losses_kw = p_slack_kw - p_bus_mw[ok].sum(axis=1) * 1e3
-    dt_s = dt_h * 3600.0
-    under_bus, over_bus = voltage_violations(vm_pu, dt_s, band)
+    by_band = {name: voltage_violations(vm_pu, dt_h * 3600.0, b) for name, b in BANDS.items()}
+    under_bus, over_bus = by_band[band.name]
     metrics = {
         "v_min_pu": _nanmin(vm_pu),
         "v_max_pu": _nanmax(vm_pu),
@@ -59,8 +59,7 @@ def run_metrics(*, vm_pu, line_loading_pct, trafo_loading_pct, p_slack_mw, p_bus
         "overvoltage_bus_hours": _hours(over, dt_h),
         "undervoltage_buses": int(under_bus.sum()),
         "overvoltage_buses": int(over_bus.sum()),
-        **{f"buses_outside_{name}": int(np.logical_or(*voltage_violations(vm_pu, dt_s, b)).sum())
-           for name, b in BANDS.items()},
+        **{f"buses_outside_{name}": int(np.logical_or(*flags).sum()) for name, flags in by_band.items()},
         "trafo_max_loading_pct": _nanmax(trafo_loading_pct),
         "trafo_overload_hours": _hours(trafo_over, dt_h),
         "line_max_loading_pct": _nanmax(line_loading_pct),

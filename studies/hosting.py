@@ -129,6 +129,7 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
     prob = violation_probability(runs, exact_baseline)
     ok = runs[runs["status"] == "ok"]
     size = ok.groupby(GROUP + ["penetration"]).agg(n_ev=("n_ev", "median"), charger_kw=("ev_charger_kw", "median"))
+    need = min_samples_confident(threshold)
     rows = []
     for key, g in prob.groupby(GROUP):
         row = dict(zip(GROUP, key))
@@ -149,7 +150,6 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
             row["hc_evs"], row["hc_charger_kw"] = float(s["n_ev"]), float(s["charger_kw"])
         sampled = g[~g["exact"]] if (~g["exact"]).any() else g
         row["n_samples_min"] = int(sampled["n_samples"].min())
-        need = min_samples_confident(threshold)
         conf = row["hc_confident"]
         gap = g[(g["penetration"] > (conf if np.isfinite(conf) else -1.0)) & (g["penetration"] <= hc)]
         row["samples_limit_confident"] = bool(len(gap) and gap["n_samples"].iloc[0] < need) if np.isfinite(hc) \
@@ -163,7 +163,7 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
     hc["uplift_vs_uncontrolled"] = hc["hc_point"] - np.asarray(ref, dtype=float)
     hc["threshold"] = threshold
     hc["voltage_criterion"] = band
-    hc["min_samples_confident"] = min_samples_confident(threshold)
+    hc["min_samples_confident"] = need
     hc["exact_baseline"] = exact_baseline
     return hc
 

@@ -122,12 +122,13 @@ def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[str]:
 
 def duration_curves(spec: StudySpec) -> list[str]:
     top = max(spec.penetrations)
+    chosen = [s for s in sweep(spec) if s.penetration == top and s.sample == 0]
     out = []
     for feeder in spec.feeders:
         period = spec.periods_of(feeder)[0]
         fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-        for sc in (s for s in sweep(spec) if s.penetration == top and s.sample == 0 and s.start == period.start
-                   and s.days == period.days and s.feeder_name == feeder.name):
+        for sc in (s for s in chosen if s.start == period.start and s.days == period.days
+                   and s.feeder_name == feeder.name):
             r = run_scenario(sc)
             hours = np.arange(r.inputs.n_steps) * r.inputs.dt_s / 3600
             name = variant_name(sc.strategy, sc.v2g_share, spec.v2g_shares)

@@ -231,15 +231,14 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
     with study_lock(spec, paths), _dask(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
                                         workers=workers) as client:
         records = _read_records(paths, store, planned, rkeys, keep)
-        round_ = first_round(spec, planned)
-        chosen = list(round_)
-        while round_:
-            pending = [s for s, c in round_ if c["key"] not in records or records[c["key"]].result["status"] != "ok"]
+
+        def run(pending: list[Scenario]) -> None:
+            nonlocal ran
             if pending:
                 _run_pending(spec, paths, client(), pending, rkeys, store, records, progress=progress)
                 ran += len(pending)
-            round_ = next_round(spec, planned, chosen, {k: r.result for k, r in records.items()})
-            chosen += round_
+
+        chosen = chosen_scenarios(spec, planned, records, run)
         counts = {"total": len(chosen), "max_everywhere": spec.n_scenarios(), "skipped": len(chosen) - ran,
                   "ran": ran}
         if not ran and _outputs_current(spec, paths, hosting):
@@ -252,13 +251,18 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
     return {**counts, **_failures(runs)}
 
 
-def chosen_scenarios(spec: StudySpec, planned: list, records: dict) -> list:
-    """The scenarios a finished study chose, replayed from its records (`studies/adaptive.py`)."""
+def chosen_scenarios(spec: StudySpec, planned: list, records: dict, run=None) -> list:
+    """The scenarios the study chooses, round by round (`studies/adaptive.py`). With `run`, each round's
+    scenarios that have no finished record, or whose run failed, are handed to it first (it adds their
+    records); without, the rounds are replayed from the records and stop at the first that lacks one."""
     round_ = first_round(spec, planned)
     chosen = list(round_)
-    results = {k: r.result for k, r in records.items()}
-    while round_ and all(c["key"] in records for _, c in round_):
-        round_ = next_round(spec, planned, chosen, results)
+    while round_:
+        if run is not None:
+            run([s for s, c in round_ if c["key"] not in records or records[c["key"]].result["status"] != "ok"])
+        elif any(c["key"] not in records for _, c in round_):
+            break
+        round_ = next_round(spec, planned, chosen, {k: r.result for k, r in records.items()})
         chosen += round_
     return chosen
 
