@@ -7,11 +7,12 @@ At the end of each step it reads what a real aggregator sees, the transformer's 
 fleet's telemetry (power, the energy still needed, when the EVs leave), and sets the fleet's bounds for
 the next step with that step's target and valley-fill level; the fleet turns the bounds into per-EV power
 (`models/aggregator.py`). One time-shifted connection closes the loop. Records the target and the fill
-level of each step.
+level of each step. Each sample of a batch has its own aggregator state (readings, bounds, fill level): the
+values crossing mosaik hold one entry per sample.
 """
 import numpy as np
 
-from hostcap.cosim.base import PopulationSim, scalar
+from hostcap.cosim.base import PopulationSim, summed
 from hostcap.cosim.base_case import no_ev_slack_kw
 from hostcap.cosim.scenario import build_inputs
 from hostcap.models.aggregator import fill_level_kw, fleet_bounds_kw
@@ -27,13 +28,13 @@ def daily_targets_kw(no_ev_kw: np.ndarray, steps_per_day: int, target_kw: float 
     return np.repeat(previous, steps_per_day)
 
 
-def first_bounds_kw(scenario) -> dict:
-    """The bounds for the run's first step, before any reading: from the no-EV forecast."""
+def first_bounds_kw(scenario, n_samples: int) -> dict:
+    """The bounds for the run's first step, before any reading: from the no-EV forecast (one per sample)."""
     inp = build_inputs(scenario)
     no_ev = no_ev_slack_kw(scenario)
     target = daily_targets_kw(no_ev, int(round(86400 / inp.dt_s)), scenario.peak_target_kw)[0]
     lo, hi = fleet_bounds_kw(float(no_ev[0]), 0.0, target, scenario.trafo_export_limit_kw)
-    return {"fleet_lo_kw": lo, "fleet_hi_kw": hi}
+    return {"fleet_lo_kw": np.full(n_samples, lo), "fleet_hi_kw": np.full(n_samples, hi)}
 
 
 class AggregatorSim(PopulationSim):
@@ -47,16 +48,17 @@ class AggregatorSim(PopulationSim):
         # day-ahead forecast: the previous day's no-EV demand at the same time (the first day its own),
         # one more day past the run's end
         self.forecast_kw = np.concatenate([self.no_ev_kw[:spd], self.no_ev_kw])
-        self.record(peak_target_kw=None, fill_level_kw=None)
+        self.record(peak_target_kw=(self.n_samples,), fill_level_kw=(self.n_samples,))
 
     def step(self, time, inputs, max_advance):
         inp = inputs.get("aggregator", {})
-        p_slack, p_fleet = scalar(inp, "p_slack_kw"), scalar(inp, "p_fleet_kw")
+        p_slack, p_fleet = summed(inp, "p_slack_kw"), summed(inp, "p_fleet_kw")
         nxt = min(time + 1, len(self.target_kw) - 1)
-        if not np.isfinite(p_slack):  # no reading (a diverged step): forecast from the no-EV baseline
-            p_slack, p_fleet = self.no_ev_kw[nxt], 0.0
-        horizon = max(1, int(round(scalar(inp, "need_steps"))))
-        fill = fill_level_kw(self.forecast_kw[nxt:nxt + horizon], scalar(inp, "need_kwh"), self.dt_h)
+        blind = ~np.isfinite(p_slack)  # no reading (a diverged step): forecast from the no-EV baseline
+        p_slack, p_fleet = np.where(blind, self.no_ev_kw[nxt], p_slack), np.where(blind, 0.0, p_fleet)
+        horizons = np.maximum(1, np.round(summed(inp, "need_steps")).astype(int))
+        need = summed(inp, "need_kwh")
+        fill = np.array([fill_level_kw(self.forecast_kw[nxt:nxt + h], e, self.dt_h) for h, e in zip(horizons, need)])
         lo, hi = fleet_bounds_kw(p_slack, p_fleet, self.target_kw[nxt], self.scenario.trafo_export_limit_kw, fill)
         self.recording["peak_target_kw"][time] = self.target_kw[time]
         self.recording["fill_level_kw"][time] = fill

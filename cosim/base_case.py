@@ -53,10 +53,12 @@ def _solver(sc: Scenario, net):
 
 
 def _solve_no_ev(solver, inputs, t: int):
+    """(converged, bus voltages, slack's active power in MW) of step t with no EV."""
     hh, bus, n_bus = inputs.households, inputs.cp_bus_pos, len(inputs.feeder.net.bus)
     p = np.bincount(bus, weights=hh.net_p_kw(t), minlength=n_bus) * 1e-3
     q = np.bincount(bus, weights=hh.q_kvar(t), minlength=n_bus) * 1e-3
-    return solver.solve(p, q)
+    res = solver.solve(p[None], q[None])
+    return bool(res.converged[0]), res.vm_pu[0], float(res.p_slack_mw[0])
 
 
 @functools.lru_cache(maxsize=16)
@@ -65,7 +67,7 @@ def _no_ev_slack_kw(base_json: str) -> np.ndarray:
     inputs = build_inputs(sc)
     solver = _solver(sc, inputs.feeder.net)
     with threadpool_limits(limits=1):
-        return np.array([_solve_no_ev(solver, inputs, t).p_slack_mw * 1e3 for t in range(inputs.n_steps)])
+        return np.array([_solve_no_ev(solver, inputs, t)[2] * 1e3 for t in range(inputs.n_steps)])
 
 
 @functools.lru_cache(maxsize=16)
@@ -78,9 +80,9 @@ def _check(base_json: str) -> None:
     allowed = int(MAX_BAD_SHARE * len(steps))
     bad = 0
     for t in steps:
-        res = _solve_no_ev(solver, inputs, t)
-        outside = res.converged and ((res.vm_pu < V_PLAUSIBLE_PU[0]) | (res.vm_pu > V_PLAUSIBLE_PU[1])).any()
-        bad += (not res.converged) or bool(outside)
+        converged, vm_pu, _ = _solve_no_ev(solver, inputs, t)
+        outside = converged and ((vm_pu < V_PLAUSIBLE_PU[0]) | (vm_pu > V_PLAUSIBLE_PU[1])).any()
+        bad += (not converged) or bool(outside)
         if bad > allowed:
             break
     if bad <= allowed:

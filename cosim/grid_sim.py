@@ -9,12 +9,15 @@ no power flow is run and nothing flows (loading and slack power 0). Records bus 
 transformer loading, the slack's P/Q, the net demand per bus (`p_bus_mw`, `q_bus_mvar`, load sign) and
 whether the step converged. A diverging step records NaN results and converged = False; the run goes on,
 and the chargers are then told the nominal voltage. Shows a progress bar on runs that last a while.
+
+The S samples of a batch are solved together (`cosim/powerflow.py`: one call, S injection vectors); a
+sample whose feeder is wholly off is not solved, and a sample that diverges does not touch the others.
 """
 import numpy as np
 from tqdm import tqdm
 
 from hostcap.cosim.base import PopulationSim, summed
-from hostcap.cosim.powerflow import FlowResult, make_solver
+from hostcap.cosim.powerflow import empty_result, make_solver
 
 
 class GridSim(PopulationSim):
@@ -22,28 +25,42 @@ class GridSim(PopulationSim):
 
     def setup(self, progress: bool = False):
         net = self.net = self.inputs.feeder.net
-        sc = self.scenario
+        sc, b = self.scenario, self.batch
         self.solver = make_solver(sc.solver, net, net_key=f"{sc.feeder}|{sc.slack_vm_pu}|{id(net)}")
-        self.n_bus, self.n_cp = len(net.bus), len(self.inputs.feeder.connection_points)
+        self.n_bus, self.n_cp = len(net.bus), b.n_cp
         self.cp_bus = self.inputs.cp_bus_pos
-        self.record(vm_pu=self.n_bus, line_loading_pct=len(net.line), trafo_loading_pct=len(net.trafo),
-                    p_bus_mw=self.n_bus, q_bus_mvar=self.n_bus, p_slack_mw=None, q_slack_mvar=None,
-                    converged=None)
+        n_s = b.n_samples
+        self.bus_of = (np.arange(n_s)[:, None] * self.n_bus + self.cp_bus[None, :]).ravel()  # sample-major
+        self.record(vm_pu=(n_s, self.n_bus), line_loading_pct=(n_s, len(net.line)),
+                    trafo_loading_pct=(n_s, len(net.trafo)), p_bus_mw=(n_s, self.n_bus), q_bus_mvar=(n_s, self.n_bus),
+                    p_slack_mw=(n_s,), q_slack_mvar=(n_s,), converged=(n_s,))
         self.bar = tqdm(total=self.inputs.n_steps, desc=self.scenario.key, unit="step", delay=2.0,
                         disable=not progress, mininterval=0.5, leave=False)
 
+    def _per_bus(self, cp_values: np.ndarray) -> np.ndarray:
+        """Values per connection point of all samples (S x n_cp, flat) summed per bus: (S, n_bus)."""
+        n_s = self.n_samples
+        return np.bincount(self.bus_of, weights=cp_values, minlength=n_s * self.n_bus).reshape(n_s, self.n_bus)
+
     def step(self, time, inputs, max_advance):
         inp = inputs.get("feeder", {})
-        p_bus_mw = np.bincount(self.cp_bus, weights=summed(inp, "p_kw", self.n_cp), minlength=self.n_bus) * 1e-3
-        q_bus_mvar = np.bincount(self.cp_bus, weights=summed(inp, "q_kvar", self.n_cp), minlength=self.n_bus) * 1e-3
-        dark = self.inputs.dark_bus
-        if dark is not None and dark[time].all():  # the whole feeder is off, its transformer with it
-            res = FlowResult(np.full(self.n_bus, np.nan), np.zeros(len(self.net.line)), np.zeros(len(self.net.trafo)),
-                             0.0, 0.0, True)
-        else:
+        p_bus_mw = self._per_bus(summed(inp, "p_kw")) * 1e-3
+        q_bus_mvar = self._per_bus(summed(inp, "q_kvar")) * 1e-3
+        dark = self.batch.dark_bus
+        if dark is None:
             res = self.solver.solve(p_bus_mw, q_bus_mvar)
+        else:  # a sample whose whole feeder is off, its transformer with it, is not solved: nothing flows
+            live = np.flatnonzero(~dark[:, time].all(axis=1))
+            res = empty_result(self.net, self.n_samples)
+            res.vm_pu[:], res.line_loading_pct[:], res.trafo_loading_pct[:] = np.nan, 0.0, 0.0
+            res.p_slack_mw[:], res.q_slack_mvar[:], res.converged[:] = 0.0, 0.0, True
+            if len(live):
+                part = self.solver.solve(p_bus_mw[live], q_bus_mvar[live], samples=live)
+                for name in ("vm_pu", "line_loading_pct", "trafo_loading_pct", "p_slack_mw", "q_slack_mvar",
+                             "converged"):
+                    getattr(res, name)[live] = getattr(part, name)
         rec = self.recording
-        rec["vm_pu"][time] = res.vm_pu if dark is None else np.where(dark[time], np.nan, res.vm_pu)
+        rec["vm_pu"][time] = res.vm_pu if dark is None else np.where(dark[:, time], np.nan, res.vm_pu)
         rec["line_loading_pct"][time] = res.line_loading_pct
         rec["trafo_loading_pct"][time] = res.trafo_loading_pct
         rec["p_bus_mw"][time] = p_bus_mw
@@ -51,10 +68,10 @@ class GridSim(PopulationSim):
         rec["p_slack_mw"][time] = res.p_slack_mw
         rec["q_slack_mvar"][time] = res.q_slack_mvar
         rec["converged"][time] = res.converged
-        vm_cp = res.vm_pu[self.cp_bus] if res.converged else np.ones(self.n_cp)
-        self.outputs = {"feeder": {"vm_cp_pu": vm_cp.tolist(), "p_slack_kw": res.p_slack_mw * 1e3}}
+        vm_cp = np.where(res.converged[:, None], res.vm_pu[:, self.cp_bus], 1.0)
+        self.outputs = {"feeder": {"vm_cp_pu": vm_cp.ravel(), "p_slack_kw": res.p_slack_mw * 1e3}}
         if dark is not None:
-            self.outputs["feeder"]["energised"] = self.inputs.energised_cp(time + 1)
+            self.outputs["feeder"]["energised"] = self.batch.energised_cp(time + 1)
         self.bar.update()
         return time + 1
 

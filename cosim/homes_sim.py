@@ -15,10 +15,14 @@ Under `v2g_peak_shave` the fleet also reports its telemetry to the aggregator: i
 grid-side energy its plugged-in EVs still need to reach their targets, and the energy-weighted mean number
 of steps until they leave. Records every EV's power, reactive power and stored energy, curtailed PV, and
 the running unmet and driven energy.
+
+All S samples of a batch step together (`cosim/base.py`): the EVs of all samples are one fleet whose
+connection points run over S x n_cp, so each model below is one array operation over every EV of every
+sample; the households, the same in every sample, are repeated per sample.
 """
 import numpy as np
 
-from hostcap.cosim.base import PopulationSim, scalar, summed
+from hostcap.cosim.base import PopulationSim, summed
 from hostcap.cosim.base_case import no_ev_slack_kw
 from hostcap.models.fleet import depart, integrate, limit_power
 from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
@@ -32,55 +36,61 @@ class HomesSim(PopulationSim):
                                                                 "p_total_kw", "need_kwh", "need_steps", "energised"]}
 
     def setup(self):
-        inp = self.inputs
-        self.fleet, self.mob, self.households = inp.fleet, inp.mobility, inp.households
-        self.n_cp = len(inp.feeder.connection_points)
-        sc = self.scenario
+        b, inp, sc = self.batch, self.inputs, self.scenario
+        self.fleet, self.mob, self.households = b.fleet, b.mobility, inp.households
+        self.n_cp = b.n_samples * b.n_cp  # connection points of all samples
+        self.home_cp = b.home_cp
         schedule = None
-        if sc.strategy == "v2g_optimal":
+        if sc.strategy == "v2g_optimal":  # each sample's fleet has its own programme
             hh_net = inp.households.p_load_kw - inp.households.p_pv_kw
-            schedule = optimal_schedule(self.fleet, self.mob, other_kw=no_ev_slack_kw(sc), price=inp.price_per_kwh,
-                                        n_steps=inp.n_steps, dt_h=self.dt_h,
-                                        trafo_export_limit_kw=sc.trafo_export_limit_kw,
-                                        household_net_kw=hh_net[:, self.fleet.cp], export_limit_kw=sc.export_limit_kw,
-                                        setpoint_h=sc.setpoint_h)
+            schedule = np.concatenate([optimal_schedule(
+                r.fleet, r.mobility, other_kw=no_ev_slack_kw(sc), price=inp.price_per_kwh, n_steps=inp.n_steps,
+                dt_h=self.dt_h, trafo_export_limit_kw=sc.trafo_export_limit_kw, household_net_kw=hh_net[:, r.fleet.cp],
+                export_limit_kw=sc.export_limit_kw, setpoint_h=sc.setpoint_h) for r in b.samples], axis=1)
         self.controller = Controller(sc.strategy, self.fleet, self.mob, inp.levels, self.dt_h, sc.curve(), schedule,
-                                     sc.start_delay_max_s, inp.standard_load_kw)
+                                     sc.start_delay_max_s, inp.standard_load_kw, ev_offsets=b.ev_offsets)
         self.e_kwh = self.fleet.initial_e_kwh.copy()
         self.unmet_kwh = np.zeros(self.fleet.n)
         self.driven_kwh = np.zeros(self.fleet.n)
         self.export_limit_kw = sc.export_limit_kw
         self.volt_var = VoltVarCurve() if sc.q_control == "volt_var" else None
         self.telemetry = sc.strategy == "v2g_peak_shave"
-        self.record(ev_p_kw=self.fleet.n, ev_e_kwh=self.fleet.n, ev_q_kvar=self.fleet.n, pv_curtailed_kw=self.n_cp)
+        per_cp = (b.n_samples, b.n_cp)
+        self.record(ev_p_kw=(self.fleet.n,), ev_e_kwh=(self.fleet.n,), ev_q_kvar=(self.fleet.n,),
+                    pv_curtailed_kw=per_cp)
         self.outages = sc.outages
         if self.outages is not None:
-            self.record(powered=self.n_cp, islanded=self.n_cp, backup_served_kw=self.n_cp)
+            self.record(powered=per_cp, islanded=per_cp, backup_served_kw=per_cp)
             self.after_outage = np.zeros(self.fleet.n, bool)  # the EV's home has been dark in this run
             self.trips_short = np.zeros(self.fleet.n)  # trips after that which the battery could not cover
 
     def step(self, time, inputs, max_advance):
-        t, fleet, mob = time, self.fleet, self.mob
+        t, fleet, mob, b = time, self.fleet, self.mob, self.batch
         fin = inputs.get("fleet", {})
-        vm_pu = summed(fin, "vm_pu", self.n_cp) if "vm_pu" in fin else np.ones(self.n_cp)
-        household_kw = self.households.net_p_kw(t)
+        vm_pu = summed(fin, "vm_pu")
+        if vm_pu is None:
+            vm_pu = np.ones(self.n_cp)
+        household_kw = np.tile(self.households.net_p_kw(t), b.n_samples)
         e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
         on = None
         if self.outages is not None:
-            on = summed(fin, "energised", self.n_cp) > 0.5 if "energised" in fin else np.ones(self.n_cp, bool)
+            energised = summed(fin, "energised")
+            on = energised > 0.5 if energised is not None else np.ones(self.n_cp, bool)
             self.trips_short += self.after_outage & mob.departs[t] & (driven < mob.trip_kwh[t] - 1e-9)
             self.after_outage |= ~on[fleet.cp]
-        bounds = (scalar(fin, "fleet_lo_kw"), scalar(fin, "fleet_hi_kw")) if "fleet_hi_kw" in fin else None
+        bounds = (summed(fin, "fleet_lo_kw"), summed(fin, "fleet_hi_kw")) if "fleet_hi_kw" in fin else None
         p = self.controller.setpoints(t, e, household_kw, vm_pu, bounds)
         p = limit_power(p, e, mob.plugged[t], fleet, self.dt_h)
         curtailed = np.zeros(self.n_cp)
         if self.export_limit_kw is not None:
             p = limit_ev_export(p, household_kw[fleet.cp], self.export_limit_kw)
             ev_cp_kw = np.bincount(fleet.cp, weights=p, minlength=self.n_cp)
-            curtailed = curtail_pv(household_kw + ev_cp_kw, self.households.p_pv_kw[t], self.export_limit_kw)
+            curtailed = curtail_pv(household_kw + ev_cp_kw, np.tile(self.households.p_pv_kw[t], b.n_samples),
+                                   self.export_limit_kw)
         q = (self.volt_var.q_kvar(vm_pu[fleet.cp], fleet.p_dis_max_kw * mob.plugged[t], p) if self.volt_var
              else np.zeros(fleet.n))
-        p_grid, q_grid, hh_p, hh_q = p, q, household_kw + curtailed, self.households.q_kvar(t)
+        p_grid, q_grid = p, q
+        hh_p, hh_q = household_kw + curtailed, np.tile(self.households.q_kvar(t), b.n_samples)
         if on is not None:
             p = self._ride_through(t, on, e, p)
             dark_ev = ~on[fleet.cp]
@@ -93,35 +103,42 @@ class HomesSim(PopulationSim):
         rec["ev_p_kw"][t] = p
         rec["ev_q_kvar"][t] = q_grid
         rec["ev_e_kwh"][t] = self.e_kwh
-        rec["pv_curtailed_kw"][t] = curtailed
-        fleet_out = {"p_kw": np.bincount(fleet.cp, weights=p_grid, minlength=self.n_cp).tolist(),
-                     "q_kvar": np.bincount(fleet.cp, weights=q_grid, minlength=self.n_cp).tolist(),
-                     "p_total_kw": float(p_grid.sum())}
+        rec["pv_curtailed_kw"][t] = curtailed.reshape(b.n_samples, b.n_cp)
+        fleet_out = {"p_kw": np.bincount(fleet.cp, weights=p_grid, minlength=self.n_cp),
+                     "q_kvar": np.bincount(fleet.cp, weights=q_grid, minlength=self.n_cp),
+                     "p_total_kw": self._by_sample(p_grid)}
         if self.telemetry:  # for the aggregator: grid-side energy still needed and when the EVs leave
             need = np.maximum(fleet.target_kwh - self.e_kwh, 0.0) / fleet.eta_ch * mob.plugged[t + 1]
-            total = float(need.sum())
+            total = self._by_sample(need)
             steps = mob.next_departure_step[t + 1] - (t + 1)
-            fleet_out.update(need_kwh=total, need_steps=float(need @ steps) / total if total > 0 else 1.0)
+            weighted = self._by_sample(need * steps)
+            fleet_out.update(need_kwh=total, need_steps=np.divide(weighted, total, out=np.ones_like(total),
+                                                                  where=total > 0))
         self.outputs = {
-            "households": {"p_kw": hh_p.tolist(), "q_kvar": hh_q.tolist()},
+            "households": {"p_kw": hh_p, "q_kvar": hh_q},
             "fleet": fleet_out,
         }
         return time + 1
+
+    def _by_sample(self, ev_values: np.ndarray) -> np.ndarray:
+        """Sum of a per-EV value over each sample's EVs, (S,)."""
+        return np.bincount(self.batch.ev_sample, weights=ev_values, minlength=self.n_samples)
 
     def _ride_through(self, t: int, on: np.ndarray, e_kwh: np.ndarray, p_kw: np.ndarray) -> np.ndarray:
         """EV power with outages: at dark connection points islanding EVs serve their homes and the others
         idle. Records supply, islanding and the demand served per connection point."""
         fleet, hh, rec = self.fleet, self.households, self.recording
         dark_ev = ~on[fleet.cp]
-        isl = dark_ev & self.mob.plugged[t] & self.inputs.v2h_capable
-        cp = fleet.cp[isl]
-        p_isl, served = island_fleet(fleet, isl, demand_kw=self.outages.critical_load_share * hh.p_load_kw[t, cp],
-                                     pv_kw=hh.p_pv_kw[t, cp], e_kwh=e_kwh[isl], dt_h=self.dt_h)
+        isl = dark_ev & self.mob.plugged[t] & self.batch.v2h_capable
+        cp, home = fleet.cp[isl], self.home_cp[isl]
+        p_isl, served = island_fleet(fleet, isl, demand_kw=self.outages.critical_load_share * hh.p_load_kw[t, home],
+                                     pv_kw=hh.p_pv_kw[t, home], e_kwh=e_kwh[isl], dt_h=self.dt_h)
         p = np.where(dark_ev, 0.0, p_kw)
         p[isl] = p_isl
-        rec["powered"][t] = on
-        rec["islanded"][t] = np.bincount(cp, minlength=self.n_cp)
-        rec["backup_served_kw"][t] = np.bincount(cp, weights=served, minlength=self.n_cp)
+        shape = (self.n_samples, self.batch.n_cp)
+        rec["powered"][t] = on.reshape(shape)
+        rec["islanded"][t] = np.bincount(cp, minlength=self.n_cp).reshape(shape)
+        rec["backup_served_kw"][t] = np.bincount(cp, weights=served, minlength=self.n_cp).reshape(shape)
         return p
 
     def finalize(self):

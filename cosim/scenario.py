@@ -16,10 +16,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from hostcap.feeders import DEFAULT_FEEDER, Feeder, load_feeder
 from hostcap.feeders.load import CLASSES
 from hostcap.models.errors import InputError
-from hostcap.models.fleet import Fleet, make_fleet
+from hostcap.models.fleet import Fleet, concat_fleets, make_fleet
 from hostcap.models.limits import BAND_NAMES
 from hostcap.models.households import Households, resample
-from hostcap.models.mobility import Mobility, build_mobility, draw_trips, trips_from_table
+from hostcap.models.mobility import Mobility, build_mobility, concat_mobility, draw_trips, trips_from_table
 from hostcap.models.outage import Outages, deenergised
 from hostcap.models.population import draw_candidates, sample_seed_sequence
 from hostcap.models.strategies import STRATEGIES, VoltWattCurve
@@ -158,13 +158,136 @@ class Inputs:
         return (~self.dark_bus[t, self.cp_bus_pos]).astype(float).tolist()
 
 
+@dataclass(frozen=True)
+class Batch:
+    """S samples of one scenario stepped together (`cosim/world.py`). They share the feeder, the period, the
+    households, the prices and every setting; only the sample's draws differ: its fleet, trips and outages.
+    The EVs of all samples form one fleet, sample by sample, whose connection points are numbered
+    sample-major (`s * n_cp + cp`), so every per-EV model runs unchanged over all S samples at once."""
+
+    samples: tuple[Inputs, ...]
+    fleet: Fleet
+    mobility: Mobility
+    ev_offsets: np.ndarray  # sample s's EVs are fleet[ev_offsets[s]:ev_offsets[s + 1]]
+    dark_bus: np.ndarray | None  # (S, n_steps, n_bus); None without outages
+    v2h_capable: np.ndarray
+
+    @property
+    def first(self) -> Inputs:
+        return self.samples[0]
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.samples)
+
+    @property
+    def n_cp(self) -> int:
+        """Connection points of the feeder (per sample)."""
+        return len(self.first.cp_bus_pos)
+
+    @property
+    def n_steps(self) -> int:
+        return self.first.n_steps
+
+    @functools.cached_property
+    def ev_sample(self) -> np.ndarray:
+        """The sample of each EV."""
+        return np.repeat(np.arange(self.n_samples), np.diff(self.ev_offsets))
+
+    @functools.cached_property
+    def home_cp(self) -> np.ndarray:
+        """Each EV's connection point on the feeder (the column of the households' arrays)."""
+        return self.fleet.cp % self.n_cp
+
+    def energised_cp(self, t: int) -> np.ndarray:
+        """1.0 for each connection point (S x n_cp, flat) whose bus has supply during step t (all after the
+        run), else 0.0."""
+        if self.dark_bus is None or t >= self.n_steps:
+            return np.ones(self.n_samples * self.n_cp)
+        return (~self.dark_bus[:, t, self.first.cp_bus_pos]).astype(float).ravel()
+
+
+def build_batch(scenarios: list[Scenario]) -> Batch:
+    """The inputs of scenarios that differ only in their sample (and key); refuses others."""
+    same = {sc.model_dump_json(exclude={"key", "sample"}) for sc in scenarios}
+    if len(same) != 1:
+        raise InputError("a batched run's scenarios may differ only in their sample and key")
+    return _build_batch(tuple(sc.model_dump_json() for sc in scenarios))
+
+
+@functools.lru_cache(maxsize=2)
+def _build_batch(scenario_jsons: tuple[str, ...]) -> Batch:
+    runs = tuple(_make_inputs(s) for s in scenario_jsons)
+    n_cp = len(runs[0].cp_bus_pos)
+    dark = None if runs[0].dark_bus is None else np.stack([r.dark_bus for r in runs])
+    return Batch(runs, concat_fleets([r.fleet for r in runs], n_cp), concat_mobility([r.mobility for r in runs]),
+                 np.cumsum([0] + [r.fleet.n for r in runs]), dark, np.concatenate([r.v2h_capable for r in runs]))
+
+
 def build_inputs(scenario: Scenario) -> Inputs:
     return _build_inputs(scenario.model_dump_json())
 
 
-@functools.lru_cache(maxsize=2)
-def _build_inputs(scenario_json: str) -> Inputs:
+PERIOD_FIELDS = {"feeder", "profiles", "slack_vm_pu", "start", "days", "step_min", "tariff"}
+
+
+def _make_inputs(scenario_json: str) -> Inputs:
     sc = Scenario.model_validate_json(scenario_json)
+    period = _period(sc.model_dump_json(include=PERIOD_FIELDS))
+    feeder, index, dt_s = period.feeder, period.index, period.dt_s
+    n_steps, steps_per_day = len(index), period.steps_per_day
+    start = index[0]
+    cps = feeder.connection_points
+    home = np.flatnonzero(cps["customer_class"].isin(sc.ev_at).to_numpy())
+    if len(home) == 0:
+        raise InputError(f"feeder {sc.feeder}: no {' or '.join(sc.ev_at)} customer on a bus below 1 kV, so no "
+                         "EV can be placed (hostcap studies LV feeders; see ev_at)")
+    cand = draw_candidates(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample), len(home))
+    ev_cp, bidir, pick = cand.chosen(home, sc.penetration, sc.v2g_share)
+    ids = [f"ev{cp}" for cp in ev_cp]
+    fleet = make_fleet(cand.vehicles, pick=pick, cp=ev_cp, bidirectional=bidir, ids=ids)
+
+    horizon = n_steps + steps_per_day  # one day of look-ahead for departures and prices
+    if sc.trips:
+        trips = trips_from_table(_read_trips(sc.trips), vehicle_ids=ids, start=start, dt_s=dt_s)
+    else:
+        all_trips = draw_trips(cand.trips_rng, n_vehicles=len(home), weekdays=period.weekdays,
+                               steps_per_day=steps_per_day)
+        trips = all_trips.of_vehicles(pick)
+    mobility = build_mobility(trips, n_vehicles=fleet.n, n_steps=horizon)
+    dark_bus, v2h_capable = None, np.zeros(fleet.n, bool)
+    if sc.outages is not None:  # its own stream: the cars, trips and placements keep their draws
+        rng = np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample).spawn(4)[3])
+        v2h_capable = fleet.bidirectional & (rng.random(len(home))[pick] < sc.outages.v2h_share)
+        dark_bus = deenergised(sc.outages, index=index, dt_s=dt_s, bus_index=feeder.net.bus.index.to_numpy(),
+                               rng=rng)
+    return Inputs(feeder, index, dt_s, period.households, fleet, mobility, period.levels, period.price_per_kwh,
+                  period.standard_load_kw, period.cp_bus_pos, dark_bus, v2h_capable)
+
+
+_build_inputs = functools.lru_cache(maxsize=4)(_make_inputs)
+
+
+@dataclass(frozen=True)
+class _Period:
+    """What every sample and strategy of one feeder and period shares."""
+
+    feeder: Feeder
+    index: pd.DatetimeIndex
+    dt_s: float
+    steps_per_day: int
+    weekdays: np.ndarray  # of each day of the horizon (the run plus a day)
+    households: Households
+    levels: np.ndarray
+    price_per_kwh: np.ndarray
+    standard_load_kw: np.ndarray
+    cp_bus_pos: np.ndarray
+
+
+@functools.lru_cache(maxsize=4)
+def _period(period_json: str) -> _Period:
+    """The feeder, households, prices and standard load profile of a period (one shared copy, cached)."""
+    sc = Scenario.model_validate_json(period_json)
     feeder = _feeder(sc.feeder, sc.profiles, sc.slack_vm_pu)
     prof = feeder.profiles
     dt_s = sc.step_min * 60.0
@@ -181,29 +304,10 @@ def _build_inputs(scenario_json: str) -> Inputs:
     n_steps = sc.days * steps_per_day
     n_prof = int(round(n_steps * factor)) if factor >= 1 else int(np.ceil(n_steps * factor))
     row = prof.locate(start, n_prof)
-    arrays = {k: resample(v, factor)[:n_steps] for k, v in feeder.cp_arrays(row, n_prof).items()}
-    households = Households(**arrays)
+    households = Households(**{k: resample(v, factor)[:n_steps] for k, v in feeder.cp_arrays(row, n_prof).items()})
     index = pd.date_range(start, periods=n_steps, freq=pd.Timedelta(seconds=dt_s))
-
-    cps = feeder.connection_points
-    home = np.flatnonzero(cps["customer_class"].isin(sc.ev_at).to_numpy())
-    if len(home) == 0:
-        raise InputError(f"feeder {sc.feeder}: no {' or '.join(sc.ev_at)} customer on a bus below 1 kV, so no "
-                         "EV can be placed (hostcap studies LV feeders; see ev_at)")
-    cand = draw_candidates(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample), len(home))
-    ev_cp, bidir, pick = cand.chosen(home, sc.penetration, sc.v2g_share)
-    ids = [f"ev{cp}" for cp in ev_cp]
-    fleet = make_fleet(cand.vehicles, pick=pick, cp=ev_cp, bidirectional=bidir, ids=ids)
-
-    horizon = n_steps + steps_per_day  # one day of look-ahead for departures and prices
+    horizon = n_steps + steps_per_day
     days = pd.date_range(start, periods=horizon // steps_per_day, freq="D")
-    if sc.trips:
-        trips = trips_from_table(_read_trips(sc.trips), vehicle_ids=ids, start=start, dt_s=dt_s)
-    else:
-        all_trips = draw_trips(cand.trips_rng, n_vehicles=len(home), weekdays=days.weekday.to_numpy(),
-                               steps_per_day=steps_per_day)
-        trips = all_trips.of_vehicles(pick)
-    mobility = build_mobility(trips, n_vehicles=fleet.n, n_steps=horizon)
     hours = (np.arange(horizon) * dt_s / 3600.0) % 24.0
     if sc.tariff is None:
         levels = Tariff().levels(hours)
@@ -215,14 +319,8 @@ def _build_inputs(scenario_json: str) -> Inputs:
                                int(np.ceil(horizon * factor)), freq=pd.Timedelta(seconds=prof.dt_s))
     standard_load_kw = resample(feeder.standard_load_kw(prof_index)[:, None], factor)[:horizon, 0]
     bus_pos = pd.Series(np.arange(len(feeder.net.bus)), index=feeder.net.bus.index)
-    dark_bus, v2h_capable = None, np.zeros(fleet.n, bool)
-    if sc.outages is not None:  # its own stream: the cars, trips and placements keep their draws
-        rng = np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample).spawn(4)[3])
-        v2h_capable = fleet.bidirectional & (rng.random(len(home))[pick] < sc.outages.v2h_share)
-        dark_bus = deenergised(sc.outages, index=index, dt_s=dt_s, bus_index=feeder.net.bus.index.to_numpy(),
-                               rng=rng)
-    return Inputs(feeder, index, dt_s, households, fleet, mobility, levels, price, standard_load_kw,
-                  bus_pos.loc[cps["bus"]].to_numpy(), dark_bus, v2h_capable)
+    return _Period(feeder, index, dt_s, steps_per_day, days.weekday.to_numpy(), households, levels, price,
+                   standard_load_kw, bus_pos.loc[feeder.connection_points["bus"]].to_numpy())
 
 
 @functools.lru_cache(maxsize=4)

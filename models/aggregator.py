@@ -65,12 +65,12 @@ def water_fill(total: float, cap: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return out
 
 
-def fleet_bounds_kw(p_slack_kw: float, p_fleet_kw: float, target_kw: float, export_limit_kw: float,
-                    fill_kw: float = -np.inf) -> tuple[float, float]:
-    """(lo, hi) bounds on the fleet's total power this step from the previous step's readings; the fleet
-    charges up to the higher of the target (less the margin) and the valley-fill level `fill_kw`."""
+def fleet_bounds_kw(p_slack_kw, p_fleet_kw, target_kw: float, export_limit_kw: float, fill_kw=-np.inf):
+    """(lo, hi) bounds on the fleet's total power this step from the previous step's readings (floats, or
+    arrays with one value per sample); the fleet charges up to the higher of the target (less the margin) and
+    the valley-fill level `fill_kw`."""
     other = p_slack_kw - p_fleet_kw
-    return -export_limit_kw - other, max((1.0 - MARGIN) * target_kw, fill_kw) - other
+    return -export_limit_kw - other, np.maximum((1.0 - MARGIN) * target_kw, fill_kw) - other
 
 
 def fill_level_kw(forecast_kw: np.ndarray, need_kwh: float, dt_h: float) -> float:
@@ -87,14 +87,29 @@ def fill_level_kw(forecast_kw: np.ndarray, need_kwh: float, dt_h: float) -> floa
     return (need_kwh / dt_h + cum[i - 1]) / i
 
 
-def dispatch(lo_kw: float, hi_kw: float, *, e_kwh: np.ndarray, plugged: np.ndarray, fleet: Fleet,
-             next_trip_kwh: np.ndarray, steps_to_departure: np.ndarray, dt_h: float) -> np.ndarray:
+def dispatch(lo_kw, hi_kw, *, e_kwh: np.ndarray, plugged: np.ndarray, fleet: Fleet, next_trip_kwh: np.ndarray,
+             steps_to_departure: np.ndarray, dt_h: float, ev_offsets: np.ndarray | None = None) -> np.ndarray:
     """Power per EV (grid side, >0 charging) whose total is as close to hi_kw as flexibility allows, not
     below lo_kw, after every EV's departure need. Discharge stops at the floor: reserve plus next trip, and
-    no lower than the target minus what the EV can recharge at full power before it leaves."""
-    return _dispatch(float(lo_kw), float(hi_kw), e_kwh, plugged, fleet.target_kwh, fleet.capacity_kwh,
-                     fleet.reserve_kwh, fleet.p_ch_max_kw, fleet.p_dis_max_kw, fleet.eta_ch, fleet.eta_dis,
-                     next_trip_kwh, steps_to_departure, dt_h)
+    no lower than the target minus what the EV can recharge at full power before it leaves. With
+    `ev_offsets` the EVs are the fleets of S samples (sample s: EVs ev_offsets[s] to ev_offsets[s + 1]) and
+    lo_kw, hi_kw hold one bound per sample."""
+    out = np.zeros(len(e_kwh))
+    offsets = np.asarray(ev_offsets if ev_offsets is not None else [0, len(e_kwh)], np.int64)
+    _dispatch_samples(np.atleast_1d(np.asarray(lo_kw, float)), np.atleast_1d(np.asarray(hi_kw, float)), offsets, e_kwh,
+                      plugged, fleet.target_kwh, fleet.capacity_kwh, fleet.reserve_kwh, fleet.p_ch_max_kw,
+                      fleet.p_dis_max_kw, fleet.eta_ch, fleet.eta_dis, next_trip_kwh, steps_to_departure, dt_h, out)
+    return out
+
+
+@njit(cache=True)
+def _dispatch_samples(lo_kw, hi_kw, offsets, e_kwh, plugged, target_kwh, capacity_kwh, reserve_kwh, p_ch_kw,
+                      p_dis_kw, eta_ch, eta_dis, next_trip_kwh, steps_to_departure, dt_h, out):
+    for s in range(len(offsets) - 1):
+        a, b = offsets[s], offsets[s + 1]
+        out[a:b] = _dispatch(lo_kw[s], hi_kw[s], e_kwh[a:b], plugged[a:b], target_kwh[a:b], capacity_kwh[a:b],
+                             reserve_kwh[a:b], p_ch_kw[a:b], p_dis_kw[a:b], eta_ch[a:b], eta_dis[a:b],
+                             next_trip_kwh[a:b], steps_to_departure[a:b], dt_h)
 
 
 @njit(cache=True)

@@ -91,6 +91,15 @@ def make_fleet(candidates: dict, *, pick: np.ndarray, cp: np.ndarray, bidirectio
     )
 
 
+def concat_fleets(fleets: list[Fleet], n_cp: int) -> Fleet:
+    """The fleets of S samples as one (EVs sample by sample), each sample's connection points numbered on
+    from the last's: EV i of sample s charges at `s * n_cp + cp`."""
+    arrays = {name: np.concatenate([getattr(f, name) for f in fleets])
+              for name in Fleet.__dataclass_fields__ if name not in ("vehicle_id", "cp")}
+    cp = np.concatenate([f.cp + s * n_cp for s, f in enumerate(fleets)]).astype(np.int64)
+    return Fleet(vehicle_id=[v for f in fleets for v in f.vehicle_id], cp=cp, **arrays)
+
+
 def depart(e_kwh: np.ndarray, departing: np.ndarray, trip_kwh: np.ndarray, target_kwh: np.ndarray):
     """Vehicles leave: record the shortfall against their target, then take the trip's energy.
 

@@ -156,3 +156,9 @@ def build_mobility(trips: Trips, *, n_vehicles: int, n_steps: int) -> Mobility:
     cols = np.broadcast_to(np.arange(n_vehicles), next_dep.shape)
     next_trip = np.where(next_dep < n_steps, trip_kwh[np.minimum(next_dep, n_steps - 1), cols], 0.0)
     return Mobility(plugged, departs, trip_kwh, next_dep.astype(np.int64), next_trip)
+
+
+def concat_mobility(mobilities: list[Mobility]) -> Mobility:
+    """The mobility of S samples' fleets side by side (vehicles sample by sample; same horizon)."""
+    return Mobility(*(np.concatenate([getattr(m, name) for m in mobilities], axis=1)
+                      for name in Mobility.__dataclass_fields__))

@@ -85,10 +85,14 @@ class Controller:
 
     def __init__(self, strategy: str, fleet: Fleet, mobility: Mobility, levels: np.ndarray, dt_h: float,
                  curve: VoltWattCurve = VoltWattCurve(), schedule_kw: np.ndarray | None = None,
-                 start_delay_max_s: float = 600.0, standard_load_kw: np.ndarray | None = None):
+                 start_delay_max_s: float = 600.0, standard_load_kw: np.ndarray | None = None,
+                 ev_offsets: np.ndarray | None = None):
         if strategy not in STRATEGIES:
             raise InputError(f"strategy: unknown '{strategy}', choose one of {', '.join(STRATEGIES)}")
         self.strategy, self.fleet, self.mob, self.dt_h, self.curve = strategy, fleet, mobility, dt_h, curve
+        # the fleets of S samples stepped together (`cosim/scenario.Batch`): sample s's EVs are
+        # fleet[ev_offsets[s]:ev_offsets[s + 1]]; only the aggregator's bounds are per sample
+        self.ev_offsets = np.asarray(ev_offsets if ev_offsets is not None else [0, fleet.n], np.int64)
         self.levels = np.asarray(levels)
         # cum_lower[L, s] = number of steps in [0, s) whose price level is below L (L = 0..n_levels: all steps)
         n_levels = int(self.levels.max()) + 1
@@ -112,15 +116,16 @@ class Controller:
         self._elapsed = np.arange(len(self.levels)) - np.repeat(starts, lengths)
 
     def setpoints(self, t: int, e_kwh: np.ndarray, household_net_kw: np.ndarray, vm_pu: np.ndarray,
-                  fleet_bounds_kw: tuple[float, float] | None = None) -> np.ndarray:
+                  fleet_bounds_kw: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Wished power per EV at step t. household_net_kw and vm_pu are per connection point;
-        fleet_bounds_kw (lo, hi) is the aggregator's bound on the fleet's total (v2g_peak_shave)."""
+        fleet_bounds_kw (lo, hi) are the aggregator's bounds on each sample's fleet total (v2g_peak_shave)."""
         f = self.fleet
         if self.strategy == "v2g_optimal":
             return self.schedule_kw[t]
         if self.strategy == "v2g_peak_shave":
-            lo, hi = fleet_bounds_kw if fleet_bounds_kw is not None else (-np.inf, np.inf)
-            return dispatch(lo, hi, e_kwh=e_kwh, plugged=self.mob.plugged[t], fleet=f,
+            n_s = len(self.ev_offsets) - 1
+            lo, hi = fleet_bounds_kw if fleet_bounds_kw is not None else (np.full(n_s, -np.inf), np.full(n_s, np.inf))
+            return dispatch(lo, hi, ev_offsets=self.ev_offsets, e_kwh=e_kwh, plugged=self.mob.plugged[t], fleet=f,
                             next_trip_kwh=self.mob.next_trip_kwh[t],
                             steps_to_departure=self.mob.next_departure_step[t] - t, dt_h=self.dt_h)
         if self.strategy == "uncontrolled":

@@ -124,8 +124,11 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
 @click.option("--scheduler-file", default=None, help="Attach through a Dask scheduler file.")
 @click.option("--slurm", is_flag=True, help="Start a dask-jobqueue SLURMCluster from the study file's dask.slurm.")
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="Local Dask workers (default: cores).")
+@click.option("--samples-per-run", default=None, type=click.IntRange(min=1),
+              help="Monte Carlo samples co-simulated together in one run (default: the study file's "
+                   "dask.samples_per_run, auto).")
 @click.option("--no-hosting", is_flag=True, help="Only run the scenarios (the pipeline's `hosting` step follows).")
-def study(study_file, out, scheduler, scheduler_file, slurm, workers, no_hosting):
+def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_per_run, no_hosting):
     """Run a hosting-capacity study file on Dask and write results to OUT/<name>/."""
     from hostcap.studies.runner import run_study
     from hostcap.studies.spec import load_spec
@@ -133,7 +136,7 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, no_hosting
     spec = load_spec(study_file)
     t0 = time.perf_counter()
     counts = run_study(spec, out, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
-                       workers=workers, hosting=not no_hosting)
+                       workers=workers, samples_per_run=samples_per_run, hosting=not no_hosting)
     click.echo(f"{spec.name}: {counts['total']} scenarios, {counts['skipped']} already done, {counts['ran']} run, "
                f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
     if not isinstance(spec.samples, int):

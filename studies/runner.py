@@ -1,12 +1,15 @@
 """Run a study: sweep -> Dask -> one record per scenario -> runs, elements and households tables -> hosting
 capacity and customer value. An adaptive study (`studies/adaptive.py`) runs in rounds on one Dask cluster.
 
-Workers run one scenario each and return its metrics and per-element summaries (and write the time series
-the study keeps under <study>/runs/<key>/). The client writes each run's record the moment it arrives
-(`studies/records.py`), so an interrupt (Ctrl-C, SIGTERM, a killed job) loses only the runs in flight, and
-the next run of the study resumes from the records. A scenario that raises is retried once by Dask
-(`retries=1`), then recorded as failed with its error; the study goes on. A killed worker's tasks are
-recomputed by Dask. One study folder is used by one process at a time (a lock file).
+Each Dask task co-simulates a batch: up to `dask.samples_per_run` samples of one feeder, period, strategy
+and level in one mosaik world (`cosim/world.run_batch`; each sample's numbers are those of a run of its own,
+so batching changes no output). It returns each sample's metrics and per-element summaries (and writes the
+time series the study keeps under <study>/runs/<key>/). The client writes each sample's record the moment
+its batch arrives (`studies/records.py`), so an interrupt (Ctrl-C, SIGTERM, a killed job) loses only the
+batches in flight, and the next run of the study resumes sample by sample from the records. A batch that
+raises runs its samples one by one, and a sample that raises is recorded as failed with its error; the
+study goes on. A killed worker's tasks are recomputed by Dask (`retries=1`). One study folder is used by one
+process at a time (a lock file).
 """
 import contextlib
 import fcntl
@@ -14,6 +17,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -43,19 +47,34 @@ POLL_S = 0.05
 INTERRUPTED = threading.Event()  # set by the CLI's SIGINT and SIGTERM handlers
 
 
-def run_one(scenario_json: str, series_dir: str | None, keep: list[str]) -> dict:
-    """Worker task: one scenario. Returns {"result": metrics and status, "elements": DataFrame}; raises on
-    failure (Dask retries it, then the client records the error)."""
+def run_samples(scenario_jsons: list[str], series_dirs: list[str | None], keep: list[str]) -> list[dict]:
+    """Worker task: a batch of samples of one scenario. Returns per sample {"result": metrics and status,
+    "elements": DataFrame, "households": DataFrame}. If the batch raises, its samples run one by one, and a
+    sample that raises gets {"result": {"status": "failed", "error": ...}}."""
     import warnings
 
-    from hostcap.cosim.world import run_scenario
-    from hostcap.studies.outputs import timeseries_tables
+    from hostcap.cosim.world import run_batch
 
     warnings.filterwarnings("ignore")
-    scenario = Scenario.model_validate_json(scenario_json)
+    scenarios = [Scenario.model_validate_json(s) for s in scenario_jsons]
     t0 = time.perf_counter()
-    result = run_scenario(scenario)
-    wall = time.perf_counter() - t0
+    try:
+        results = run_batch(scenarios)
+    except Exception:  # noqa: BLE001 - find the sample that fails; the others still count
+        if len(scenarios) == 1:
+            return [_failed(*sys.exc_info()[1:2])]
+        return [out for s, d in zip(scenario_jsons, series_dirs) for out in run_samples([s], [d], keep)]
+    wall = (time.perf_counter() - t0) / len(scenarios)  # a batch's wall time, shared by its samples
+    return [_outputs(r, wall, d, keep) for r, d in zip(results, series_dirs)]
+
+
+def _failed(exc: BaseException) -> dict:
+    return {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
+
+
+def _outputs(result, wall_s: float, series_dir: str | None, keep: list[str]) -> dict:
+    from hostcap.studies.outputs import timeseries_tables
+
     sums = {}
     if keep and series_dir:
         tables = timeseries_tables(result)
@@ -63,8 +82,42 @@ def run_one(scenario_json: str, series_dir: str | None, keep: list[str]) -> dict
             path = Path(series_dir) / f"{name}.parquet"
             write_parquet(tables[name], path)
             sums[name] = file_sha256(path)
-    return {"result": {"status": "ok", "error": "", **result.metrics, "wall_s": wall, "timeseries": sums},
+    return {"result": {"status": "ok", "error": "", **result.metrics, "wall_s": wall_s, "timeseries": sums},
             "elements": result.element_summaries(), "households": result.customers()}
+
+
+def batches(scenarios: list[Scenario], size: int) -> list[list[Scenario]]:
+    """The scenarios in runs of at most `size` samples that differ only in their sample, in the given order."""
+    groups: dict[str, list[Scenario]] = {}
+    for s in scenarios:
+        groups.setdefault(s.model_dump_json(exclude={"key", "sample"}), []).append(s)
+    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+
+
+AUTO_MAX_SAMPLES = 16
+AUTO_MEMORY_SHARE = 0.25
+FLOAT_BYTES = 8
+
+
+def auto_samples_per_run(spec: StudySpec, worker_memory_bytes: float | None) -> int:
+    """Samples per run such that a run's recordings (per step: bus voltages and P/Q, line and transformer
+    loading, per connection point PV curtailment and, with outages, supply and backup; per EV power, reactive
+    power and energy; float64; twice: the batch's and each sample's own copy) fit in AUTO_MEMORY_SHARE of a
+    worker's memory; at most AUTO_MAX_SAMPLES, at least 1."""
+    from hostcap.cosim.scenario import build_inputs
+
+    if worker_memory_bytes is None:
+        return AUTO_MAX_SAMPLES
+    per_sample = 0.0
+    for entry in spec.feeders:
+        period = max(spec.periods_of(entry), key=lambda p: p.days)
+        inp = build_inputs(Scenario(feeder=entry.ref, profiles=entry.profiles, start=period.start, days=period.days,
+                                    step_min=spec.step_min, penetration=0.0))
+        net, n_cp = inp.feeder.net, len(inp.cp_bus_pos)
+        columns = 3 * len(net.bus) + len(net.line) + len(net.trafo) + 4 * n_cp + 3 * n_cp + 4
+        per_sample = max(per_sample, 2 * inp.n_steps * columns * FLOAT_BYTES)
+    fit = int(AUTO_MEMORY_SHARE * worker_memory_bytes // per_sample)
+    return max(1, min(AUTO_MAX_SAMPLES, fit))
 
 
 def safe_name(key: str) -> str:
@@ -212,7 +265,7 @@ def _error_line(exc: BaseException) -> str:
 
 def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: str | None = None,
               scheduler_file: str | None = None, slurm: bool = False, workers: int | None = None,
-              progress: bool = True, hosting: bool = True) -> dict:
+              samples_per_run: int | None = None, progress: bool = True, hosting: bool = True) -> dict:
     """Run the chosen scenarios that have no valid record, round by round, then (re)write the tables, the
     manifest and (unless hosting=False) the hosting-capacity outputs. Returns counts (total: the scenarios the
     study chose, max_everywhere: with `max` samples at every level, skipped, ran, failed, unreliable) and
@@ -235,7 +288,8 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
         def run(pending: list[Scenario]) -> None:
             nonlocal ran
             if pending:
-                _run_pending(spec, paths, client(), pending, rkeys, store, records, progress=progress)
+                _run_pending(spec, paths, client(), pending, rkeys, store, records, progress=progress,
+                             samples_per_run=samples_per_run)
                 ran += len(pending)
 
         chosen = chosen_scenarios(spec, planned, records, run)
@@ -318,39 +372,44 @@ def _failures(runs: pd.DataFrame) -> dict:
             "unreliable": int((share > NONCONVERGED_MAX_SHARE).sum())}
 
 
-def _run_pending(spec, paths, client, pending, rkeys, store, records, *, progress) -> None:
-    """Submit the pending scenarios and record each as it finishes. The loop polls (POLL_S) and ends with
-    KeyboardInterrupt as soon as INTERRUPTED is set (the CLI sets it on SIGINT and SIGTERM), even where a
-    library on the way swallowed the signal's own exception: a Ctrl-C also stops the local workers, and a
-    study waiting for them would wait for ever."""
+def _run_pending(spec, paths, client, pending, rkeys, store, records, *, progress, samples_per_run=None) -> None:
+    """Submit the pending scenarios in batches and record each sample as its batch finishes. The loop polls
+    (POLL_S) and ends with KeyboardInterrupt as soon as INTERRUPTED is set (the CLI sets it on SIGINT and
+    SIGTERM), even where a library on the way swallowed the signal's own exception: a Ctrl-C also stops the
+    local workers, and a study waiting for them would wait for ever."""
     from dask.distributed import as_completed
 
     keep = list(spec.keep_timeseries)
+    size = samples_per_run or spec.dask.samples_per_run
+    if size == "auto":
+        limits = [w.get("memory_limit") or 0 for w in client.scheduler_info().get("workers", {}).values()]
+        size = auto_samples_per_run(spec, min(limits) if limits and min(limits) > 0 else None)
     futures = {}
-    for s in pending:
-        series_dir = str(paths.series_dir(s.key).resolve()) if keep else None
-        fut = client.submit(run_one, s.model_dump_json(), series_dir, keep, retries=RETRIES, pure=False,
-                            key=f"run-{rkeys[s.key]}")
-        futures[fut] = s.key
+    for batch in batches(pending, size):
+        dirs = [str(paths.series_dir(s.key).resolve()) if keep else None for s in batch]
+        fut = client.submit(run_samples, [s.model_dump_json() for s in batch], dirs, keep, retries=RETRIES,
+                            pure=False, key=f"run-{rkeys[batch[0].key]}-{len(batch)}")
+        futures[fut] = [s.key for s in batch]
     done = as_completed(futures)
-    with tqdm(total=len(futures), desc=spec.name, unit="run", disable=not progress) as bar:
+    with tqdm(total=len(pending), desc=spec.name, unit="run", disable=not progress) as bar:
         while not done.is_empty():
             if INTERRUPTED.is_set():
                 raise KeyboardInterrupt
-            batch = done.next_batch(block=False)
-            if not batch:
+            finished = done.next_batch(block=False)
+            if not finished:
                 time.sleep(POLL_S)
-            for future in batch:
-                key = futures.pop(future)
+            for future in finished:
+                keys = futures.pop(future)
                 try:
-                    out = future.result()
-                except Exception as exc:  # noqa: BLE001 - a failing scenario is recorded, the study goes on
+                    outs = future.result()
+                except Exception as exc:  # noqa: BLE001 - a failing batch is recorded, the study goes on
                     if INTERRUPTED.is_set():  # cancelled because the study is being stopped
                         raise KeyboardInterrupt from None
-                    out = {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
-                store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
-                records[key] = store.read(rkeys[key])  # as read back: tables equal a resumed study's
-                bar.update()
+                    outs = [_failed(exc)] * len(keys)
+                for key, out in zip(keys, outs):
+                    store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
+                    records[key] = store.read(rkeys[key])  # as read back: tables equal a resumed study's
+                bar.update(len(keys))
 
 
 def _checksums(paths: StudyPaths, files: list[Path]) -> dict[str, str]:

@@ -131,6 +131,17 @@ class DaskSettings(Strict):
     scheduler: str | None = Field(None, description="Address of an existing scheduler, tcp://HOST:PORT.")
     scheduler_file: str | None = None
     slurm: Slurm | None = None
+    samples_per_run: int | Literal["auto"] = Field(
+        "auto", description="Monte Carlo samples of one feeder, period, strategy and level co-simulated together "
+        "in one run (`cosim/world.run_batch`; the numbers do not depend on it); auto: as many as the recordings "
+        "of a run fit in a quarter of a worker's memory, at most 16.")
+
+    @field_validator("samples_per_run")
+    @classmethod
+    def _positive(cls, v):
+        if v != "auto" and v < 1:
+            raise ValueError("samples_per_run must be at least 1, or auto")
+        return v
 
 
 class StudySpec(Strict, RunSettings):

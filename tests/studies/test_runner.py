@@ -17,30 +17,36 @@ def snapshot(root):
     return {p.name: p.read_bytes() for p in StudyPaths(root).outputs() if p.name != "manifest.json"}
 
 
-def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
-    spec = parse_spec(TINY)
+def test_two_tcp_workers_equal_one_worker_batched_or_not_and_rerun_changes_nothing(tmp_path):
+    spec = parse_spec({**TINY, "samples": 4, "dask": {"samples_per_run": 4}})
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, protocol="tcp",
                       dashboard_address=":0") as cluster:
         assert cluster.scheduler_address.startswith("tcp://")
         two = run_study(spec, tmp_path / "two", scheduler=cluster.scheduler_address, progress=False)
-    keep = parse_spec({**TINY, "keep_timeseries": ["res_bus/vm_pu"]})  # same spec hash: series not part of it
+    # same spec hash: neither kept series nor samples per run are part of it
+    keep = parse_spec({**TINY, "samples": 4, "keep_timeseries": ["res_bus/vm_pu"]})
     assert keep.spec_hash() == spec.spec_hash()
-    one = run_study(keep, tmp_path / "one", workers=1, progress=False)
-    # level 0 has no random input: one sample of it (2 strategies x (1 + 2 + 2))
-    assert two == one == {"total": 10, "max_everywhere": 12, "skipped": 0, "ran": 10, "failed": 0, "errors": {},
-                          "unreliable": 0}
+    one = run_study(keep, tmp_path / "one", workers=1, samples_per_run=1, progress=False)
+    batched = run_study(spec, tmp_path / "batched", workers=1, samples_per_run=3, progress=False)
+    # level 0 has no random input: one sample of it (2 strategies x (1 + 4 + 4))
+    assert two == one == batched == {"total": 18, "max_everywhere": 24, "skipped": 0, "ran": 18, "failed": 0,
+                                     "errors": {}, "unreliable": 0}
+    c = StudyPaths(tmp_path / "batched" / "tiny")
     a, b = StudyPaths(tmp_path / "two" / "tiny"), StudyPaths(tmp_path / "one" / "tiny")
     pd.testing.assert_frame_equal(pd.read_parquet(a.runs).drop(columns=TIMING),
                                   pd.read_parquet(b.runs).drop(columns=TIMING))
+    pd.testing.assert_frame_equal(pd.read_parquet(c.runs).drop(columns=TIMING),
+                                  pd.read_parquet(b.runs).drop(columns=TIMING))
     for name in ("elements", "locational", "households"):
         pd.testing.assert_frame_equal(pd.read_parquet(getattr(a, name)), pd.read_parquet(getattr(b, name)))
-    assert a.hosting.read_text() == b.hosting.read_text()
-    assert a.customer_value.read_text() == b.customer_value.read_text()
-    assert len(pd.read_parquet(a.households)) == 10 * 118  # a row per run and connection point
+        pd.testing.assert_frame_equal(pd.read_parquet(getattr(c, name)), pd.read_parquet(getattr(b, name)))
+    assert a.hosting.read_text() == b.hosting.read_text() == c.hosting.read_text()
+    assert a.customer_value.read_text() == b.customer_value.read_text() == c.customer_value.read_text()
+    assert len(pd.read_parquet(a.households)) == 18 * 118  # a row per run and connection point
     runs = pd.read_parquet(a.runs)
-    assert len(runs) == 10 and (runs["status"] == "ok").all()
+    assert len(runs) == 18 and (runs["status"] == "ok").all()
     kept = sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus/vm_pu.parquet"))
-    assert len(kept) == 10 and pd.read_parquet(kept[0]).shape == (96, 129)
+    assert len(kept) == 18 and pd.read_parquet(kept[0]).shape == (96, 129)
     assert not (tmp_path / "two" / "tiny" / "runs").exists()
     hc = pd.read_csv(a.hosting).set_index("strategy")
     assert hc.loc["uncontrolled", "hc_point"] == 1.0  # this feeder hosts a full winter day
@@ -49,7 +55,7 @@ def test_two_tcp_workers_equal_one_worker_and_rerun_changes_nothing(tmp_path):
     before = snapshot(tmp_path / "one" / "tiny")
     mtimes = {p: p.stat().st_mtime_ns for p in b.outputs()}
     again = run_study(keep, tmp_path / "one", workers=1, progress=False)
-    assert again == {"total": 10, "max_everywhere": 12, "skipped": 10, "ran": 0, "failed": 0, "errors": {},
+    assert again == {"total": 18, "max_everywhere": 24, "skipped": 18, "ran": 0, "failed": 0, "errors": {},
                      "unreliable": 0}
     assert snapshot(tmp_path / "one" / "tiny") == before
     assert {p: p.stat().st_mtime_ns for p in b.outputs()} == mtimes
@@ -101,3 +107,21 @@ def test_slurm_cluster_job_script_from_study_settings():
         cluster.close()
     assert "#SBATCH -A grid-lab" in script and "#SBATCH -p short" in script
     assert "#SBATCH -t 02:00:00" in script and "--nworkers 8" in script and "--nthreads 1" in script
+
+
+def test_batches_group_samples_of_one_scenario_and_auto_size_follows_memory():
+    from hostcap.studies.runner import auto_samples_per_run, batches
+    from hostcap.studies.sweep import plan
+
+    spec = parse_spec({**TINY, "samples": 5})
+    scenarios = [s for s, _ in plan(spec)]
+    runs = batches(scenarios, 2)
+    assert sorted(s.key for b in runs for s in b) == sorted(s.key for s in scenarios)
+    for b in runs:
+        assert len(b) <= 2 and len({s.model_dump_json(exclude={"key", "sample"}) for s in b}) == 1
+    assert [len(b) for b in batches(scenarios, 5)].count(5) == 4  # 2 strategies x 2 random levels
+    assert auto_samples_per_run(spec, None) == 16
+    assert auto_samples_per_run(spec, 8 * 2**30) == 16  # a day's recordings are small
+    assert auto_samples_per_run(spec, 2**20) == 1
+    year = parse_spec({**TINY, "periods": ["year"]})
+    assert 1 <= auto_samples_per_run(year, 8 * 2**30) < 16  # a year's are not
