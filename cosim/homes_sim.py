@@ -121,8 +121,8 @@ class HomesSim(PopulationSim):
         return time + 1
 
     def _by_sample(self, ev_values: np.ndarray) -> np.ndarray:
-        """Sum of a per-EV value over each sample's EVs, (S,)."""
-        return np.bincount(self.batch.ev_sample, weights=ev_values, minlength=self.n_samples)
+        """Sum of a per-EV value over each sample's EVs, (S,) (zeros, as floats, without EVs)."""
+        return np.bincount(self.batch.ev_sample, weights=ev_values, minlength=self.n_samples).astype(float)
 
     def _ride_through(self, t: int, on: np.ndarray, e_kwh: np.ndarray, p_kw: np.ndarray) -> np.ndarray:
         """EV power with outages: at dark connection points islanding EVs serve their homes and the others

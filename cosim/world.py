@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 
 import mosaik
+from mosaik.exceptions import NonSerializableOutputsError
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -193,6 +194,10 @@ def _run_batch(scenarios: list[Scenario], progress: bool) -> list[RunResult]:
                       initial_data=first_bounds_kw(scenario, n_s))
     try:
         world.run(until=inputs.n_steps, print_progress=False, lazy_stepping=False)
+    except NonSerializableOutputsError as exc:
+        # mosaik takes any TypeError inside a step for unserialisable inputs (ours are arrays, by design):
+        # the simulator's own error is the one to report
+        raise (exc.__context__ or exc) from None
     finally:
         rec = RECORDINGS.pop(token, None)
     results = []

@@ -70,3 +70,26 @@ def test_a_sample_that_diverges_does_not_touch_the_others(tmp_path, tiny_net_fac
 def test_a_batch_holds_samples_of_one_scenario_only():
     with pytest.raises(InputError, match="differ only in their sample"):
         run_batch([Scenario(days=1), Scenario(days=1, sample=1, penetration=0.2)])
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_batch_without_evs_runs_under_every_strategy(strategy):
+    """Level 0 (the feeder alone): samples without a single EV, as a study runs them, under every strategy."""
+    results = run_batch([Scenario(strategy=strategy, penetration=0.0, days=1, sample=k, key=f"s{k}")
+                         for k in range(2)])
+    for r in results:
+        assert r.metrics["n_ev"] == 0 and r.metrics["ev_charged_kwh"] == 0.0
+        assert r.metrics["peak_demand_kw"] == pytest.approx(r.metrics["peak_demand_no_ev_kw"], abs=1e-6)
+
+
+def test_a_simulators_type_error_is_reported_as_itself(monkeypatch):
+    """mosaik reads any TypeError inside a step as inputs it cannot serialise (ours are arrays): the run
+    reports the simulator's own error, which is what a study records."""
+    from hostcap.cosim import homes_sim
+
+    def step(self, time, inputs, max_advance):
+        raise TypeError("the simulator's own error")
+
+    monkeypatch.setattr(homes_sim.HomesSim, "step", step)
+    with pytest.raises(TypeError, match="the simulator's own error"):
+        run_scenario(Scenario(days=1))

@@ -31,6 +31,11 @@ def test_default_study_file_answers_the_question_the_issue_asks():
     assert len(scenarios) == 2 * 2 * 7 * (1 + 5 * 60) and len({s.key for s in scenarios}) == len(scenarios)
     large = load_spec(ROOT / "studies" / "default_large.yaml")
     assert large.period_names == ["winter", "spring", "summer", "autumn"] and len(large.levels) == 11
+    year = load_spec(ROOT / "studies" / "year.yaml")  # the full-year example: 10 % steps, 30 samples
+    assert year.period_names == ["year"] and len(year.levels) == 11 and year.samples == 30
+    assert [f.ref for f in year.feeders] == [f.ref for f in spec.feeders]
+    assert sorted(year.strategies) == sorted(STRATEGIES)
+    assert len(sweep(year)) == 2 * 7 * (1 + 10 * 30)
 
 
 def test_year_and_seasons_come_from_the_feeders_profiles(tmp_path):
