@@ -48,7 +48,7 @@ class AggregatorSim(PopulationSim):
         # day-ahead forecast: the previous day's no-EV demand at the same time (the first day its own),
         # one more day past the run's end
         self.forecast_kw = np.concatenate([self.no_ev_kw[:spd], self.no_ev_kw])
-        self.record(peak_target_kw=(self.n_samples,), fill_level_kw=(self.n_samples,))
+        self.record(peak_target_kw=(), fill_level_kw=())
 
     def step(self, time, inputs, max_advance):
         inp = inputs.get("aggregator", {})
@@ -60,7 +60,7 @@ class AggregatorSim(PopulationSim):
         need = summed(inp, "need_kwh")
         fill = np.array([fill_level_kw(self.forecast_kw[nxt:nxt + h], e, self.dt_h) for h, e in zip(horizons, need)])
         lo, hi = fleet_bounds_kw(p_slack, p_fleet, self.target_kw[nxt], self.scenario.trafo_export_limit_kw, fill)
-        self.recording["peak_target_kw"][time] = self.target_kw[time]
-        self.recording["fill_level_kw"][time] = fill
+        self.recording["peak_target_kw"][:, time] = self.target_kw[time]
+        self.recording["fill_level_kw"][:, time] = fill
         self.outputs = {"aggregator": {"fleet_lo_kw": lo, "fleet_hi_kw": hi}}
         return time + 1

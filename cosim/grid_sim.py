@@ -31,9 +31,8 @@ class GridSim(PopulationSim):
         self.cp_bus = self.inputs.cp_bus_pos
         n_s = b.n_samples
         self.bus_of = (np.arange(n_s)[:, None] * self.n_bus + self.cp_bus[None, :]).ravel()  # sample-major
-        self.record(vm_pu=(n_s, self.n_bus), line_loading_pct=(n_s, len(net.line)),
-                    trafo_loading_pct=(n_s, len(net.trafo)), p_bus_mw=(n_s, self.n_bus), q_bus_mvar=(n_s, self.n_bus),
-                    p_slack_mw=(n_s,), q_slack_mvar=(n_s,), converged=(n_s,))
+        self.record(vm_pu=(self.n_bus,), line_loading_pct=(len(net.line),), trafo_loading_pct=(len(net.trafo),),
+                    p_bus_mw=(self.n_bus,), q_bus_mvar=(self.n_bus,), p_slack_mw=(), q_slack_mvar=(), converged=())
         self.bar = tqdm(total=self.inputs.n_steps, desc=self.scenario.key, unit="step", delay=2.0,
                         disable=not progress, mininterval=0.5, leave=False)
 
@@ -60,14 +59,14 @@ class GridSim(PopulationSim):
                              "converged"):
                     getattr(res, name)[live] = getattr(part, name)
         rec = self.recording
-        rec["vm_pu"][time] = res.vm_pu if dark is None else np.where(dark[:, time], np.nan, res.vm_pu)
-        rec["line_loading_pct"][time] = res.line_loading_pct
-        rec["trafo_loading_pct"][time] = res.trafo_loading_pct
-        rec["p_bus_mw"][time] = p_bus_mw
-        rec["q_bus_mvar"][time] = q_bus_mvar
-        rec["p_slack_mw"][time] = res.p_slack_mw
-        rec["q_slack_mvar"][time] = res.q_slack_mvar
-        rec["converged"][time] = res.converged
+        rec["vm_pu"][:, time] = res.vm_pu if dark is None else np.where(dark[:, time], np.nan, res.vm_pu)
+        rec["line_loading_pct"][:, time] = res.line_loading_pct
+        rec["trafo_loading_pct"][:, time] = res.trafo_loading_pct
+        rec["p_bus_mw"][:, time] = p_bus_mw
+        rec["q_bus_mvar"][:, time] = q_bus_mvar
+        rec["p_slack_mw"][:, time] = res.p_slack_mw
+        rec["q_slack_mvar"][:, time] = res.q_slack_mvar
+        rec["converged"][:, time] = res.converged
         vm_cp = np.where(res.converged[:, None], res.vm_pu[:, self.cp_bus], 1.0)
         self.outputs = {"feeder": {"vm_cp_pu": vm_cp.ravel(), "p_slack_kw": res.p_slack_mw * 1e3}}
         if dark is not None:

@@ -55,9 +55,8 @@ class HomesSim(PopulationSim):
         self.export_limit_kw = sc.export_limit_kw
         self.volt_var = VoltVarCurve() if sc.q_control == "volt_var" else None
         self.telemetry = sc.strategy == "v2g_peak_shave"
-        per_cp = (b.n_samples, b.n_cp)
-        self.record(ev_p_kw=(self.fleet.n,), ev_e_kwh=(self.fleet.n,), ev_q_kvar=(self.fleet.n,),
-                    pv_curtailed_kw=per_cp)
+        per_cp, per_ev = (b.n_cp,), (b.n_ev,)
+        self.record(ev_p_kw=per_ev, ev_e_kwh=per_ev, ev_q_kvar=per_ev, pv_curtailed_kw=per_cp)
         self.outages = sc.outages
         if self.outages is not None:
             self.record(powered=per_cp, islanded=per_cp, backup_served_kw=per_cp)
@@ -100,10 +99,11 @@ class HomesSim(PopulationSim):
         self.unmet_kwh += unmet
         self.driven_kwh += driven
         rec = self.recording
-        rec["ev_p_kw"][t] = p
-        rec["ev_q_kvar"][t] = q_grid
-        rec["ev_e_kwh"][t] = self.e_kwh
-        rec["pv_curtailed_kw"][t] = curtailed.reshape(b.n_samples, b.n_cp)
+        per_ev, per_cp = (b.n_samples, b.n_ev), (b.n_samples, b.n_cp)
+        rec["ev_p_kw"][:, t] = p.reshape(per_ev)
+        rec["ev_q_kvar"][:, t] = q_grid.reshape(per_ev)
+        rec["ev_e_kwh"][:, t] = self.e_kwh.reshape(per_ev)
+        rec["pv_curtailed_kw"][:, t] = curtailed.reshape(per_cp)
         fleet_out = {"p_kw": np.bincount(fleet.cp, weights=p_grid, minlength=self.n_cp),
                      "q_kvar": np.bincount(fleet.cp, weights=q_grid, minlength=self.n_cp),
                      "p_total_kw": self._by_sample(p_grid)}
@@ -136,14 +136,15 @@ class HomesSim(PopulationSim):
         p = np.where(dark_ev, 0.0, p_kw)
         p[isl] = p_isl
         shape = (self.n_samples, self.batch.n_cp)
-        rec["powered"][t] = on.reshape(shape)
-        rec["islanded"][t] = np.bincount(cp, minlength=self.n_cp).reshape(shape)
-        rec["backup_served_kw"][t] = np.bincount(cp, weights=served, minlength=self.n_cp).reshape(shape)
+        rec["powered"][:, t] = on.reshape(shape)
+        rec["islanded"][:, t] = np.bincount(cp, minlength=self.n_cp).reshape(shape)
+        rec["backup_served_kw"][:, t] = np.bincount(cp, weights=served, minlength=self.n_cp).reshape(shape)
         return p
 
     def finalize(self):
+        per_ev = (self.n_samples, self.batch.n_ev)
         if self.outages is not None:
-            self.recording["ev_trips_short_after_outage"] = self.trips_short
-        self.recording["ev_unmet_kwh"] = self.unmet_kwh
-        self.recording["ev_driven_kwh"] = self.driven_kwh
+            self.recording["ev_trips_short_after_outage"] = self.trips_short.reshape(per_ev)
+        self.recording["ev_unmet_kwh"] = self.unmet_kwh.reshape(per_ev)
+        self.recording["ev_driven_kwh"] = self.driven_kwh.reshape(per_ev)
         super().finalize()

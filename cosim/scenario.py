@@ -189,6 +189,11 @@ class Batch:
     def n_steps(self) -> int:
         return self.first.n_steps
 
+    @property
+    def n_ev(self) -> int:
+        """EVs per sample (the same in every sample of a level)."""
+        return self.first.fleet.n
+
     @functools.cached_property
     def ev_sample(self) -> np.ndarray:
         """The sample of each EV."""
@@ -218,6 +223,8 @@ def build_batch(scenarios: list[Scenario]) -> Batch:
 @functools.lru_cache(maxsize=2)
 def _build_batch(scenario_jsons: tuple[str, ...]) -> Batch:
     runs = tuple(_make_inputs(s) for s in scenario_jsons)
+    if len({r.fleet.n for r in runs}) != 1:  # a level places round(penetration x households) EVs in every sample
+        raise InputError("a batched run's samples must have as many EVs each")
     n_cp = len(runs[0].cp_bus_pos)
     dark = None if runs[0].dark_bus is None else np.stack([r.dark_bus for r in runs])
     return Batch(runs, concat_fleets([r.fleet for r in runs], n_cp), concat_mobility([r.mobility for r in runs]),

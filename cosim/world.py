@@ -200,13 +200,9 @@ def _run_batch(scenarios: list[Scenario], progress: bool) -> list[RunResult]:
         raise (exc.__context__ or exc) from None
     finally:
         rec = RECORDINGS.pop(token, None)
-    results = []
-    for k, sample in enumerate(scenarios):
-        a, b = batch.ev_offsets[k], batch.ev_offsets[k + 1]
-        own = {name: np.ascontiguousarray(v[..., a:b] if name.startswith("ev_") else v[:, k])
-               for name, v in rec.items()}  # laid out as in a run of its own: sums round alike
-        results.append(_result(sample, batch.samples[k], own))
-    return results
+    # each sample's recordings: contiguous views, laid out as in a run of its own (so sums round alike)
+    return [_result(sample, batch.samples[k], {name: v[k] for name, v in rec.items()})
+            for k, sample in enumerate(scenarios)]
 
 
 def _result(scenario: Scenario, inputs: Inputs, rec: dict) -> RunResult:

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import socket
-import sys
 import threading
 import time
 from collections import Counter
@@ -60,9 +59,9 @@ def run_samples(scenario_jsons: list[str], series_dirs: list[str | None], keep: 
     t0 = time.perf_counter()
     try:
         results = run_batch(scenarios)
-    except Exception:  # noqa: BLE001 - find the sample that fails; the others still count
+    except Exception as exc:  # noqa: BLE001 - find the sample that fails; the others still count
         if len(scenarios) == 1:
-            return [_failed(*sys.exc_info()[1:2])]
+            return [_failed(exc)]
         return [out for s, d in zip(scenario_jsons, series_dirs) for out in run_samples([s], [d], keep)]
     wall = (time.perf_counter() - t0) / len(scenarios)  # a batch's wall time, shared by its samples
     return [_outputs(r, wall, d, keep) for r, d in zip(results, series_dirs)]
