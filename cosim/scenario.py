@@ -151,12 +151,6 @@ class Inputs:
     def n_steps(self) -> int:
         return len(self.index)
 
-    def energised_cp(self, t: int) -> list[float]:
-        """1.0 for each connection point whose bus has supply during step t (all after the run), else 0.0."""
-        if self.dark_bus is None or t >= self.n_steps:
-            return [1.0] * len(self.cp_bus_pos)
-        return (~self.dark_bus[t, self.cp_bus_pos]).astype(float).tolist()
-
 
 @dataclass(frozen=True)
 class Batch:
