@@ -14,7 +14,6 @@ import numpy as np
 
 from hostcap.cosim.base import PopulationSim, summed
 from hostcap.cosim.base_case import no_ev_slack_kw
-from hostcap.cosim.scenario import build_inputs
 from hostcap.models.aggregator import fill_level_kw, fleet_bounds_kw
 
 
@@ -30,9 +29,8 @@ def daily_targets_kw(no_ev_kw: np.ndarray, steps_per_day: int, target_kw: float 
 
 def first_bounds_kw(scenario, n_samples: int) -> dict:
     """The bounds for the run's first step, before any reading: from the no-EV forecast (one per sample)."""
-    inp = build_inputs(scenario)
     no_ev = no_ev_slack_kw(scenario)
-    target = daily_targets_kw(no_ev, int(round(86400 / inp.dt_s)), scenario.peak_target_kw)[0]
+    target = daily_targets_kw(no_ev, int(round(1440 / scenario.step_min)), scenario.peak_target_kw)[0]
     lo, hi = fleet_bounds_kw(float(no_ev[0]), 0.0, target, scenario.trafo_export_limit_kw)
     return {"fleet_lo_kw": np.full(n_samples, lo), "fleet_hi_kw": np.full(n_samples, hi)}
 

@@ -54,10 +54,7 @@ class GridSim(PopulationSim):
             res.vm_pu[:], res.line_loading_pct[:], res.trafo_loading_pct[:] = np.nan, 0.0, 0.0
             res.p_slack_mw[:], res.q_slack_mvar[:], res.converged[:] = 0.0, 0.0, True
             if len(live):
-                part = self.solver.solve(p_bus_mw[live], q_bus_mvar[live], samples=live)
-                for name in ("vm_pu", "line_loading_pct", "trafo_loading_pct", "p_slack_mw", "q_slack_mvar",
-                             "converged"):
-                    getattr(res, name)[live] = getattr(part, name)
+                res.set_rows(live, self.solver.solve(p_bus_mw[live], q_bus_mvar[live], samples=live))
         rec = self.recording
         rec["vm_pu"][:, time] = res.vm_pu if dark is None else np.where(dark[:, time], np.nan, res.vm_pu)
         rec["line_loading_pct"][:, time] = res.line_loading_pct

@@ -39,6 +39,11 @@ class FlowResult:
     q_slack_mvar: np.ndarray  # (S,)
     converged: np.ndarray  # (S,) bool
 
+    def set_rows(self, rows: np.ndarray, part: "FlowResult") -> None:
+        """Take the results of samples `rows` from `part` (one row per entry of `rows`)."""
+        for name in self.__dataclass_fields__:
+            getattr(self, name)[rows] = getattr(part, name)
+
 
 def _injection_net(net):
     """Copy of the net whose loads and sgens are out of service and which has one load per bus."""
@@ -80,6 +85,7 @@ class PandapowerSolver:
         self._inj = self.net.load.index[self.net.load["name"] == "hostcap_injection"]
 
     def solve(self, p_mw: np.ndarray, q_mvar: np.ndarray, samples: np.ndarray | None = None) -> FlowResult:
+        """As `FastSolver.solve`; `samples` changes nothing here (each solve starts afresh)."""
         n = len(p_mw)
         net = self.net
         out = empty_result(net, n)
@@ -256,10 +262,7 @@ class FastSolver:
             bad = np.flatnonzero(~converged)
             if self._fallback is None:
                 self._fallback = PandapowerSolver(self.net, injection_net=False)
-            ref = self._fallback.solve(p_mw[bad], q_mvar[bad])
-            for name in ("vm_pu", "line_loading_pct", "trafo_loading_pct", "p_slack_mw", "q_slack_mvar",
-                         "converged"):
-                getattr(out, name)[bad] = getattr(ref, name)
+            out.set_rows(bad, self._fallback.solve(p_mw[bad], q_mvar[bad]))
         return out
 
     def _results(self, v: np.ndarray) -> FlowResult:

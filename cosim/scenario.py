@@ -162,7 +162,6 @@ class Batch:
     samples: tuple[Inputs, ...]
     fleet: Fleet
     mobility: Mobility
-    ev_offsets: np.ndarray  # sample s's EVs are fleet[ev_offsets[s]:ev_offsets[s + 1]]
     dark_bus: np.ndarray | None  # (S, n_steps, n_bus); None without outages
     v2h_capable: np.ndarray
 
@@ -188,10 +187,15 @@ class Batch:
         """EVs per sample (the same in every sample of a level)."""
         return self.first.fleet.n
 
+    @property
+    def ev_offsets(self) -> np.ndarray:
+        """Sample s's EVs are fleet[ev_offsets[s]:ev_offsets[s + 1]]."""
+        return np.arange(self.n_samples + 1) * self.n_ev
+
     @functools.cached_property
     def ev_sample(self) -> np.ndarray:
         """The sample of each EV."""
-        return np.repeat(np.arange(self.n_samples), np.diff(self.ev_offsets))
+        return np.repeat(np.arange(self.n_samples), self.n_ev)
 
     @functools.cached_property
     def home_cp(self) -> np.ndarray:
@@ -222,7 +226,7 @@ def _build_batch(scenario_jsons: tuple[str, ...]) -> Batch:
     n_cp = len(runs[0].cp_bus_pos)
     dark = None if runs[0].dark_bus is None else np.stack([r.dark_bus for r in runs])
     return Batch(runs, concat_fleets([r.fleet for r in runs], n_cp), concat_mobility([r.mobility for r in runs]),
-                 np.cumsum([0] + [r.fleet.n for r in runs]), dark, np.concatenate([r.v2h_capable for r in runs]))
+                 dark, np.concatenate([r.v2h_capable for r in runs]))
 
 
 def build_inputs(scenario: Scenario) -> Inputs:
