@@ -53,6 +53,7 @@ wildcard_constraints:
 rule all:
     input:
         f"{RES}/report.html",
+        f"{RES}/report.pdf",
         expand(f"{RES}/gis/{{feeder}}.gpkg", feeder=FEEDERS),
         expand(f"{RES}/maps/{{feeder}}/{{variant}}__{{kind}}.png", feeder=FEEDERS, variant=VARIANTS, kind=KINDS),
         expand(f"{RES}/maps/{{feeder}}.html", feeder=FEEDERS),
@@ -93,7 +94,8 @@ rule study:
     benchmark:
         f"logs/{NAME}/study.benchmark.tsv"
     shell:
-        "hostcap study {input.spec} --out results --workers {threads} --no-hosting > {log} 2>&1"
+        # the study runs for minutes: its progress bar and answer reach the terminal as well as the log
+        "hostcap study {input.spec} --out results --workers {threads} --no-hosting 2>&1 | tee {log}"
 
 
 rule hosting:
@@ -112,7 +114,7 @@ rule hosting:
     benchmark:
         f"logs/{NAME}/hosting.benchmark.tsv"
     shell:
-        "hostcap hosting {input.spec} --out results > {log} 2>&1"
+        "hostcap hosting {input.spec} --out results 2>&1 | tee {log}"
 
 
 rule gis:
@@ -174,8 +176,10 @@ rule report:
         value=f"{RES}/customer_value.csv",
         manifest=f"{RES}/manifest.json",
         gis=expand(f"{RES}/gis/{{feeder}}.gpkg", feeder=FEEDERS),
+        webmaps=expand(f"{RES}/maps/{{feeder}}.html", feeder=FEEDERS),  # the report links to them
     output:
-        report(f"{RES}/report.html", category="Report"),
+        html=report(f"{RES}/report.html", category="Report"),
+        pdf=report(f"{RES}/report.pdf", category="Report"),
     log:
         f"logs/{NAME}/report.log",
     benchmark:

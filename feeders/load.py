@@ -31,11 +31,11 @@ import pandapower as pp
 import pandapower.networks as pn
 from scipy import sparse
 
+from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.feeders.profiles import FeederProfiles, flat_profiles, simbench_profiles, table_profiles
 from hostcap.feeders.validate import validate_net
 from hostcap.models.errors import InputError
 
-DEFAULT_FEEDER = "simbench:1-LV-rural3--0-sw"
 HOUSEHOLD_MAX_KW = 30.0  # a larger residential load is split into homes of at most this size
 CLASSES = ("residential", "commercial", "agricultural")
 _SIMBENCH_CLASS = {"H": "residential", "G": "commercial", "L": "agricultural"}

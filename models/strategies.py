@@ -51,13 +51,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from hostcap.models.aggregator import dispatch
+from hostcap.models.choices import STRATEGIES
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, depart, integrate, limit_power
 from hostcap.models.mobility import Mobility
 from hostcap.models.outage import island_fleet
 from hostcap.models.tariff import OFF_PEAK
 
-STRATEGIES = ("uncontrolled", "smart", "v2g_tou", "v2h", "volt_watt", "v2g_peak_shave", "v2g_optimal")
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,15 @@ from pydantic import ValidationError
 from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.models.errors import InputError
 from hostcap.models.limits import BAND_NAMES
-from hostcap.models.strategies import STRATEGIES
+from hostcap.models.choices import STRATEGIES
 from hostcap.studies.errors import input_error
 
 log = logging.getLogger("hostcap")
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log progress messages.")
+@click.version_option(package_name="v2g-hostcap", prog_name="hostcap")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress messages (Dask's too).")
 def cli(verbose: bool):
     """v2g-hostcap: EV, V2G and V2H co-simulation and hosting-capacity studies on real feeders."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -70,6 +71,7 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
     from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
     from hostcap.models.outage import Outages, parse_outage
     from hostcap.models.tariff import load_tariff
+    from hostcap.studies.api import violated_criteria
     from hostcap.studies.outputs import check_out, write_run
 
     try:
@@ -88,6 +90,9 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
                f"({m['undervoltage_buses'] + m['overvoltage_buses']} buses break {scenario.band}), trafo max "
                f"{m['trafo_max_loading_pct']:.1f} %, peak {m['peak_demand_kw']:.1f} kW, "
                f"{result.inputs.n_steps} steps in {wall:.1f} s -> {out}")
+    broken = violated_criteria(m)
+    click.echo(f"limits ({scenario.band}, {scenario.line_limit_pct:g} % lines, {scenario.trafo_limit_pct:g} % "
+               f"transformer): " + (f"broken: {', '.join(broken)}" if broken else "none broken"))
     if scenario.tariff is not None:
         c, cur = result.customers(), scenario.tariff.currency
         ev = c[c["n_ev"] > 0]
@@ -147,10 +152,12 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_pe
     if not no_hosting and counts["failed"] < counts["total"]:
         import pandas as pd
 
-        from hostcap.studies.hosting import baseline_notes, too_few_samples
+        from hostcap.studies.hosting import answer_lines, baseline_notes, too_few_samples
         from hostcap.studies.runner import study_paths
 
         hosting = pd.read_csv(study_paths(spec, out).hosting)
+        for line in answer_lines(hosting):
+            click.echo(line)
         for note in baseline_notes(hosting):
             click.echo(f"note: {note}", err=True)
         if warn := too_few_samples(hosting):
@@ -195,9 +202,15 @@ def prepare_feeder(feeder_ref, name, profiles, out):
 @OUT
 def hosting(study_file, out):
     """Hosting capacity and locational results from a study's runs."""
-    from hostcap.studies.runner import write_hosting
+    import pandas as pd
 
-    write_hosting(_spec_and_feeder(study_file), out)
+    from hostcap.studies.hosting import answer_lines
+    from hostcap.studies.runner import study_paths, write_hosting
+
+    spec = _spec_and_feeder(study_file)
+    write_hosting(spec, out)
+    for line in answer_lines(pd.read_csv(study_paths(spec, out).hosting)):
+        click.echo(line)
 
 
 @cli.command()
@@ -231,21 +244,24 @@ def map_(study_file, feeder_ref, variant, kind, out):
 @STUDY
 @FEEDER
 @OUT
-def webmap(study_file, feeder_ref, out):
-    """Interactive HTML map of one feeder, a layer per variant."""
+@click.option("--basemap", is_flag=True, help="Draw OpenStreetMap tiles under the feeder (needs the web to show "
+              "them; without, the map works offline).")
+def webmap(study_file, feeder_ref, out, basemap):
+    """Interactive HTML map of one feeder (works offline), a layer per strategy and level."""
     from hostcap.studies.pipeline import write_webmap
 
-    click.echo(write_webmap(_spec_and_feeder(study_file, feeder_ref), out, feeder_ref))
+    click.echo(write_webmap(_spec_and_feeder(study_file, feeder_ref), out, feeder_ref, basemap=basemap))
 
 
 @cli.command()
 @STUDY
 @OUT
 def report(study_file, out):
-    """The study's self-contained HTML report."""
+    """The study's report: self-contained report.html and the same printed as report.pdf."""
     from hostcap.studies.pipeline import write_report
 
-    click.echo(write_report(_spec_and_feeder(study_file), out))
+    for path in write_report(_spec_and_feeder(study_file), out):
+        click.echo(path)
 
 
 @cli.command()

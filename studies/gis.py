@@ -1,18 +1,25 @@
 """Study results on the feeder's GIS layers: one GeoPackage per feeder and study.
 
-For every variant (strategy, plus its bidirectional share when a study has several), each element gets:
-buses `vm_min_pu_<v>`, `vm_max_pu_<v>`, `vm_worst_pu_<v>` (whichever of the two lies farther from
-1 pu), `p_violation_<v>` (share of samples in which the bus leaves the
-voltage band at the study's highest penetration level) and `lowest_pen_<v>` (median lowest violating
-penetration, NaN: no violation in at least half of the samples); lines and transformers
-`max_loading_pct_<v>`, `p_overload_<v>`, `lowest_pen_<v>`. Plus `vm_min_pu`, `vm_max_pu`,
-`max_loading_pct` over the whole study.
+Every column says what it is summed over. For every variant `<v>` (strategy, plus its bidirectional share
+as `_bNNN` when a study has several) and penetration level `<L>` (`pen040` = 40 % of households):
+
+- buses: `vm_min_pu_<v>`, `vm_max_pu_<v>`, `vm_worst_pu_<v>` (whichever of the two lies farther from 1 pu),
+  over all levels, samples and periods; `lowest_pen_<v>` (median lowest violating penetration, NaN: no
+  violation in at least half of the samples); per level `p_violation_<v>__<L>` (share of samples in which
+  the bus breaks the voltage criterion) and `vm_worst_pu_<v>__<L>`;
+- lines and transformers: `max_loading_pct_<v>`, `lowest_pen_<v>`, per level `p_overload_<v>__<L>` and
+  `max_loading_pct_<v>__<L>`;
+- `vm_min_pu__all_strategies`, `vm_max_pu__all_strategies`, `vm_worst_pu__all_strategies` and
+  `max_loading_pct__all_strategies`: the envelope over every strategy, level, sample and period.
 
 A `households` point layer (at each connection point's bus) shows who gains: per variant, at the study's
 highest penetration level, the median over samples and periods of each household's saving against
 uncontrolled charging and export revenue (with a priced tariff), its EV's extra battery-wear cost, and its
 backup hours and unserved energy in outages (with outages); the column names keep their unit and currency
 (`saving_vs_uncontrolled_EUR_<v>`).
+
+The GeoPackage carries QGIS layer styles (`studies/styles.py`): QGIS opens buses coloured by worst voltage
+and lines and transformers by loading, on the study's fixed scales.
 """
 from pathlib import Path
 
@@ -23,6 +30,7 @@ from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import topology_layers
 from hostcap.studies.customer_value import EV_FIGURES, OUTAGE_FIGURES, figure_columns
 from hostcap.studies.atomic import atomic_path
+from hostcap.studies.styles import write_layer_styles
 from hostcap.studies.spec import FeederEntry
 
 KEY = {"buses": ("bus", "bus"), "lines": ("line", "line"), "transformers": ("trafo", "trafo")}
@@ -32,35 +40,57 @@ def variant_name(strategy: str, v2g_share: float, shares: list[float]) -> str:
     return strategy if len(shares) == 1 else f"{strategy}_b{round(v2g_share * 100):03d}"
 
 
+def level_tag(penetration: float) -> str:
+    """Column suffix of a penetration level: 0.4 -> `pen040`."""
+    return f"pen{round(penetration * 100):03d}"
+
+
+def worst_voltage(vm_min_pu: pd.Series, vm_max_pu: pd.Series) -> pd.Series:
+    """Per element, the lower or the higher voltage, whichever lies farther from 1 pu."""
+    return vm_min_pu.where(1.0 - vm_min_pu >= vm_max_pu - 1.0, vm_max_pu)
+
+
 def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFrame | None = None
                  ) -> dict[str, gpd.GeoDataFrame]:
+    """The feeder's topology layers with the study's results as columns (the module docstring)."""
     layers = topology_layers(load_feeder(feeder.ref, feeder.profiles))
     if households is not None and "feeder" in households:
         layers["households"] = households_layer(layers["buses"], households[households["feeder"] == feeder.name])
     loc = loc[loc["feeder"] == feeder.name]
     shares = sorted(loc["v2g_share"].unique())
-    top_level = loc["penetration"].max()
     for layer, (element, id_col) in KEY.items():
         el = loc[loc["element"] == element]
-        gdf = layers[layer]
-        worst = el.groupby("index").agg(vm_min_pu=("vm_min_pu", "min"), vm_max_pu=("vm_max_pu", "max"),
-                                        max_loading_pct=("max_loading_pct", "max"))
-        cols = ["vm_min_pu", "vm_max_pu"] if element == "bus" else ["max_loading_pct"]
-        gdf = gdf.merge(worst[cols], left_on=id_col, right_index=True, how="left")
+        bus = element == "bus"
+        cols = {}
+        envelope = el.groupby("index").agg(vm_min_pu=("vm_min_pu", "min"), vm_max_pu=("vm_max_pu", "max"),
+                                           max_loading_pct=("max_loading_pct", "max"))
+        if bus:
+            cols["vm_min_pu__all_strategies"] = envelope["vm_min_pu"]
+            cols["vm_max_pu__all_strategies"] = envelope["vm_max_pu"]
+            cols["vm_worst_pu__all_strategies"] = worst_voltage(envelope["vm_min_pu"], envelope["vm_max_pu"])
+        else:
+            cols["max_loading_pct__all_strategies"] = envelope["max_loading_pct"]
         for (strategy, share), g in el.groupby(["strategy", "v2g_share"]):
             v = variant_name(strategy, share, shares)
             per = g.groupby("index").agg(vm_min_pu=("vm_min_pu", "min"), vm_max_pu=("vm_max_pu", "max"),
                                          max_loading_pct=("max_loading_pct", "max"),
                                          lowest=("lowest_violating_penetration", "first"))
-            per["p"] = g[g["penetration"] == top_level].set_index("index")["p_violation"]
-            names = ({"vm_min_pu": f"vm_min_pu_{v}", "vm_max_pu": f"vm_max_pu_{v}", "p": f"p_violation_{v}"}
-                     if element == "bus" else {"max_loading_pct": f"max_loading_pct_{v}", "p": f"p_overload_{v}"})
-            names["lowest"] = f"lowest_pen_{v}"
-            gdf = gdf.merge(per[list(names)].rename(columns=names), left_on=id_col, right_index=True, how="left")
-            if element == "bus":
-                vmin, vmax = gdf[f"vm_min_pu_{v}"], gdf[f"vm_max_pu_{v}"]
-                gdf[f"vm_worst_pu_{v}"] = vmin.where(1.0 - vmin >= vmax - 1.0, vmax)
-        layers[layer] = gdf
+            if bus:
+                cols[f"vm_min_pu_{v}"], cols[f"vm_max_pu_{v}"] = per["vm_min_pu"], per["vm_max_pu"]
+                cols[f"vm_worst_pu_{v}"] = worst_voltage(per["vm_min_pu"], per["vm_max_pu"])
+            else:
+                cols[f"max_loading_pct_{v}"] = per["max_loading_pct"]
+            cols[f"lowest_pen_{v}"] = per["lowest"]
+            for level, at in g.groupby("penetration"):
+                at, tag = at.set_index("index"), level_tag(level)
+                if bus:
+                    cols[f"p_violation_{v}__{tag}"] = at["p_violation"]
+                    cols[f"vm_worst_pu_{v}__{tag}"] = worst_voltage(at["vm_min_pu"], at["vm_max_pu"])
+                else:
+                    cols[f"p_overload_{v}__{tag}"] = at["p_violation"]
+                    cols[f"max_loading_pct_{v}__{tag}"] = at["max_loading_pct"]
+        table = pd.DataFrame(cols)
+        layers[layer] = layers[layer].merge(table, left_on=id_col, right_index=True, how="left")
     return layers
 
 
@@ -83,8 +113,12 @@ def households_layer(buses: gpd.GeoDataFrame, households: pd.DataFrame) -> gpd.G
     return gdf
 
 
-def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | Path) -> None:
-    """All layers into one GeoPackage, written under a temporary name and then renamed."""
+def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | Path, styles: dict[str, str] | None = None
+               ) -> None:
+    """All layers into one GeoPackage, with QGIS styles (layer name -> QML) in its `layer_styles` table,
+    written under a temporary name and then renamed."""
     with atomic_path(path, suffix=".gpkg") as tmp:
         for name, gdf in layers.items():
             gdf.to_file(tmp, layer=name, driver="GPKG")
+        if styles:
+            write_layer_styles(tmp, styles)

@@ -168,6 +168,20 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
     return hc
 
 
+def answer_lines(hc: pd.DataFrame) -> list[str]:
+    """The study's answer, one line per feeder, strategy and V2G share: hosting capacity (point and 95 %
+    confident, in % of households and EVs) and what binds above it."""
+    lines = []
+    for r in hc.itertuples():
+        point = "none" if pd.isna(r.hc_point) else f"{r.hc_point:.0%}"
+        sure = "none" if pd.isna(r.hc_confident) else f"{r.hc_confident:.0%}"
+        evs = "" if pd.isna(r.hc_evs) else f" ({r.hc_evs:.0f} EVs)"
+        binds = r.binding.replace(";", ", ") if isinstance(r.binding, str) and r.binding else "nothing up to the top level"
+        lines.append(f"{r.feeder} | {r.strategy} ({r.v2g_share:.0%} bidirectional): hosting capacity {point}{evs}, "
+                     f"{sure} at 95 % confidence; binding: {binds}")
+    return lines
+
+
 def baseline_notes(hc: pd.DataFrame) -> list[str]:
     """One sentence per feeder (and strategy and share) that breaks a criterion without any EV."""
     bad = hc[hc["baseline_violates"].fillna("") != ""]

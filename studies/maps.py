@@ -1,27 +1,45 @@
-"""Maps of a study's GeoPackage: static PNGs (matplotlib) and an interactive HTML map (folium).
+"""Maps of a study's GeoPackage: static PNGs (matplotlib), small multiples for the report, and an interactive
+HTML map that works offline.
 
-Static maps come in two kinds per feeder and variant: `lowest` (median lowest violating penetration per
-bus; grey where no violation) and `voltage` (worst bus voltage: the lowest or highest seen in any run,
-whichever is farther from 1 pu; blue below, red above). Geographic feeders are drawn
-in their UTM zone so that the scale bar is true; schematic layouts say so in the title and the scale bar.
+Static maps come in two kinds per feeder and variant, on the study's fixed scales (`studies/styles.py`):
+- `voltage`: buses by their worst voltage (the lowest or highest seen in any run, whichever is farther
+  from 1 pu) on the study's voltage scale, the band's limits marked on the colour bar; lines and the
+  transformer by their highest loading on the loading scale, the limit marked;
+- `lowest`: buses, lines and the transformer by the lowest penetration level at which they break their limit
+  (median over samples), one colour per study level; grey: no violation up to the highest level.
+Geographic feeders are drawn in their UTM zone, with a true scale bar and a north arrow; schematic layouts
+have neither, say "schematic layout" and label their axes in layout units.
+
+The interactive map (folium-offline: Leaflet and its plugins are inlined into the HTML, so it renders without
+network) has one layer per variant and level, chosen with radio buttons, with lines and the transformer
+coloured by loading and buses by worst voltage, pop-ups with each element's numbers and a legend. It draws
+no basemap unless asked (`basemap=True`, which needs the web to show OpenStreetMap tiles and says so).
 """
 import io
 from pathlib import Path
 
-import folium
 import geopandas as gpd
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.colors import Normalize, TwoSlopeNorm  # noqa: E402
+import pandas as pd  # noqa: E402
+import offlinefolium as folium  # noqa: E402
+from matplotlib.cm import ScalarMappable  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from hostcap.models.errors import InputError  # noqa: E402
 from hostcap.studies.atomic import atomic_path  # noqa: E402
+from hostcap.studies.gis import level_tag  # noqa: E402
+from hostcap.studies.styles import NO_DATA, Scale, level_colours  # noqa: E402
 
-KINDS = {"lowest": ("lowest_pen_{v}", "lowest violating EV penetration (median over samples)", "viridis"),
-         "voltage": ("vm_worst_pu_{v}", "worst bus voltage (pu), farthest from 1 pu", "coolwarm")}
+KINDS = {"lowest": "lowest violating EV penetration (median over samples)",
+         "voltage": "worst bus voltage and highest loading over all runs"}
+SCHEMATIC_NOTE = "schematic layout (no real coordinates)"
 
 
 def read_layers(gpkg: str | Path) -> dict[str, gpd.GeoDataFrame]:
@@ -34,94 +52,227 @@ def _nice_length(span: float) -> float:
     return float(min((1, 2, 5, 10), key=lambda m: abs(m * exp - raw)) * exp)
 
 
-def static_map(layers: dict, variant: str, kind: str, path: str | Path, title: str) -> None:
-    """Write the static map as a PNG file."""
-    with atomic_path(path, suffix=".png") as tmp:
-        tmp.write_bytes(static_map_png(layers, variant, kind, title))
+def _projected(layers: dict) -> tuple[dict, bool]:
+    """The layers in metres (UTM) when geographic, and whether the layout is schematic."""
+    schematic = bool(layers["buses"]["schematic"].any())
+    if schematic:
+        return layers, True
+    utm = layers["buses"].estimate_utm_crs()
+    return {k: v.to_crs(utm) for k, v in layers.items()}, False
 
 
-def static_map_png(layers: dict, variant: str, kind: str, title: str) -> bytes:
-    """The static map as PNG bytes: buses coloured by the map's kind, lines, transformers, colour bar,
-    title, scale bar and north arrow."""
-    if kind not in KINDS:
-        raise InputError(f"map kind: unknown '{kind}', choose one of {', '.join(KINDS)}")
-    column, label, cmap = KINDS[kind]
-    column = column.format(v=variant)
+def _colours(values, scale: Scale) -> list[str]:
+    return [scale.colour(float(v)) for v in values]
+
+
+def _level_colours(values, levels: dict[float, str]) -> list[str]:
+    return [NO_DATA if v != v else levels.get(round(float(v), 6), NO_DATA) for v in values]
+
+
+def _draw(ax, layers: dict, bus_col: list[str], line_col: list[str], trafo_col: list[str], *, small: bool) -> None:
+    """Lines, buses and transformers in the given colours (plain matplotlib: geopandas' plot redraws the
+    whole figure per call, minutes for a figure of small multiples)."""
     buses, lines, trafos = layers["buses"], layers["lines"], layers["transformers"]
-    if column not in buses:
-        raise InputError(f"map: no results for variant '{variant}' in this GeoPackage")
-    schematic = bool(buses["schematic"].any())
-    if not schematic:
-        utm = buses.estimate_utm_crs()
-        buses, lines, trafos = buses.to_crs(utm), lines.to_crs(utm), trafos.to_crs(utm)
-    fig, ax = plt.subplots(figsize=(9, 8), constrained_layout=True)
-    lines.plot(ax=ax, color="#999999", linewidth=0.8, zorder=1)
-    missing = buses[buses[column].isna()]
-    if len(missing):
-        missing.plot(ax=ax, color="#cccccc", markersize=12, zorder=2,
-                     label="no violation" if kind == "lowest" else "no result")
-    shown = buses[buses[column].notna()]
-    if len(shown):
-        if kind == "lowest":
-            norm = Normalize(0.0, 1.0)
-        else:
-            norm = TwoSlopeNorm(1.0, min(float(shown[column].min()), 0.999), max(float(shown[column].max()), 1.001))
-        shown.plot(ax=ax, column=column, cmap=cmap, norm=norm, markersize=22, zorder=3, legend=True,
-                   legend_kwds={"label": label, "shrink": 0.7})
-    trafos.plot(ax=ax, color="black", marker="^", markersize=90, zorder=4, label="transformer")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.add_collection(LineCollection([np.asarray(g.coords)[:, :2] for g in lines.geometry], colors=line_col,
+                                     linewidths=1.2 if small else 2.2, zorder=1, capstyle="round"))
+    ax.scatter(buses.geometry.x, buses.geometry.y, c=bus_col, s=6 if small else 26, edgecolors="#333333",
+               linewidths=0.2 if small else 0.4, zorder=3)
+    ax.scatter(trafos.geometry.x, trafos.geometry.y, c=trafo_col, marker="^", s=40 if small else 140,
+               edgecolors="black", linewidths=0.8, zorder=4)
+    ax.autoscale_view()
+    ax.set_aspect("equal", adjustable="datalim")
+
+
+def _colourbar(fig, ax, scale: Scale, label: str) -> None:
+    bar = fig.colorbar(ScalarMappable(Normalize(scale.lo, scale.hi), plt.get_cmap(scale.cmap)), ax=ax,
+                       shrink=0.6, extend="both", pad=0.01)
+    bar.set_label(label, fontsize=8)
+    ticks = sorted(set(np.round(np.linspace(scale.lo, scale.hi, 5), 4)) | set(scale.marks))
+    bar.set_ticks(ticks)
+    bar.ax.tick_params(labelsize=7)
+    for mark in scale.marks:
+        bar.ax.axhline(mark, color="black", linewidth=2)
+
+
+def _decorate(ax, schematic: bool) -> None:
+    """Scale bar and north arrow on a geographic map; axis units and a note on a schematic one."""
+    if schematic:
+        ax.set_xlabel("x (layout units, not metres)", fontsize=8)
+        ax.set_ylabel("y (layout units)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.text(0.01, 0.99, SCHEMATIC_NOTE, transform=ax.transAxes, va="top", fontsize=8, style="italic",
+                bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.8})
+        return
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     length = _nice_length(x1 - x0)
     bx, by = x0 + 0.05 * (x1 - x0), y0 + 0.05 * (y1 - y0)
     ax.plot([bx, bx + length], [by, by], color="black", linewidth=3)
-    unit = "layout units (schematic)" if schematic else "m"
-    ax.text(bx + length / 2, by + 0.015 * (y1 - y0), f"{length:g} {unit}", ha="center", fontsize=8)
+    ax.text(bx + length / 2, by + 0.015 * (y1 - y0), f"{length:g} m", ha="center", fontsize=8)
     ax.annotate("N", xy=(0.95, 0.95), xytext=(0.95, 0.85), xycoords="axes fraction", ha="center",
                 fontsize=12, fontweight="bold", arrowprops={"facecolor": "black", "width": 3, "headwidth": 10})
-    ax.set_title(("SCHEMATIC LAYOUT (no real coordinates) - " if schematic else "") + title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def _png(fig, dpi: int = 100) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
+    fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     return buf.getvalue()
 
 
-def _popup(row, columns) -> str:
-    cells = "".join(f"<tr><th>{c}</th><td>{row[c]:.4g}</td></tr>" if isinstance(row[c], float)
-                    else f"<tr><th>{c}</th><td>{row[c]}</td></tr>" for c in columns)
-    return f"<table>{cells}</table>"
+def static_map(layers: dict, variant: str, kind: str, path: str | Path, title: str, *, vscale: Scale,
+               lscale: Scale, levels: list[float]) -> None:
+    """Write the static map as a PNG file."""
+    png = static_map_png(layers, variant, kind, title, vscale=vscale, lscale=lscale, levels=levels)
+    with atomic_path(path, suffix=".png") as tmp:
+        tmp.write_bytes(png)
 
 
-def interactive_map(layers: dict, variants: list[str], path: str | Path, title: str) -> None:
-    """One folium map, a layer per variant; pop-ups with each element's numbers."""
-    buses, lines = layers["buses"], layers["lines"]
-    schematic = bool(buses["schematic"].any())
-    if schematic:
-        fmap = folium.Map(crs="Simple", tiles=None, zoom_start=0,
-                          location=[float(buses.geometry.y.mean()), float(buses.geometry.x.mean())])
+def static_map_png(layers: dict, variant: str, kind: str, title: str, *, vscale: Scale, lscale: Scale,
+                   levels: list[float]) -> bytes:
+    """The static map of one variant as PNG bytes (the module docstring)."""
+    return _png(static_map_figure(layers, variant, kind, title, vscale=vscale, lscale=lscale, levels=levels))
+
+
+def static_map_figure(layers: dict, variant: str, kind: str, title: str, *, vscale: Scale, lscale: Scale,
+                      levels: list[float]):
+    """The static map of one variant as a matplotlib figure."""
+    if kind not in KINDS:
+        raise InputError(f"map kind: unknown '{kind}', choose one of {', '.join(KINDS)}")
+    if f"lowest_pen_{variant}" not in layers["buses"]:
+        raise InputError(f"map: no results for variant '{variant}' in this GeoPackage")
+    layers, schematic = _projected(layers)
+    buses, lines, trafos = layers["buses"], layers["lines"], layers["transformers"]
+    fig, ax = plt.subplots(figsize=(10, 8), constrained_layout=True)
+    if kind == "voltage":
+        _draw(ax, layers, _colours(buses[f"vm_worst_pu_{variant}"], vscale),
+              _colours(lines[f"max_loading_pct_{variant}"], lscale),
+              _colours(trafos[f"max_loading_pct_{variant}"], lscale), small=False)
+        _colourbar(fig, ax, vscale, vscale.label)
+        _colourbar(fig, ax, lscale, "lines and transformer (triangle): " + lscale.label)
     else:
-        fmap = folium.Map(location=[float(buses.geometry.y.mean()), float(buses.geometry.x.mean())],
-                          zoom_start=16, tiles="OpenStreetMap")
-    heading = ("SCHEMATIC LAYOUT (no real coordinates) - " if schematic else "") + title
-    fmap.get_root().html.add_child(folium.Element(f"<h3 style='margin:4px'>{heading}</h3>"))
-    for v in variants:
-        group = folium.FeatureGroup(name=v, show=v == variants[0])
-        line_cols = ["line", "max_loading_pct_" + v, "p_overload_" + v, "lowest_pen_" + v]
-        for _, row in lines.iterrows():
-            coords = [(y, x) for x, y in row.geometry.coords]
-            loading = row.get("max_loading_pct_" + v, np.nan)
-            colour = "#d7191c" if loading > 100 else "#fdae61" if loading > 80 else "#2c7bb6"
-            folium.PolyLine(coords, color=colour, weight=3, popup=folium.Popup(_popup(row, line_cols))).add_to(group)
-        bus_cols = ["bus", "vm_min_pu_" + v, "vm_max_pu_" + v, "vm_worst_pu_" + v, "p_violation_" + v,
-                    "lowest_pen_" + v]
-        for _, row in buses.iterrows():
-            bad = row.get("p_violation_" + v, 0) > 0
-            folium.CircleMarker((row.geometry.y, row.geometry.x), radius=4, fill=True, fill_opacity=0.9,
-                                color="#d7191c" if bad else "#1a9641",
-                                popup=folium.Popup(_popup(row, bus_cols))).add_to(group)
+        colours = level_colours(levels)
+        _draw(ax, layers, _level_colours(buses[f"lowest_pen_{variant}"], colours),
+              _level_colours(lines[f"lowest_pen_{variant}"], colours),
+              _level_colours(trafos[f"lowest_pen_{variant}"], colours), small=False)
+        handles = [Patch(color=c, label=f"{lv:.0%}") for lv, c in colours.items()]
+        handles += [Patch(color=NO_DATA, label=f"no violation up to {max(levels):.0%}"),
+                    Line2D([], [], marker="^", color="black", linestyle="", label="transformer")]
+        ax.legend(handles=handles, title="lowest violating\npenetration", fontsize=8, title_fontsize=8,
+                  loc="center left", bbox_to_anchor=(1.01, 0.5))
+    _decorate(ax, schematic)
+    ax.set_title(title, fontsize=10, wrap=True)
+    return fig
+
+
+def small_multiples_png(layers: dict, variants: list[str], levels: list[float], title: str, *,
+                        vscale: Scale, lscale: Scale) -> bytes:
+    """One panel per variant (rows) and level (columns): buses by worst voltage, lines and the transformer
+    by highest loading at that level, on the study's fixed scales."""
+    layers, schematic = _projected(layers)
+    buses, lines, trafos = layers["buses"], layers["lines"], layers["transformers"]
+    rows, cols = len(variants), len(levels)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols + 1.6, 1.9 * rows + 0.8), squeeze=False,
+                             constrained_layout=True)
+    for i, v in enumerate(variants):
+        for j, level in enumerate(levels):
+            ax, tag = axes[i][j], level_tag(level)
+            _draw(ax, layers, _colours(buses.get(f"vm_worst_pu_{v}__{tag}", np.full(len(buses), np.nan)), vscale),
+                  _colours(lines.get(f"max_loading_pct_{v}__{tag}", np.full(len(lines), np.nan)), lscale),
+                  _colours(trafos.get(f"max_loading_pct_{v}__{tag}", np.full(len(trafos), np.nan)), lscale),
+                  small=True)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"{level:.0%} EVs", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(v, fontsize=9)
+    _colourbar(fig, axes[:, -1].tolist(), vscale, "buses: " + vscale.label)
+    _colourbar(fig, axes[:, -1].tolist(), lscale, "lines, transformer: " + lscale.label)
+    fig.suptitle(title + (f" - {SCHEMATIC_NOTE}" if schematic else ""), fontsize=10)
+    return _png(fig, dpi=80)
+
+
+def _popup(row, columns: dict[str, str]) -> str:
+    cells = []
+    for label, c in columns.items():
+        value = row.get(c, np.nan)
+        shown = f"{value:.4g}" if isinstance(value, float) and value == value else "-" if value != value else value
+        cells.append(f"<tr><th style='text-align:left'>{label}</th><td>{shown}</td></tr>")
+    return "<table>" + "".join(cells) + "</table>"
+
+
+def _legend(vscale: Scale, lscale: Scale, note: str) -> str:
+    def bar(scale: Scale, label: str) -> str:
+        stops = ",".join(scale.colour(scale.lo + k * (scale.hi - scale.lo) / 10) for k in range(11))
+        marks = "".join(f"<div style='position:absolute;left:{100 * (m - scale.lo) / (scale.hi - scale.lo):.1f}%;"
+                        f"top:0;height:12px;border-left:2px solid black'></div>" for m in scale.marks)
+        return (f"<div style='margin-top:4px'>{label}</div><div style='position:relative;width:220px;height:12px;"
+                f"background:linear-gradient(to right,{stops})'>{marks}</div><div style='display:flex;"
+                f"justify-content:space-between;width:220px'><span>{scale.lo:g}</span><span>{scale.hi:g}</span></div>")
+    return ("<div id='hostcap-legend' style='position:fixed;bottom:16px;left:16px;z-index:9999;background:white;"
+            "padding:6px 8px;border:1px solid #888;font:12px sans-serif'>"
+            + bar(vscale, vscale.label) + bar(lscale, "lines, transformer: " + lscale.label)
+            + f"<div style='margin-top:4px;color:#555'>grey: no result; {note}</div></div>")
+
+
+def _geojson(gdf: gpd.GeoDataFrame, scale: Scale, column: str, popup: dict[str, str], radius: float = 0.0):
+    """One GeoJSON layer: each feature coloured by `column` on `scale`, its numbers (4 significant digits)
+    in a pop-up labelled by `popup`'s keys."""
+    def values(c):
+        return gdf[c] if c in gdf else pd.Series(np.nan, index=gdf.index)
+
+    data = gpd.GeoDataFrame({f"f{i}": [float(f"{x:.4g}") if isinstance(x, float) else x for x in values(c)]
+                             for i, c in enumerate(popup.values())}, geometry=gdf.geometry.values, crs=gdf.crs)
+    data["colour"] = [scale.colour(float(x)) for x in values(column)]
+    fields = [f"f{i}" for i in range(len(popup))]
+    tip = folium.GeoJsonPopup(fields=fields, aliases=list(popup), localize=False)
+    if radius:  # points: circles, filled with their colour
+        return folium.GeoJson(data, marker=folium.CircleMarker(radius=radius, weight=1, color="#222222",
+                                                               fill=True, fill_opacity=0.95),
+                              style_function=lambda f: {"fillColor": f["properties"]["colour"]}, popup=tip)
+    return folium.GeoJson(data, style_function=lambda f: {"color": f["properties"]["colour"], "weight": 4,
+                                                          "opacity": 0.9}, popup=tip)
+
+
+def interactive_map(layers: dict, variants: list[str], levels: list[float], path: str | Path, title: str, *,
+                    vscale: Scale, lscale: Scale, basemap: bool = False) -> None:
+    """The offline HTML map (the module docstring): a layer per variant and level."""
+    buses, lines, trafos = layers["buses"], layers["lines"], layers["transformers"]
+    schematic = bool(buses["schematic"].any())
+    centre = [float(buses.geometry.y.mean()), float(buses.geometry.x.mean())]
+    if schematic or not basemap:
+        fmap = folium.Map(location=centre, tiles=None, crs="Simple" if schematic else "EPSG3857",
+                          zoom_start=0 if schematic else 16)
+    else:
+        fmap = folium.Map(location=centre, zoom_start=16, tiles="OpenStreetMap")
+    note = (SCHEMATIC_NOTE if schematic else "OpenStreetMap basemap: needs the web" if basemap
+            else "no basemap (works offline)")
+    fmap.get_root().html.add_child(folium.Element(
+        f"<h3 style='margin:4px;font-family:sans-serif'>{title}</h3>"
+        f"<div style='margin:0 4px;font:12px sans-serif;color:#555'>{note}; choose strategy and level top right; "
+        "click an element for its numbers</div>"))
+    for v, level in ((v, level) for v in variants for level in levels):
+        tag = level_tag(level)
+        # shown first: the first strategy at the highest level
+        group = folium.FeatureGroup(name=f"{v}, {level:.0%} EVs", overlay=False,
+                                    show=(v, level) == (variants[0], max(levels)))
+        _geojson(lines, lscale, f"max_loading_pct_{v}__{tag}", {
+            "line": "line", "max loading (%)": f"max_loading_pct_{v}__{tag}", "P(overload)": f"p_overload_{v}__{tag}",
+            "lowest violating penetration": f"lowest_pen_{v}", "length (km)": "length_km"}).add_to(group)
+        _geojson(buses, vscale, f"vm_worst_pu_{v}__{tag}", {
+            "bus": "bus", "worst voltage (pu)": f"vm_worst_pu_{v}__{tag}", "P(violation)": f"p_violation_{v}__{tag}",
+            "lowest violating penetration": f"lowest_pen_{v}", "min over all levels (pu)": f"vm_min_pu_{v}",
+            "max over all levels (pu)": f"vm_max_pu_{v}"}, radius=5).add_to(group)
+        _geojson(trafos, lscale, f"max_loading_pct_{v}__{tag}", {
+            "transformer": "trafo", "rating (MVA)": "sn_mva", "max loading (%)": f"max_loading_pct_{v}__{tag}",
+            "P(overload)": f"p_overload_{v}__{tag}"}, radius=11).add_to(group)
         group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.get_root().html.add_child(folium.Element(_legend(vscale, lscale, note)))
+    bounds = buses.total_bounds
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     with atomic_path(path, suffix=".html") as tmp:
         fmap.save(str(tmp))

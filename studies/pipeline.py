@@ -17,6 +17,7 @@ from hostcap.studies.gis import study_layers, variant_name, write_gpkg
 from hostcap.studies.report import write_report as _write_report
 from hostcap.studies.runner import safe_name, study_paths
 from hostcap.studies.spec import StudySpec
+from hostcap.studies.styles import loading_scale, study_styles, voltage_scale
 
 
 def feeder_slug(name: str) -> str:
@@ -65,46 +66,71 @@ def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
     loc = pd.read_parquet(_require(paths.locational, "hosting"))
     households = pd.read_parquet(_require(paths.households, "study"))
     path = gis_path(spec, out, ref)
-    write_gpkg(study_layers(spec.feeder(ref), loc, households), path)
+    write_gpkg(study_layers(spec.feeder(ref), loc, households), path,
+               study_styles(spec.band, spec.trafo_limit_pct, spec.line_limit_pct))
     return path
 
 
+def periods_text(spec: StudySpec, ref: str) -> str:
+    return ", ".join(f"{p.name} ({p.start} + {p.days} d)" for p in spec.periods_of(spec.feeder(ref)))
+
+
 def map_title(spec: StudySpec, ref: str, variant: str, kind: str) -> str:
-    what = "lowest violating penetration" if kind == "lowest" else "worst voltage"
-    return f"{ref} | {variant} | {what} | study {spec.name}"
+    """Feeder, strategy and V2G share, what is drawn, voltage criterion and periods."""
+    strategy, share = variant_parts(spec, variant)
+    return (f"{ref} | {strategy}, {share:.0%} of EVs bidirectional | {maps.KINDS[kind]}\n"
+            f"criterion {spec.band}; periods {periods_text(spec, ref)}; study {spec.name}")
+
+
+def variant_parts(spec: StudySpec, variant: str) -> tuple[str, float]:
+    for s in spec.strategies:
+        for b in spec.v2g_shares:
+            if variant_name(s, b, spec.v2g_shares) == variant:
+                return s, b
+    raise InputError(f"variant: '{variant}' is not in study {spec.name} ({', '.join(variants(spec))})")
+
+
+def scales(spec: StudySpec) -> dict:
+    """The study's fixed colour scales (`studies/styles.py`)."""
+    return {"vscale": voltage_scale(spec.band), "lscale": loading_scale(spec.line_limit_pct)}
 
 
 def write_map(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
     layers = maps.read_layers(_require(gis_path(spec, out, ref), "gis"))
     path = map_path(spec, out, ref, variant, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
-    maps.static_map(layers, variant, kind, path, map_title(spec, ref, variant, kind))
+    maps.static_map(layers, variant, kind, path, map_title(spec, ref, variant, kind), levels=spec.penetrations,
+                    **scales(spec))
     return path
 
 
-def write_webmap(spec: StudySpec, out: str | Path, ref: str) -> Path:
+def write_webmap(spec: StudySpec, out: str | Path, ref: str, basemap: bool = False) -> Path:
     layers = maps.read_layers(_require(gis_path(spec, out, ref), "gis"))
     path = webmap_path(spec, out, ref)
     path.parent.mkdir(parents=True, exist_ok=True)
-    maps.interactive_map(layers, variants(spec), path, f"{ref} | study {spec.name}")
+    maps.interactive_map(layers, variants(spec), spec.penetrations, path,
+                         f"{ref} | study {spec.name} | criterion {spec.band}; periods {periods_text(spec, ref)}",
+                         basemap=basemap, **scales(spec))
     return path
 
 
 def report_maps(spec: StudySpec, out: str | Path) -> list[tuple[str, bytes]]:
-    """Every static map (title, PNG bytes), drawn from the GeoPackages by the same function as the map
-    files, so that the report depends on the GIS layers and not on the PNG files."""
+    """Per feeder, the small multiples (variant x level) drawn from its GeoPackage, so that the report
+    depends on the GIS layers and not on the PNG files: (title, PNG bytes)."""
     images = []
     for feeder in spec.feeders:
         layers = maps.read_layers(_require(gis_path(spec, out, feeder.name), "gis"))
-        for v in variants(spec):
-            for k in maps.KINDS:
-                title = map_title(spec, feeder.name, v, k)
-                images.append((title, maps.static_map_png(layers, v, k, title)))
+        title = (f"{feeder.name}: worst bus voltage and highest loading per strategy and EV penetration "
+                 f"(criterion {spec.band}; periods {periods_text(spec, feeder.name)})")
+        images.append((title, maps.small_multiples_png(layers, variants(spec), spec.penetrations, title,
+                                                       **scales(spec))))
     return images
 
 
-def write_report(spec: StudySpec, out: str | Path) -> Path:
+def write_report(spec: StudySpec, out: str | Path) -> tuple[Path, Path]:
     paths = study_paths(spec, out)
     _require(paths.runs, "study")
     _require(paths.hosting, "hosting")
-    return _write_report(spec, study_paths(spec, out).root, report_maps(spec, out))
+    root = study_paths(spec, out).root
+    webmaps = [(f.name, webmap_path(spec, out, f.name).relative_to(root).as_posix()) for f in spec.feeders]
+    return _write_report(spec, root, report_maps(spec, out), webmaps)

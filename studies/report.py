@@ -1,18 +1,22 @@
-"""The study report: one self-contained HTML file (images embedded as base64 PNG).
+"""The study report: report.html, self-contained (images embedded as base64 PNG), and report.pdf, printed
+from the same HTML by WeasyPrint; both from one Jinja2 template (studies/templates/report.html.j2).
 
-Contents: a summary table per feeder x variant, hosting-capacity curves, voltage and transformer-loading
-duration curves of chosen scenarios (the highest penetration level, sample 0, re-run from the same seed:
-runs are reproducible, so the curves are those of the study's runs), what the households get (saving
-against uncontrolled charging, export revenue, extra battery wear and its cost, outage backup: from
-customer_value.csv, with a plot), the maps, and assumptions and provenance.
+Contents: the answer (hosting capacity per feeder and strategy, what binds), a summary table at the highest
+level (hosting capacity with its 95 % confident value, P(violation) with its interval, min and max voltage,
+transformer and line loading, peak against the same periods without EVs), hosting capacity under each
+voltage criterion, hosting-capacity curves with their intervals, duration curves of the lowest and highest
+bus voltage and the transformer loading of chosen scenarios (the highest level, sample 0, re-run from the
+same seed: runs are reproducible, so the curves are those of the study's runs), what the households get
+(from customer_value.csv), per feeder a map of every strategy and level (small multiples on the study's
+fixed scales) and links to the interactive maps, and assumptions and provenance.
 """
 import base64
-import html
 import io
 import json
 import warnings
 from pathlib import Path
 
+import jinja2
 import matplotlib
 
 matplotlib.use("Agg")
@@ -25,15 +29,16 @@ from hostcap.models.errors import InputError  # noqa: E402
 from hostcap.models.limits import BANDS, voltage_band  # noqa: E402
 from hostcap.models.strategies import VoltWattCurve  # noqa: E402
 from hostcap.models.tariff import Tariff  # noqa: E402
-from hostcap.studies.atomic import write_text  # noqa: E402
+from hostcap.studies.atomic import atomic_path, write_text  # noqa: E402
 from hostcap.studies.gis import variant_name  # noqa: E402
-from hostcap.studies.hosting import baseline_notes, min_samples_confident, too_few_samples  # noqa: E402
+from hostcap.studies.hosting import (answer_lines, baseline_notes, min_samples_confident,  # noqa: E402
+                                     too_few_samples)
 from hostcap.studies.spec import StudySpec  # noqa: E402
 from hostcap.studies.sweep import sweep  # noqa: E402
 
-CSS = """body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em;color:#222}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}
-th{background:#eee}img{max-width:100%}h2{border-bottom:1px solid #ccc}code{background:#f4f4f4}"""
+TEMPLATE = "report.html.j2"
+STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 1)), "P"),
+          ((0, (3, 1, 1, 1, 1, 1)), "X")]  # a line style and marker per strategy: told apart in grey too
 
 
 def tariff_text(spec: StudySpec) -> str:
@@ -66,192 +71,248 @@ def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return _data_uri(buf.getvalue())
 
 
-def _img(src: str, alt: str) -> str:
-    return f'<figure><img src="{src}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def summary_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame) -> pd.DataFrame:
+def _figure(src: str, caption: str) -> dict:
+    return {"src": src, "caption": caption}
+
+
+def number(x, digits: int = 3) -> str:
+    """A number as a person writes it: '-' for missing, no exponent, thousands separated, at most `digits`
+    significant digits and no trailing zeros beyond them (2.84e-14 -> '0', 6190.4 -> '6,190', 1.0 -> '1')."""
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "-"
+    x = float(x)
+    if abs(x) < 10 ** -(digits + 2):
+        return "0"
+    decimals = max(digits - 1 - int(np.floor(np.log10(abs(x)))), 0)
+    text = f"{x:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _pct(x) -> str:
+    return "none" if x is None or not np.isfinite(x) else f"{100 * x:.0f} %"
+
+
+def summary_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame, prob: pd.DataFrame) -> pd.DataFrame:
+    """Per feeder and variant at the highest level (formatted for reading; hosting_capacity.csv and
+    runs.parquet hold the numbers)."""
     ok = runs[runs["status"] == "ok"]
     top = max(spec.penetrations)
     rows = []
     for _, h in hosting.iterrows():
-        sel = ok[(ok["feeder"] == h["feeder"]) & (ok["strategy"] == h["strategy"]) & (ok["v2g_share"] == h["v2g_share"])]
-        at_top = sel[sel["penetration"] == top]
-        base_peak = float(at_top["peak_demand_no_ev_kw"].median())  # the same period without EVs
+        at_top = ok[(ok["feeder"] == h["feeder"]) & (ok["strategy"] == h["strategy"])
+                    & (ok["v2g_share"] == h["v2g_share"]) & (ok["penetration"] == top)]
+        p = prob[(prob["feeder"] == h["feeder"]) & (prob["strategy"] == h["strategy"])
+                 & (prob["v2g_share"] == h["v2g_share"]) & (prob["penetration"] == top)]
+        base_peak = float(at_top["peak_demand_no_ev_kw"].median())  # the same periods without EVs
         top_peak = float(at_top["peak_demand_kw"].median())
+        change = f" ({100 * (top_peak / base_peak - 1):+.0f} %)" if base_peak else ""
+        binding = h["binding"] if isinstance(h["binding"], str) and h["binding"] else ""
         rows.append({
-            "feeder": h["feeder"], "variant": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
-            "hosting capacity (%)": 100 * h["hc_point"],
-            "hosting capacity, 95 % confident (%)": 100 * h["hc_confident"], "hosting capacity (EVs)": h["hc_evs"],
-            "binding": (h["binding"] if isinstance(h["binding"], str) else "").replace(";", ", ") or "none",
-            "samples per level (fewest)": h["n_samples_min"],
-            "V2G uplift (pp)": 100 * h["uplift_vs_uncontrolled"],
-            "violates without EVs": h["baseline_violates"] if isinstance(h["baseline_violates"], str) else "",
-            f"peak at {top:.0%} vs no EV (kW)": top_peak - base_peak,
-            f"peak at {top:.0%} vs no EV (%)": 100 * (top_peak / base_peak - 1) if base_peak else np.nan,
-            f"min / max voltage at {top:.0%} (pu)": f"{at_top['v_min_pu'].min():.3f} / {at_top['v_max_pu'].max():.3f}",
-            f"max transformer loading at {top:.0%} (%)": float(at_top["trafo_max_loading_pct"].max()),
-            f"reverse flow at {top:.0%} (kW, max)": float(at_top["reverse_flow_max_kw"].max()),
-            f"EV unmet energy at {top:.0%} (kWh, median)": float(at_top["ev_unmet_kwh"].median()),
-            f"V2G energy at {top:.0%} (kWh, median)": float(at_top["ev_discharged_kwh"].median()),
-            f"fleet energy change at {top:.0%} (kWh, median)": float(at_top["ev_energy_delta_kwh"].median()),
+            "feeder": h["feeder"], "strategy": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
+            "hosting capacity": _pct(h["hc_point"]) + ("" if pd.isna(h["hc_evs"]) else f" ({h['hc_evs']:.0f} EVs)"),
+            "95 % confident": _pct(h["hc_confident"]),
+            "binding": binding.replace(";", ", ") or "none up to the top level",
+            "P(violation) [95 % interval]": "-" if p.empty else
+            f"{number(p['p_violation'].iloc[0], 2)} [{number(p['p_violation_lo'].iloc[0], 2)}-"
+            f"{number(p['p_violation_hi'].iloc[0], 2)}]",
+            "uplift vs uncontrolled (pp)": number(100 * h["uplift_vs_uncontrolled"], 2),
+            "min voltage (pu)": f"{at_top['v_min_pu'].min():.3f}",
+            "max voltage (pu)": f"{at_top['v_max_pu'].max():.3f}",
+            "max transformer loading (%)": number(at_top["trafo_max_loading_pct"].max()),
+            "max line loading (%)": number(at_top["line_max_loading_pct"].max()),
+            "peak (kW) and change vs no EVs": f"{number(top_peak)} ({number(base_peak)} without){change}",
+            "reverse flow, max (kW)": number(at_top["reverse_flow_max_kw"].max()),
+            "V2G energy (kWh, median)": number(at_top["ev_discharged_kwh"].median()),
+            "EV unmet energy (kWh, median)": number(at_top["ev_unmet_kwh"].median()),
         })
     return pd.DataFrame(rows)
 
 
-def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[str]:
+def _styled(i: int) -> dict:
+    line, marker = STYLES[i % len(STYLES)]
+    return {"linestyle": line, "marker": marker, "markersize": 5}
+
+
+def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[dict]:
     out = []
     for feeder, g in prob.groupby("feeder"):
-        fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
-        for (strategy, share), s in g.groupby(["strategy", "v2g_share"]):
+        fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
+        for i, ((strategy, share), s) in enumerate(g.groupby(["strategy", "v2g_share"], sort=False)):
             x = 100 * s["penetration"]
-            line, = ax.plot(x, s["p_violation"], marker="o", label=variant_name(strategy, share, spec.v2g_shares))
-            ax.fill_between(x, s["p_violation_lo"], s["p_violation_hi"], color=line.get_color(), alpha=0.12)
-        ax.axhline(spec.max_violation_probability, color="red", ls="--", lw=1, label="threshold")
+            line, = ax.plot(x, s["p_violation"], label=variant_name(strategy, share, spec.v2g_shares),
+                            **_styled(i))
+            ax.fill_between(x, s["p_violation_lo"], s["p_violation_hi"], color=line.get_color(), alpha=0.10)
+        ax.axhline(spec.max_violation_probability, color="red", ls="--", lw=1,
+                   label=f"threshold {spec.max_violation_probability:.0%}")
         ax.set_xlabel("EV penetration (% of households)")
-        ax.set_ylabel("P(any violation), 95 % interval")
+        ax.set_ylabel("P(any violation), 95 % interval shaded")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"Hosting capacity: {feeder}", fontsize=10)
-        ax.legend(fontsize=8)
-        out.append(_img(_png(fig), f"Probability of violation against penetration, {feeder}"))
+        ax.set_title(f"Hosting capacity: {feeder} (criterion {spec.band})", fontsize=10)
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        out.append(_figure(_png(fig), f"Probability of violation against penetration, {feeder}"))
     return out
 
 
-def duration_curves(spec: StudySpec) -> list[str]:
+def duration_curves(spec: StudySpec) -> list[dict]:
+    """Per feeder: the lowest and the highest bus voltage and the transformer loading, sorted, at the highest
+    level (sample 0, first period), a line per strategy, the limits dashed."""
     top = max(spec.penetrations)
     chosen = [s for s in sweep(spec) if s.penetration == top and s.sample == 0]
+    band = voltage_band(spec.band)
     out = []
     for feeder in spec.feeders:
         period = spec.periods_of(feeder)[0]
-        fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-        for sc in (s for s in chosen if s.start == period.start and s.days == period.days
-                   and s.feeder_name == feeder.name):
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
+        for i, sc in enumerate(s for s in chosen if s.start == period.start and s.days == period.days
+                               and s.feeder_name == feeder.name):
             r = run_scenario(sc)
             hours = np.arange(r.inputs.n_steps) * r.inputs.dt_s / 3600
             name = variant_name(sc.strategy, sc.v2g_share, spec.v2g_shares)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # dark (outage) or diverged steps
-                vmin, trafo = np.nanmin(r.series["vm_pu"], axis=1), np.nanmax(r.series["trafo_loading_pct"], axis=1)
-            a.plot(hours, np.sort(vmin), label=name)
-            b.plot(hours, np.sort(trafo)[::-1], label=name)
-        band = voltage_band(spec.band)
-        a.axhline(band.v_min_pu, color="red", ls="--", lw=1)
-        b.axhline(spec.trafo_limit_pct, color="red", ls="--", lw=1)
-        a.set(xlabel="hours (sorted)", ylabel="lowest bus voltage (pu)", title="voltage duration curve")
-        b.set(xlabel="hours (sorted)", ylabel="highest transformer loading (%)", title="loading duration curve")
-        a.legend(fontsize=8)
-        b.legend(fontsize=8)
-        out.append(_img(_png(fig), f"Duration curves at {top:.0%} EVs, sample 0, period "
-                                   f"{period.name}, {feeder.name}"))
+                vm = r.series["vm_pu"]
+                vmin, vmax = np.nanmin(vm, axis=1), np.nanmax(vm, axis=1)
+                trafo = np.nanmax(r.series["trafo_loading_pct"], axis=1)
+            style = {**_styled(i), "markevery": max(len(hours) // 8, 1)}
+            axes[0].plot(hours, np.sort(vmin), label=name, **style)
+            axes[1].plot(hours, np.sort(vmax)[::-1], label=name, **style)
+            axes[2].plot(hours, np.sort(trafo)[::-1], label=name, **style)
+        axes[0].axhline(band.v_min_pu, color="red", ls="--", lw=1)
+        axes[1].axhline(band.v_max_pu, color="red", ls="--", lw=1)
+        axes[2].axhline(spec.trafo_limit_pct, color="red", ls="--", lw=1)
+        axes[0].set(xlabel="hours (sorted)", ylabel="lowest bus voltage (pu)", title="lowest voltage, rising")
+        axes[1].set(xlabel="hours (sorted)", ylabel="highest bus voltage (pu)", title="highest voltage, falling")
+        axes[2].set(xlabel="hours (sorted)", ylabel="highest transformer loading (%)", title="transformer loading")
+        axes[2].legend(fontsize=7, loc="upper right")
+        out.append(_figure(_png(fig), f"Duration curves at {top:.0%} EVs, sample 0, period {period.name} "
+                                      f"({period.start} + {period.days} d), {feeder.name}; limits dashed "
+                                      f"({band.name} band, transformer {spec.trafo_limit_pct:g} %)"))
     return out
 
 
-def household_section(spec: StudySpec, value: pd.DataFrame) -> list[str]:
-    """The "What the households get" section: a table at the highest level and, per feeder, the medians
-    (10th-90th percentile bands) of the money figures against penetration."""
+def household_section(spec: StudySpec, value: pd.DataFrame) -> dict | None:
+    """The "What the households get" section: a table at the highest level and, per feeder and period, the
+    medians (10th-90th percentile bands) of the money figures against penetration."""
     money = [c for c in value.columns if c.endswith("_median") and
              (c.startswith("saving_vs_uncontrolled_") or c.startswith("extra_wear_cost_year_"))]
     backup = "outage_covered_share_median" if "outage_covered_share_median" in value else None
     if value.empty or not (money or backup):
-        return []
+        return None
     top = value[value["penetration"] == value["penetration"].max()]
     shown = {"feeder": top["feeder"], "period": top["period"],
-             "variant": [variant_name(s, b, spec.v2g_shares) for s, b in zip(top["strategy"], top["v2g_share"])],
+             "strategy": [variant_name(s, b, spec.v2g_shares) for s, b in zip(top["strategy"], top["v2g_share"])],
              "EV homes": top["ev_households"]}
     for c in money + ([backup] if backup else []) + [c for c in ("backup_h_median", "outage_unserved_kwh_median",
                                                                  "outage_unserved_no_v2h_kwh_median") if c in top]:
         f = c.removesuffix("_median")
-        shown[f"{f} (median, p10-p90)"] = [f"{m:.2f} ({lo:.2f} to {hi:.2f})" if np.isfinite(m) else "-"
+        shown[f"{f} (median, p10-p90)"] = [f"{number(m)} ({number(lo)} to {number(hi)})" if np.isfinite(m) else "-"
                                            for m, lo, hi in zip(top[c], top[f"{f}_p10"], top[f"{f}_p90"])]
-    out = ["<h2>What the households get</h2>",
-           f"<p>At {value['penetration'].max():.0%} EVs, per household over the period: the saving against "
-           "charging the same car on the same trips uncontrolled, and the cost of the extra battery fade per "
-           "year against that (BLAST-Lite; negative: less wear). Medians with the 10th-90th percentile over the "
-           "EV households of all samples (customer_value.csv).</p>",
-           pd.DataFrame(shown).to_html(index=False, na_rep="-")]
+    figures = []
     for (feeder, period), g in value.groupby(["feeder", "period"]):
         cols = money + ([backup] if backup else [])
         fig, axes = plt.subplots(1, len(cols), figsize=(5 * len(cols), 3.8), constrained_layout=True, squeeze=False)
         for ax, c in zip(axes[0], cols):
             f = c.removesuffix("_median")
-            for (strategy, share), s in g.groupby(["strategy", "v2g_share"]):
+            for i, ((strategy, share), s) in enumerate(g.groupby(["strategy", "v2g_share"], sort=False)):
                 x = 100 * s["penetration"]
-                line, = ax.plot(x, s[c], marker="o", label=variant_name(strategy, share, spec.v2g_shares))
-                ax.fill_between(x, s[f"{f}_p10"], s[f"{f}_p90"], color=line.get_color(), alpha=0.12)
+                line, = ax.plot(x, s[c], label=variant_name(strategy, share, spec.v2g_shares), **_styled(i))
+                ax.fill_between(x, s[f"{f}_p10"], s[f"{f}_p90"], color=line.get_color(), alpha=0.10)
             ax.axhline(0, color="grey", lw=0.5)
             ax.set(xlabel="EV penetration (% of households)", ylabel=f, title=f"{feeder}, {period}")
         axes[0][0].legend(fontsize=8)
-        out.append(_img(_png(fig), f"What the households get, {feeder}, {period}: median and 10th-90th percentile"))
-    return out
+        figures.append(_figure(_png(fig), f"What the households get, {feeder}, {period}: median and "
+                                          "10th-90th percentile"))
+    return {"table": pd.DataFrame(shown).to_html(index=False, na_rep="-"), "figures": figures}
 
 
-def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]]) -> Path:
-    """Write root/report.html; `maps` are (title, PNG bytes)."""
+def provenance(spec: StudySpec, manifest: dict) -> list[str]:
+    band = voltage_band(spec.band)
+    mv_text = "the feeders' own" if spec.slack_vm_pu is None else f"{spec.slack_vm_pu:g} pu"
+    return [
+        f"Voltage criterion: {band.source} ({band.statistic_note(spec.step_min * 60)}); MV-side voltage {mv_text}; "
+        f"EVs at {', '.join(spec.ev_at)} customers; line limit {spec.line_limit_pct:g} % of max_i_ka, "
+        f"transformer limit {spec.trafo_limit_pct:g} % of sn_mva.",
+        f"Tariff: {tariff_text(spec)}; volt-watt curve: {VoltWattCurve()}.",
+        f"Battery wear: {wear_text(spec)}.",
+        f"Seed {spec.seed}; spec hash {manifest['spec_hash']}; step {spec.step_min:g} min; solver {spec.solver}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()) + ".",
+    ]
+
+
+def in_study_order(spec: StudySpec, table: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the study file's order of feeders, strategies and shares."""
+    order = {"feeder": [f.name for f in spec.feeders], "strategy": list(spec.strategies),
+             "v2g_share": list(spec.v2g_shares)}
+    return table.sort_values(list(order), key=lambda col: col.map({v: i for i, v in enumerate(order[col.name])}),
+                             kind="stable").reset_index(drop=True)
+
+
+def render(context: dict) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template(TEMPLATE).render(**context)
+
+
+def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webmaps: list[tuple[str, str]]
+                 ) -> tuple[Path, Path]:
+    """Write root/report.html and root/report.pdf; `maps` are (title, PNG bytes), `webmaps` (feeder name,
+    path of its interactive map relative to root)."""
     root = Path(root)
     for name in ("runs.parquet", "hosting_capacity.csv", "violation_probability.csv", "manifest.json"):
         if not (root / name).is_file():
             raise InputError(f"report: {root / name} does not exist; run `hostcap study` (and `hostcap "
                              "hosting`) on the study file first")
     runs = pd.read_parquet(root / "runs.parquet")
-    hosting = pd.read_csv(root / "hosting_capacity.csv")
-    prob = pd.read_csv(root / "violation_probability.csv")
+    hosting = in_study_order(spec, pd.read_csv(root / "hosting_capacity.csv"))
+    prob = in_study_order(spec, pd.read_csv(root / "violation_probability.csv"))
     value_file = root / "customer_value.csv"
     value = pd.read_csv(value_file) if value_file.is_file() and value_file.stat().st_size > 1 else pd.DataFrame()
     manifest = json.loads((root / "manifest.json").read_text())
     band = voltage_band(spec.band)
-    mv_text = "the feeders' own" if spec.slack_vm_pu is None else f"{spec.slack_vm_pu:g} pu"
-    table = summary_table(spec, runs, hosting)
-    others = hosting[["feeder", "strategy", "v2g_share", *(f"hc_point_{b}" for b in BANDS)]].copy()
-    others.insert(1, "variant", [variant_name(s, b, spec.v2g_shares) for s, b in zip(others.pop("strategy"),
-                                                                                       others.pop("v2g_share"))])
-    others[[f"hc_point_{b}" for b in BANDS]] *= 100
-    images = [_img("data:image/png;base64," + base64.b64encode(png).decode(), title) for title, png in maps]
+    by_band = hosting[["feeder", "strategy", "v2g_share", *(f"hc_point_{b}" for b in BANDS)]].copy()
+    by_band.insert(1, "strategy ", [variant_name(s, b, spec.v2g_shares) for s, b in zip(by_band.pop("strategy"),
+                                                                                        by_band.pop("v2g_share"))])
+    by_band = by_band.rename(columns={"strategy ": "strategy", **{f"hc_point_{b}": b for b in BANDS}})
+    for b in BANDS:
+        by_band[b] = by_band[b].map(_pct)
     failed = runs[runs["status"] != "ok"]
-    periods = "; ".join(f"{f.name}: " + ", ".join(f"{p.name} {p.start} + {p.days} d" for p in spec.periods_of(f))
-                        for f in spec.feeders)
-    parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Study {html.escape(spec.name)}</title>",
-        f"<style>{CSS}</style></head><body><h1>Hosting-capacity study <code>{html.escape(spec.name)}</code></h1>",
-        f"<p>{len(runs)} scenarios ({len(failed)} failed), {html.escape(samples_text(spec, manifest))}, feeders: "
-        f"{html.escape(', '.join(f.name for f in spec.feeders))}; periods {html.escape(periods)}.</p>",
-        "<h2>Summary</h2>", table.to_html(index=False, float_format=lambda x: f"{x:.3g}", na_rep="-",
-                                          classes="summary"),
-        f"<p>Hosting capacity: the highest penetration level whose probability of violating any limit (and "
-        f"that of every lower level) is at most {spec.max_violation_probability:.0%}; 95 % confident: the same "
-        f"with the probability's one-sided 95 % Clopper-Pearson upper bound, which needs at least "
-        f"{min_samples_confident(spec.max_violation_probability)} samples without violation at a level. "
-        f"Binding: the criteria broken at the first level above the hosting capacity. The curves show the "
-        f"two-sided 95 % interval. V2G uplift: hosting capacity minus that of uncontrolled charging, in "
-        f"percentage points. Voltage criterion: {html.escape(band.source)}: "
-        f"{html.escape(band.statistic_note(spec.step_min * 60))}.</p>",
-        *([f"<p><b>{html.escape(warn)}.</b></p>"] if (warn := too_few_samples(hosting)) else []),
-        *[f"<p><b>Baseline: {html.escape(note)}.</b></p>" for note in baseline_notes(hosting)],
-        "<h3>Hosting capacity (%) under each voltage criterion</h3>",
-        f"<p>The same runs judged by each criterion (thermal limits and convergence unchanged); the study's is "
-        f"{spec.band}.</p>", others.to_html(index=False, float_format=lambda x: f"{x:.0f}", na_rep="-"),
-        "<h2>Hosting-capacity curves</h2>", *hc_curves(spec, prob),
-        "<h2>Duration curves</h2>", *duration_curves(spec),
-        *household_section(spec, value),
-        "<h2>Maps</h2>", *images,
-        "<h2>Assumptions and provenance</h2><ul>",
-        f"<li>Voltage criterion: {band.source} ({band.statistic_note(spec.step_min * 60)}); MV-side voltage "
-        f"{mv_text}; EVs at "
-        f"{', '.join(spec.ev_at)} customers; line limit "
-        f"{spec.line_limit_pct} % of max_i_ka, transformer limit {spec.trafo_limit_pct} % of sn_mva.</li>",
-        f"<li>Tariff: {html.escape(tariff_text(spec))}; volt-watt curve: "
-        f"{html.escape(str(VoltWattCurve()))}.</li>",
-        f"<li>Battery wear: {html.escape(wear_text(spec))}.</li>",
-        f"<li>Seed {spec.seed}; spec hash <code>{manifest['spec_hash']}</code>; step {spec.step_min:g} min; "
-        f"solver {spec.solver}.</li>",
-        "<li>Versions: " + html.escape(", ".join(f"{k} {v}" for k, v in manifest["versions"].items())) + "</li>",
-        "</ul>",
-    ]
-    if len(failed):
-        parts += ["<h2>Failed scenarios</h2>", failed[["key", "error"]].to_html(index=False)]
-    parts.append("</body></html>")
-    path = root / "report.html"
-    write_text("\n".join(parts), path)
-    return path
+    notes = [n for n in [too_few_samples(hosting)] if n] + [f"Baseline: {n}." for n in baseline_notes(hosting)]
+    context = {
+        "spec": spec, "band": band, "band_note": band.statistic_note(spec.step_min * 60),
+        "n_runs": f"{len(runs):,}", "n_failed": f"{len(failed):,}", "samples": samples_text(spec, manifest),
+        "feeders": ", ".join(f.name for f in spec.feeders),
+        "periods": "; ".join(f"{f.name}: " + ", ".join(f"{p.name} {p.start} + {p.days} d" for p in spec.periods_of(f))
+                             for f in spec.feeders),
+        "answer": answer_lines(hosting), "notes": notes, "webmaps": webmaps,
+        "top": f"{max(spec.penetrations):.0%}", "threshold": f"{spec.max_violation_probability:.0%}",
+        "min_samples": min_samples_confident(spec.max_violation_probability),
+        "summaries": [(feeder, t.drop(columns="feeder").to_html(index=False, classes="summary"))
+                      for feeder, t in summary_table(spec, runs, hosting, prob).groupby("feeder", sort=False)],
+        "line_limit": f"{spec.line_limit_pct:g}", "trafo_limit": f"{spec.trafo_limit_pct:g}",
+        "by_band": by_band.to_html(index=False),
+        "hc_figures": hc_curves(spec, prob), "duration_figures": duration_curves(spec),
+        "households": household_section(spec, value),
+        "map_figures": [_figure(_data_uri(png), title) for title, png in maps],
+        "provenance": provenance(spec, manifest),
+        "failed": failed[["key", "error"]].to_html(index=False) if len(failed) else "",
+    }
+    page = render(context)
+    html_path, pdf_path = root / "report.html", root / "report.pdf"
+    write_pdf(page, pdf_path, root)
+    write_text(page, html_path)
+    return html_path, pdf_path
+
+
+def write_pdf(page: str, path: Path, base: Path) -> None:
+    """Print the report's HTML to PDF (WeasyPrint, A4 landscape: the template's @page rule)."""
+    import weasyprint
+
+    with atomic_path(path, suffix=".pdf") as tmp:
+        weasyprint.HTML(string=page, base_url=str(base)).write_pdf(tmp)

@@ -41,6 +41,7 @@ from hostcap.studies.sweep import plan
 log = logging.getLogger(__name__)
 RETRIES = 1
 CONNECT_TIMEOUT_S = 10
+WORKER_START_TIMEOUT_S = 120  # local workers import numba, pandapower and mosaik: slow on a busy machine
 CLOSE_TIMEOUT_S = 20
 POLL_S = 0.05
 INTERRUPTED = threading.Event()  # set by the CLI's SIGINT and SIGTERM handlers
@@ -226,7 +227,8 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
     """A Dask client: an existing scheduler, a SLURM cluster from the study file, or a LocalCluster
     (processes, one thread each, one worker per core by default). Unreachable schedulers fail within
     CONNECT_TIMEOUT_S with one line."""
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
+    from distributed.deploy.subprocess import SubprocessCluster
 
     quiet = not logging.getLogger("hostcap").isEnabledFor(logging.INFO)  # no -v
     if quiet:  # importing distributed has just set its logger to INFO (dask's logging config)
@@ -249,8 +251,12 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
         cluster.scale(jobs=s.jobs)
         return Client(cluster), cluster
     n = workers or d.workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+    # workers in subprocesses of their own (`python -m dask spec`), not multiprocessing children: a plain
+    # script that calls hostcap.study() without an `if __name__ == "__main__"` guard is not run again in them
+    cluster = SubprocessCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0",
+                                silence_logs=logging.WARNING if quiet else False)
     client = Client(cluster)
+    client.wait_for_workers(n, timeout=WORKER_START_TIMEOUT_S)
     if quiet:
         from hostcap.studies.quiet import QuietWorkers
 

@@ -57,3 +57,53 @@ def tiny_feeder(tmp_path, tiny_net):
     path = tmp_path / "tiny.json"
     pp.to_json(tiny_net, str(path))
     return str(path)
+
+
+class Page:
+    """What headless Chromium saw of a file: the DOM after scripts ran, console lines, a screenshot."""
+
+    def __init__(self, dom: str, console: list[str], png):
+        self.dom, self.console, self.png = dom, console, png
+
+    def errors(self) -> list[str]:
+        return [line for line in self.console if "error" in line.lower() or "uncaught" in line.lower()]
+
+    def pixel_std(self) -> float:
+        import numpy as np
+        from PIL import Image
+
+        return float(np.asarray(Image.open(self.png).convert("L"), dtype=float).std())
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """open(path) -> Page: Debian's Chromium, headless and with no network at all (an unreachable proxy, no
+    name resolution), as on a locked-down utility network. `.ci/chromium` installs it if missing (root)."""
+    import os
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("chromium") is None:
+        if os.geteuid() != 0:
+            pytest.skip("chromium is not installed and installing it needs root")
+        subprocess.run([str(Path(__file__).resolve().parents[1] / ".ci" / "chromium")], check=True)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr",
+             "--v=0", "--virtual-time-budget=8000", "--window-size=1200,900"]
+
+    def open_page(path) -> Page:
+        url = Path(path).resolve().as_uri()
+        profile = tmp_path_factory.mktemp("chromium")
+        dom = subprocess.run(["chromium", *flags, f"--user-data-dir={profile}", "--dump-dom", url],
+                             capture_output=True, text=True, timeout=180)
+        png = profile / "shot.png"
+        shot = subprocess.run(["chromium", *flags, f"--user-data-dir={profile}", f"--screenshot={png}", url],
+                              capture_output=True, text=True, timeout=180)
+        console = re.findall(r":CONSOLE[^\]]*\] (.*)", dom.stderr + shot.stderr)
+        assert png.is_file(), shot.stderr[-2000:]
+        return Page(dom.stdout, console, png)
+
+    return open_page

@@ -3,7 +3,6 @@ import geopandas as gpd
 from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import SCHEMATIC_CRS, topology_layers
 from hostcap.studies.gis import write_gpkg
-from hostcap.studies.maps import static_map_png
 
 
 def test_geographic_feeder_in_wgs84_with_line_geometry():
@@ -28,10 +27,3 @@ def test_drawing_coordinates_are_schematic_not_lon_lat():
     assert not feeder.has_coordinates
     layers = topology_layers(feeder)
     assert layers["buses"]["schematic"].all() and layers["buses"].crs == SCHEMATIC_CRS
-
-
-def test_schematic_map_says_so(tiny_feeder):
-    layers = topology_layers(load_feeder(tiny_feeder))
-    layers["buses"]["vm_worst_pu_x"] = 0.97
-    png = static_map_png(layers, "x", "voltage", "t")
-    assert png[:4] == b"\x89PNG" and len(png) > 10000

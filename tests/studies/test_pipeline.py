@@ -2,8 +2,11 @@
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
+import xml.etree.ElementTree as ET
+from contextlib import closing
 from pathlib import Path
 
 import geopandas as gpd
@@ -49,7 +52,7 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     res = pipeline / "results" / "tiny"
     runs = pd.read_parquet(res / "runs.parquet")
     assert len(runs) == 10 and (runs["status"] == "ok").all()  # level 0 once per strategy
-    for name in ["hosting_capacity.csv", "violation_probability.csv", "locational.parquet", "report.html",
+    for name in ["hosting_capacity.csv", "violation_probability.csv", "locational.parquet", "report.html", "report.pdf",
                  f"maps/{FEEDER}.html", f"maps/{FEEDER}/v2g_tou__lowest.png", f"maps/{FEEDER}/uncontrolled__voltage.png"]:
         assert (res / name).stat().st_size > 0, name
     assert (pipeline / "resources" / "feeders" / f"{FEEDER}.json").is_file()
@@ -67,8 +70,17 @@ def test_outputs_and_geopackage_match_runs(pipeline):
         assert buses[f"vm_min_pu_{strategy}"].min() == pytest.approx(sel["v_min_pu"].min())
         assert buses[f"vm_max_pu_{strategy}"].max() == pytest.approx(sel["v_max_pu"].max())
         assert trafos[f"max_loading_pct_{strategy}"].max() == pytest.approx(sel["trafo_max_loading_pct"].max())
-        assert {f"p_violation_{strategy}", f"lowest_pen_{strategy}", f"vm_worst_pu_{strategy}"} <= set(buses.columns)
-        assert {f"p_overload_{strategy}", f"lowest_pen_{strategy}"} <= set(layers["lines"].columns)
+        assert {f"lowest_pen_{strategy}", f"vm_worst_pu_{strategy}"} <= set(buses.columns)
+        assert {f"p_overload_{strategy}__pen{p}" for p in ("000", "050", "100")} <= set(layers["lines"].columns)
+        # P(violation) at every level, as the locational table has it
+        loc = pd.read_parquet(res / "locational.parquet")
+        for level in (0.0, 0.5, 1.0):
+            at = loc[(loc["strategy"] == strategy) & (loc["element"] == "bus") & (loc["penetration"] == level)]
+            np.testing.assert_allclose(buses.set_index("bus").loc[at["index"], f"p_violation_{strategy}__pen{level * 100:03.0f}"],
+                                       at["p_violation"])
+    # the envelope says it is one
+    assert buses["vm_max_pu__all_strategies"].max() == pytest.approx(runs["v_max_pu"].max())
+    assert "vm_max_pu" not in buses and "max_loading_pct" not in trafos
     # with the MV side at 1.03 pu, v2g_tou breaks ANSI Range A at full penetration on some buses, and they are
     # the ones the runs say: per bus, the share of the samples in which it broke the criterion
     top = runs[(runs["strategy"] == "v2g_tou") & (runs["penetration"] == 1.0)]
@@ -77,16 +89,19 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     el = el[el["key"].isin(top["key"]) & (el["element"] == "bus")]
     share = el.groupby("index")["violated"].mean()
     assert share.max() > 0
-    np.testing.assert_allclose(buses.set_index("bus").loc[share.index, "p_violation_v2g_tou"], share)
+    np.testing.assert_allclose(buses.set_index("bus").loc[share.index, "p_violation_v2g_tou__pen100"], share)
     assert buses["vm_worst_pu_v2g_tou"].max() == pytest.approx(runs.loc[runs["strategy"] == "v2g_tou", "v_max_pu"].max())
 
     html = (res / "report.html").read_text()
-    assert "<table" in html and "hosting capacity (%)" in html and "Assumptions and provenance" in html
-    assert html.count("data:image/png;base64,") == 1 + 1 + 1 + 4  # curves, duration curves, households, maps
+    assert "<table" in html and ">95 % confident<" in html and "Assumptions and provenance" in html
+    assert html.count("data:image/png;base64,") == 1 + 1 + 1 + 1  # curves, duration curves, households, maps
+    assert f'href="maps/{FEEDER}.html"' in html  # the link to the interactive map
+    assert "binding: overvoltage" in html and "max voltage (pu)" in html and "min voltage (pu)" in html
+    assert not re.search(r">[-+]?\d\.\d+e[-+]\d+<", html)  # no 2.84e-14 in a table cell
     assert "What the households get" in html and "saving_vs_uncontrolled_USD (median, p10-p90)" in html
     # two samples cannot show anything safe at 95 % confidence: the intervals and the report say so
     assert "2 samples at a level cannot show P(violation) &lt;= 5% at 95 % confidence" in html
-    assert "Hosting capacity (%) under each voltage criterion" in html and "binding" in html
+    assert "Hosting capacity (%) under each voltage criterion" in html
     assert "every 15-min value within 0.95-1.05 pu" in html  # the criterion, named
     prob = pd.read_csv(res / "violation_probability.csv")
     assert {"n_samples", "n_violating", "p_violation", "p_violation_lo", "p_violation_hi"} <= set(prob.columns)
@@ -111,6 +126,47 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     np.testing.assert_allclose(hh.set_index("cp").loc[top.index, "saving_vs_uncontrolled_USD_v2g_tou"], top)
     assert {"backup_h_v2g_tou", "extra_wear_cost_year_USD_v2g_tou"} <= set(hh.columns)
     assert "src=\"http" not in html  # self-contained
+
+
+def test_geopackage_carries_qgis_styles_on_the_studys_scales(pipeline):
+    gpkg = pipeline / "results" / "tiny" / "gis" / f"{FEEDER}.gpkg"
+    with closing(sqlite3.connect(gpkg)) as con:
+        styles = {t: (geom, qml, default) for t, geom, qml, default in con.execute(
+            "SELECT f_table_name, f_geometry_column, styleQML, useAsDefault FROM layer_styles")}
+        registered = con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'").fetchall()
+    assert set(styles) == {"buses", "lines", "transformers"} and registered == [("attributes",)]
+    assert all(geom == "geom" and default == 1 for geom, _, default in styles.values())
+    renderer = ET.fromstring(styles["buses"][1]).find("renderer-v2")
+    assert renderer.get("type") == "graduatedSymbol" and renderer.get("attr") == "vm_worst_pu__all_strategies"
+    edges = {float(r.get(k)) for r in renderer.iter("range") for k in ("lower", "upper")}
+    assert {0.95, 1.05} <= edges  # ANSI C84.1 Range A, the study's criterion
+    values = gpd.read_file(gpkg, layer="buses")["vm_worst_pu__all_strategies"]
+    ranges = [(float(r.get("lower")), float(r.get("upper"))) for r in renderer.iter("range")]
+    assert all(sum(lo <= v < hi for lo, hi in ranges) == 1 for v in values)  # every bus gets a class
+    line = ET.fromstring(styles["lines"][1]).find("renderer-v2")
+    assert line.get("attr") == "max_loading_pct__all_strategies" and line.find("symbols/symbol").get("type") == "line"
+
+
+def test_interactive_map_renders_offline_with_every_layer(pipeline, browser):
+    page = browser(pipeline / "results" / "tiny" / "maps" / f"{FEEDER}.html")
+    assert page.errors() == [], page.errors()
+    radios = re.findall(r'<input type="radio" class="leaflet-control-layers-selector" name="leaflet-base-layers_\d+"',
+                        page.dom)
+    assert len(radios) == 2 * 3  # a layer per strategy and level
+    assert "v2g_tou, 100% EVs" in page.dom and "hostcap-legend" in page.dom
+    assert page.dom.count("leaflet-interactive") >= 129 + 127 + 1  # the shown layer, drawn
+    assert page.pixel_std() > 8  # not a blank page
+    assert not re.search(r"<(?:script|link)[^>]+(?:src|href)=\"https?:", page.dom)  # nothing from the web
+
+
+def test_report_renders_offline_and_prints_to_pdf(pipeline, browser):
+    res = pipeline / "results" / "tiny"
+    page = browser(res / "report.html")
+    assert page.errors() == [], page.errors()
+    assert "The answer" in page.dom and page.dom.count("<img") == 4
+    assert page.pixel_std() > 8
+    pdf = (res / "report.pdf").read_bytes()
+    assert pdf[:5] == b"%PDF-" and pdf.rstrip().endswith(b"%%EOF") and len(pdf) > 100_000  # with its figures
 
 
 def test_second_run_has_nothing_to_do(pipeline):

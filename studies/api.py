@@ -1,0 +1,145 @@
+"""The Python API for notebooks and scripts, re-exported by the top-level package:
+
+    import hostcap
+    r = hostcap.run(strategy="v2g_tou", penetration=0.6, v2g_share=0.5, days=2)
+    r.metrics["v_max_pu"], r.violations, r.timeseries("res_bus/vm_pu")
+    s = hostcap.study("studies/default.yaml", workers=2)
+    s.hosting                                    # hosting_capacity.csv as a DataFrame
+
+`run` co-simulates one scenario in this process (the same `run_scenario` as `hostcap run`); `study` runs a
+study file on Dask (the same `run_study` as `hostcap study`; local workers are subprocesses of their own, so
+a script needs no `if __name__ == "__main__"` guard) and returns its tables.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from pydantic import ValidationError
+
+from hostcap.cosim.scenario import Scenario
+from hostcap.cosim.world import RunResult, run_scenario
+from hostcap.studies.errors import input_error
+from hostcap.studies.hosting import CRITERIA
+from hostcap.studies.outputs import timeseries_tables, write_run
+from hostcap.studies.runner import StudyPaths, run_study, study_paths
+from hostcap.studies.spec import StudySpec, load_spec, parse_spec
+
+
+def violated_criteria(metrics: dict) -> list[str]:
+    """The hosting-capacity criteria (`studies/hosting.py`) a run breaks, in their fixed order."""
+    return [c for c, m in CRITERIA.items() if metrics[m] > 0]
+
+
+@dataclass
+class Run:
+    """One co-simulated scenario: `metrics` (dict), `violations`, and DataFrames."""
+    result: RunResult = field(repr=False)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.result.scenario
+
+    @property
+    def metrics(self) -> dict:
+        return self.result.metrics
+
+    @property
+    def violations(self) -> list[str]:
+        return violated_criteria(self.metrics)
+
+    @property
+    def timeseries_names(self) -> list[str]:
+        return list(timeseries_tables(self.result))
+
+    def timeseries(self, name: str) -> pd.DataFrame:
+        """A time series in pandapower's OutputWriter layout, e.g. `res_bus/vm_pu` or `ev/p_kw` (index:
+        timestamp; columns: element index)."""
+        tables = timeseries_tables(self.result)
+        if name not in tables:
+            raise KeyError(f"no time series '{name}'; choose one of {', '.join(tables)}")
+        return tables[name]
+
+    @property
+    def elements(self) -> pd.DataFrame:
+        """Per bus, line and transformer: extreme voltage or loading and whether it broke its limit."""
+        return self.result.element_summaries()
+
+    @property
+    def vehicles(self) -> pd.DataFrame:
+        return self.result.vehicles()
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        """One row per connection point: energy, and bills with a priced tariff."""
+        return self.result.customers()
+
+    def save(self, out: str | Path, *, wall_s: float = 0.0) -> Path:
+        """Write the run as `hostcap run` does (metrics.json, manifest.json, timeseries/...)."""
+        write_run(self.result, Path(out), wall_s=wall_s)
+        return Path(out)
+
+
+def run(scenario: Scenario | None = None, /, **options) -> Run:
+    """Co-simulate one scenario: a `Scenario`, or its fields as keywords (those of `hostcap run`: feeder,
+    strategy, penetration, v2g_share, start, days, step_min, seed, band, ...)."""
+    if scenario is None:
+        try:
+            scenario = Scenario(**options)
+        except ValidationError as exc:
+            raise input_error(exc) from None
+    elif options:
+        raise TypeError("give a Scenario or keywords, not both")
+    return Run(run_scenario(scenario))
+
+
+@dataclass
+class StudyResults:
+    """A study's output tables, each read from OUT/<name>/ when asked for, and the run counts."""
+    paths: StudyPaths
+    counts: dict
+
+    @property
+    def root(self) -> Path:
+        return self.paths.root
+
+    @staticmethod
+    def _table(path: Path) -> pd.DataFrame:
+        if not path.is_file() or path.stat().st_size <= 1:  # an empty customer_value.csv: no households
+            return pd.DataFrame()
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+    @property
+    def hosting(self) -> pd.DataFrame:
+        """hosting_capacity.csv: per feeder, strategy and V2G share."""
+        return self._table(self.paths.hosting)
+
+    @property
+    def probability(self) -> pd.DataFrame:
+        """violation_probability.csv: P(violation) per level with its 95 % interval."""
+        return self._table(self.paths.probability)
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        return self._table(self.paths.runs)
+
+    @property
+    def locational(self) -> pd.DataFrame:
+        return self._table(self.paths.locational)
+
+    @property
+    def customer_value(self) -> pd.DataFrame:
+        return self._table(self.paths.customer_value)
+
+
+def study(spec: StudySpec | str | Path | dict, out: str | Path = "results", *, workers: int | None = None,
+          scheduler: str | None = None, scheduler_file: str | None = None, slurm: bool = False,
+          samples_per_run: int | None = None, progress: bool = True) -> StudyResults:
+    """Run a study (a spec, a study file's path, or its content as a dict) on Dask, with hosting capacity,
+    and return its tables. Finished runs under OUT/<name>/ are reused, as with `hostcap study`."""
+    if isinstance(spec, dict):
+        spec = parse_spec(spec, "study")
+    elif not isinstance(spec, StudySpec):
+        spec = load_spec(spec)
+    counts = run_study(spec, out, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
+                       workers=workers, samples_per_run=samples_per_run, progress=progress)
+    return StudyResults(study_paths(spec, out), counts)
