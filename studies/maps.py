@@ -11,7 +11,8 @@ Geographic feeders are drawn in their UTM zone, with a true scale bar and a nort
 have neither, say "schematic layout" and label their axes in layout units.
 
 The interactive map (folium-offline: Leaflet and its plugins are inlined into the HTML, so it renders without
-network) has one layer per variant and level, chosen with radio buttons, with lines and the transformer
+network) has one layer per variant and level, chosen with radio buttons (it opens on the variant that breaks
+most limits at the highest level), with lines and the transformer
 coloured by loading and buses by worst voltage, pop-ups with each element's numbers and a legend. It draws
 no basemap unless asked (`basemap=True`, which needs the web to show OpenStreetMap tiles and says so).
 """
@@ -237,6 +238,17 @@ def _geojson(gdf: gpd.GeoDataFrame, scale: Scale, column: str, popup: dict[str, 
                                                           "opacity": 0.9}, popup=tip)
 
 
+def worst_variant(layers: dict, variants: list[str], level: float) -> str:
+    """The variant whose buses, lines and transformers most often break their limits at `level` (the one the
+    interactive map opens on); the first of equals."""
+    tag = level_tag(level)
+
+    def score(v: str) -> float:
+        return sum(float(layers[name].get(f"{col}_{v}__{tag}", pd.Series(dtype=float)).fillna(0).sum())
+                   for name, col in (("buses", "p_violation"), ("lines", "p_overload"), ("transformers", "p_overload")))
+    return max(variants, key=score)
+
+
 def interactive_map(layers: dict, variants: list[str], levels: list[float], path: str | Path, title: str, *,
                     vscale: Scale, lscale: Scale, basemap: bool = False) -> None:
     """The offline HTML map (the module docstring): a layer per variant and level."""
@@ -254,11 +266,10 @@ def interactive_map(layers: dict, variants: list[str], levels: list[float], path
         f"<h3 style='margin:4px;font-family:sans-serif'>{title}</h3>"
         f"<div style='margin:0 4px;font:12px sans-serif;color:#555'>{note}; choose strategy and level top right; "
         "click an element for its numbers</div>"))
+    first = (worst_variant(layers, variants, max(levels)), max(levels))
     for v, level in ((v, level) for v in variants for level in levels):
         tag = level_tag(level)
-        # shown first: the first strategy at the highest level
-        group = folium.FeatureGroup(name=f"{v}, {level:.0%} EVs", overlay=False,
-                                    show=(v, level) == (variants[0], max(levels)))
+        group = folium.FeatureGroup(name=f"{v}, {level:.0%} EVs", overlay=False, show=(v, level) == first)
         _geojson(lines, lscale, f"max_loading_pct_{v}__{tag}", {
             "line": "line", "max loading (%)": f"max_loading_pct_{v}__{tag}", "P(overload)": f"p_overload_{v}__{tag}",
             "lowest violating penetration": f"lowest_pen_{v}", "length (km)": "length_km"}).add_to(group)

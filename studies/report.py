@@ -141,22 +141,34 @@ def _styled(i: int) -> dict:
 
 
 def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[dict]:
+    """Per feeder, one small panel per strategy (lines at zero would hide each other in one plot):
+    P(violation) against penetration with its 95 % interval, and the threshold."""
     out = []
-    for feeder, g in prob.groupby("feeder"):
-        fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
-        for i, ((strategy, share), s) in enumerate(g.groupby(["strategy", "v2g_share"], sort=False)):
+    for feeder, g in prob.groupby("feeder", sort=False):
+        groups = list(g.groupby(["strategy", "v2g_share"], sort=False))
+        cols = min(len(groups), 4)
+        rows = -(-len(groups) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows + 0.5), sharex=True, sharey=True,
+                                 squeeze=False, constrained_layout=True)
+        for ax, (i, ((strategy, share), s)) in zip(axes.flat, enumerate(groups)):
             x = 100 * s["penetration"]
-            line, = ax.plot(x, s["p_violation"], label=variant_name(strategy, share, spec.v2g_shares),
-                            **_styled(i))
-            ax.fill_between(x, s["p_violation_lo"], s["p_violation_hi"], color=line.get_color(), alpha=0.10)
-        ax.axhline(spec.max_violation_probability, color="red", ls="--", lw=1,
-                   label=f"threshold {spec.max_violation_probability:.0%}")
-        ax.set_xlabel("EV penetration (% of households)")
-        ax.set_ylabel("P(any violation), 95 % interval shaded")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"Hosting capacity: {feeder} (criterion {spec.band})", fontsize=10)
-        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-        out.append(_figure(_png(fig), f"Probability of violation against penetration, {feeder}"))
+            ax.fill_between(x, s["p_violation_lo"], s["p_violation_hi"], color=f"C{i}", alpha=0.2,
+                            label="95 % interval")
+            ax.plot(x, s["p_violation"], color=f"C{i}", **_styled(i), label="P(violation)")
+            ax.axhline(spec.max_violation_probability, color="red", ls="--", lw=1,
+                       label=f"threshold {spec.max_violation_probability:.0%}")
+            ax.set_title(variant_name(strategy, share, spec.v2g_shares), fontsize=9)
+            ax.set_ylim(-0.03, 1.03)
+        for ax in axes.flat[len(groups):]:
+            ax.set_visible(False)
+        for ax in axes[-1]:
+            ax.set_xlabel("EVs (% of households)", fontsize=8)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("P(any violation)", fontsize=8)
+        axes[0][0].legend(fontsize=7, loc="upper left")
+        fig.suptitle(f"Hosting capacity: {feeder} (criterion {spec.band})", fontsize=10)
+        out.append(_figure(_png(fig), f"Probability of violation against penetration with its 95 % "
+                                      f"Clopper-Pearson interval, a panel per strategy, {feeder}"))
     return out
 
 

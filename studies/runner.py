@@ -253,8 +253,11 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
     n = workers or d.workers or os.cpu_count() or 1
     # workers in subprocesses of their own (`python -m dask spec`), not multiprocessing children: a plain
     # script that calls hostcap.study() without an `if __name__ == "__main__"` guard is not run again in them
+    # they are not children that die with this process: a scheduler idle for an hour closes, and its workers
+    # a minute after it, so a killed study leaves nothing running for long
     cluster = SubprocessCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0",
-                                silence_logs=logging.WARNING if quiet else False)
+                                silence_logs=logging.WARNING if quiet else False,
+                                scheduler_kwargs={"idle_timeout": "1h"}, worker_kwargs={"death_timeout": 60})
     client = Client(cluster)
     client.wait_for_workers(n, timeout=WORKER_START_TIMEOUT_S)
     if quiet:

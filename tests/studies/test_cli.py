@@ -6,14 +6,19 @@ import pandas as pd
 import pytest
 
 from hostcap.studies.cli import main
+from hostcap.studies.hosting import CRITERIA
 
 
-def test_run_writes_metrics_manifest_and_timeseries(tmp_path):
+def test_run_writes_metrics_manifest_and_timeseries(tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(["run", "--strategy", "v2g_tou", "--penetration", "0.6", "--v2g-share", "0.5", "--days", "1",
                "--seed", "3", "--band", "ansi_a", "--out", str(out)])
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    # it ends with the answer: the criteria the run breaks, as hosting capacity counts them
+    broken = [c for c, m in CRITERIA.items() if metrics[m] > 0]
+    said = "broken: " + ", ".join(broken) if broken else "none broken"
+    assert f"limits (ansi_a, 100 % lines, 100 % transformer): {said}" in capsys.readouterr().out
     for name in ["v_min_pu", "v_max_pu", "undervoltage_bus_hours", "overvoltage_bus_hours",
                  "trafo_max_loading_pct", "trafo_overload_hours", "line_max_loading_pct", "line_overload_hours",
                  "peak_demand_kw", "energy_import_kwh", "losses_kwh", "ev_charged_kwh", "ev_discharged_kwh",

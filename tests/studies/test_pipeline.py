@@ -45,7 +45,16 @@ def pipeline(tmp_path_factory):
     (workdir / "tiny.yaml").write_text(TINY)
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    (workdir / "terminal.txt").write_text(proc.stdout + proc.stderr)
     return workdir
+
+
+def test_the_study_talks_to_the_terminal_under_snakemake(pipeline):
+    """Its progress bar and its answer reach the terminal, not only the log files."""
+    terminal = (pipeline / "terminal.txt").read_text()
+    assert re.search(r"tiny: 100%\|.*\| 10/10 ", terminal), terminal[-3000:]  # level 0 runs once per strategy
+    assert re.search(r"simbench:1-LV-rural3--0-sw \| v2g_tou \(\d+% bidirectional\): hosting capacity", terminal)
+    assert " INFO " not in terminal  # quiet Dask
 
 
 def test_outputs_and_geopackage_match_runs(pipeline):

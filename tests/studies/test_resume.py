@@ -3,6 +3,7 @@ and SIGTERM, a killed Dask worker, two studies at once, a full disk. Every case 
 undisturbed run, value for value and dtype for dtype."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,6 +140,9 @@ def test_interrupted_study_keeps_finished_runs_and_resumes(tmp_path, tiny_net, r
     done = hostcap("study", str(study), "--out", str(out), "--workers", "1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"{kept} already done, {N - kept} run" in done.stdout
+    # and ends with the answer, a line per strategy
+    assert re.search(r"^tiny\.json \| uncontrolled \(50% bidirectional\): hosting capacity .*; binding: ",
+                     done.stdout, flags=re.M), done.stdout
     assert_same_outputs(out / "tiny", reference)
 
 
