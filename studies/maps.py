@@ -17,6 +17,7 @@ coloured by loading and buses by worst voltage, pop-ups with each element's numb
 no basemap unless asked (`basemap=True`, which needs the web to show OpenStreetMap tiles and says so).
 """
 import io
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -228,6 +229,8 @@ def _geojson(gdf: gpd.GeoDataFrame, scale: Scale, column: str, popup: dict[str, 
     data = gpd.GeoDataFrame({f"f{i}": [float(f"{x:.4g}") if isinstance(x, float) else x for x in values(c)]
                              for i, c in enumerate(popup.values())}, geometry=gdf.geometry.values, crs=gdf.crs)
     data["colour"] = [scale.colour(float(x)) for x in values(column)]
+    # as GeoJSON text, not a GeoDataFrame, which folium would reproject to lon/lat (a schematic layout has none)
+    data = json.loads(data.to_json(na="null", drop_id=True))
     fields = [f"f{i}" for i in range(len(popup))]
     tip = folium.GeoJsonPopup(fields=fields, aliases=list(popup), localize=False)
     if radius:  # points: circles, filled with their colour

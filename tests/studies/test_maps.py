@@ -4,7 +4,7 @@ import pytest
 
 from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import topology_layers
-from hostcap.studies.maps import SCHEMATIC_NOTE, static_map_figure
+from hostcap.studies.maps import SCHEMATIC_NOTE, interactive_map, static_map_figure
 from hostcap.studies.styles import classes, loading_scale, voltage_scale
 
 LEVELS = [0.0, 0.5, 1.0]
@@ -68,3 +68,15 @@ def test_lowest_level_legend_is_discrete():
     labels = [t.get_text() for t in legend.get_texts()]
     assert labels[:3] == ["0%", "50%", "100%"] and "no violation up to 100%" in labels
     assert not colour_bars(fig)  # no continuous scale for discrete levels
+
+
+def test_interactive_map_of_a_schematic_feeder_keeps_its_layout(tiny_feeder, tmp_path):
+    layers = with_results(topology_layers(load_feeder(tiny_feeder)), 0.97, 50.0)
+    for name, col in (("buses", "vm_worst_pu_x__pen050"), ("lines", "max_loading_pct_x__pen050"),
+                      ("transformers", "max_loading_pct_x__pen050")):
+        layers[name][col] = layers[name]["vm_worst_pu_x" if name == "buses" else "max_loading_pct_x"]
+    path = tmp_path / "map.html"
+    interactive_map(layers, ["x"], [0.5], path, "t", vscale=voltage_scale("ansi_a"), lscale=loading_scale())
+    html = path.read_text()
+    assert SCHEMATIC_NOTE in html and "L.CRS.Simple" in html
+    assert all(repr(float(x))[:6] in html for x in layers["buses"].geometry.x)  # the layout's own, not reprojected
