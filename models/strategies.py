@@ -59,7 +59,6 @@ from hostcap.models.outage import island_fleet
 from hostcap.models.tariff import OFF_PEAK
 
 
-
 @dataclass(frozen=True)
 class VoltWattCurve:
     """Breakpoints of the volt-watt curve; fractions of the charger rating, >0 charging, <0 discharging."""

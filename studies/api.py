@@ -19,15 +19,10 @@ from pydantic import ValidationError
 from hostcap.cosim.scenario import Scenario
 from hostcap.cosim.world import RunResult, run_scenario
 from hostcap.studies.errors import input_error
-from hostcap.studies.hosting import CRITERIA
+from hostcap.studies.hosting import violated_criteria
 from hostcap.studies.outputs import timeseries_tables, write_run
 from hostcap.studies.runner import StudyPaths, run_study, study_paths
 from hostcap.studies.spec import StudySpec, load_spec, parse_spec
-
-
-def violated_criteria(metrics: dict) -> list[str]:
-    """The hosting-capacity criteria (`studies/hosting.py`) a run breaks, in their fixed order."""
-    return [c for c, m in CRITERIA.items() if metrics[m] > 0]
 
 
 @dataclass

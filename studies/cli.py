@@ -71,7 +71,7 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
     from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
     from hostcap.models.outage import Outages, parse_outage
     from hostcap.models.tariff import load_tariff
-    from hostcap.studies.api import violated_criteria
+    from hostcap.studies.hosting import violated_criteria
     from hostcap.studies.outputs import check_out, write_run
 
     try:
@@ -152,11 +152,11 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_pe
     if not no_hosting and counts["failed"] < counts["total"]:
         import pandas as pd
 
-        from hostcap.studies.hosting import answer_lines, baseline_notes, too_few_samples
+        from hostcap.studies.hosting import answer_lines, baseline_notes, in_study_order, too_few_samples
         from hostcap.studies.runner import study_paths
 
         hosting = pd.read_csv(study_paths(spec, out).hosting)
-        for line in answer_lines(hosting):
+        for line in answer_lines(in_study_order(spec, hosting)):
             click.echo(line)
         for note in baseline_notes(hosting):
             click.echo(f"note: {note}", err=True)
@@ -204,12 +204,12 @@ def hosting(study_file, out):
     """Hosting capacity and locational results from a study's runs."""
     import pandas as pd
 
-    from hostcap.studies.hosting import answer_lines
+    from hostcap.studies.hosting import answer_lines, in_study_order
     from hostcap.studies.runner import study_paths, write_hosting
 
     spec = _spec_and_feeder(study_file)
     write_hosting(spec, out)
-    for line in answer_lines(pd.read_csv(study_paths(spec, out).hosting)):
+    for line in answer_lines(in_study_order(spec, pd.read_csv(study_paths(spec, out).hosting))):
         click.echo(line)
 
 

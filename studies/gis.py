@@ -1,6 +1,6 @@
 """Study results on the feeder's GIS layers: one GeoPackage per feeder and study.
 
-Every column says what it is summed over. For every variant `<v>` (strategy, plus its bidirectional share
+Every column's name says what it covers. For every variant `<v>` (strategy, plus its bidirectional share
 as `_bNNN` when a study has several) and penetration level `<L>` (`pen040` = 40 % of households):
 
 - buses: `vm_min_pu_<v>`, `vm_max_pu_<v>`, `vm_worst_pu_<v>` (whichever of the two lies farther from 1 pu),

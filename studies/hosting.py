@@ -52,6 +52,11 @@ CRITERIA = {
 GROUP = ["feeder", "strategy", "v2g_share"]
 
 
+def violated_criteria(metrics: dict) -> list[str]:
+    """The criteria one run breaks (its metrics), in CRITERIA's order."""
+    return [c for c, m in CRITERIA.items() if metrics[m] > 0]
+
+
 def sample_violations(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per feeder x strategy x share x penetration x sample: violation per criterion, `any`, and
     `any_<band>` for each voltage criterion."""
@@ -168,6 +173,14 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
     return hc
 
 
+def in_study_order(spec, table: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the study file's (a StudySpec's) order of feeders, strategies and shares."""
+    order = {"feeder": [f.name for f in spec.feeders], "strategy": list(spec.strategies),
+             "v2g_share": list(spec.v2g_shares)}
+    return table.sort_values(list(order), key=lambda col: col.map({v: i for i, v in enumerate(order[col.name])}),
+                             kind="stable").reset_index(drop=True)
+
+
 def answer_lines(hc: pd.DataFrame) -> list[str]:
     """The study's answer, one line per feeder, strategy and V2G share: hosting capacity (point and 95 %
     confident, in % of households and EVs) and what binds above it."""
@@ -176,7 +189,8 @@ def answer_lines(hc: pd.DataFrame) -> list[str]:
         point = "none" if pd.isna(r.hc_point) else f"{r.hc_point:.0%}"
         sure = "none" if pd.isna(r.hc_confident) else f"{r.hc_confident:.0%}"
         evs = "" if pd.isna(r.hc_evs) else f" ({r.hc_evs:.0f} EVs)"
-        binds = r.binding.replace(";", ", ") if isinstance(r.binding, str) and r.binding else "nothing up to the top level"
+        binds = (r.binding.replace(";", ", ") if isinstance(r.binding, str) and r.binding
+                 else "nothing up to the top level")
         lines.append(f"{r.feeder} | {r.strategy} ({r.v2g_share:.0%} bidirectional): hosting capacity {point}{evs}, "
                      f"{sure} at 95 % confidence; binding: {binds}")
     return lines

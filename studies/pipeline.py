@@ -92,7 +92,7 @@ def variant_parts(spec: StudySpec, variant: str) -> tuple[str, float]:
 
 def scales(spec: StudySpec) -> dict:
     """The study's fixed colour scales (`studies/styles.py`)."""
-    return {"vscale": voltage_scale(spec.band), "lscale": loading_scale(spec.line_limit_pct)}
+    return {"vscale": voltage_scale(spec.band), "lscale": loading_scale(spec.line_limit_pct, spec.trafo_limit_pct)}
 
 
 def write_map(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:

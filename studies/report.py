@@ -31,8 +31,8 @@ from hostcap.models.strategies import VoltWattCurve  # noqa: E402
 from hostcap.models.tariff import Tariff  # noqa: E402
 from hostcap.studies.atomic import atomic_path, write_text  # noqa: E402
 from hostcap.studies.gis import variant_name  # noqa: E402
-from hostcap.studies.hosting import (answer_lines, baseline_notes, min_samples_confident,  # noqa: E402
-                                     too_few_samples)
+from hostcap.studies.hosting import (answer_lines, baseline_notes, in_study_order,  # noqa: E402
+                                     min_samples_confident, too_few_samples)
 from hostcap.studies.spec import StudySpec  # noqa: E402
 from hostcap.studies.sweep import sweep  # noqa: E402
 
@@ -256,14 +256,6 @@ def provenance(spec: StudySpec, manifest: dict) -> list[str]:
         f"Seed {spec.seed}; spec hash {manifest['spec_hash']}; step {spec.step_min:g} min; solver {spec.solver}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()) + ".",
     ]
-
-
-def in_study_order(spec: StudySpec, table: pd.DataFrame) -> pd.DataFrame:
-    """Rows in the study file's order of feeders, strategies and shares."""
-    order = {"feeder": [f.name for f in spec.feeders], "strategy": list(spec.strategies),
-             "v2g_share": list(spec.v2g_shares)}
-    return table.sort_values(list(order), key=lambda col: col.map({v: i for i, v in enumerate(order[col.name])}),
-                             kind="stable").reset_index(drop=True)
 
 
 def render(context: dict) -> str:

@@ -224,8 +224,8 @@ def slurm_cluster(settings: Slurm):
 
 def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str | None, slurm: bool,
                 workers: int | None):
-    """A Dask client: an existing scheduler, a SLURM cluster from the study file, or a LocalCluster
-    (processes, one thread each, one worker per core by default). Unreachable schedulers fail within
+    """A Dask client: an existing scheduler, a SLURM cluster from the study file, or a local cluster
+    (worker processes, one thread each, one worker per core by default). Unreachable schedulers fail within
     CONNECT_TIMEOUT_S with one line."""
     from dask.distributed import Client
     from distributed.deploy.subprocess import SubprocessCluster
@@ -252,9 +252,9 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
         return Client(cluster), cluster
     n = workers or d.workers or os.cpu_count() or 1
     # workers in subprocesses of their own (`python -m dask spec`), not multiprocessing children: a plain
-    # script that calls hostcap.study() without an `if __name__ == "__main__"` guard is not run again in them
-    # they are not children that die with this process: a scheduler idle for an hour closes, and its workers
-    # a minute after it, so a killed study leaves nothing running for long
+    # script that calls hostcap.study() without an `if __name__ == "__main__"` guard is not run again in them.
+    # They do not die with this process if it is killed (SIGKILL; Ctrl-C reaches them): the scheduler closes
+    # after an idle hour, and its workers a minute later
     cluster = SubprocessCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0",
                                 silence_logs=logging.WARNING if quiet else False,
                                 scheduler_kwargs={"idle_timeout": "1h"}, worker_kwargs={"death_timeout": 60})

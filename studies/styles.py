@@ -51,8 +51,13 @@ def voltage_scale(band: str) -> Scale:
                  f"bus voltage (pu); {b.name} band {b.v_min_pu:.3g}-{b.v_max_pu:.3g} pu marked")
 
 
-def loading_scale(limit_pct: float = 100.0) -> Scale:
-    return Scale(*LOADING_SCALE_PCT, (limit_pct,), LOADING_CMAP, f"loading (% of rating); limit {limit_pct:g} %")
+def loading_scale(line_limit_pct: float = 100.0, trafo_limit_pct: float | None = None) -> Scale:
+    """The loading scale with the lines' and (when it differs) the transformer's limit marked."""
+    trafo = line_limit_pct if trafo_limit_pct is None else trafo_limit_pct
+    limits = (f"limit {line_limit_pct:g} %" if trafo == line_limit_pct
+              else f"limits: lines {line_limit_pct:g} %, transformer {trafo:g} %")
+    return Scale(*LOADING_SCALE_PCT, tuple(sorted({line_limit_pct, trafo})), LOADING_CMAP,
+                 f"loading (% of rating); {limits}")
 
 
 def level_colours(levels: list[float]) -> dict[float, str]:
