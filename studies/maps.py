@@ -227,9 +227,10 @@ def _geojson(gdf: gpd.GeoDataFrame, scale: Scale, column: str, popup: dict[str, 
         return gdf[c] if c in gdf else pd.Series(np.nan, index=gdf.index)
 
     data = gpd.GeoDataFrame({f"f{i}": [float(f"{x:.4g}") if isinstance(x, float) else x for x in values(c)]
-                             for i, c in enumerate(popup.values())}, geometry=gdf.geometry.values, crs=gdf.crs)
+                             for i, c in enumerate(popup.values())}, geometry=list(gdf.geometry))
     data["colour"] = [scale.colour(float(x)) for x in values(column)]
-    # as GeoJSON text, not a GeoDataFrame, which folium would reproject to lon/lat (a schematic layout has none)
+    # as GeoJSON without a CRS, not a GeoDataFrame, which folium would reproject to lon/lat (a schematic layout
+    # has none; a geographic one is in lon/lat already)
     data = json.loads(data.to_json(na="null", drop_id=True))
     fields = [f"f{i}" for i in range(len(popup))]
     tip = folium.GeoJsonPopup(fields=fields, aliases=list(popup), localize=False)
