@@ -300,6 +300,7 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
         "summaries": [(feeder, t.drop(columns="feeder").to_html(index=False, classes="summary"))
                       for feeder, t in summary_table(spec, runs, hosting, prob).groupby("feeder", sort=False)],
         "line_limit": f"{spec.line_limit_pct:g}", "trafo_limit": f"{spec.trafo_limit_pct:g}",
+        "step_min": f"{spec.step_min:g}",
         "by_band": by_band.to_html(index=False),
         "hc_figures": hc_curves(spec, prob), "duration_figures": duration_curves(spec),
         "households": household_section(spec, value),
