@@ -63,10 +63,6 @@ def _projected(layers: dict) -> tuple[dict, bool]:
     return {k: v.to_crs(utm) for k, v in layers.items()}, False
 
 
-def _colours(values, scale: Scale) -> list[str]:
-    return [scale.colour(float(v)) for v in values]
-
-
 def _level_colours(values, levels: dict[float, str]) -> list[str]:
     return [NO_DATA if v != v else levels.get(round(float(v), 6), NO_DATA) for v in values]
 
@@ -149,9 +145,9 @@ def static_map_figure(layers: dict, variant: str, kind: str, title: str, *, vsca
     buses, lines, trafos = layers["buses"], layers["lines"], layers["transformers"]
     fig, ax = plt.subplots(figsize=(10, 8), constrained_layout=True)
     if kind == "voltage":
-        _draw(ax, layers, _colours(buses[f"vm_worst_pu_{variant}"], vscale),
-              _colours(lines[f"max_loading_pct_{variant}"], lscale),
-              _colours(trafos[f"max_loading_pct_{variant}"], lscale), small=False)
+        _draw(ax, layers, vscale.colours(buses[f"vm_worst_pu_{variant}"]),
+              lscale.colours(lines[f"max_loading_pct_{variant}"]),
+              lscale.colours(trafos[f"max_loading_pct_{variant}"]), small=False)
         _colourbar(fig, ax, vscale, vscale.label)
         _colourbar(fig, ax, lscale, "lines and transformer (triangle): " + lscale.label)
     else:
@@ -181,9 +177,9 @@ def small_multiples_png(layers: dict, variants: list[str], levels: list[float], 
     for i, v in enumerate(variants):
         for j, level in enumerate(levels):
             ax, tag = axes[i][j], level_tag(level)
-            _draw(ax, layers, _colours(buses.get(f"vm_worst_pu_{v}__{tag}", np.full(len(buses), np.nan)), vscale),
-                  _colours(lines.get(f"max_loading_pct_{v}__{tag}", np.full(len(lines), np.nan)), lscale),
-                  _colours(trafos.get(f"max_loading_pct_{v}__{tag}", np.full(len(trafos), np.nan)), lscale),
+            _draw(ax, layers, vscale.colours(buses.get(f"vm_worst_pu_{v}__{tag}", np.full(len(buses), np.nan))),
+                  lscale.colours(lines.get(f"max_loading_pct_{v}__{tag}", np.full(len(lines), np.nan))),
+                  lscale.colours(trafos.get(f"max_loading_pct_{v}__{tag}", np.full(len(trafos), np.nan))),
                   small=True)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -208,7 +204,7 @@ def _popup(row, columns: dict[str, str]) -> str:
 
 def _legend(vscale: Scale, lscale: Scale, note: str) -> str:
     def bar(scale: Scale, label: str) -> str:
-        stops = ",".join(scale.colour(scale.lo + k * (scale.hi - scale.lo) / 10) for k in range(11))
+        stops = ",".join(scale.colours(np.linspace(scale.lo, scale.hi, 11)))
         marks = "".join(f"<div style='position:absolute;left:{100 * (m - scale.lo) / (scale.hi - scale.lo):.1f}%;"
                         f"top:0;height:12px;border-left:2px solid black'></div>" for m in scale.marks)
         return (f"<div style='margin-top:4px'>{label}</div><div style='position:relative;width:220px;height:12px;"
@@ -228,7 +224,7 @@ def _geojson(gdf: gpd.GeoDataFrame, scale: Scale, column: str, popup: dict[str, 
 
     data = gpd.GeoDataFrame({f"f{i}": [float(f"{x:.4g}") if isinstance(x, float) else x for x in values(c)]
                              for i, c in enumerate(popup.values())}, geometry=list(gdf.geometry))
-    data["colour"] = [scale.colour(float(x)) for x in values(column)]
+    data["colour"] = scale.colours(values(column))
     # as GeoJSON without a CRS, not a GeoDataFrame, which folium would reproject to lon/lat (a schematic layout
     # has none; a geographic one is in lon/lat already)
     data = json.loads(data.to_json(na="null", drop_id=True))

@@ -7,6 +7,7 @@ the QGIS styles themselves (QML in the GeoPackage's `layer_styles` table, which 
 - Loading: 0-150 % of the element's rating, the limit (100 %) marked (matplotlib `YlOrRd`).
 - Lowest violating penetration: one colour per study level (discrete, `viridis`).
 """
+import functools
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from hostcap.models.limits import voltage_band  # noqa: E402
@@ -36,12 +38,18 @@ class Scale:
     cmap: str
     label: str
 
+    @functools.cached_property
+    def _colormap(self):
+        return plt.get_cmap(self.cmap)  # a fresh copy, whose lookup table is built on first use: 0.2 ms
+
+    def colours(self, values) -> list[str]:
+        """Hex colour of each value (clipped to the scale); NO_DATA for NaN."""
+        x = np.clip((np.asarray(values, dtype=float) - self.lo) / (self.hi - self.lo), 0.0, 1.0)
+        rgba = self._colormap(np.nan_to_num(x))
+        return [NO_DATA if np.isnan(v) else to_hex(c) for v, c in zip(x, rgba)]
+
     def colour(self, value: float) -> str:
-        """Hex colour of a value (clipped to the scale); NO_DATA for NaN."""
-        if value != value:
-            return NO_DATA
-        x = min(max((value - self.lo) / (self.hi - self.lo), 0.0), 1.0)
-        return to_hex(plt.get_cmap(self.cmap)(x))
+        return self.colours([value])[0]
 
 
 def voltage_scale(band: str) -> Scale:
