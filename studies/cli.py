@@ -232,12 +232,9 @@ def gis(study_file, feeder_ref, out):
 @OUT
 def map_(study_file, feeder_ref, variant, kind, out):
     """Static PNG map of one feeder and variant."""
-    from hostcap.studies.pipeline import variants, write_map
+    from hostcap.studies.pipeline import write_map
 
-    spec = _spec_and_feeder(study_file, feeder_ref)
-    if variant not in variants(spec):
-        raise InputError(f"variant: '{variant}' is not in study {spec.name} ({', '.join(variants(spec))})")
-    click.echo(write_map(spec, out, feeder_ref, variant, kind))
+    click.echo(write_map(_spec_and_feeder(study_file, feeder_ref), out, feeder_ref, variant, kind))
 
 
 @cli.command()

@@ -96,11 +96,11 @@ def scales(spec: StudySpec) -> dict:
 
 
 def write_map(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
+    title = map_title(spec, ref, variant, kind)  # refuses a variant the study does not have, before any I/O
     layers = maps.read_layers(_require(gis_path(spec, out, ref), "gis"))
     path = map_path(spec, out, ref, variant, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
-    maps.static_map(layers, variant, kind, path, map_title(spec, ref, variant, kind), levels=spec.penetrations,
-                    **scales(spec))
+    maps.static_map(layers, variant, kind, path, title, levels=spec.penetrations, **scales(spec))
     return path
 
 
