@@ -10,7 +10,8 @@ Prints Markdown tables (ms per 15-minute step of one sample, extrapolated year, 
 on and its load. Measured as a user runs it: no CPU pinning, default thread settings (a run limits its own
 BLAS threads to one, see `cosim/world.py`; power-grid-model runs its batch on one thread). Targets (issue
 14): S = 10 on the default feeder <= 0.03 ms per sample-step; the MV+LV feeder at S = 10 <= 1.5 ms per
-sample-step and <= 8 GB. Speed targets live here, never in the test suite. power-grid-model comes with the
+sample-step and <= 8 GB; (issue 13) an unbalanced week on the default feeder within 3x of the balanced
+run's time per step. Speed targets live here, never in the test suite. power-grid-model comes with the
 `bench` extra (`pip install -e .[bench]`).
 """
 import argparse
@@ -27,14 +28,14 @@ MVLV = "simbench:1-MVLV-semiurb-all-0-sw"
 YEAR_STEPS = 35136
 
 
-def ours(feeder: str, days: int, samples: int = 1, solver: str = "fast") -> dict:
+def ours(feeder: str, days: int, samples: int = 1, solver: str = "fast", phases: str = "auto") -> dict:
     """`samples` samples of one scenario (volt_watt, 100 % EVs, half bidirectional) in one world; ms per
     sample-step of the run (its inputs built before the clock starts)."""
     from hostcap.cosim.scenario import Scenario, build_batch
     from hostcap.cosim.world import run_batch
 
     base = Scenario(feeder=feeder, strategy="volt_watt", penetration=1.0, v2g_share=0.5, days=days,
-                    start="2016-01-01", solver=solver)
+                    start="2016-01-01", solver=solver, phases=phases)
     scenarios = [base.model_copy(update={"sample": k, "key": f"s{k}"}) for k in range(samples)]
     run_batch([base.model_copy(update={"sample": samples, "days": 1})])  # warm: feeder, baseline, compiled code
     t0 = time.perf_counter()
@@ -176,6 +177,43 @@ def pandapower_timeseries(feeder_code: str, steps: int) -> dict:
     return {"steps": steps, "run_s": el, "ms_per_step": el / steps * 1e3}
 
 
+IEEE_LV = "pandapower:ieee_european_lv_asymmetric"
+
+
+def runpp_3ph_snapshot_s() -> tuple[float, float]:
+    """pandapower's runpp_3ph on the IEEE European LV feeder's on-peak snapshot: one call (after a first that
+    builds its model), and a call restarted until converged to 1e-9 pu as our reference solver runs it."""
+    import pandapower as pp
+    import pandapower.networks as pn
+
+    from hostcap.cosim.powerflow3ph import _runpp_3ph_converged
+
+    net = pn.ieee_european_lv_asymmetric("on_peak_566")
+    pp.runpp_3ph(net)
+    t0 = time.perf_counter()
+    pp.runpp_3ph(net)
+    t1 = time.perf_counter()
+    _runpp_3ph_converged(net)
+    return t1 - t0, time.perf_counter() - t1
+
+
+def phases_rows(quick: bool) -> list[tuple[str, dict]]:
+    """Balanced against unbalanced (three-phase) closed-loop runs, and pandapower's runpp_3ph per step."""
+    week = 7
+    rows = [("default feeder, balanced, S = 1", ours(DEFAULT, week, phases="balanced")),
+            ("default feeder, unbalanced (three-phase fast solver), S = 1", ours(DEFAULT, week, phases="unbalanced")),
+            ("default feeder, unbalanced, S = 10", ours(DEFAULT, week, 10, phases="unbalanced")),
+            ("default feeder, unbalanced, runpp_3ph every step (reference solver)",
+             ours(DEFAULT, 1, solver="pandapower", phases="unbalanced")),
+            ("IEEE European LV (907 buses, its own phases), unbalanced, S = 1", ours(IEEE_LV, 1 if quick else week))]
+    one, converged = runpp_3ph_snapshot_s()
+    rows.append(("IEEE European LV, runpp_3ph one call (open loop, 3e-8 MVA outer tolerance)",
+                 {"steps": 1, "ms_per_step": one * 1e3}))
+    rows.append(("IEEE European LV, runpp_3ph restarted to 1e-9 pu (our reference solver)",
+                 {"steps": 1, "ms_per_step": converged * 1e3}))
+    return rows
+
+
 def _mvlv(days: int, samples: int, queue) -> None:
     warnings.filterwarnings("ignore")
     queue.put(ours(MVLV, days, samples))
@@ -231,6 +269,13 @@ def main() -> None:
         print(f"| {name} | {r['steps']} | {r['ms_per_step']:.3f} | {year:.1f} s | "
               f"{r['ms_per_step'] / a['ms_per_step']:.2f}x |")
     print(f"\nours, setup (feeder load + scenario build) {a['setup_s']:.1f} s, not in the per-step figure")
+    rows = phases_rows(args.quick)
+    base = rows[0][1]["ms_per_step"]
+    print("\n| phases (volt_watt closed loop, 100 % EVs, 50 % V2G, January) | steps | ms per step of one sample | "
+          "vs balanced, default feeder |")
+    print("|---|---|---|---|")
+    for name, r in rows:
+        print(f"| {name} | {r['steps']} | {r['ms_per_step']:.3f} | {r['ms_per_step'] / base:.2f}x |")
     rows = per_strategy(2 if args.quick else 14)
     base = rows["uncontrolled"]["ms_per_step"]
     print("\n| strategy (default feeder, 100 % EVs, all bidirectional, winter) | steps | ms per step | vs uncontrolled "

@@ -32,8 +32,9 @@ from hostcap.models.strategies import Controller
 
 
 class HomesSim(PopulationSim):
-    MODELS = {"Households": ["p_kw", "q_kvar"], "Fleet": ["vm_pu", "fleet_lo_kw", "fleet_hi_kw", "p_kw", "q_kvar",
-                                                                "p_total_kw", "need_kwh", "need_steps", "energised"]}
+    MODELS = {"Households": ["p_kw", "q_kvar", "p_abc_kw", "q_abc_kvar"],
+              "Fleet": ["vm_pu", "fleet_lo_kw", "fleet_hi_kw", "p_kw", "q_kvar", "p_abc_kw", "q_abc_kvar",
+                        "p_total_kw", "need_kwh", "need_steps", "energised"]}
 
     def setup(self):
         b, inp, sc = self.batch, self.inputs, self.scenario
@@ -55,6 +56,9 @@ class HomesSim(PopulationSim):
         self.export_limit_kw = sc.export_limit_kw
         self.volt_var = VoltVarCurve() if sc.q_control == "volt_var" else None
         self.telemetry = sc.strategy == "v2g_peak_shave"
+        self.unbalanced = inp.unbalanced
+        if self.unbalanced:  # where each device's power goes: connection point x phase, flat
+            self.ev_at = (self.fleet.cp[:, None] * 3 + np.arange(3)).ravel()
         per_cp, per_ev = (b.n_cp,), (b.n_ev,)
         self.record(ev_p_kw=per_ev, ev_e_kwh=per_ev, ev_q_kvar=per_ev, pv_curtailed_kw=per_cp)
         self.outages = sc.outages
@@ -104,9 +108,23 @@ class HomesSim(PopulationSim):
         rec["ev_q_kvar"][:, t] = q_grid.reshape(per_ev)
         rec["ev_e_kwh"][:, t] = self.e_kwh.reshape(per_ev)
         rec["pv_curtailed_kw"][:, t] = curtailed.reshape(per_cp)
-        fleet_out = {"p_kw": np.bincount(fleet.cp, weights=p_grid, minlength=self.n_cp),
-                     "q_kvar": np.bincount(fleet.cp, weights=q_grid, minlength=self.n_cp),
-                     "p_total_kw": self._by_sample(p_grid)}
+        fleet_out = {"p_total_kw": self._by_sample(p_grid)}
+        hh_out = {}
+        if self.unbalanced:
+            w = b.phases
+            load_kw = np.tile(self.households.p_load_kw[t], b.n_samples)  # hh_p = load_kw - pv_kw
+            pv_kw = np.tile(self.households.p_pv_kw[t], b.n_samples) - curtailed
+            if on is not None:
+                load_kw, pv_kw = np.where(on, load_kw, 0.0), np.where(on, pv_kw, 0.0)
+            hh_out["p_abc_kw"] = (load_kw[:, None] * w.load - pv_kw[:, None] * w.pv).ravel()
+            hh_out["q_abc_kvar"] = (hh_q[:, None] * w.load).ravel()
+            n3 = 3 * self.n_cp
+            fleet_out["p_abc_kw"] = np.bincount(self.ev_at, weights=(p_grid[:, None] * w.ev).ravel(), minlength=n3)
+            fleet_out["q_abc_kvar"] = np.bincount(self.ev_at, weights=(q_grid[:, None] * w.ev).ravel(), minlength=n3)
+        else:
+            hh_out = {"p_kw": hh_p, "q_kvar": hh_q}
+            fleet_out["p_kw"] = np.bincount(fleet.cp, weights=p_grid, minlength=self.n_cp)
+            fleet_out["q_kvar"] = np.bincount(fleet.cp, weights=q_grid, minlength=self.n_cp)
         if self.telemetry:  # for the aggregator: grid-side energy still needed and when the EVs leave
             need = np.maximum(fleet.target_kwh - self.e_kwh, 0.0) / fleet.eta_ch * mob.plugged[t + 1]
             total = self._by_sample(need)
@@ -114,10 +132,7 @@ class HomesSim(PopulationSim):
             weighted = self._by_sample(need * steps)
             fleet_out.update(need_kwh=total, need_steps=np.divide(weighted, total, out=np.ones_like(total),
                                                                   where=total > 0))
-        self.outputs = {
-            "households": {"p_kw": hh_p, "q_kvar": hh_q},
-            "fleet": fleet_out,
-        }
+        self.outputs = {"households": hh_out, "fleet": fleet_out}
         return time + 1
 
     def _by_sample(self, ev_values: np.ndarray) -> np.ndarray:

@@ -54,27 +54,32 @@ def _injection_net(net):
     return work
 
 
-_FAST: dict[str, "FastSolver"] = {}  # net key -> a solver built for it, never stepped
+_FAST: dict[tuple, object] = {}  # (net key, unbalanced) -> a solver built for it, never stepped
 FAST_CACHE = 4
 
 
-def make_solver(name: str, net, net_key: str | None = None):
-    """A solver for the net. With `net_key` (what identifies the net: the feeder, its MV voltage and the shared
-    net object's identity) the fast solver's set-up (an injection copy of the net, a power flow and the
-    factorisation, about 0.1 s on the default feeder, a third of a week-long run) is done once per process,
-    and each call gets a fresh copy that starts from the same voltages, so a run's numbers do not depend on
-    the runs before it."""
+def make_solver(name: str, net, net_key: str | None = None, *, unbalanced: bool = False):
+    """A solver for the net: balanced (this module) or three-phase (`cosim/powerflow3ph.py`). With `net_key`
+    (what identifies the net: the feeder, its MV voltage and the shared net object's identity) the fast
+    solver's set-up (an injection copy of the net, a power flow and the factorisation, about 0.1 s on the
+    default feeder, a third of a week-long run; 0.5 s three-phase) is done once per process, and each call
+    gets a fresh copy that starts from the same voltages, so a run's numbers do not depend on the runs
+    before it."""
+    from hostcap.cosim.powerflow3ph import FastSolver3ph, PandapowerSolver3ph
+
+    reference, fast = (PandapowerSolver3ph, FastSolver3ph) if unbalanced else (PandapowerSolver, FastSolver)
     if name == "pandapower":
-        return PandapowerSolver(net)
+        return reference(net)
     if name != "fast":
         raise InputError(f"solver: unknown '{name}', choose one of {', '.join(SOLVERS)}")
     if net_key is None:
-        return FastSolver(net)
-    if net_key not in _FAST:
+        return fast(net)
+    key = (net_key, unbalanced)
+    if key not in _FAST:
         if len(_FAST) >= FAST_CACHE:
             _FAST.pop(next(iter(_FAST)))
-        _FAST[net_key] = FastSolver(net)
-    return _FAST[net_key].fresh()
+        _FAST[key] = fast(net)
+    return _FAST[key].fresh()
 
 
 class PandapowerSolver:
@@ -105,6 +110,41 @@ class PandapowerSolver:
         return out
 
 
+@dataclass(frozen=True)
+class Ratings:
+    """What turns branch-end currents (kA, in pandapower's internal branch order) into pandapower's
+    loading_percent: lines' current over max_i_ka x df x parallel, transformers' over their rated current
+    at each side, the higher end; out-of-service branches 0."""
+
+    line: slice  # the lines' and the transformers' rows among the internal branches
+    trafo: slice
+    line_i_max_ka: np.ndarray
+    line_on: np.ndarray
+    trafo_vn_kv: np.ndarray  # (n_trafo, 2) rated voltage of the HV and LV side
+    trafo_sn_mva: np.ndarray
+    trafo_on: np.ndarray
+
+    @classmethod
+    def of(cls, net) -> "Ratings":
+        """The ratings of a net on which pandapower has built its internal model (a power flow ran)."""
+        lookups = net._pd2ppc_lookups["branch"]
+        line, trafo = net.line, net.trafo
+        return cls(slice(*lookups["line"]) if "line" in lookups else slice(0, 0),
+                   slice(*lookups["trafo"]) if "trafo" in lookups else slice(0, 0),
+                   (line["max_i_ka"] * line["df"] * line["parallel"]).to_numpy(), line["in_service"].to_numpy(bool),
+                   np.column_stack([trafo["vn_hv_kv"], trafo["vn_lv_kv"]]),
+                   (trafo["sn_mva"] * trafo["parallel"] * trafo["df"]).to_numpy(), trafo["in_service"].to_numpy(bool))
+
+    def loading_pct(self, i_f_ka: np.ndarray, i_t_ka: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(line, transformer) loading, % (..., n_line), (..., n_trafo), of current magnitudes (..., n_branch)
+        at the from and the to end."""
+        li, tr = self.line, self.trafo
+        line = np.maximum(i_f_ka[..., li], i_t_ka[..., li]) / self.line_i_max_ka * 100.0
+        trafo = np.maximum(i_f_ka[..., tr] * self.trafo_vn_kv[:, 0], i_t_ka[..., tr] * self.trafo_vn_kv[:, 1]) \
+            * np.sqrt(3) / self.trafo_sn_mva * 100.0
+        return np.where(self.line_on, line, 0.0), np.where(self.trafo_on, trafo, 0.0)
+
+
 def empty_result(net, n: int) -> FlowResult:
     """NaN results of n samples that did not converge."""
     def nan(*shape):
@@ -114,13 +154,44 @@ def empty_result(net, n: int) -> FlowResult:
 
 
 @njit(cache=True)
-def _fixed_point(lp, li, lx, up, ui, ux, perm_r, perm_c, s_n, y_ns_vs, v_n, tol_pu, max_iter, converged):
+def lu_solve(lp, li, lx, up, ui, ux, perm_r, perm_c, rhs, y, out):
+    """out = A^-1 rhs with SuperLU's factors Pr A Pc = L U (CSC, sorted indices, L with unit diagonal, U's
+    diagonal last in each column); y is scratch of the same length."""
+    n = len(rhs)
+    for i in range(n):
+        y[perm_r[i]] = rhs[i]
+    for j in range(n):  # forward: L
+        yj = y[j]
+        for m in range(lp[j] + 1, lp[j + 1]):
+            y[li[m]] -= lx[m] * yj
+    for j in range(n - 1, -1, -1):  # backward: U
+        y[j] /= ux[up[j + 1] - 1]
+        yj = y[j]
+        for m in range(up[j], up[j + 1] - 1):
+            y[ui[m]] -= ux[m] * yj
+    for i in range(n):
+        out[i] = y[perm_c[i]]
+
+
+def lu_factors(matrix) -> tuple:
+    """SuperLU's factorisation of a sparse matrix (COLAMD ordering) as the arrays `lu_solve` takes."""
+    lu = splu(matrix.tocsc())
+    lower, upper = lu.L.tocsc(), lu.U.tocsc()
+    lower.sort_indices()
+    upper.sort_indices()
+    return (lower.indptr.astype(np.int64), lower.indices.astype(np.int64), lower.data,
+            upper.indptr.astype(np.int64), upper.indices.astype(np.int64), upper.data,
+            lu.perm_r.astype(np.int64), lu.perm_c.astype(np.int64))
+
+
+@njit(cache=True)
+def _fixed_point(lu, s_n, y_ns_vs, v_n, tol_pu, max_iter, converged):
     """The fixed-point iteration for each sample (row) of s_n and v_n; v_n is updated in place where it
     converges (no voltage changes by tol_pu or more), left as it was where it does not (diverging: a change
     above 10 pu or not finite; or max_iter reached). Each iteration solves Y_nn x = conj(S / V) - Y_ns V_s
-    with SuperLU's factors Pr Y_nn Pc = L U (CSC, sorted indices, L with unit diagonal)."""
+    with the factors `lu` of Y_nn (`lu_factors`)."""
     n = v_n.shape[1]
-    y = np.empty(n, np.complex128)
+    rhs, y, x = np.empty(n, np.complex128), np.empty(n, np.complex128), np.empty(n, np.complex128)
     v = np.empty(n, np.complex128)
     tol2 = tol_pu * tol_pu
     for k in range(v_n.shape[0]):
@@ -128,26 +199,17 @@ def _fixed_point(lp, li, lx, up, ui, ux, perm_r, perm_c, s_n, y_ns_vs, v_n, tol_
         for _ in range(max_iter):
             for i in range(n):  # conj(S / V) = conj(S) V / |V|^2: one real division, no complex one
                 vi = v[i]
-                y[perm_r[i]] = np.conj(s_n[k, i]) * vi / (vi.real * vi.real + vi.imag * vi.imag) - y_ns_vs[i]
-            for j in range(n):  # forward: L
-                yj = y[j]
-                for m in range(lp[j] + 1, lp[j + 1]):
-                    y[li[m]] -= lx[m] * yj
-            for j in range(n - 1, -1, -1):  # backward: U, diagonal last in each column
-                y[j] /= ux[up[j + 1] - 1]
-                yj = y[j]
-                for m in range(up[j], up[j + 1] - 1):
-                    y[ui[m]] -= ux[m] * yj
+                rhs[i] = np.conj(s_n[k, i]) * vi / (vi.real * vi.real + vi.imag * vi.imag) - y_ns_vs[i]
+            lu_solve(*lu, rhs, y, x)
             step2, finite = 0.0, True  # the largest squared change, and whether every change is a number
             for i in range(n):
-                x = y[perm_c[i]]
-                d = x - v[i]
+                d = x[i] - v[i]
                 d2 = d.real * d.real + d.imag * d.imag
                 if d2 > step2:
                     step2 = d2
                 elif np.isnan(d2):
                     finite = False
-                v[i] = x
+                v[i] = x[i]
             if not finite or not step2 <= 100.0:
                 break
             if step2 < tol2:
@@ -191,13 +253,7 @@ class FastSolver:
         self.pq = np.asarray(ppci["pq"], dtype=np.int64)
         if len(ppci["pv"]):
             raise InputError("solver fast: the feeder has voltage-controlled buses; use --solver pandapower")
-        lu = splu(ybus[self.pq][:, self.pq].tocsc())
-        lower, upper = lu.L.tocsc(), lu.U.tocsc()
-        lower.sort_indices()
-        upper.sort_indices()
-        self._lu = (lower.indptr.astype(np.int64), lower.indices.astype(np.int64), lower.data,
-                    upper.indptr.astype(np.int64), upper.indices.astype(np.int64), upper.data,
-                    lu.perm_r.astype(np.int64), lu.perm_c.astype(np.int64))
+        self._lu = lu_factors(ybus[self.pq][:, self.pq])
         self.y_ns_vs = ybus[self.pq][:, self.ref] @ ppci["V"][self.ref]
         self.s_base = ppci["Sbus"][self.pq]  # injections of elements other than loads and sgens
         self.v_start = ppci["V"].copy()
@@ -210,14 +266,7 @@ class FastSolver:
         branch = ppci["branch"]
         self.f_bus = branch[:, 0].real.astype(np.int64)
         self.t_bus = branch[:, 1].real.astype(np.int64)
-        self._line = self._branch_slice(work, "line")
-        self._trafo = self._branch_slice(work, "trafo")
-        line, trafo = work.line, work.trafo
-        self.line_i_max_ka = (line["max_i_ka"] * line["df"] * line["parallel"]).to_numpy()
-        self.line_on = line["in_service"].to_numpy(bool)
-        self.trafo_vn = np.column_stack([trafo["vn_hv_kv"], trafo["vn_lv_kv"]])
-        self.trafo_rating = (trafo["sn_mva"] * trafo["parallel"] * trafo["df"]).to_numpy()
-        self.trafo_on = trafo["in_service"].to_numpy(bool)
+        self.ratings = Ratings.of(work)
         self.tol_pu, self.max_iter = tol_pu, max_iter
         self._fallback = None
         self._at: dict[int, np.ndarray] = {}  # S -> position of each (sample, bus) among S x internal buses
@@ -227,11 +276,6 @@ class FastSolver:
         out = copy.copy(self)
         out.v, out._fallback = None, None
         return out
-
-    @staticmethod
-    def _branch_slice(net, element):
-        lookup = net._pd2ppc_lookups["branch"].get(element)
-        return slice(*lookup) if lookup is not None else slice(0, 0)
 
     def solve(self, p_mw: np.ndarray, q_mvar: np.ndarray, samples: np.ndarray | None = None) -> FlowResult:
         """Solve the samples (rows) of p_mw, q_mvar (S, n_bus); `samples`: which of the run's samples the rows
@@ -251,7 +295,7 @@ class FastSolver:
         v = self.v[rows]
         v_n = v[:, self.pq]
         converged = np.zeros(n_s, bool)
-        _fixed_point(*self._lu, s_n, self.y_ns_vs, v_n, self.tol_pu, self.max_iter, converged)
+        _fixed_point(self._lu, s_n, self.y_ns_vs, v_n, self.tol_pu, self.max_iter, converged)
         v[:, self.pq] = v_n
         out = self._results(v)
         self.v[rows] = v
@@ -269,12 +313,7 @@ class FastSolver:
         """Results of voltages v (S, n internal buses)."""
         i_f_ka, i_t_ka = _branch_currents_ka(v, *self._yf, *self._yt, self.f_bus, self.t_bus, self.vn_kv,
                                              self.base_mva)
-        li = self._line
-        line = np.maximum(i_f_ka[:, li], i_t_ka[:, li]) / self.line_i_max_ka * 100.0
-        tr = self._trafo
-        trafo = np.maximum(i_f_ka[:, tr] * self.trafo_vn[:, 0], i_t_ka[:, tr] * self.trafo_vn[:, 1]) \
-            * np.sqrt(3) / self.trafo_rating * 100.0
+        line, trafo = self.ratings.loading_pct(i_f_ka, i_t_ka)
         s_slack = (v[:, self.ref] * np.conj((self.y_ref @ v.T).T) * self.base_mva).sum(axis=1)
-        return FlowResult(np.abs(v[:, self.bus_lookup]), np.where(self.line_on, line, 0.0),
-                          np.where(self.trafo_on, trafo, 0.0), s_slack.real.copy(), s_slack.imag.copy(),
+        return FlowResult(np.abs(v[:, self.bus_lookup]), line, trafo, s_slack.real.copy(), s_slack.imag.copy(),
                           np.ones(len(v), bool))

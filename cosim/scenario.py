@@ -15,12 +15,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from hostcap.feeders import DEFAULT_FEEDER, Feeder, load_feeder
 from hostcap.feeders.load import CLASSES
+from hostcap.feeders.sequence import check_earthed
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, concat_fleets, make_fleet
 from hostcap.models.limits import BAND_NAMES
 from hostcap.models.households import Households, resample
 from hostcap.models.mobility import Mobility, build_mobility, concat_mobility, draw_trips, trips_from_table
 from hostcap.models.outage import Outages, deenergised
+from hostcap.models.phases import PhaseWeights, cap_chargers, draw_circuits, phase_weights, single_phase_connection
 from hostcap.models.population import draw_candidates, sample_seed_sequence
 from hostcap.models.strategies import STRATEGIES, VoltWattCurve
 from hostcap.models.tariff import PricedTariff, Tariff
@@ -79,6 +81,11 @@ class RunSettings(BaseModel):
                                              "(cell model, replacement cost, temperature); none: no wear figures.")
     step_min: float = Field(15.0, gt=0)
     solver: Literal["fast", "pandapower"] = "fast"
+    phases: Literal["auto", "balanced", "unbalanced"] = Field("auto", description="Power flow: balanced "
+                                                               "(positive sequence), unbalanced (three-phase, "
+                                                               "each device on its phase: models/phases.py), "
+                                                               "or auto: unbalanced where the feeder gives "
+                                                               "single-phase connections, else balanced.")
 
     @model_validator(mode="after")
     def _setpoint_fits_the_step(self):
@@ -146,6 +153,8 @@ class Inputs:
     cp_bus_pos: np.ndarray  # position in net.bus of each connection point's bus
     dark_bus: np.ndarray | None  # (n_steps, n_bus) True where a bus is de-energised; None without outages
     v2h_capable: np.ndarray  # per EV: its home can island on it in an outage (bidirectional and drawn)
+    phases: PhaseWeights  # the phase(s) of each household load, PV system and charger
+    unbalanced: bool  # the run's power flow is three-phase (the scenario's `phases`, auto resolved)
 
     @property
     def n_steps(self) -> int:
@@ -164,6 +173,7 @@ class Batch:
     mobility: Mobility
     dark_bus: np.ndarray | None  # (S, n_steps, n_bus); None without outages
     v2h_capable: np.ndarray
+    phases: PhaseWeights  # of all samples: load and pv (S x n_cp, 3), ev (S x n_ev, 3), circuit (S x n_cp,)
 
     @property
     def first(self) -> Inputs:
@@ -225,8 +235,10 @@ def _build_batch(scenario_jsons: tuple[str, ...]) -> Batch:
         raise InputError("a batched run's samples must have as many EVs each")
     n_cp = len(runs[0].cp_bus_pos)
     dark = None if runs[0].dark_bus is None else np.stack([r.dark_bus for r in runs])
+    phases = PhaseWeights(*(np.concatenate([getattr(r.phases, f) for r in runs])
+                            for f in ("load", "pv", "ev", "circuit")))
     return Batch(runs, concat_fleets([r.fleet for r in runs], n_cp), concat_mobility([r.mobility for r in runs]),
-                 dark, np.concatenate([r.v2h_capable for r in runs]))
+                 dark, np.concatenate([r.v2h_capable for r in runs]), phases)
 
 
 def build_inputs(scenario: Scenario) -> Inputs:
@@ -250,7 +262,9 @@ def _make_inputs(scenario_json: str) -> Inputs:
     cand = draw_candidates(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample), len(home))
     ev_cp, bidir, pick = cand.chosen(home, sc.penetration, sc.v2g_share)
     ids = [f"ev{cp}" for cp in ev_cp]
-    fleet = make_fleet(cand.vehicles, pick=pick, cp=ev_cp, bidirectional=bidir, ids=ids)
+    single_cp = single_phase_connection(cps["phase"].to_numpy())
+    vehicles = dict(cand.vehicles, p_ch_max_kw=cap_chargers(cand.vehicles["p_ch_max_kw"], single_cp[home]))
+    fleet = make_fleet(vehicles, pick=pick, cp=ev_cp, bidirectional=bidir, ids=ids)
 
     horizon = n_steps + steps_per_day  # one day of look-ahead for departures and prices
     if sc.trips:
@@ -266,8 +280,16 @@ def _make_inputs(scenario_json: str) -> Inputs:
         v2h_capable = fleet.bidirectional & (rng.random(len(home))[pick] < sc.outages.v2h_share)
         dark_bus = deenergised(sc.outages, index=index, dt_s=dt_s, bus_index=feeder.net.bus.index.to_numpy(),
                                rng=rng)
+    # the phases: their own stream, so every other draw keeps its value
+    circuit = draw_circuits(np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample)
+                                                  .spawn(5)[4]), cps["phase"].to_numpy())
+    phases = phase_weights(phase=cps["phase"].to_numpy(), circuit=circuit, pv_rated_kw=period.pv_rated_kw,
+                           ev_cp=fleet.cp, ev_p_ch_max_kw=fleet.p_ch_max_kw)
+    unbalanced = sc.phases == "unbalanced" or (sc.phases == "auto" and bool(single_cp.any()))
+    if unbalanced:
+        check_earthed(feeder.net, sc.feeder)
     return Inputs(feeder, index, dt_s, period.households, fleet, mobility, period.levels, period.price_per_kwh,
-                  period.standard_load_kw, period.cp_bus_pos, dark_bus, v2h_capable)
+                  period.standard_load_kw, period.cp_bus_pos, dark_bus, v2h_capable, phases, unbalanced)
 
 
 _build_inputs = functools.lru_cache(maxsize=4)(_make_inputs)
@@ -287,6 +309,7 @@ class _Period:
     price_per_kwh: np.ndarray
     standard_load_kw: np.ndarray
     cp_bus_pos: np.ndarray
+    pv_rated_kw: np.ndarray  # per connection point
 
 
 @functools.lru_cache(maxsize=4)
@@ -309,7 +332,9 @@ def _period(period_json: str) -> _Period:
     n_steps = sc.days * steps_per_day
     n_prof = int(round(n_steps * factor)) if factor >= 1 else int(np.ceil(n_steps * factor))
     row = prof.locate(start, n_prof)
-    households = Households(**{k: resample(v, factor)[:n_steps] for k, v in feeder.cp_arrays(row, n_prof).items()})
+    arrays = feeder.cp_arrays(row, n_prof)
+    pv_rated_kw = arrays.pop("pv_rated_kw")
+    households = Households(**{k: resample(v, factor)[:n_steps] for k, v in arrays.items()})
     index = pd.date_range(start, periods=n_steps, freq=pd.Timedelta(seconds=dt_s))
     horizon = n_steps + steps_per_day
     days = pd.date_range(start, periods=horizon // steps_per_day, freq="D")
@@ -325,7 +350,7 @@ def _period(period_json: str) -> _Period:
     standard_load_kw = resample(feeder.standard_load_kw(prof_index)[:, None], factor)[:horizon, 0]
     bus_pos = pd.Series(np.arange(len(feeder.net.bus)), index=feeder.net.bus.index)
     return _Period(feeder, index, dt_s, steps_per_day, days.weekday.to_numpy(), households, levels, price,
-                   standard_load_kw, bus_pos.loc[feeder.connection_points["bus"]].to_numpy())
+                   standard_load_kw, bus_pos.loc[feeder.connection_points["bus"]].to_numpy(), pv_rated_kw)
 
 
 @functools.lru_cache(maxsize=4)

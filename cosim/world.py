@@ -4,6 +4,8 @@ Carlo samples of it at once: `run_batch([Scenario, ...]) -> [RunResult, ...]`.
     Homes.Households --p_kw, q_kvar--> Grid.Feeder
     Homes.Fleet      --p_kw, q_kvar--> Grid.Feeder --vm_cp_pu (time-shifted, as vm_pu)--> Homes.Fleet
 
+(three-phase runs, `Inputs.unbalanced`: p_abc_kw, q_abc_kvar per connection point and phase instead).
+
 Two in-process simulators with three entities in all, whatever the number of vehicles, households and
 samples: mosaik's scheduling costs about 0.1 ms per simulator and step, more than the power flow itself, so
 the samples of one feeder, period, strategy and level share one world, one exchange per step and one power
@@ -30,7 +32,7 @@ from hostcap.cosim.base import RECORDINGS
 from hostcap.cosim.base_case import check_base_case, no_ev_slack_kw
 from hostcap.cosim.scenario import Inputs, Scenario, build_batch
 from hostcap.models.customers import customer_energy
-from hostcap.models.limits import voltage_band, voltage_violations
+from hostcap.models.limits import unbalance_violations, voltage_band, voltage_violations
 from hostcap.models.metrics import run_metrics
 from hostcap.models.outage import backup_energy
 from hostcap.models.strategies import charging_only
@@ -56,16 +58,19 @@ class RunResult:
         (a bus: the run's voltage criterion)."""
         s, sc, net = self.series, self.scenario, self.inputs.feeder.net
         band = voltage_band(sc.band)
+        vm = self.vm_phases
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of never-converged runs
-            vmin, vmax = np.nanmin(s["vm_pu"], axis=0), np.nanmax(s["vm_pu"], axis=0)
+            vmin, vmax = np.nanmin(vm, axis=(0, 2)), np.nanmax(vm, axis=(0, 2))
             line = np.nanmax(s["line_loading_pct"], axis=0) if len(net.line) else np.zeros(0)
             trafo = np.nanmax(s["trafo_loading_pct"], axis=0) if len(net.trafo) else np.zeros(0)
         nan = np.nan
-        under, over = voltage_violations(s["vm_pu"], self.inputs.dt_s, band)
+        under, over = voltage_violations(vm, self.inputs.dt_s, band)
+        unbalance = (unbalance_violations(s["vuf_pct"], self.inputs.dt_s) if self.inputs.unbalanced
+                     else np.zeros(len(net.bus), bool))
         parts = [
             pd.DataFrame({"element": "bus", "index": net.bus.index, "vm_min_pu": vmin, "vm_max_pu": vmax,
-                          "max_loading_pct": nan, "violated": under | over}),
+                          "max_loading_pct": nan, "violated": under | over | unbalance}),
             pd.DataFrame({"element": "line", "index": net.line.index, "vm_min_pu": nan, "vm_max_pu": nan,
                           "max_loading_pct": line, "violated": line > sc.line_limit_pct}),
             pd.DataFrame({"element": "trafo", "index": net.trafo.index, "vm_min_pu": nan, "vm_max_pu": nan,
@@ -74,6 +79,11 @@ class RunResult:
         out = pd.concat([p for p in parts if len(p)], ignore_index=True)
         out["index"] = out["index"].astype(np.int64)
         return out
+
+    @property
+    def vm_phases(self) -> np.ndarray:
+        """Bus voltages, steps x buses x phases: the three phases of an unbalanced run, one of a balanced."""
+        return self.series["vm_abc_pu"] if self.inputs.unbalanced else self.series["vm_pu"][:, :, None]
 
     @functools.cached_property
     def charging_only(self) -> tuple[np.ndarray, np.ndarray]:
@@ -180,8 +190,9 @@ def _run_batch(scenarios: list[Scenario], progress: bool) -> list[RunResult]:
     homes = world.start("Homes", scenarios=sc, token=token)
     households, fleet = homes.Households(), homes.Fleet()
     grid = world.start("Grid", scenarios=sc, token=token, progress=progress).Feeder()
-    world.connect(households, grid, "p_kw", "q_kvar")
-    world.connect(fleet, grid, "p_kw", "q_kvar")
+    power = ("p_abc_kw", "q_abc_kvar") if inputs.unbalanced else ("p_kw", "q_kvar")
+    world.connect(households, grid, *power)
+    world.connect(fleet, grid, *power)
     world.connect(grid, fleet, ("vm_cp_pu", "vm_pu"), time_shifted=True,
                   initial_data={"vm_cp_pu": np.ones(n_s * batch.n_cp)})
     if scenario.outages is not None:  # the grid tells the homes which buses have supply
@@ -210,7 +221,9 @@ def _result(scenario: Scenario, inputs: Inputs, rec: dict) -> RunResult:
     totals = {"unmet_kwh": float(rec["ev_unmet_kwh"].sum()), "driven_kwh": float(rec["ev_driven_kwh"].sum())}
     rec["converged"] = rec["converged"].astype(bool)
     metrics = run_metrics(
-        vm_pu=rec["vm_pu"], line_loading_pct=rec["line_loading_pct"], trafo_loading_pct=rec["trafo_loading_pct"],
+        vm_pu=rec["vm_abc_pu"] if inputs.unbalanced else rec["vm_pu"], vuf_pct=rec.get("vuf_pct"),
+        line_i_n_ka=rec.get("line_i_n_ka"), line_loading_pct=rec["line_loading_pct"],
+        trafo_loading_pct=rec["trafo_loading_pct"],
         p_slack_mw=rec["p_slack_mw"], p_bus_mw=rec["p_bus_mw"], ev_p_kw=rec["ev_p_kw"],
         ev_unmet_kwh=totals["unmet_kwh"], dt_h=inputs.dt_s / 3600.0, band=voltage_band(scenario.band),
         line_limit_pct=scenario.line_limit_pct, trafo_limit_pct=scenario.trafo_limit_pct)

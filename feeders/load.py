@@ -16,6 +16,14 @@ setting (`ev_at`, residential only by default).
 A residential load above `HOUSEHOLD_MAX_KW` (its `p_mw`) is not one home but a lumped group of homes (CIGRE
 LV's R1 is 190 kW): it is split into the fewest connection points of at most that size, ceil(p / 30 kW),
 each taking an equal share of the load's profile (`share`), so that each gets at most one EV.
+
+Phase connection of each connection point (`phase`: "a", "b", "c", or "abc" three-phase), from the feeder:
+- pandapower `asymmetric_load`s (the IEEE European LV test feeder's 55 homes) become loads of their total
+  power on the phase that carries it ("abc" when more than one does); their sum is unchanged, so the
+  balanced power flow is the one it was;
+- a `phase` column in a JSON feeder's load table (a, b, c or abc; empty: three-phase);
+- a plain pandapower `load` is symmetric by definition: "abc".
+Where single-phase devices go on a three-phase connection point is drawn per run (`models/phases.py`).
 """
 import copy
 import dataclasses
@@ -45,7 +53,8 @@ _SIMBENCH_CLASS = {"H": "residential", "G": "commercial", "L": "agricultural"}
 class Feeder:
     ref: str
     net: pp.pandapowerNet  # validated base case; treat as read-only (copy before changing it)
-    connection_points: pd.DataFrame  # index cp: bus, load (-1 if none), share, customer_class, household, lon, lat
+    connection_points: pd.DataFrame  # index cp: bus, load (-1 if none), share, customer_class, household, phase,
+    # lon, lat
     profiles: FeederProfiles
     has_coordinates: bool
 
@@ -69,12 +78,14 @@ class Feeder:
             cols += list(members)
             vals += [1.0 / len(members)] * len(members)
         sgen_cp = sparse.csr_matrix((vals, (rows, cols)), shape=(len(sgen_bus), n_cp))
+        pv_rated_kw = np.asarray(self.net.sgen["p_mw"].to_numpy() * in_service @ sgen_cp).ravel() * 1e3
         load_on = self.net.load["in_service"].to_numpy(float)
         p = self.profiles
         return {
             "p_load_kw": np.asarray((p.load_p.values(start, n_steps) * load_on) @ load_cp) * 1e3,
             "q_load_kvar": np.asarray((p.load_q.values(start, n_steps) * load_on) @ load_cp) * 1e3,
             "p_pv_kw": np.asarray(p.sgen_p.values(start, n_steps) @ sgen_cp) * 1e3,
+            "pv_rated_kw": pv_rated_kw,  # (n_cp,) the rated power of the PV each connection point has
         }
 
     def with_slack_vm_pu(self, vm_pu: float) -> "Feeder":
@@ -144,6 +155,7 @@ def _read(ref: str, profiles: str | None):
         net = _network_builder(ref.split(":", 1)[1])
     else:
         net = _json_net(ref)
+    net = _symmetric_loads(net, ref)
     return net, (table_profiles(net, profiles) if profiles else flat_profiles(net))
 
 
@@ -218,6 +230,41 @@ def customer_classes(net) -> np.ndarray:
     return np.full(len(net.load), "residential")
 
 
+PHASE_NAMES = ("a", "b", "c", "abc")
+
+
+def _symmetric_loads(net, ref: str):
+    """The net with each in-service asymmetric load replaced by a load of its total power that keeps its
+    phase in a `phase` column (module docstring); a JSON feeder's `phase` column checked."""
+    if "phase" in net.load:
+        given = net.load["phase"].where(net.load["phase"].notna(), "abc").astype(str).str.strip().str.lower()
+        given = given.replace("", "abc")
+        bad = given[~given.isin(PHASE_NAMES)]
+        if len(bad):
+            raise InputError(f"feeder {ref}: load {bad.index[0]}: phase '{bad.iloc[0]}' is not one of "
+                             f"{', '.join(PHASE_NAMES)}")
+        net.load["phase"] = given
+    asym = net.asymmetric_load[net.asymmetric_load["in_service"]] if "asymmetric_load" in net else []
+    if not len(asym):
+        return net
+    if (asym["type"] != "wye").any():
+        raise InputError(f"feeder {ref}: asymmetric load {asym.index[asym['type'] != 'wye'][0]} is delta-"
+                         "connected; hostcap takes phase-to-neutral (wye) loads")
+    p = asym[["p_a_mw", "p_b_mw", "p_c_mw"]].to_numpy() * asym[["scaling"]].to_numpy()
+    q = asym[["q_a_mvar", "q_b_mvar", "q_c_mvar"]].to_numpy() * asym[["scaling"]].to_numpy()
+    carries = (np.abs(p) + np.abs(q)) > 0
+    phase = np.where(carries.sum(axis=1) == 1, np.array(["a", "b", "c"])[carries.argmax(axis=1)], "abc")
+    net = copy.deepcopy(net)
+    if "phase" not in net.load:
+        net.load["phase"] = pd.Series("abc", index=net.load.index, dtype=object)
+    for i, name in enumerate(asym.index):
+        idx = pp.create_load(net, asym.at[name, "bus"], p_mw=p[i].sum(), q_mvar=q[i].sum(),
+                             name=asym.at[name, "name"])
+        net.load.at[idx, "phase"] = phase[i]
+    net.asymmetric_load["in_service"] = False
+    return net
+
+
 def _connection_points(net) -> tuple[pd.DataFrame, bool]:
     lon, lat = bus_coordinates(net)
     real = is_geographic(lon, lat)
@@ -232,9 +279,11 @@ def _connection_points(net) -> tuple[pd.DataFrame, bool]:
         "load": np.repeat(net.load.index.to_numpy(), homes),
         "share": np.repeat(1.0 / homes, homes),
         "customer_class": np.repeat(cls, homes),
+        "phase": np.repeat(net.load["phase"].to_numpy() if "phase" in net.load else
+                           np.full(len(net.load), "abc"), homes),
     })
     pv_only = sorted(set(net.sgen["bus"][net.sgen["in_service"]]) - set(loads["bus"]))
-    extra = pd.DataFrame({"bus": pv_only, "load": -1, "share": 0.0, "customer_class": ""})
+    extra = pd.DataFrame({"bus": pv_only, "load": -1, "share": 0.0, "customer_class": "", "phase": "abc"})
     cps = pd.concat([loads, extra], ignore_index=True)
     cps["household"] = cps["customer_class"] == "residential"
     at = pos.loc[cps["bus"]].to_numpy()

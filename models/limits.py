@@ -12,9 +12,14 @@ Voltage criteria (`band` in a run or study), each judged per bus:
 - `ansi_b`: ANSI C84.1-2020 Range B, service voltage: 110-127 V on 120 V, 0.9167-1.0583 pu, every step.
 Non-converged steps and de-energised buses (NaN) are left out.
 
+Voltage unbalance (`unbalance`, three-phase runs): EN 50160:2010 cl. 4.2.5: in each week, 95 % of the
+10-minute mean values of the negative-sequence voltage within 0-2 % of the positive-sequence voltage (the
+voltage unbalance factor, VUF), weeks and means as for `en50160` above.
+
 Thermal limits: 100 % of the line's rated current (max_i_ka) and of the transformer's rated power (sn_mva),
 pandapower's loading_percent definitions.
 """
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,8 +79,37 @@ def _periods(vm_pu: np.ndarray, dt_s: float) -> list[np.ndarray]:
     return [vm_pu[i:i + per_week] for i in range(0, len(vm_pu), per_week)]
 
 
+VUF_LIMIT_PCT = 2.0
+VUF_SHARE = 0.95
+
+
+def unbalance_statistic(vuf_pct: np.ndarray, dt_s: float) -> np.ndarray:
+    """Per bus, the highest over the run's weeks of the 95th percentile of its VUF values (EN 50160 cl.
+    4.2.5's statistic; steps x buses in, NaN where never energised and converged)."""
+    out = np.full(vuf_pct.shape[1], np.nan)
+    for week in _periods(vuf_pct, dt_s):
+        if np.isfinite(week).any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+                out = np.fmax(out, np.nanpercentile(week, 100 * VUF_SHARE, axis=0, method="inverted_cdf"))
+    return out
+
+
+def unbalance_violations(vuf_pct: np.ndarray, dt_s: float) -> np.ndarray:
+    """Per bus, whether more than 5 % of a week's VUF values exceed 2 % (EN 50160 cl. 4.2.5)."""
+    out = np.zeros(vuf_pct.shape[1], bool)
+    for week in _periods(vuf_pct, dt_s):
+        with np.errstate(invalid="ignore"):
+            out |= (week > VUF_LIMIT_PCT).sum(axis=0) > (1.0 - VUF_SHARE) * np.isfinite(week).sum(axis=0)
+    return out
+
+
 def voltage_violations(vm_pu: np.ndarray, dt_s: float, band: VoltageBand) -> tuple[np.ndarray, np.ndarray]:
-    """(under, over): per bus, whether it breaks the criterion low or high over the run (steps x buses)."""
+    """(under, over): per bus, whether it breaks the criterion low or high over the run (steps x buses, or
+    steps x buses x phases: a bus breaks it when one of its phases does)."""
+    if vm_pu.ndim == 3:
+        under, over = voltage_violations(vm_pu.reshape(len(vm_pu), -1), dt_s, band)
+        return under.reshape(vm_pu.shape[1:]).any(axis=1), over.reshape(vm_pu.shape[1:]).any(axis=1)
     with np.errstate(invalid="ignore"):
         if band.weekly_share == 1.0:
             return (vm_pu < band.v_min_pu).any(axis=0), (vm_pu > band.v_max_pu).any(axis=0)

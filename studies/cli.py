@@ -45,7 +45,11 @@ def cli(verbose: bool):
               "ansi_a (0.95-1.05), ansi_b (0.917-1.058).")
 @click.option("--slack-vm-pu", default=None, type=float, help="MV-side (external grid) voltage, pu; default: the "
               "feeder's own.")
-@click.option("--solver", default="fast", show_default=True, help="fast or pandapower (reference).")
+@click.option("--solver", default="fast", show_default=True, help="fast or pandapower (reference: runpp, or "
+              "runpp_3ph when unbalanced).")
+@click.option("--phases", default="auto", show_default=True, type=click.Choice(["auto", "balanced", "unbalanced"]),
+              help="Power flow: balanced, unbalanced (three-phase, each home, charger and PV on its phase), or "
+              "auto: unbalanced where the feeder gives single-phase connections.")
 @click.option("--export-limit-kw", default=None, type=float,
               help="Meter export limit per household, kW (0: no export; default: no limit).")
 @click.option("--q-control", default="none", show_default=True, help="none or volt_var (IEEE 1547-2018 Cat. B).")
@@ -90,6 +94,12 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
                f"({m['undervoltage_buses'] + m['overvoltage_buses']} buses break {scenario.band}), trafo max "
                f"{m['trafo_max_loading_pct']:.1f} %, peak {m['peak_demand_kw']:.1f} kW, "
                f"{result.inputs.n_steps} steps in {wall:.1f} s -> {out}")
+    if result.inputs.unbalanced:
+        click.echo(f"phases: unbalanced (three-phase power flow): VUF max {m['vuf_max_pct']:.2f} %, weekly 95 % "
+                   f"{m['vuf_p95_pct']:.2f} % ({m['unbalance_buses']} buses above EN 50160's 2 %), neutral max "
+                   f"{m['neutral_max_ka'] * 1e3:.0f} A")
+    else:
+        click.echo("phases: balanced (one-phase equivalent power flow; no unbalance figures)")
     broken = violated_criteria(m)
     click.echo(f"limits ({scenario.band}, {scenario.line_limit_pct:g} % lines, {scenario.trafo_limit_pct:g} % "
                f"transformer): " + (f"broken: {', '.join(broken)}" if broken else "none broken"))

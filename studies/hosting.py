@@ -3,8 +3,9 @@
 Definitions (also in the README):
 - A run violates a criterion when some element breaks its limit during the run: `undervoltage` and
   `overvoltage` (a bus breaks the study's voltage criterion, `band`, low or high: `models/limits.py`; for
-  `en50160` its weekly statistic), `trafo_overload`, `line_overload` (any hour above the thermal limit), and
-  `nonconverged` (a power flow that did not converge, usually voltage collapse). `any` is their union;
+  `en50160` its weekly statistic), `trafo_overload`, `line_overload` (any hour above the thermal limit),
+  `unbalance` (a bus's voltage unbalance factor above 2 % in more than 5 % of a week, EN 50160 cl. 4.2.5;
+  unbalanced runs only, a balanced power flow cannot see it) and `nonconverged` (a power flow that did not converge, usually voltage collapse). `any` is their union;
   `any_<band>` the same union with each of the four voltage criteria in place of the study's.
 - A sample violates at a level when its run violates in any period of the study.
 - P(violation) at a level = share of samples that violate, per feeder x strategy x bidirectional share,
@@ -47,6 +48,7 @@ CRITERIA = {
     "overvoltage": "overvoltage_buses",
     "trafo_overload": "trafo_overload_hours",
     "line_overload": "line_overload_hours",
+    "unbalance": "unbalance_buses",
     "nonconverged": "nonconverged_steps",
 }
 GROUP = ["feeder", "strategy", "v2g_share"]
@@ -63,7 +65,7 @@ def sample_violations(runs: pd.DataFrame) -> pd.DataFrame:
     ok = runs[runs["status"] == "ok"]
     flags = pd.DataFrame({c: ok[m] > 0 for c, m in CRITERIA.items()})
     flags["any"] = flags.any(axis=1)
-    thermal = flags[["trafo_overload", "line_overload", "nonconverged"]].any(axis=1)
+    thermal = flags[["trafo_overload", "line_overload", "unbalance", "nonconverged"]].any(axis=1)
     for band in BANDS:
         flags[f"any_{band}"] = thermal | (ok[f"buses_outside_{band}"] > 0)
     flags[GROUP + ["penetration", "sample"]] = ok[GROUP + ["penetration", "sample"]]

@@ -46,7 +46,10 @@ def package_versions() -> dict[str, str]:
 
 
 def timeseries_tables(result: RunResult) -> dict[str, pd.DataFrame]:
-    """Relative path (without .parquet) -> wide table."""
+    """Relative path (without .parquet) -> wide table. An unbalanced run's bus voltages, line and
+    transformer loading are pandapower's three-phase results (`res_bus_3ph/vm_a_pu` ..., loading on the
+    worst phase), with the unbalance factor, the lines' neutral current and the demand per phase
+    (`bus/p_a_mw` ...) beside the totals."""
     s, inp = result.series, result.inputs
     net, index = inp.feeder.net, pd.DatetimeIndex(inp.index, name="timestamp")
 
@@ -54,10 +57,10 @@ def timeseries_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         return pd.DataFrame(values, index=index, columns=[str(c) for c in columns])
 
     ev_ids = inp.fleet.vehicle_id
-    return {
-        "res_bus/vm_pu": wide(s["vm_pu"], net.bus.index),
-        "res_line/loading_percent": wide(s["line_loading_pct"], net.line.index),
-        "res_trafo/loading_percent": wide(s["trafo_loading_pct"], net.trafo.index),
+    res = "_3ph" if inp.unbalanced else ""
+    tables = {
+        f"res_line{res}/loading_percent": wide(s["line_loading_pct"], net.line.index),
+        f"res_trafo{res}/loading_percent": wide(s["trafo_loading_pct"], net.trafo.index),
         "res_ext_grid/p_mw": wide(s["p_slack_mw"][:, None], ["slack"]),
         "res_ext_grid/q_mvar": wide(s["q_slack_mvar"][:, None], ["slack"]),
         "bus/p_mw": wide(s["p_bus_mw"], net.bus.index),
@@ -65,6 +68,15 @@ def timeseries_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         "ev/soc_kwh": wide(s["ev_e_kwh"], ev_ids),
         "ev/p_kw": wide(s["ev_p_kw"], ev_ids),
     }
+    if not inp.unbalanced:
+        return {"res_bus/vm_pu": wide(s["vm_pu"], net.bus.index), **tables}
+    for k, ph in enumerate("abc"):
+        tables[f"res_bus_3ph/vm_{ph}_pu"] = wide(s["vm_abc_pu"][:, :, k], net.bus.index)
+        tables[f"bus/p_{ph}_mw"] = wide(s["p_abc_bus_mw"][:, :, k], net.bus.index)
+        tables[f"bus/q_{ph}_mvar"] = wide(s["q_abc_bus_mvar"][:, :, k], net.bus.index)
+    tables["res_bus_3ph/unbalance_percent"] = wide(s["vuf_pct"], net.bus.index)
+    tables["res_line_3ph/i_n_ka"] = wide(s["line_i_n_ka"], net.line.index)
+    return tables
 
 
 def check_out(out: Path) -> None:

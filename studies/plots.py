@@ -20,7 +20,7 @@ def run_summary(result: RunResult, path: Path) -> None:
     ax = axes[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # steps with every bus dark (an outage) or diverged
-        vmin, vmax = np.nanmin(s["vm_pu"], axis=1), np.nanmax(s["vm_pu"], axis=1)
+        vmin, vmax = np.nanmin(result.vm_phases, axis=(1, 2)), np.nanmax(result.vm_phases, axis=(1, 2))
         trafo, line = np.nanmax(s["trafo_loading_pct"], axis=1), np.nanmax(s["line_loading_pct"], axis=1)
     ax.fill_between(idx, vmin, vmax, alpha=0.5, label="all buses (min-max)")
     for v in (band.v_min_pu, band.v_max_pu):

@@ -189,8 +189,7 @@ def duration_curves(spec: StudySpec) -> list[dict]:
             name = variant_name(sc.strategy, sc.v2g_share, spec.v2g_shares)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # dark (outage) or diverged steps
-                vm = r.series["vm_pu"]
-                vmin, vmax = np.nanmin(vm, axis=1), np.nanmax(vm, axis=1)
+                vmin, vmax = np.nanmin(r.vm_phases, axis=(1, 2)), np.nanmax(r.vm_phases, axis=(1, 2))
                 trafo = np.nanmax(r.series["trafo_loading_pct"], axis=1)
             style = {**_styled(i), "markevery": max(len(hours) // 8, 1)}
             axes[0].plot(hours, np.sort(vmin), label=name, **style)
@@ -244,6 +243,20 @@ def household_section(spec: StudySpec, value: pd.DataFrame) -> dict | None:
     return {"table": pd.DataFrame(shown).to_html(index=False, na_rep="-"), "figures": figures}
 
 
+def power_flow_text(runs: pd.DataFrame) -> str:
+    """Which power flow the study's runs used, per feeder where they differ (`phases: auto`)."""
+    three = "three-phase (unbalanced: each household, EV charger and PV system on its phase; voltage unbalance " \
+            "judged by EN 50160 cl. 4.2.5, VUF <= 2 % in 95 % of a week)"
+    one = "balanced (one-phase equivalent; voltage unbalance not assessed)"
+    ok = runs[runs["status"] == "ok"]
+    by_feeder = ok.groupby("feeder", sort=False)["unbalanced"].all() if "unbalanced" in ok else pd.Series(dtype=bool)
+    if by_feeder.all() and len(by_feeder):
+        return three
+    if not by_feeder.any():
+        return one
+    return "; ".join(f"{f}: {three if u else one}" for f, u in by_feeder.items())
+
+
 def provenance(spec: StudySpec, manifest: dict) -> list[str]:
     band = voltage_band(spec.band)
     mv_text = "the feeders' own" if spec.slack_vm_pu is None else f"{spec.slack_vm_pu:g} pu"
@@ -290,6 +303,7 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
     notes = [n for n in [too_few_samples(hosting)] if n] + [f"Baseline: {n}." for n in baseline_notes(hosting)]
     context = {
         "spec": spec, "band": band, "band_note": band.statistic_note(spec.step_min * 60),
+        "power_flow": power_flow_text(runs),
         "n_runs": f"{len(runs):,}", "n_failed": f"{len(failed):,}", "samples": samples_text(spec, manifest),
         "feeders": ", ".join(f.name for f in spec.feeders),
         "periods": "; ".join(f"{f.name}: " + ", ".join(f"{p.name} {p.start} + {p.days} d" for p in spec.periods_of(f))

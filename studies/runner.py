@@ -78,7 +78,7 @@ def _outputs(result, wall_s: float, series_dir: str | None, keep: list[str]) -> 
     sums = {}
     if keep and series_dir:
         tables = timeseries_tables(result)
-        for name in keep:
+        for name in (n for n in keep if n in tables):  # a balanced run has no three-phase tables, and back
             path = Path(series_dir) / f"{name}.parquet"
             write_parquet(tables[name], path)
             sums[name] = file_sha256(path)

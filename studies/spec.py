@@ -25,7 +25,11 @@ from hostcap.models.tariff import load_tariff
 from hostcap.studies.errors import input_error
 
 TIMESERIES = ("res_bus/vm_pu", "res_line/loading_percent", "res_trafo/loading_percent", "res_ext_grid/p_mw",
-              "res_ext_grid/q_mvar", "bus/p_mw", "bus/q_mvar", "ev/soc_kwh", "ev/p_kw")
+              "res_ext_grid/q_mvar", "bus/p_mw", "bus/q_mvar", "ev/soc_kwh", "ev/p_kw",
+              # unbalanced runs (a run writes those of its power flow: `studies/outputs.py`)
+              "res_bus_3ph/vm_a_pu", "res_bus_3ph/vm_b_pu", "res_bus_3ph/vm_c_pu", "res_bus_3ph/unbalance_percent",
+              "res_line_3ph/loading_percent", "res_line_3ph/i_n_ka", "res_trafo_3ph/loading_percent",
+              "bus/p_a_mw", "bus/p_b_mw", "bus/p_c_mw", "bus/q_a_mvar", "bus/q_b_mvar", "bus/q_c_mvar")
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$"  # no '/', no '..', no leading dot
 MAX_SCENARIOS = 100_000  # a 2-core machine runs about 10,000 week-long scenarios an hour
 MAX_ALIASES = 100

@@ -87,3 +87,16 @@ def test_an_outage_of_some_buses_leaves_the_rest_of_the_feeder_running(run_cache
     c = r.customers()
     assert (c.loc[~dark_cp, "outage_h"] == 0).all() and (c.loc[dark_cp, "outage_h"] == 2).all()
     assert pos.size == len(cps)
+
+
+def test_an_outage_in_a_three_phase_run(run_cache):
+    """Unbalanced, the same outage: nothing flows on any phase, no voltage or unbalance is reported, and the
+    homes' backup is the balanced run's (the power flow does not decide who islands)."""
+    r = run_cache(Scenario(strategy="smart", phases="unbalanced", **RUN))
+    balanced = run_cache(Scenario(strategy="smart", **RUN))
+    s = r.series
+    assert (s["p_abc_bus_mw"][WINDOW] == 0).all() and np.abs(s["p_slack_mw"][WINDOW]).max() < 1e-9
+    assert np.isnan(s["vm_abc_pu"][WINDOW]).all() and np.isnan(s["vuf_pct"][WINDOW]).all()
+    assert not np.isnan(s["vm_abc_pu"][:72]).any() and r.metrics["vuf_max_pct"] > 0
+    pd_cols = ["outage_unserved_kwh", "backup_h"]
+    np.testing.assert_allclose(r.customers()[pd_cols].to_numpy(), balanced.customers()[pd_cols].to_numpy())

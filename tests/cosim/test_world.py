@@ -95,16 +95,19 @@ def test_same_seed_identical_other_seed_different(run_cache):
     assert not np.array_equal(a.series["ev_p_kw"].sum(axis=1), c.series["ev_p_kw"].sum(axis=1))
 
 
-def test_diverging_step_is_recorded_and_run_goes_on(tmp_path, tiny_feeder):
+@pytest.mark.parametrize("phases", ["balanced", "unbalanced"])
+def test_diverging_step_is_recorded_and_run_goes_on(tmp_path, tiny_feeder, phases):
     path = tiny_feeder
     idx = pd.date_range("2016-01-11", periods=96, freq="15min")
     p = np.full(96, 0.004)
     p[40] = 5.0  # far beyond what the cable can carry
     pd.DataFrame({"load.p_mw.0": p}, index=idx).to_csv(tmp_path / "prof.csv")
-    r = run_scenario(Scenario(feeder=path, profiles=str(tmp_path / "prof.csv"), days=1, penetration=1.0))
+    r = run_scenario(Scenario(feeder=path, profiles=str(tmp_path / "prof.csv"), days=1, penetration=1.0,
+                              phases=phases))
     assert r.metrics["nonconverged_steps"] == 1
     assert not r.series["converged"][40] and r.series["converged"].sum() == 95
-    assert np.isnan(r.series["vm_pu"][40]).all() and np.isfinite(r.series["vm_pu"][41]).all()
+    vm = r.vm_phases
+    assert np.isnan(vm[40]).all() and np.isfinite(vm[41]).all()
 
 
 def test_unreachable_target_is_recorded_as_unmet_energy(tmp_path, tiny_feeder):

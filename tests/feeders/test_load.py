@@ -142,3 +142,17 @@ def test_a_feeder_without_households_is_refused_with_one_line():
         build_inputs(Scenario(feeder="pandapower:mv_oberrhein", days=1))
     assert "feeder pandapower:mv_oberrhein: no residential customer on a bus below 1 kV" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_phases_from_the_feeder(tmp_path, tiny_net):
+    """A JSON feeder's phase column and pandapower's asymmetric loads give each home its phase; the
+    asymmetric loads become loads of the same total power."""
+    tiny_net.load["phase"] = ["b", None, "ABC"]
+    f = load_feeder(save(tiny_net, tmp_path / "tiny.json"))
+    assert f.connection_points["phase"].tolist() == ["b", "abc", "abc"]  # empty: three-phase
+    ieee = load_feeder("pandapower:ieee_european_lv_asymmetric")
+    asym = ieee.net.asymmetric_load
+    p = asym[["p_a_mw", "p_b_mw", "p_c_mw"]].to_numpy()
+    assert not asym["in_service"].any() and len(ieee.net.load) == 55
+    np.testing.assert_allclose(ieee.net.load["p_mw"].to_numpy(), p.sum(axis=1))
+    np.testing.assert_array_equal(ieee.connection_points["phase"], np.array(list("abc"))[p.argmax(axis=1)])

@@ -77,3 +77,23 @@ def test_hard_limits_of_ansi_c84_1_and_strict_en50160(name, low, high):
 def test_unknown_band_is_named():
     with pytest.raises(InputError, match="band: unknown 'ansi', choose one of en50160, en50160_strict"):
         voltage_band("ansi")
+
+
+def test_en50160_unbalance_more_than_5_percent_of_a_week_above_2_percent_fails():
+    from hostcap.models.limits import unbalance_statistic, unbalance_violations
+
+    vuf = np.full((WEEK_10MIN, 3), 0.5)
+    vuf[:round(0.06 * WEEK_10MIN), 0] = 2.5  # 6 % of the week above 2 %: fails
+    vuf[:round(0.04 * WEEK_10MIN), 1] = 2.5  # 4 %: passes
+    vuf[:, 2] = np.nan  # never energised
+    np.testing.assert_array_equal(unbalance_violations(vuf, 600.0), [True, False, False])
+    stat = unbalance_statistic(vuf, 600.0)
+    assert stat[0] == 2.5 and stat[1] == 0.5 and np.isnan(stat[2])
+
+
+def test_a_bus_breaks_the_voltage_criterion_when_one_of_its_phases_does():
+    v = np.ones((10, 2, 3))
+    v[3, 1, 2] = 1.06  # bus 1, phase c
+    under, over = voltage_violations(v, 900.0, voltage_band("ansi_a"))
+    np.testing.assert_array_equal(over, [False, True])
+    assert not under.any()

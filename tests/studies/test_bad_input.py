@@ -1,5 +1,6 @@
 """The bad-input corpus: every case is refused with one line naming the field or file, exit code 2, and
 nothing written (the output folder and the working folder are unchanged)."""
+import copy
 import os
 import subprocess
 import sys
@@ -31,6 +32,12 @@ def inputs(tmp_path, tiny_net):
     two_day = pd.DataFrame({"load.p_mw.0": [0.004, 0.004]}, index=pd.date_range("2016-01-01", periods=2, freq="2D"))
     two_day.to_csv(d / "two_day.csv")
     (d / "study.yaml").write_text(yaml.safe_dump(STUDY))
+    wrong_phase = copy.deepcopy(tiny_net)
+    wrong_phase.load["phase"] = ["a", "d", "abc"]
+    pp.to_json(wrong_phase, str(d / "wrong_phase.json"))
+    star = copy.deepcopy(tiny_net)
+    star.trafo["vector_group"] = "Yy"
+    pp.to_json(star, str(d / "star.json"))
     (d / "gap_tariff.yaml").write_text(yaml.safe_dump({
         "name": "gap", "source": "test", "currency": "EUR", "export": {"rule": "none"},
         "bands": [{"name": "day", "price_per_kwh": 0.3, "weekday": [[0, 12]], "weekend": [[0, 24]]}]}))
@@ -71,6 +78,10 @@ CASES = {
                           "feeder pandapower:mv_oberrhein: no residential customer on a bus below 1 kV"),
     "run: unknown voltage criterion": (RUN + ["--band", "ansi"], "'ansi' is not one of"),
     "run: MV voltage of 1.5 pu": (RUN + ["--slack-vm-pu", "1.5"], "slack_vm_pu"),
+    "run: unknown phases": (RUN + ["--phases", "two"], "'two' is not one of"),
+    "run: a load on phase d": (RUN + ["--feeder", "{in}/wrong_phase.json"], "load 1: phase 'd' is not one of"),
+    "run: unbalanced behind an unearthed transformer": (RUN + ["--feeder", "{in}/star.json", "--phases", "unbalanced"],
+                                                        "no earthed LV star point"),
     # hostcap study: the study file
     "study named ..": (["study", "@name=.."], "name"),
     "study named a/b": (["study", "@name=a/b"], "name"),
@@ -81,6 +92,7 @@ CASES = {
     "repeated YAML key": (["study", "@repeated"], "key 'samples' appears twice"),
     "alias bomb": (["study", "@bomb"], "more than 100 aliases"),
     "a billion samples": (["study", "@samples"], "samples"),
+    "phases: three": (["study", "@phases"], "phases: Input should be 'auto', 'balanced' or 'unbalanced'"),
     "adaptive max below min": (["study", "@samples_range"], "samples: max (10) is below min (20)"),
     "unknown whole period": (["study", "@period_kind"], "periods.0: Input should be 'year' or 'seasons'"),
     "seasons named twice": (["study", "@seasons_twice"], "period name 'winter' is listed twice"),
@@ -113,6 +125,7 @@ STUDY_TEXTS = {
     "strategies": dict(strategies=["uncontrolled", "smart", "uncontrolled"]),
     "feeders": dict(feeders=["tiny.json", "tiny.json"]),
     "samples": dict(samples=1_000_000_000),
+    "phases": dict(phases="three"),
     "samples_range": dict(samples={"min": 20, "max": 10}),
     "period_kind": dict(periods=["years"]),
     "seasons_twice": dict(periods=["seasons", {"name": "winter", "start": "2016-01-11", "days": 1}]),

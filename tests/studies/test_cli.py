@@ -41,6 +41,27 @@ def test_run_writes_metrics_manifest_and_timeseries(tmp_path, capsys):
         assert (out / "timeseries" / f"{name}.parquet").is_file()
 
 
+def test_unbalanced_run_writes_three_phase_timeseries_and_says_so(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["run", "--strategy", "uncontrolled", "--penetration", "1.0", "--days", "1", "--phases", "unbalanced",
+               "--out", str(out)])
+    assert rc == 0
+    said = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["unbalanced"] is True and metrics["vuf_max_pct"] > 0
+    assert f"phases: unbalanced (three-phase power flow): VUF max {metrics['vuf_max_pct']:.2f} %" in said
+    ts = out / "timeseries"
+    vm = [pd.read_parquet(ts / f"res_bus_3ph/vm_{ph}_pu.parquet") for ph in "abc"]
+    assert all(v.shape == (96, 129) for v in vm) and not (ts / "res_bus/vm_pu.parquet").exists()
+    assert min(v.min().min() for v in vm) == pytest.approx(metrics["v_min_pu"])
+    vuf = pd.read_parquet(ts / "res_bus_3ph/unbalance_percent.parquet")
+    assert vuf.max().max() == pytest.approx(metrics["vuf_max_pct"])
+    total = pd.read_parquet(ts / "bus/p_mw.parquet")
+    phases = sum(pd.read_parquet(ts / f"bus/p_{ph}_mw.parquet") for ph in "abc")
+    pd.testing.assert_frame_equal(phases, total, atol=1e-12)
+    assert (ts / "res_line_3ph/i_n_ka.parquet").is_file() and (ts / "res_trafo_3ph/loading_percent.parquet").is_file()
+
+
 @pytest.mark.parametrize("args, field", [
     (["--penetration", "1.5"], "penetration"),
     (["--v2g-share", "-0.1"], "v2g_share"),

@@ -25,9 +25,20 @@ def runs_table(p_any: dict, samples=20, periods=("w",)):
                                  "status": "ok", "undervoltage_buses": 1 if bad else 0,
                                  "overvoltage_buses": 0, "trafo_overload_hours": 0.0,
                                  **{f"buses_outside_{b}": int(bad and b == "ansi_a") for b in BANDS},
-                                 "line_overload_hours": 0.0, "nonconverged_steps": 0,
+                                 "line_overload_hours": 0.0, "nonconverged_steps": 0, "unbalance_buses": 0,
                                  "n_ev": round(level * 100), "ev_charger_kw": level * 100 * 8.0})
     return pd.DataFrame(rows)
+
+
+def test_unbalance_is_a_criterion_of_its_own():
+    """A bus above EN 50160's 2 % unbalance breaks the `unbalance` criterion (and `any`, under every voltage
+    criterion), not a voltage band."""
+    runs = runs_table({"uncontrolled": [0, 0, 0, 0]})
+    runs.loc[(runs["penetration"] == 0.6) & (runs["sample"] < 5), "unbalance_buses"] = 2
+    hc = hosting_capacity(runs, 0.05).set_index("strategy")
+    assert hc.loc["uncontrolled", "hc_point"] == 0.4 and hc.loc["uncontrolled", "binding"] == "unbalance"
+    assert hc.loc["uncontrolled", "hc_unbalance"] == 0.4 and hc.loc["uncontrolled", "hc_undervoltage"] == 0.6
+    assert (hc[[f"hc_point_{b}" for b in BANDS]] == 0.4).all(axis=None)
 
 
 def test_highest_safe_level():

@@ -125,3 +125,20 @@ def test_batches_group_samples_of_one_scenario_and_auto_size_follows_memory():
     assert auto_samples_per_run(spec, 2**20) == 1
     year = parse_spec({**TINY, "periods": ["year"]})
     assert 1 <= auto_samples_per_run(year, 8 * 2**30) < 16  # a year's are not
+
+
+def test_an_unbalanced_study_is_the_same_on_two_workers_and_batched(tmp_path):
+    spec = parse_spec({**TINY, "strategies": ["uncontrolled"], "penetrations": [0.0, 1.0], "samples": 2,
+                       "phases": "unbalanced", "keep_timeseries": ["res_bus_3ph/vm_a_pu", "res_bus/vm_pu"]})
+    two = run_study(spec, tmp_path / "two", workers=2, samples_per_run=1, progress=False)
+    one = run_study(spec, tmp_path / "one", workers=1, samples_per_run=2, progress=False)
+    assert two["failed"] == one["failed"] == 0 and two["ran"] == one["ran"] == 3
+    a, b = StudyPaths(tmp_path / "two" / "tiny"), StudyPaths(tmp_path / "one" / "tiny")
+    runs = pd.read_parquet(a.runs)
+    pd.testing.assert_frame_equal(runs.drop(columns=TIMING), pd.read_parquet(b.runs).drop(columns=TIMING))
+    assert runs["unbalanced"].all() and (runs.loc[runs["penetration"] == 1.0, "vuf_max_pct"] > 0).all()
+    assert a.hosting.read_text() == b.hosting.read_text()
+    assert "hc_unbalance" in pd.read_csv(a.hosting).columns
+    # a run keeps the series its power flow has: the three-phase ones here, no balanced vm_pu
+    assert len(sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus_3ph/vm_a_pu.parquet"))) == 3
+    assert not sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus/vm_pu.parquet"))
