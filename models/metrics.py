@@ -92,5 +92,4 @@ def run_metrics(*, vm_pu, line_loading_pct, trafo_loading_pct, p_slack_mw, p_bus
                        neutral_max_ka=_nanmax(line_i_n_ka))
     if not ok.any():
         metrics.update(dict.fromkeys(GRID_METRICS, float("nan")))
-        metrics["unbalance_buses"] = float("nan") if vuf_pct is not None else 0
     return metrics

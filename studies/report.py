@@ -114,6 +114,9 @@ def summary_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame, pr
         top_peak = float(at_top["peak_demand_kw"].median())
         change = f" ({100 * (top_peak / base_peak - 1):+.0f} %)" if base_peak else ""
         binding = h["binding"] if isinstance(h["binding"], str) and h["binding"] else ""
+        three_phase = "unbalanced" in at_top and at_top["unbalanced"].astype(bool).any()
+        unbalance = ({"max VUF (%)": number(at_top["vuf_max_pct"].max(), 2),
+                      "max neutral current (A)": number(1e3 * at_top["neutral_max_ka"].max())} if three_phase else {})
         rows.append({
             "feeder": h["feeder"], "strategy": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
             "hosting capacity": _pct(h["hc_point"]) + ("" if pd.isna(h["hc_evs"]) else f" ({h['hc_evs']:.0f} EVs)"),
@@ -127,6 +130,7 @@ def summary_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame, pr
             "max voltage (pu)": f"{at_top['v_max_pu'].max():.3f}",
             "max transformer loading (%)": number(at_top["trafo_max_loading_pct"].max()),
             "max line loading (%)": number(at_top["line_max_loading_pct"].max()),
+            **unbalance,
             "peak (kW) and change vs no EVs": f"{number(top_peak)} ({number(base_peak)} without){change}",
             "reverse flow, max (kW)": number(at_top["reverse_flow_max_kw"].max()),
             "V2G energy (kWh, median)": number(at_top["ev_discharged_kwh"].median()),

@@ -102,8 +102,9 @@ FLOAT_BYTES = 8
 def auto_samples_per_run(spec: StudySpec, worker_memory_bytes: float | None) -> int:
     """Samples per run such that a run's recordings (per step: bus voltages and P/Q, line and transformer
     loading, per connection point PV curtailment and, with outages, supply and backup; per EV power, reactive
-    power and energy; float64; twice: the batch's and each sample's own copy) fit in AUTO_MEMORY_SHARE of a
-    worker's memory; at most AUTO_MAX_SAMPLES, at least 1."""
+    power and energy; three-phase runs also the voltage, P and Q of every phase, the unbalance factor and the
+    lines' neutral current; float64; twice: the batch's and each sample's own copy) fit in AUTO_MEMORY_SHARE
+    of a worker's memory; at most AUTO_MAX_SAMPLES, at least 1."""
     from hostcap.cosim.scenario import build_inputs
 
     if worker_memory_bytes is None:
@@ -112,9 +113,10 @@ def auto_samples_per_run(spec: StudySpec, worker_memory_bytes: float | None) -> 
     for entry in spec.feeders:
         period = max(spec.periods_of(entry), key=lambda p: p.days)
         inp = build_inputs(Scenario(feeder=entry.ref, profiles=entry.profiles, start=period.start, days=period.days,
-                                    step_min=spec.step_min, penetration=0.0))
+                                    step_min=spec.step_min, penetration=0.0, phases=spec.phases))
         net, n_cp = inp.feeder.net, len(inp.cp_bus_pos)
-        columns = 3 * len(net.bus) + len(net.line) + len(net.trafo) + 4 * n_cp + 3 * n_cp + 4
+        per_bus, per_line = (12, 2) if inp.unbalanced else (3, 1)
+        columns = per_bus * len(net.bus) + per_line * len(net.line) + len(net.trafo) + 4 * n_cp + 3 * n_cp + 4
         per_sample = max(per_sample, 2 * inp.n_steps * columns * FLOAT_BYTES)
     fit = int(AUTO_MEMORY_SHARE * worker_memory_bytes // per_sample)
     return max(1, min(AUTO_MAX_SAMPLES, fit))

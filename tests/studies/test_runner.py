@@ -125,6 +125,8 @@ def test_batches_group_samples_of_one_scenario_and_auto_size_follows_memory():
     assert auto_samples_per_run(spec, 2**20) == 1
     year = parse_spec({**TINY, "periods": ["year"]})
     assert 1 <= auto_samples_per_run(year, 8 * 2**30) < 16  # a year's are not
+    three_phase = parse_spec({**TINY, "periods": ["year"], "phases": "unbalanced"})
+    assert auto_samples_per_run(three_phase, 8 * 2**30) < auto_samples_per_run(year, 8 * 2**30)  # four per bus
 
 
 def test_an_unbalanced_study_is_the_same_on_two_workers_and_batched(tmp_path):
