@@ -14,7 +14,7 @@ networks are decoupled (pandapower's lines are transposed), only the loads coupl
     V1_n <- Y1_nn^-1 (I1_n - Y1_ns V1_s),   V0 <- Y0^-1 I0,   V2 <- Y2^-1 I2
 (the positive sequence holds the slack's voltage; the external grid's zero- and negative-sequence source
 impedance is a shunt at its bus, as in `runpp_3ph`) with the three matrices factorised once per feeder
-(SuperLU), until no voltage moves by 1e-10 pu: the fixed point of `cosim/powerflow.py` on three sequence
+(SuperLU), until no voltage moves by 1e-9 pu: the fixed point of `cosim/powerflow.py` on three sequence
 networks. `runpp_3ph` solves the positive sequence by Newton-Raphson inside the same outer loop, so both
 reach the same solution (tests: within 1e-6 pu per phase, on the IEEE European LV test feeder too).
 """
@@ -197,7 +197,7 @@ def _sequence_cases(net):
 class FastSolver3ph:
     """The sequence-frame fixed point (module docstring) on pandapower's own sequence admittance matrices."""
 
-    def __init__(self, net, ref: str = "feeder", *, tol_pu: float = 1e-10, max_iter: int = 200):
+    def __init__(self, net, ref: str = "feeder", *, tol_pu: float = 1e-9, max_iter: int = 200):
         self.net = work = injection_net_3ph(net, ref)
         if len(work.gen[work.gen.in_service]) or len(work.ward) or len(work.xward) or len(work.ext_grid) != 1:
             raise InputError("phases unbalanced: the fast solver takes one external grid and no generators or "
@@ -223,9 +223,11 @@ class FastSolver3ph:
         shunt = np.zeros(n, complex)
         shunt[self.ref] = (gs_eg + 1j * bs_eg) / self.base_mva
         eg_shunt = sparse.diags(shunt, format="csr")
-        self.y_ref = [(y if i == 1 else y - eg_shunt)[self.ref] for i, y in enumerate((y0, y1, y2))]
-        self.yf = [m[1].tocsr() for m in ys]
-        self.yt = [m[2].tocsr() for m in ys]
+        # one block-diagonal matrix per quantity, so that a product takes all three sequences at once
+        self.y_ref = sparse.block_diag([(y if i == 1 else y - eg_shunt)[self.ref] for i, y in enumerate((y0, y1, y2))],
+                                       format="csr")
+        self.yf = sparse.block_diag([m[1] for m in ys], format="csr")  # branch currents at the from end
+        self.yt = sparse.block_diag([m[2] for m in ys], format="csr")
         self.bus_lookup = work._pd2ppc_lookups["bus"][work.bus.index.to_numpy()]
         self.base_kv = bus1[:, BASE_KV].real
         branch = ppci1["branch"]
@@ -272,22 +274,23 @@ class FastSolver3ph:
 
     def _results(self, v012: np.ndarray) -> Flow3Result:
         """Results of sequence voltages v012 (S, 3, n internal buses), pandapower's res_*_3ph definitions."""
-        v_abc = np.einsum("ij,sjn->sin", T_ABC, v012)
+        n_s = len(v012)
         at = self.bus_lookup
-        vm = np.abs(v_abc[:, :, at]).transpose(0, 2, 1)
-        vuf = np.abs(v012[:, 2, at]) / np.abs(v012[:, 1, at]) * 100.0
-        ka = self.base_mva * np.sqrt(3.0)
+        v_at = v012[:, :, at]
+        vm = np.abs(np.matmul(T_ABC, v_at)).transpose(0, 2, 1)
+        vuf = np.abs(v_at[:, 2]) / np.abs(v_at[:, 1]) * 100.0
+        stacked = v012.reshape(n_s, -1).T  # (3 n, S): the sequences one after the other
 
-        def phase_currents_ka(ymats, bus):  # (S, 3, n_branch) complex, per phase
-            i012 = np.stack([(y @ v012[:, q].T).T for q, y in enumerate(ymats)], axis=1)
-            return np.einsum("ij,sjb->sib", T_ABC, i012) * ka / self.base_kv[bus]
+        def phase_currents_ka(y_block, bus):  # (S, 3, n_branch) complex, per phase
+            i012 = (y_block @ stacked).reshape(3, -1, n_s).transpose(2, 0, 1)
+            return np.matmul(T_ABC, i012) * (self.base_mva * np.sqrt(3.0) / self.base_kv[bus])
 
         i_f, i_t = phase_currents_ka(self.yf, self.f_bus), phase_currents_ka(self.yt, self.t_bus)
         line, trafo = self.ratings.loading_pct(np.abs(i_f), np.abs(i_t))  # per phase; the worst one counts
         li = self.ratings.line
         neutral = np.maximum(np.abs(i_f[:, :, li].sum(axis=1)), np.abs(i_t[:, :, li].sum(axis=1)))
-        i_ref = np.stack([(y @ v012[:, q].T).T[:, 0] for q, y in enumerate(self.y_ref)], axis=1)  # (S, 3)
-        s_slack = 3.0 * (v012[:, :, self.ref[0]] * np.conj(i_ref)).sum(axis=1) * self.base_mva
         neutral = np.where(self.ratings.line_on, neutral, 0.0)
+        i_ref = (self.y_ref @ stacked).T  # (S, 3): the slack's sequence currents into the feeder
+        s_slack = 3.0 * (v012[:, :, self.ref[0]] * np.conj(i_ref)).sum(axis=1) * self.base_mva
         return Flow3Result(vm, vuf, line.max(axis=1), trafo.max(axis=1), neutral,
                            s_slack.real.copy(), s_slack.imag.copy(), np.ones(len(v012), bool))
