@@ -202,6 +202,7 @@ def phases_rows(quick: bool) -> list[tuple[str, dict]]:
     week = 7
     rows = [("default feeder, balanced, S = 1", ours(DEFAULT, week, phases="balanced")),
             ("default feeder, unbalanced (three-phase fast solver), S = 1", ours(DEFAULT, week, phases="unbalanced")),
+            ("default feeder, balanced, S = 10", ours(DEFAULT, week, 10, phases="balanced")),
             ("default feeder, unbalanced, S = 10", ours(DEFAULT, week, 10, phases="unbalanced")),
             ("default feeder, unbalanced, runpp_3ph every step (reference solver)",
              ours(DEFAULT, 1, solver="pandapower", phases="unbalanced")),
