@@ -5,7 +5,8 @@ Definitions (also in the README):
   `overvoltage` (a bus breaks the study's voltage criterion, `band`, low or high: `models/limits.py`; for
   `en50160` its weekly statistic), `trafo_overload`, `line_overload` (any hour above the thermal limit),
   `unbalance` (a bus's voltage unbalance factor above 2 % in more than 5 % of a week, EN 50160 cl. 4.2.5;
-  unbalanced runs only, a balanced power flow cannot see it) and `nonconverged` (a power flow that did not converge, usually voltage collapse). `any` is their union;
+  unbalanced runs only, a balanced power flow cannot see it) and `nonconverged` (a power flow that did not
+  converge, usually voltage collapse). `any` is their union;
   `any_<band>` the same union with each of the four voltage criteria in place of the study's.
 - A sample violates at a level when its run violates in any period of the study.
 - P(violation) at a level = share of samples that violate, per feeder x strategy x bidirectional share,
