@@ -332,9 +332,7 @@ def _period(period_json: str) -> _Period:
     n_steps = sc.days * steps_per_day
     n_prof = int(round(n_steps * factor)) if factor >= 1 else int(np.ceil(n_steps * factor))
     row = prof.locate(start, n_prof)
-    arrays = feeder.cp_arrays(row, n_prof)
-    pv_rated_kw = arrays.pop("pv_rated_kw")
-    households = Households(**{k: resample(v, factor)[:n_steps] for k, v in arrays.items()})
+    households = Households(**{k: resample(v, factor)[:n_steps] for k, v in feeder.cp_arrays(row, n_prof).items()})
     index = pd.date_range(start, periods=n_steps, freq=pd.Timedelta(seconds=dt_s))
     horizon = n_steps + steps_per_day
     days = pd.date_range(start, periods=horizon // steps_per_day, freq="D")
@@ -350,7 +348,8 @@ def _period(period_json: str) -> _Period:
     standard_load_kw = resample(feeder.standard_load_kw(prof_index)[:, None], factor)[:horizon, 0]
     bus_pos = pd.Series(np.arange(len(feeder.net.bus)), index=feeder.net.bus.index)
     return _Period(feeder, index, dt_s, steps_per_day, days.weekday.to_numpy(), households, levels, price,
-                   standard_load_kw, bus_pos.loc[feeder.connection_points["bus"]].to_numpy(), pv_rated_kw)
+                   standard_load_kw, bus_pos.loc[feeder.connection_points["bus"]].to_numpy(),
+                   feeder.pv_rated_kw)
 
 
 @functools.lru_cache(maxsize=4)

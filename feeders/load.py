@@ -66,6 +66,18 @@ class Feeder:
         load_pos = pd.Series(np.arange(n_load), index=self.net.load.index).loc[cps["load"].to_numpy()[of_load]]
         load_cp = sparse.csr_matrix((cps["share"].to_numpy()[of_load], (load_pos.to_numpy(), of_load)),
                                     shape=(n_load, n_cp))
+        load_on = self.net.load["in_service"].to_numpy(float)
+        p = self.profiles
+        return {
+            "p_load_kw": np.asarray((p.load_p.values(start, n_steps) * load_on) @ load_cp) * 1e3,
+            "q_load_kvar": np.asarray((p.load_q.values(start, n_steps) * load_on) @ load_cp) * 1e3,
+            "p_pv_kw": np.asarray(p.sgen_p.values(start, n_steps) @ self.sgen_cp) * 1e3,
+        }
+
+    @functools.cached_property
+    def sgen_cp(self) -> sparse.csr_matrix:
+        """(n_sgen, n_cp): each in-service sgen's share at each connection point (its bus's, equally)."""
+        cps = self.connection_points
         sgen_bus = self.net.sgen["bus"].to_numpy()
         in_service = self.net.sgen["in_service"].to_numpy(bool)
         rows, cols, vals = [], [], []
@@ -77,16 +89,12 @@ class Feeder:
             rows += [i] * len(members)
             cols += list(members)
             vals += [1.0 / len(members)] * len(members)
-        sgen_cp = sparse.csr_matrix((vals, (rows, cols)), shape=(len(sgen_bus), n_cp))
-        pv_rated_kw = np.asarray(self.net.sgen["p_mw"].to_numpy() * in_service @ sgen_cp).ravel() * 1e3
-        load_on = self.net.load["in_service"].to_numpy(float)
-        p = self.profiles
-        return {
-            "p_load_kw": np.asarray((p.load_p.values(start, n_steps) * load_on) @ load_cp) * 1e3,
-            "q_load_kvar": np.asarray((p.load_q.values(start, n_steps) * load_on) @ load_cp) * 1e3,
-            "p_pv_kw": np.asarray(p.sgen_p.values(start, n_steps) @ sgen_cp) * 1e3,
-            "pv_rated_kw": pv_rated_kw,  # (n_cp,) the rated power of the PV each connection point has
-        }
+        return sparse.csr_matrix((vals, (rows, cols)), shape=(len(sgen_bus), len(cps)))
+
+    @property
+    def pv_rated_kw(self) -> np.ndarray:
+        """(n_cp,) the rated power of the rooftop PV at each connection point, kW."""
+        return np.asarray(self.net.sgen["p_mw"].to_numpy() @ self.sgen_cp).ravel() * 1e3
 
     def with_slack_vm_pu(self, vm_pu: float) -> "Feeder":
         """The same feeder with its external grid held at `vm_pu` (a copy; this one is cached and shared)."""
