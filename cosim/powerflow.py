@@ -30,19 +30,23 @@ from hostcap.models.errors import InputError
 SOLVERS = ("fast", "pandapower")
 
 
+class SampleRows:
+    """Results with the sample first in every field (a dataclass's)."""
+
+    def set_rows(self, rows: np.ndarray, part) -> None:
+        """Take the results of samples `rows` from `part` (one row per entry of `rows`)."""
+        for name in self.__dataclass_fields__:
+            getattr(self, name)[rows] = getattr(part, name)
+
+
 @dataclass
-class FlowResult:
+class FlowResult(SampleRows):
     vm_pu: np.ndarray  # (S, n_bus), in net.bus order
     line_loading_pct: np.ndarray  # (S, n_line)
     trafo_loading_pct: np.ndarray  # (S, n_trafo)
     p_slack_mw: np.ndarray  # (S,)
     q_slack_mvar: np.ndarray  # (S,)
     converged: np.ndarray  # (S,) bool
-
-    def set_rows(self, rows: np.ndarray, part: "FlowResult") -> None:
-        """Take the results of samples `rows` from `part` (one row per entry of `rows`)."""
-        for name in self.__dataclass_fields__:
-            getattr(self, name)[rows] = getattr(part, name)
 
 
 def _injection_net(net):

@@ -28,7 +28,7 @@ from pandapower.pypower.idx_brch import F_BUS, T_BUS
 from pandapower.pypower.idx_bus import BASE_KV, BUS_TYPE, PV, REF, VA, VM
 from scipy import sparse
 
-from hostcap.cosim.powerflow import Ratings, lu_factors, lu_solve
+from hostcap.cosim.powerflow import Ratings, SampleRows, lu_factors, lu_solve
 from hostcap.feeders.sequence import with_sequence_data
 from hostcap.models.errors import InputError
 
@@ -38,7 +38,7 @@ PHASES = ("a", "b", "c")
 
 
 @dataclass
-class Flow3Result:
+class Flow3Result(SampleRows):
     vm_pu: np.ndarray  # (S, n_bus, 3) phase-to-neutral magnitudes, net.bus order
     vuf_pct: np.ndarray  # (S, n_bus) |V2| / |V1| x 100
     line_loading_pct: np.ndarray  # (S, n_line), worst phase
@@ -47,10 +47,6 @@ class Flow3Result:
     p_slack_mw: np.ndarray  # (S,) all three phases
     q_slack_mvar: np.ndarray
     converged: np.ndarray  # (S,) bool
-
-    def set_rows(self, rows: np.ndarray, part: "Flow3Result") -> None:
-        for name in self.__dataclass_fields__:
-            getattr(self, name)[rows] = getattr(part, name)
 
 
 def empty_result_3ph(net, n: int) -> Flow3Result:
