@@ -5,6 +5,7 @@ pass the same JSON-safe description. `build_inputs()` turns it into arrays: the 
 PV per connection point, the EV fleet, its mobility and the price levels over the period plus one day of
 look-ahead. It is cached, so the simulators of one in-process world share one copy.
 """
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -228,7 +229,7 @@ def build_batch(scenarios: list[Scenario]) -> Batch:
     return _build_batch(tuple(sc.model_dump_json() for sc in scenarios))
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=1)  # every simulator of a run asks for the same batch; an older one is let go
 def _build_batch(scenario_jsons: tuple[str, ...]) -> Batch:
     runs = tuple(_make_inputs(s) for s in scenario_jsons)
     if len({r.fleet.n for r in runs}) != 1:  # a level places round(penetration x households) EVs in every sample
@@ -237,8 +238,11 @@ def _build_batch(scenario_jsons: tuple[str, ...]) -> Batch:
     dark = None if runs[0].dark_bus is None else np.stack([r.dark_bus for r in runs])
     phases = PhaseWeights(*(np.concatenate([getattr(r.phases, f) for r in runs])
                             for f in ("load", "pv", "ev", "circuit")))
-    return Batch(runs, concat_fleets([r.fleet for r in runs], n_cp), concat_mobility([r.mobility for r in runs]),
-                 dark, np.concatenate([r.v2h_capable for r in runs]), phases)
+    mobility = concat_mobility([r.mobility for r in runs])
+    n_ev = runs[0].fleet.n  # each sample's trips become a view of its columns of the batch's: stored once
+    runs = tuple(dataclasses.replace(r, mobility=mobility.vehicles(k * n_ev, (k + 1) * n_ev)) for k, r in enumerate(runs))
+    return Batch(runs, concat_fleets([r.fleet for r in runs], n_cp), mobility, dark,
+                 np.concatenate([r.v2h_capable for r in runs]), phases)
 
 
 def build_inputs(scenario: Scenario) -> Inputs:

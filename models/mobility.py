@@ -60,6 +60,10 @@ class Mobility:
     next_departure_step: np.ndarray  # int: first departure at or after this step (n_steps_horizon if none)
     next_trip_kwh: np.ndarray  # energy of that next trip (0 if none)
 
+    def vehicles(self, start: int, stop: int) -> "Mobility":
+        """The mobility of vehicles start .. stop-1: views, no copy."""
+        return Mobility(*(getattr(self, name)[:, start:stop] for name in Mobility.__dataclass_fields__))
+
 
 def draw_trips(
     rng: np.random.Generator, *, n_vehicles: int, weekdays: np.ndarray, steps_per_day: int,
