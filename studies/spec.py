@@ -138,7 +138,7 @@ class DaskSettings(Strict):
     samples_per_run: int | Literal["auto"] = Field(
         "auto", description="Monte Carlo samples of one feeder, period, strategy and level co-simulated together "
         "in one run (`cosim/world.run_batch`; the numbers do not depend on it); auto: as many as the recordings "
-        "of a run fit in a quarter of a worker's memory, at most 16.")
+        "and trips of a run fit in 40 % of a worker's memory, at most 16.")
 
     @field_validator("samples_per_run")
     @classmethod
