@@ -122,7 +122,9 @@ def _runpp_3ph_converged(net) -> None:
     raise pp.LoadflowNotConverged("runpp_3ph: voltages still move after its restarts")
 
 
-@njit(cache=True)
+# Not cached: numba's cache does not see changes to what a function calls from another file (`lu_solve`);
+# a stale one made every step of a three-phase run fall back to runpp_3ph (measured, 2026-11-28).
+@njit
 def _fixed_point_3ph(lu0, lu1, lu2, pq, s_abc, y1_ns_vs, v012, tol_pu, max_iter, converged):
     """The sequence-frame fixed point for each sample k: s_abc (S, 3, n) injections per phase (pu of the
     per-phase base), v012 (S, 3, n) the start, updated in place where the sample converges."""
