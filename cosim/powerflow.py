@@ -316,8 +316,8 @@ class FastSolver:
         self.s_base = ppci["Sbus"][self.pq]  # injections of elements other than loads and sgens
         self.v_start = ppci["V"].copy()
         self.v = None  # (S, n) the last converged voltages of each sample; set on the first solve
-        self._y_ref = _csr(ybus[self.ref])
-        self._yf, self._yt = _csr(ppci["Yf"]), _csr(ppci["Yt"])
+        self._y_ref = csr_arrays(ybus[self.ref])
+        self._yf, self._yt = csr_arrays(ppci["Yf"]), csr_arrays(ppci["Yt"])
         self.bus_lookup = work._pd2ppc_lookups["bus"][work.bus.index.to_numpy()]
         pq_pos = np.full(len(self.v_start), -1, np.int64)
         pq_pos[self.pq] = np.arange(len(self.pq))
@@ -365,7 +365,7 @@ class FastSolver:
         return out
 
 
-def _csr(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def csr_arrays(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A sparse matrix's CSR arrays (index pointers, column indices, values) for compiled code."""
     m = matrix.tocsr()
     return m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data

@@ -28,13 +28,13 @@ from pandapower.pypower.idx_brch import F_BUS, T_BUS
 from pandapower.pypower.idx_bus import BASE_KV, BUS_TYPE, PV, REF, VA, VM
 from scipy import sparse
 
-from hostcap.cosim.powerflow import Ratings, SampleRows, lu_factors, lu_solve
+from hostcap.cosim.powerflow import Ratings, SampleRows, csr_arrays, lu_factors, lu_solve
 from hostcap.feeders.sequence import with_sequence_data
 from hostcap.models.errors import InputError
 
-A = np.exp(2j * np.pi / 3)
-T_ABC = np.array([[1, 1, 1], [1, A * A, A], [1, A, A * A]])  # V_abc = T_ABC V_012 (pandapower's Tabc)
 PHASES = ("a", "b", "c")
+A = np.exp(2j * np.pi / 3)  # X_abc = T X_012, T = [[1, 1, 1], [1, A^2, A], [1, A, A^2]] (pandapower's Tabc)
+A2 = A * A
 
 
 @dataclass
@@ -192,6 +192,63 @@ def _sequence_cases(net):
     return ppci1, ys, shunt
 
 
+@njit(cache=True, inline="always")
+def _abs(z):
+    """|z| as sqrt(re^2 + im^2): numba's abs(z) is the slower, overflow-safe hypot."""
+    return np.sqrt(z.real * z.real + z.imag * z.imag)
+
+
+@njit(cache=True, inline="always")
+def _phase_currents(ptr, idx, dat, n_br, br, v):
+    """Branch br's phase currents (a, b, c) from the block-diagonal sequence matrix (CSR arrays, rows
+    sequence by sequence) and the sequence voltages v (3 n)."""
+    i0, i1, i2 = 0j, 0j, 0j
+    for m in range(ptr[br], ptr[br + 1]):
+        i0 += dat[m] * v[idx[m]]
+    for m in range(ptr[n_br + br], ptr[n_br + br + 1]):
+        i1 += dat[m] * v[idx[m]]
+    for m in range(ptr[2 * n_br + br], ptr[2 * n_br + br + 1]):
+        i2 += dat[m] * v[idx[m]]
+    return i0 + i1 + i2, i0 + A2 * i1 + A * i2, i0 + A * i1 + A2 * i2
+
+
+@njit(cache=True)
+def _flows_3ph(v012, bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat, pct_per_pu_f, pct_per_pu_t,
+               n_ka_f, n_ka_t, r_ptr, r_idx, r_dat, ref, base_mva, vm_pu, vuf_pct, loading_pct, i_n_ka, s_slack):
+    """For sequence voltages v012 (S, 3 n: the zero, positive and negative sequences one after the other) of
+    each sample k: phase voltage magnitudes (X_abc = T X_012, at `A`) and the unbalance factor |V2| / |V1|
+    at the net's buses; each
+    branch's loading on its worst phase and end (phase current in per unit of the per-phase base times
+    pct_per_pu) and its neutral current, kA (|Ia + Ib + Ic| times n_ka, 0 where n_ka is); the slack's
+    complex power, MVA (3 V012 conj(I012) summed over the sequences, I012 = Y_ref V). The branch (Yf, Yt) and
+    slack (Y_ref) matrices are the sequences' blocks on one diagonal (CSR), rows sequence by sequence."""
+    n = v012.shape[1] // 3
+    n_br = len(pct_per_pu_f)
+    for k in range(v012.shape[0]):
+        v = v012[k]
+        for b in range(len(bus_lookup)):
+            j = bus_lookup[b]
+            v0, v1, v2 = v[j], v[n + j], v[2 * n + j]
+            vm_pu[k, b, 0] = _abs(v0 + v1 + v2)
+            vm_pu[k, b, 1] = _abs(v0 + A2 * v1 + A * v2)
+            vm_pu[k, b, 2] = _abs(v0 + A * v1 + A2 * v2)
+            vuf_pct[k, b] = _abs(v2) / _abs(v1) * 100.0
+        for br in range(n_br):
+            ia, ib, ic = _phase_currents(f_ptr, f_idx, f_dat, n_br, br, v)
+            ja, jb, jc = _phase_currents(t_ptr, t_idx, t_dat, n_br, br, v)
+            worst = max(max(_abs(ia), _abs(ib), _abs(ic)) * pct_per_pu_f[br],
+                        max(_abs(ja), _abs(jb), _abs(jc)) * pct_per_pu_t[br])
+            neutral = max(_abs(ia + ib + ic) * n_ka_f[br], _abs(ja + jb + jc) * n_ka_t[br])
+            loading_pct[k, br], i_n_ka[k, br] = worst, neutral
+        s = 0j
+        for seq in range(3):
+            i_r = 0j
+            for m in range(r_ptr[seq], r_ptr[seq + 1]):
+                i_r += r_dat[m] * v[r_idx[m]]
+            s += v[seq * n + ref] * np.conj(i_r)
+        s_slack[k] = 3.0 * s * base_mva
+
+
 class FastSolver3ph:
     """The sequence-frame fixed point (module docstring) on pandapower's own sequence admittance matrices."""
 
@@ -221,16 +278,21 @@ class FastSolver3ph:
         shunt = np.zeros(n, complex)
         shunt[self.ref] = (gs_eg + 1j * bs_eg) / self.base_mva
         eg_shunt = sparse.diags(shunt, format="csr")
-        # one block-diagonal matrix per quantity, so that a product takes all three sequences at once
-        self.y_ref = sparse.block_diag([(y if i == 1 else y - eg_shunt)[self.ref] for i, y in enumerate((y0, y1, y2))],
-                                       format="csr")
-        self.yf = sparse.block_diag([m[1] for m in ys], format="csr")  # branch currents at the from end
-        self.yt = sparse.block_diag([m[2] for m in ys], format="csr")
+        # each quantity's three sequence matrices on one block diagonal, rows sequence by sequence (`_flows_3ph`)
+        y_ref = sparse.block_diag([(y if i == 1 else y - eg_shunt)[self.ref] for i, y in enumerate((y0, y1, y2))])
+        yf, yt = (sparse.block_diag([m[end] for m in ys]) for end in (1, 2))  # branch currents at each end
+        self._csr = tuple(csr_arrays(m) for m in (yf, yt, y_ref))
         self.bus_lookup = work._pd2ppc_lookups["bus"][work.bus.index.to_numpy()]
-        self.base_kv = bus1[:, BASE_KV].real
         branch = ppci1["branch"]
-        self.f_bus, self.t_bus = (branch[:, c].real.astype(np.int64) for c in (F_BUS, T_BUS))
+        f_bus, t_bus = (branch[:, c].real.astype(np.int64) for c in (F_BUS, T_BUS))
+        base_kv = bus1[:, BASE_KV].real
         self.ratings = Ratings.of(work)
+        # per-phase base: a current of |I| pu is |I| sqrt(3) S_base / V_base kA, three times the balanced one
+        self._pct_per_pu = self.ratings.pct_per_pu(f_bus, t_bus, base_kv, 3.0 * self.base_mva)
+        ka = np.sqrt(3.0) * self.base_mva / base_kv
+        line_on = np.zeros(len(branch))
+        line_on[self.ratings.line] = self.ratings.line_on
+        self._n_ka = (ka[f_bus] * line_on, ka[t_bus] * line_on)  # neutral currents: lines in service only
         self.tol_pu, self.max_iter = tol_pu, max_iter
         self._fallback = None
         self._at: dict[int, np.ndarray] = {}
@@ -272,23 +334,14 @@ class FastSolver3ph:
 
     def _results(self, v012: np.ndarray) -> Flow3Result:
         """Results of sequence voltages v012 (S, 3, n internal buses), pandapower's res_*_3ph definitions."""
-        n_s = len(v012)
-        at = self.bus_lookup
-        v_at = v012[:, :, at]
-        vm = np.abs(np.matmul(T_ABC, v_at)).transpose(0, 2, 1)
-        vuf = np.abs(v_at[:, 2]) / np.abs(v_at[:, 1]) * 100.0
-        stacked = v012.reshape(n_s, -1).T  # (3 n, S): the sequences one after the other
-
-        def phase_currents_ka(y_block, bus):  # (S, 3, n_branch) complex, per phase
-            i012 = (y_block @ stacked).reshape(3, -1, n_s).transpose(2, 0, 1)
-            return np.matmul(T_ABC, i012) * (self.base_mva * np.sqrt(3.0) / self.base_kv[bus])
-
-        i_f, i_t = phase_currents_ka(self.yf, self.f_bus), phase_currents_ka(self.yt, self.t_bus)
-        line, trafo = self.ratings.loading_pct(np.abs(i_f), np.abs(i_t))  # per phase; the worst one counts
-        li = self.ratings.line
-        neutral = np.maximum(np.abs(i_f[:, :, li].sum(axis=1)), np.abs(i_t[:, :, li].sum(axis=1)))
-        neutral = np.where(self.ratings.line_on, neutral, 0.0)
-        i_ref = (self.y_ref @ stacked).T  # (S, 3): the slack's sequence currents into the feeder
-        s_slack = 3.0 * (v012[:, :, self.ref[0]] * np.conj(i_ref)).sum(axis=1) * self.base_mva
-        return Flow3Result(vm, vuf, line.max(axis=1), trafo.max(axis=1), neutral,
-                           s_slack.real.copy(), s_slack.imag.copy(), np.ones(len(v012), bool))
+        n_s, n_bus, n_br = len(v012), len(self.bus_lookup), len(self._n_ka[0])
+        vm, vuf = np.empty((n_s, n_bus, 3)), np.empty((n_s, n_bus))
+        branches, neutral = np.empty((n_s, n_br)), np.empty((n_s, n_br))
+        s_slack = np.empty(n_s, np.complex128)
+        (f_ptr, f_idx, f_dat), (t_ptr, t_idx, t_dat), (r_ptr, r_idx, r_dat) = self._csr
+        _flows_3ph(v012.reshape(n_s, -1), self.bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat,
+                   *self._pct_per_pu, *self._n_ka, r_ptr, r_idx, r_dat, self.ref[0], self.base_mva, vm, vuf, branches,
+                   neutral, s_slack)
+        li, tr = self.ratings.line, self.ratings.trafo
+        return Flow3Result(vm, vuf, branches[:, li], branches[:, tr], neutral[:, li], s_slack.real, s_slack.imag,
+                           np.ones(n_s, bool))
