@@ -108,8 +108,7 @@ class HomesSim(PopulationSim):
         rec["ev_q_kvar"][:, t] = q_grid.reshape(per_ev)
         rec["ev_e_kwh"][:, t] = self.e_kwh.reshape(per_ev)
         rec["pv_curtailed_kw"][:, t] = curtailed.reshape(per_cp)
-        fleet_out = {}
-        hh_out = {}
+        fleet_out, hh_out = {}, {}
         if self.unbalanced:
             w = b.phases
             load_kw = np.tile(self.households.p_load_kw[t], b.n_samples)  # hh_p = load_kw - pv_kw
@@ -125,13 +124,13 @@ class HomesSim(PopulationSim):
             hh_out = {"p_kw": hh_p, "q_kvar": hh_q}
             fleet_out["p_kw"] = np.bincount(fleet.cp, weights=p_grid, minlength=self.n_cp)
             fleet_out["q_kvar"] = np.bincount(fleet.cp, weights=q_grid, minlength=self.n_cp)
-        if self.telemetry:  # for the aggregator: the fleet's power, the grid-side energy still needed and when
-            need = np.maximum(fleet.target_kwh - self.e_kwh, 0.0) / fleet.eta_ch * mob.plugged[t + 1]  # the EVs leave
+        if self.telemetry:  # for the aggregator: the fleet's power, grid-side energy needed, when the EVs leave
+            need = np.maximum(fleet.target_kwh - self.e_kwh, 0.0) / fleet.eta_ch * mob.plugged[t + 1]
             total = self._by_sample(need)
             steps = mob.next_departure_step[t + 1] - (t + 1)
             weighted = self._by_sample(need * steps)
-            fleet_out.update(p_total_kw=self._by_sample(p_grid), need_kwh=total, need_steps=np.divide(weighted, total, out=np.ones_like(total),
-                                                                  where=total > 0))
+            fleet_out.update(p_total_kw=self._by_sample(p_grid), need_kwh=total,
+                             need_steps=np.divide(weighted, total, out=np.ones_like(total), where=total > 0))
         self.outputs = {"households": hh_out, "fleet": fleet_out}
         return time + 1
 

@@ -217,11 +217,11 @@ def _flows_3ph(v012, bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat, pct_p
                n_ka_f, n_ka_t, r_ptr, r_idx, r_dat, ref, base_mva, vm_pu, vuf_pct, loading_pct, i_n_ka, s_slack):
     """For sequence voltages v012 (S, 3 n: the zero, positive and negative sequences one after the other) of
     each sample k: phase voltage magnitudes (X_abc = T X_012, at `A`) and the unbalance factor |V2| / |V1|
-    at the net's buses; each
-    branch's loading on its worst phase and end (phase current in per unit of the per-phase base times
-    pct_per_pu) and its neutral current, kA (|Ia + Ib + Ic| times n_ka, 0 where n_ka is); the slack's
-    complex power, MVA (3 V012 conj(I012) summed over the sequences, I012 = Y_ref V). The branch (Yf, Yt) and
-    slack (Y_ref) matrices are the sequences' blocks on one diagonal (CSR), rows sequence by sequence."""
+    at the net's buses; each branch's loading on its worst phase and end (phase current in per unit of the
+    per-phase base times pct_per_pu) and its neutral current, kA (|Ia + Ib + Ic| times n_ka, 0 where n_ka
+    is); the slack's complex power, MVA (3 V012 conj(I012) summed over the sequences, I012 = Y_ref V). The
+    branch (Yf, Yt) and slack (Y_ref) matrices are the sequences' blocks on one diagonal (CSR), rows
+    sequence by sequence."""
     n = v012.shape[1] // 3
     n_br = len(pct_per_pu_f)
     for k in range(v012.shape[0]):

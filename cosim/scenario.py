@@ -240,7 +240,8 @@ def _build_batch(scenario_jsons: tuple[str, ...]) -> Batch:
                             for f in ("load", "pv", "ev", "circuit")))
     mobility = concat_mobility([r.mobility for r in runs])
     n_ev = runs[0].fleet.n  # each sample's trips become a view of its columns of the batch's: stored once
-    runs = tuple(dataclasses.replace(r, mobility=mobility.vehicles(k * n_ev, (k + 1) * n_ev)) for k, r in enumerate(runs))
+    runs = tuple(dataclasses.replace(r, mobility=mobility.vehicles(k * n_ev, (k + 1) * n_ev))
+                 for k, r in enumerate(runs))
     return Batch(runs, concat_fleets([r.fleet for r in runs], n_cp), mobility, dark,
                  np.concatenate([r.v2h_capable for r in runs]), phases)
 
