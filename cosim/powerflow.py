@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandapower as pp
-from numba import njit
-from scipy.sparse.linalg import splu
 
+from hostcap.cosim.kernels import csr_arrays, fixed_point, flows, lu_factors
 from hostcap.models.errors import InputError
 
 SOLVERS = ("fast", "pandapower")
@@ -172,130 +171,6 @@ def empty_result(net, n: int) -> FlowResult:
     return FlowResult(nan(len(net.bus)), nan(len(net.line)), nan(len(net.trafo)), nan(), nan(), np.zeros(n, bool))
 
 
-@njit(cache=True)
-def lu_solve(lp, li, lx, up, ui, ux, perm_r, perm_c, rhs, y, out):
-    """out = A^-1 rhs with SuperLU's factors Pr A Pc = L U (CSC, sorted indices, L with unit diagonal, U's
-    diagonal last in each column and stored as its reciprocal: `lu_factors`); y is scratch of the same
-    length."""
-    n = len(rhs)
-    for i in range(n):
-        y[perm_r[i]] = rhs[i]
-    for j in range(n):  # forward: L
-        yj = y[j]
-        for m in range(lp[j] + 1, lp[j + 1]):
-            y[li[m]] -= lx[m] * yj
-    for j in range(n - 1, -1, -1):  # backward: U
-        yj = y[j] * ux[up[j + 1] - 1]
-        y[j] = yj
-        for m in range(up[j], up[j + 1] - 1):
-            y[ui[m]] -= ux[m] * yj
-    for i in range(n):
-        out[i] = y[perm_c[i]]
-
-
-def lu_factors(matrix) -> tuple:
-    """SuperLU's factorisation of a sparse matrix as the arrays `lu_solve` takes (U's diagonal as its
-    reciprocal). An admittance matrix has a symmetric pattern and a dominant diagonal, so it is factorised
-    without pivoting in a minimum-degree order of A + A^T, which on a radial feeder is an elimination order
-    without fill-in: 510 non-zeros in L and U on the default feeder, 36,414 on the 9,099-bus MV+LV one,
-    against 705 and 46,380 with SuperLU's default (COLAMD, partial pivoting), measured. Should that fail (a zero pivot) or lose accuracy (a residual
-    above 1e-12 of the right-hand side on a test vector), the default is used."""
-    a = matrix.tocsc()
-    rhs = np.exp(1j * np.arange(a.shape[0]))
-    try:
-        lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-        exact = np.linalg.norm(a @ lu.solve(rhs) - rhs) <= 1e-12 * np.linalg.norm(rhs)
-    except RuntimeError:  # SuperLU: "Factor is exactly singular"
-        exact = False
-    if not exact:
-        lu = splu(a)
-    lower, upper = lu.L.tocsc(), lu.U.tocsc()
-    lower.sort_indices()
-    upper.sort_indices()
-    upper.data[upper.indptr[1:] - 1] = 1.0 / upper.data[upper.indptr[1:] - 1]  # a product, not a division, per solve
-    return (lower.indptr.astype(np.int64), lower.indices.astype(np.int64), lower.data,
-            upper.indptr.astype(np.int64), upper.indices.astype(np.int64), upper.data,
-            lu.perm_r.astype(np.int64), lu.perm_c.astype(np.int64))
-
-
-@njit(cache=True)
-def _fixed_point(lu, p_mw, q_mvar, bus_pq, s_base, base_mva, y_ns_vs, v_all, rows, pq, tol_pu, max_iter,
-                 converged):
-    """The fixed-point iteration for each sample k of p_mw, q_mvar (S, n_bus: demand per bus, load sign),
-    from and into v_all[rows[k]] (internal bus voltages); updated in place where it converges (no voltage
-    changes by tol_pu or more), left as it was where it does not (diverging: a change above 10 pu or not
-    finite; or max_iter reached). The injection at pq bus j is s_base[j] less the demand of the net's buses
-    that map to it (`bus_pq`, -1 for the slack); each iteration solves Y_nn x = conj(S / V) - Y_ns V_s with
-    the factors `lu` of Y_nn (`lu_factors`). The samples are solved one after the other with the same
-    scalar code, so a sample's voltages do not depend on the others in its batch, bit for bit. (Solving
-    them side by side, one column each with the columns innermost, gained 10 % on the default feeder, 84
-    against 93 us per step at S = 10, and lost 4 % on the MV+LV one, 7.5 against 7.2 ms, measured: the
-    simpler form stays.)"""
-    n = len(pq)
-    s_n = np.empty(n, np.complex128)
-    rhs, y, x = np.empty(n, np.complex128), np.empty(n, np.complex128), np.empty(n, np.complex128)
-    v = np.empty(n, np.complex128)
-    tol2 = tol_pu * tol_pu
-    for k in range(p_mw.shape[0]):
-        s_n[:] = s_base
-        for b in range(p_mw.shape[1]):
-            j = bus_pq[b]
-            if j >= 0:
-                s_n[j] -= complex(p_mw[k, b], q_mvar[k, b]) / base_mva
-        row = rows[k]
-        for i in range(n):
-            v[i] = v_all[row, pq[i]]
-        for _ in range(max_iter):
-            for i in range(n):  # conj(S / V) = conj(S) V / |V|^2: one real division, no complex one
-                vi = v[i]
-                rhs[i] = np.conj(s_n[i]) * vi / (vi.real * vi.real + vi.imag * vi.imag) - y_ns_vs[i]
-            lu_solve(*lu, rhs, y, x)
-            step2, finite = 0.0, True  # the largest squared change, and whether every change is a number
-            for i in range(n):
-                d = x[i] - v[i]
-                d2 = d.real * d.real + d.imag * d.imag
-                if d2 > step2:
-                    step2 = d2
-                elif np.isnan(d2):
-                    finite = False
-                v[i] = x[i]
-            if not finite or not step2 <= 100.0:
-                break
-            if step2 < tol2:
-                converged[k] = True
-                for i in range(n):
-                    v_all[row, pq[i]] = v[i]
-                break
-
-
-@njit(cache=True)
-def _flows(v_all, rows, bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat, pct_per_pu_f, pct_per_pu_t,
-           r_ptr, r_idx, r_dat, ref, base_mva, vm_pu, loading_pct, s_slack):
-    """For the voltages v_all[rows[k]] of each sample k: bus voltage magnitudes in the net's bus order
-    (vm_pu), each branch's loading (the higher of its two ends' currents |Yf V|, |Yt V| in per unit times
-    pct_per_pu: `Ratings.pct_per_pu`) and the slack's complex power, MVA (V_ref conj(Y_ref V))."""
-    for k in range(len(rows)):
-        v = v_all[rows[k]]
-        for b in range(len(bus_lookup)):  # |z| as sqrt(re^2 + im^2): numba's abs(z) is the slower hypot
-            vb = v[bus_lookup[b]]
-            vm_pu[k, b] = np.sqrt(vb.real * vb.real + vb.imag * vb.imag)
-        for br in range(len(pct_per_pu_f)):
-            i_f, i_t = 0j, 0j
-            for m in range(f_ptr[br], f_ptr[br + 1]):
-                i_f += f_dat[m] * v[f_idx[m]]
-            for m in range(t_ptr[br], t_ptr[br + 1]):
-                i_t += t_dat[m] * v[t_idx[m]]
-            loading_pct[k, br] = max(np.sqrt(i_f.real * i_f.real + i_f.imag * i_f.imag) * pct_per_pu_f[br],
-                                     np.sqrt(i_t.real * i_t.real + i_t.imag * i_t.imag) * pct_per_pu_t[br])
-        s = 0j
-        for r in range(len(ref)):
-            i_r = 0j
-            for m in range(r_ptr[r], r_ptr[r + 1]):
-                i_r += r_dat[m] * v[r_idx[m]]
-            s += v[ref[r]] * np.conj(i_r)
-        s_slack[k] = s * base_mva
-
-
 class FastSolver:
     """Fixed-point iteration on pandapower's Y-bus with a reused sparse LU factorisation of Y_nn."""
 
@@ -346,11 +221,11 @@ class FastSolver:
             grown = np.tile(self.v_start, (rows.max() + 1 - have, 1))
             self.v = grown if self.v is None else np.vstack([self.v, grown])
         converged = np.zeros(n_s, bool)
-        _fixed_point(self._lu, p_mw, q_mvar, self.bus_pq, self.s_base, self.base_mva, self.y_ns_vs, self.v, rows,
+        fixed_point(self._lu, p_mw, q_mvar, self.bus_pq, self.s_base, self.base_mva, self.y_ns_vs, self.v, rows,
                      self.pq, self.tol_pu, self.max_iter, converged)
         vm_pu, branches = np.empty((n_s, len(self.bus_lookup))), np.empty((n_s, len(self._pct_per_pu[0])))
         s_slack = np.empty(n_s, np.complex128)
-        _flows(self.v, rows, self.bus_lookup, *self._yf, *self._yt, *self._pct_per_pu, *self._y_ref, self.ref,
+        flows(self.v, rows, self.bus_lookup, *self._yf, *self._yt, *self._pct_per_pu, *self._y_ref, self.ref,
                self.base_mva, vm_pu, branches, s_slack)
         out = FlowResult(vm_pu, branches[:, self.ratings.line], branches[:, self.ratings.trafo], s_slack.real,
                          s_slack.imag, np.ones(n_s, bool))
@@ -363,9 +238,3 @@ class FastSolver:
                 self._fallback = PandapowerSolver(self.net, injection_net=False)
             out.set_rows(bad, self._fallback.solve(p_mw[bad], q_mvar[bad]))
         return out
-
-
-def csr_arrays(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A sparse matrix's CSR arrays (index pointers, column indices, values) for compiled code."""
-    m = matrix.tocsr()
-    return m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data

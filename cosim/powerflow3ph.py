@@ -23,18 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandapower as pp
-from numba import njit
 from pandapower.pypower.idx_brch import F_BUS, T_BUS
 from pandapower.pypower.idx_bus import BASE_KV, BUS_TYPE, PV, REF, VA, VM
 from scipy import sparse
 
-from hostcap.cosim.powerflow import Ratings, SampleRows, csr_arrays, lu_factors, lu_solve
+from hostcap.cosim.kernels import csr_arrays, fixed_point_3ph, flows_3ph, lu_factors
+from hostcap.cosim.powerflow import Ratings, SampleRows
 from hostcap.feeders.sequence import with_sequence_data
 from hostcap.models.errors import InputError
 
 PHASES = ("a", "b", "c")
-A = np.exp(2j * np.pi / 3)  # X_abc = T X_012, T = [[1, 1, 1], [1, A^2, A], [1, A, A^2]] (pandapower's Tabc)
-A2 = A * A
 
 
 @dataclass
@@ -122,60 +120,6 @@ def _runpp_3ph_converged(net) -> None:
     raise pp.LoadflowNotConverged("runpp_3ph: voltages still move after its restarts")
 
 
-# Not cached: numba's cache does not see changes to what a function calls from another file (`lu_solve`);
-# a stale one made every step of a three-phase run fall back to runpp_3ph (measured, 2026-11-28).
-@njit
-def _fixed_point_3ph(lu0, lu1, lu2, pq, s_abc, y1_ns_vs, v012, tol_pu, max_iter, converged):
-    """The sequence-frame fixed point for each sample k: s_abc (S, 3, n) injections per phase (pu of the
-    per-phase base), v012 (S, 3, n) the start, updated in place where the sample converges."""
-    n, n_pq = v012.shape[2], len(pq)
-    a = np.exp(2j * np.pi / 3)
-    a2 = a * a
-    i0, i2 = np.empty(n, np.complex128), np.empty(n, np.complex128)
-    rhs1, x1 = np.empty(n_pq, np.complex128), np.empty(n_pq, np.complex128)
-    i1 = np.empty(n, np.complex128)
-    y, y1 = np.empty(n, np.complex128), np.empty(n_pq, np.complex128)
-    w0, w2 = np.empty(n, np.complex128), np.empty(n, np.complex128)
-    tol2 = tol_pu * tol_pu
-    for k in range(v012.shape[0]):
-        v0, v1, v2 = v012[k, 0].copy(), v012[k, 1].copy(), v012[k, 2].copy()
-        for _ in range(max_iter):
-            for i in range(n):
-                va = v0[i] + v1[i] + v2[i]
-                vb = v0[i] + a2 * v1[i] + a * v2[i]
-                vc = v0[i] + a * v1[i] + a2 * v2[i]
-                ia = np.conj(s_abc[k, 0, i]) * va / (va.real * va.real + va.imag * va.imag)
-                ib = np.conj(s_abc[k, 1, i]) * vb / (vb.real * vb.real + vb.imag * vb.imag)
-                ic = np.conj(s_abc[k, 2, i]) * vc / (vc.real * vc.real + vc.imag * vc.imag)
-                i0[i] = (ia + ib + ic) / 3.0
-                i1[i] = (ia + a * ib + a2 * ic) / 3.0
-                i2[i] = (ia + a2 * ib + a * ic) / 3.0
-            for j in range(n_pq):
-                rhs1[j] = i1[pq[j]] - y1_ns_vs[j]
-            lu_solve(*lu1, rhs1, y1, x1)
-            lu_solve(*lu0, i0, y, w0)
-            lu_solve(*lu2, i2, y, w2)
-            step2, finite = 0.0, True
-            for j in range(n_pq):
-                d = x1[j] - v1[pq[j]]
-                d2 = d.real * d.real + d.imag * d.imag
-                step2 = max(step2, d2)
-                finite = finite and not np.isnan(d2)
-                v1[pq[j]] = x1[j]
-            for i in range(n):
-                for d in (w0[i] - v0[i], w2[i] - v2[i]):
-                    d2 = d.real * d.real + d.imag * d.imag
-                    step2 = max(step2, d2)
-                    finite = finite and not np.isnan(d2)
-                v0[i], v2[i] = w0[i], w2[i]
-            if not finite or not step2 <= 100.0:
-                break
-            if step2 < tol2:
-                converged[k] = True
-                v012[k, 0], v012[k, 1], v012[k, 2] = v0, v1, v2
-                break
-
-
 def _sequence_cases(net):
     """pandapower's internal sequence cases of the net as `runpp_3ph` builds them (run once on it first,
     which sets the options): the positive-sequence case, (Ybus, Yf, Yt) of the zero, positive and negative
@@ -190,63 +134,6 @@ def _sequence_cases(net):
     _, ppci0 = _pd2ppc(net, sequence=0)
     ys = [makeYbus(p["baseMVA"], p["bus"], p["branch"]) for p in (ppci0, ppci1, ppci2)]
     return ppci1, ys, shunt
-
-
-@njit(cache=True, inline="always")
-def _abs(z):
-    """|z| as sqrt(re^2 + im^2): numba's abs(z) is the slower, overflow-safe hypot."""
-    return np.sqrt(z.real * z.real + z.imag * z.imag)
-
-
-@njit(cache=True, inline="always")
-def _phase_currents(ptr, idx, dat, n_br, br, v):
-    """Branch br's phase currents (a, b, c) from the block-diagonal sequence matrix (CSR arrays, rows
-    sequence by sequence) and the sequence voltages v (3 n)."""
-    i0, i1, i2 = 0j, 0j, 0j
-    for m in range(ptr[br], ptr[br + 1]):
-        i0 += dat[m] * v[idx[m]]
-    for m in range(ptr[n_br + br], ptr[n_br + br + 1]):
-        i1 += dat[m] * v[idx[m]]
-    for m in range(ptr[2 * n_br + br], ptr[2 * n_br + br + 1]):
-        i2 += dat[m] * v[idx[m]]
-    return i0 + i1 + i2, i0 + A2 * i1 + A * i2, i0 + A * i1 + A2 * i2
-
-
-@njit(cache=True)
-def _flows_3ph(v012, bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat, pct_per_pu_f, pct_per_pu_t,
-               n_ka_f, n_ka_t, r_ptr, r_idx, r_dat, ref, base_mva, vm_pu, vuf_pct, loading_pct, i_n_ka, s_slack):
-    """For sequence voltages v012 (S, 3 n: the zero, positive and negative sequences one after the other) of
-    each sample k: phase voltage magnitudes (X_abc = T X_012, at `A`) and the unbalance factor |V2| / |V1|
-    at the net's buses; each branch's loading on its worst phase and end (phase current in per unit of the
-    per-phase base times pct_per_pu) and its neutral current, kA (|Ia + Ib + Ic| times n_ka, 0 where n_ka
-    is); the slack's complex power, MVA (3 V012 conj(I012) summed over the sequences, I012 = Y_ref V). The
-    branch (Yf, Yt) and slack (Y_ref) matrices are the sequences' blocks on one diagonal (CSR), rows
-    sequence by sequence."""
-    n = v012.shape[1] // 3
-    n_br = len(pct_per_pu_f)
-    for k in range(v012.shape[0]):
-        v = v012[k]
-        for b in range(len(bus_lookup)):
-            j = bus_lookup[b]
-            v0, v1, v2 = v[j], v[n + j], v[2 * n + j]
-            vm_pu[k, b, 0] = _abs(v0 + v1 + v2)
-            vm_pu[k, b, 1] = _abs(v0 + A2 * v1 + A * v2)
-            vm_pu[k, b, 2] = _abs(v0 + A * v1 + A2 * v2)
-            vuf_pct[k, b] = _abs(v2) / _abs(v1) * 100.0
-        for br in range(n_br):
-            ia, ib, ic = _phase_currents(f_ptr, f_idx, f_dat, n_br, br, v)
-            ja, jb, jc = _phase_currents(t_ptr, t_idx, t_dat, n_br, br, v)
-            worst = max(max(_abs(ia), _abs(ib), _abs(ic)) * pct_per_pu_f[br],
-                        max(_abs(ja), _abs(jb), _abs(jc)) * pct_per_pu_t[br])
-            neutral = max(_abs(ia + ib + ic) * n_ka_f[br], _abs(ja + jb + jc) * n_ka_t[br])
-            loading_pct[k, br], i_n_ka[k, br] = worst, neutral
-        s = 0j
-        for seq in range(3):
-            i_r = 0j
-            for m in range(r_ptr[seq], r_ptr[seq + 1]):
-                i_r += r_dat[m] * v[r_idx[m]]
-            s += v[seq * n + ref] * np.conj(i_r)
-        s_slack[k] = 3.0 * s * base_mva
 
 
 class FastSolver3ph:
@@ -278,7 +165,7 @@ class FastSolver3ph:
         shunt = np.zeros(n, complex)
         shunt[self.ref] = (gs_eg + 1j * bs_eg) / self.base_mva
         eg_shunt = sparse.diags(shunt, format="csr")
-        # each quantity's three sequence matrices on one block diagonal, rows sequence by sequence (`_flows_3ph`)
+        # each quantity's three sequence matrices on one block diagonal, rows sequence by sequence (`flows_3ph`)
         y_ref = sparse.block_diag([(y if i == 1 else y - eg_shunt)[self.ref] for i, y in enumerate((y0, y1, y2))])
         yf, yt = (sparse.block_diag([m[end] for m in ys]) for end in (1, 2))  # branch currents at each end
         self._csr = tuple(csr_arrays(m) for m in (yf, yt, y_ref))
@@ -321,7 +208,7 @@ class FastSolver3ph:
         s_abc = s_abc.reshape(n_s, 3, n) / self.base_mva  # injection, pu of the per-phase base
         v = self.v[rows]
         converged = np.zeros(n_s, bool)
-        _fixed_point_3ph(*self._lu, self.pq, s_abc, self.y1_ns_vs, v, self.tol_pu, self.max_iter, converged)
+        fixed_point_3ph(*self._lu, self.pq, s_abc, self.y1_ns_vs, v, self.tol_pu, self.max_iter, converged)
         out = self._results(v)
         self.v[rows] = v
         if not converged.all():
@@ -339,7 +226,7 @@ class FastSolver3ph:
         branches, neutral = np.empty((n_s, n_br)), np.empty((n_s, n_br))
         s_slack = np.empty(n_s, np.complex128)
         (f_ptr, f_idx, f_dat), (t_ptr, t_idx, t_dat), (r_ptr, r_idx, r_dat) = self._csr
-        _flows_3ph(v012.reshape(n_s, -1), self.bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat,
+        flows_3ph(v012.reshape(n_s, -1), self.bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat,
                    *self._pct_per_pu, *self._n_ka, r_ptr, r_idx, r_dat, self.ref[0], self.base_mva, vm, vuf, branches,
                    neutral, s_slack)
         li, tr = self.ratings.line, self.ratings.trafo

@@ -21,7 +21,8 @@ def test_fast_and_reference_solvers_agree_over_a_day(run_cache, feeder):
 def test_lu_factors_solve_exactly_without_fill_on_a_radial_feeder_and_pivot_where_they_must():
     from scipy import sparse
 
-    from hostcap.cosim.powerflow import FastSolver, lu_factors, lu_solve
+    from hostcap.cosim.kernels import lu_factors, lu_solve
+    from hostcap.cosim.powerflow import FastSolver
     from hostcap.feeders import load_feeder
 
     def solve(factors, rhs):
