@@ -39,8 +39,9 @@ def lu_factors(matrix) -> tuple:
     reciprocal). An admittance matrix has a symmetric pattern and a dominant diagonal, so it is factorised
     without pivoting in a minimum-degree order of A + A^T, which on a radial feeder is an elimination order
     without fill-in: 510 non-zeros in L and U on the default feeder, 36,414 on the 9,099-bus MV+LV one,
-    against 705 and 46,380 with SuperLU's default (COLAMD, partial pivoting), measured. Should that fail (a zero pivot) or lose accuracy (a residual
-    above 1e-12 of the right-hand side on a test vector), the default is used."""
+    against 705 and 46,380 with SuperLU's default (COLAMD, partial pivoting), measured. Should that fail (a
+    zero pivot) or lose accuracy (a residual above 1e-12 of the right-hand side on a test vector), the
+    default is used."""
     a = matrix.tocsc()
     rhs = np.exp(1j * np.arange(a.shape[0]))
     try:
@@ -61,7 +62,7 @@ def lu_factors(matrix) -> tuple:
 
 @njit(cache=True)
 def fixed_point(lu, p_mw, q_mvar, bus_pq, s_base, base_mva, y_ns_vs, v_all, rows, pq, tol_pu, max_iter,
-                 converged):
+                converged):
     """The fixed-point iteration for each sample k of p_mw, q_mvar (S, n_bus: demand per bus, load sign),
     from and into v_all[rows[k]] (internal bus voltages); updated in place where it converges (no voltage
     changes by tol_pu or more), left as it was where it does not (diverging: a change above 10 pu or not
@@ -111,7 +112,7 @@ def fixed_point(lu, p_mw, q_mvar, bus_pq, s_base, base_mva, y_ns_vs, v_all, rows
 
 @njit(cache=True)
 def flows(v_all, rows, bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat, pct_per_pu_f, pct_per_pu_t,
-           r_ptr, r_idx, r_dat, ref, base_mva, vm_pu, loading_pct, s_slack):
+          r_ptr, r_idx, r_dat, ref, base_mva, vm_pu, loading_pct, s_slack):
     """For the voltages v_all[rows[k]] of each sample k: bus voltage magnitudes in the net's bus order
     (vm_pu), each branch's loading (the higher of its two ends' currents |Yf V|, |Yt V| in per unit times
     pct_per_pu: `Ratings.pct_per_pu`) and the slack's complex power, MVA (V_ref conj(Y_ref V))."""
@@ -211,7 +212,7 @@ def _phase_currents(ptr, idx, dat, n_br, br, v):
 
 @njit(cache=True)
 def flows_3ph(v012, bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat, pct_per_pu_f, pct_per_pu_t,
-               n_ka_f, n_ka_t, r_ptr, r_idx, r_dat, ref, base_mva, vm_pu, vuf_pct, loading_pct, i_n_ka, s_slack):
+              n_ka_f, n_ka_t, r_ptr, r_idx, r_dat, ref, base_mva, vm_pu, vuf_pct, loading_pct, i_n_ka, s_slack):
     """For sequence voltages v012 (S, 3 n: the zero, positive and negative sequences one after the other) of
     each sample k: phase voltage magnitudes (X_abc = T X_012, at `A`) and the unbalance factor |V2| / |V1|
     at the net's buses; each branch's loading on its worst phase and end (phase current in per unit of the
