@@ -115,9 +115,9 @@ class PandapowerSolver:
 
 @dataclass(frozen=True)
 class Ratings:
-    """What turns branch-end currents (kA, in pandapower's internal branch order) into pandapower's
-    loading_percent: lines' current over max_i_ka x df x parallel, transformers' over their rated current
-    at each side, the higher end; out-of-service branches 0."""
+    """What turns branch-end currents (in pandapower's internal branch order) into pandapower's
+    loading_percent (`pct_per_pu`): lines' current over max_i_ka x df x parallel, transformers' over their
+    rated current at each side, the higher end; out-of-service branches 0."""
 
     line: slice  # the lines' and the transformers' rows among the internal branches
     trafo: slice
@@ -152,15 +152,6 @@ class Ratings:
         on = np.where(self.trafo_on, np.sqrt(3) / self.trafo_sn_mva * 100.0, 0.0)
         per_f[tr], per_t[tr] = ka_f[tr] * self.trafo_vn_kv[:, 0] * on, ka_t[tr] * self.trafo_vn_kv[:, 1] * on
         return per_f, per_t
-
-    def loading_pct(self, i_f_ka: np.ndarray, i_t_ka: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(line, transformer) loading, % (..., n_line), (..., n_trafo), of current magnitudes (..., n_branch)
-        at the from and the to end."""
-        li, tr = self.line, self.trafo
-        line = np.maximum(i_f_ka[..., li], i_t_ka[..., li]) / self.line_i_max_ka * 100.0
-        trafo = np.maximum(i_f_ka[..., tr] * self.trafo_vn_kv[:, 0], i_t_ka[..., tr] * self.trafo_vn_kv[:, 1]) \
-            * np.sqrt(3) / self.trafo_sn_mva * 100.0
-        return np.where(self.line_on, line, 0.0), np.where(self.trafo_on, trafo, 0.0)
 
 
 def empty_result(net, n: int) -> FlowResult:
