@@ -110,6 +110,12 @@ def fixed_point(lu, p_mw, q_mvar, bus_pq, s_base, base_mva, y_ns_vs, v_all, rows
                 break
 
 
+@njit(cache=True, inline="always")
+def _abs(z):
+    """|z| as sqrt(re^2 + im^2): numba's abs(z) is the slower, overflow-safe hypot."""
+    return np.sqrt(z.real * z.real + z.imag * z.imag)
+
+
 @njit(cache=True)
 def flows(v_all, rows, bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat, pct_per_pu_f, pct_per_pu_t,
           r_ptr, r_idx, r_dat, ref, base_mva, vm_pu, loading_pct, s_slack):
@@ -118,17 +124,15 @@ def flows(v_all, rows, bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat, pct
     pct_per_pu: `Ratings.pct_per_pu`) and the slack's complex power, MVA (V_ref conj(Y_ref V))."""
     for k in range(len(rows)):
         v = v_all[rows[k]]
-        for b in range(len(bus_lookup)):  # |z| as sqrt(re^2 + im^2): numba's abs(z) is the slower hypot
-            vb = v[bus_lookup[b]]
-            vm_pu[k, b] = np.sqrt(vb.real * vb.real + vb.imag * vb.imag)
+        for b in range(len(bus_lookup)):
+            vm_pu[k, b] = _abs(v[bus_lookup[b]])
         for br in range(len(pct_per_pu_f)):
             i_f, i_t = 0j, 0j
             for m in range(f_ptr[br], f_ptr[br + 1]):
                 i_f += f_dat[m] * v[f_idx[m]]
             for m in range(t_ptr[br], t_ptr[br + 1]):
                 i_t += t_dat[m] * v[t_idx[m]]
-            loading_pct[k, br] = max(np.sqrt(i_f.real * i_f.real + i_f.imag * i_f.imag) * pct_per_pu_f[br],
-                                     np.sqrt(i_t.real * i_t.real + i_t.imag * i_t.imag) * pct_per_pu_t[br])
+            loading_pct[k, br] = max(_abs(i_f) * pct_per_pu_f[br], _abs(i_t) * pct_per_pu_t[br])
         s = 0j
         for r in range(len(ref)):
             i_r = 0j
@@ -143,8 +147,6 @@ def fixed_point_3ph(lu0, lu1, lu2, pq, s_abc, y1_ns_vs, v012, tol_pu, max_iter, 
     """The sequence-frame fixed point for each sample k: s_abc (S, 3, n) injections per phase (pu of the
     per-phase base), v012 (S, 3, n) the start, updated in place where the sample converges."""
     n, n_pq = v012.shape[2], len(pq)
-    a = np.exp(2j * np.pi / 3)
-    a2 = a * a
     i0, i2 = np.empty(n, np.complex128), np.empty(n, np.complex128)
     rhs1, x1 = np.empty(n_pq, np.complex128), np.empty(n_pq, np.complex128)
     i1 = np.empty(n, np.complex128)
@@ -156,14 +158,14 @@ def fixed_point_3ph(lu0, lu1, lu2, pq, s_abc, y1_ns_vs, v012, tol_pu, max_iter, 
         for _ in range(max_iter):
             for i in range(n):
                 va = v0[i] + v1[i] + v2[i]
-                vb = v0[i] + a2 * v1[i] + a * v2[i]
-                vc = v0[i] + a * v1[i] + a2 * v2[i]
+                vb = v0[i] + A2 * v1[i] + A * v2[i]
+                vc = v0[i] + A * v1[i] + A2 * v2[i]
                 ia = np.conj(s_abc[k, 0, i]) * va / (va.real * va.real + va.imag * va.imag)
                 ib = np.conj(s_abc[k, 1, i]) * vb / (vb.real * vb.real + vb.imag * vb.imag)
                 ic = np.conj(s_abc[k, 2, i]) * vc / (vc.real * vc.real + vc.imag * vc.imag)
                 i0[i] = (ia + ib + ic) / 3.0
-                i1[i] = (ia + a * ib + a2 * ic) / 3.0
-                i2[i] = (ia + a2 * ib + a * ic) / 3.0
+                i1[i] = (ia + A * ib + A2 * ic) / 3.0
+                i2[i] = (ia + A2 * ib + A * ic) / 3.0
             for j in range(n_pq):
                 rhs1[j] = i1[pq[j]] - y1_ns_vs[j]
             lu_solve(*lu1, rhs1, y1, x1)
@@ -188,12 +190,6 @@ def fixed_point_3ph(lu0, lu1, lu2, pq, s_abc, y1_ns_vs, v012, tol_pu, max_iter, 
                 converged[k] = True
                 v012[k, 0], v012[k, 1], v012[k, 2] = v0, v1, v2
                 break
-
-
-@njit(cache=True, inline="always")
-def _abs(z):
-    """|z| as sqrt(re^2 + im^2): numba's abs(z) is the slower, overflow-safe hypot."""
-    return np.sqrt(z.real * z.real + z.imag * z.imag)
 
 
 @njit(cache=True, inline="always")

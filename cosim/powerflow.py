@@ -213,11 +213,11 @@ class FastSolver:
             self.v = grown if self.v is None else np.vstack([self.v, grown])
         converged = np.zeros(n_s, bool)
         fixed_point(self._lu, p_mw, q_mvar, self.bus_pq, self.s_base, self.base_mva, self.y_ns_vs, self.v, rows,
-                     self.pq, self.tol_pu, self.max_iter, converged)
+                    self.pq, self.tol_pu, self.max_iter, converged)
         vm_pu, branches = np.empty((n_s, len(self.bus_lookup))), np.empty((n_s, len(self._pct_per_pu[0])))
         s_slack = np.empty(n_s, np.complex128)
         flows(self.v, rows, self.bus_lookup, *self._yf, *self._yt, *self._pct_per_pu, *self._y_ref, self.ref,
-               self.base_mva, vm_pu, branches, s_slack)
+              self.base_mva, vm_pu, branches, s_slack)
         out = FlowResult(vm_pu, branches[:, self.ratings.line], branches[:, self.ratings.trafo], s_slack.real,
                          s_slack.imag, np.ones(n_s, bool))
         if not converged.all():

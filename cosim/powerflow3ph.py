@@ -227,8 +227,8 @@ class FastSolver3ph:
         s_slack = np.empty(n_s, np.complex128)
         (f_ptr, f_idx, f_dat), (t_ptr, t_idx, t_dat), (r_ptr, r_idx, r_dat) = self._csr
         flows_3ph(v012.reshape(n_s, -1), self.bus_lookup, f_ptr, f_idx, f_dat, t_ptr, t_idx, t_dat,
-                   *self._pct_per_pu, *self._n_ka, r_ptr, r_idx, r_dat, self.ref[0], self.base_mva, vm, vuf, branches,
-                   neutral, s_slack)
+                  *self._pct_per_pu, *self._n_ka, r_ptr, r_idx, r_dat, self.ref[0], self.base_mva, vm, vuf, branches,
+                  neutral, s_slack)
         li, tr = self.ratings.line, self.ratings.trafo
         return Flow3Result(vm, vuf, branches[:, li], branches[:, tr], neutral[:, li], s_slack.real, s_slack.imag,
                            np.ones(n_s, bool))
