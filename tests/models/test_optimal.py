@@ -115,3 +115,34 @@ def test_hourly_setpoints_on_quarter_hour_steps_hold_through_a_trip_inside_an_ho
     assert unmet == 0.0
     # constant within the hour, the EV cannot shave the 9 kW quarter-hours alone: the peak is the hour's
     assert (other + p[:, 0]).max() > 9.0 - 1e-6
+
+
+def test_a_trip_inside_an_hour_gives_the_return_its_own_setpoint():
+    """An EV that leaves and comes back within one hour starts a new charging session, with its own setpoint.
+    Held over the whole hour, one setpoint could not both stay within the capacity before the trip (2 kW at
+    most: 19.5 of 20 kWh) and reach, by the hour's end, the 16 kWh the next trip needs (3 kW at least): that
+    programme had no solution (found on a year of the rural feeder, 2016-02-12)."""
+    from hostcap.models.fleet import depart, integrate, limit_power
+    from hostcap.models.optimal import solve_window
+
+    n_steps, dt_h = 8, 0.25
+    mob = always_home(n_steps, 1)
+    mob.plugged[1:3] = False  # away 00:15-00:45
+    mob.departs[1], mob.trip_kwh[1] = True, 5.0
+    mob.plugged[6:] = False
+    mob.departs[6], mob.trip_kwh[6] = True, 15.0
+    mob.next_trip_kwh[:2], mob.next_trip_kwh[2:7] = 5.0, 15.0
+    fleet = fleet_of(e0=[19.5], target=[20.0], reserve=[1.0], p_ch=[4.0], p_dis=[0.0])
+    p, planned = solve_window(fleet, mob, e0_kwh=fleet.initial_e_kwh, t0=0, n=n_steps, other_kw=np.full(n_steps, 3.0),
+                              price=np.ones(n_steps), dt_h=dt_h, trafo_export_limit_kw=0.0, meter_room_kw=None,
+                              block_starts=np.array([0, 4]))
+    assert p[:4, 0] == pytest.approx([2.0, 0.0, 0.0, 4.0], abs=1e-6)  # one hour, two sessions, two setpoints
+    assert p[4, 0] == pytest.approx(p[5, 0], abs=1e-9)
+    e = fleet.initial_e_kwh.copy()
+    for t in range(n_steps):
+        if t % 4 == 0:
+            np.testing.assert_allclose(e, planned[t // 4], atol=1e-6)
+        if t == 6:
+            assert e[0] >= 18.0 - 1e-6  # what charging at full power reaches by the second trip
+        e, _, _ = depart(e, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
+        e, _, _ = integrate(e, limit_power(p[t], e, mob.plugged[t], fleet, dt_h), fleet, dt_h)
