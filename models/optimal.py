@@ -152,15 +152,14 @@ def solve_window(fleet: Fleet, mob: Mobility, *, e0_kwh: np.ndarray, t0: int, n:
     dep_high = fleet.capacity_kwh[dv] + trip_before[dt_, dv]
 
     # f[b] - sum of (c - d) of the sessions that last all of block b = 0
-    whole = np.flatnonzero(n_plug == np.diff(edge)[sb])
+    lasts = n_plug == np.diff(edge)[sb]
+    whole = np.flatnonzero(lasts)
     f_rows = sparse.csr_matrix((np.concatenate([np.ones(B), -np.ones(len(whole)), np.ones(len(whole))]),
                                 (np.concatenate([np.arange(B), sb[whole], sb[whole]]),
                                  np.concatenate([i_f + np.arange(B), whole, ns + whole]))), shape=(B, n_var))
     # per step, the fleet: f of its block plus the sessions that do not last all of it; peak: fleet - z <=
     # -other; reverse flow: -fleet <= -min(0, -limit - other)
-    part = np.ones(ns, bool)
-    part[whole] = False
-    at = part[ps]
+    at = ~lasts[ps]
     pt_, ps_ = pt[at], ps[at]
     fleet_step = sparse.csr_matrix((np.concatenate([np.ones(len(pt_)), -np.ones(len(pt_)), np.ones(n)]),
                                     (np.concatenate([pt_, pt_, np.arange(n)]),

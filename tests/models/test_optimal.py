@@ -23,6 +23,20 @@ def always_home(n_steps, n):
                     next_trip_kwh=np.zeros((rows, n)))
 
 
+def played_back(fleet, mob, p, dt_h):
+    """The fleet's own bookkeeping (depart, limit_power, integrate) on schedule p: each EV's energy at the start
+    of every step and at the end (rows n_steps + 1), and the energy short of the departure targets in all."""
+    from hostcap.models.fleet import depart, integrate, limit_power
+
+    e = np.empty((len(p) + 1, fleet.n))
+    e[0], unmet = fleet.initial_e_kwh, 0.0
+    for t in range(len(p)):
+        now, u, _ = depart(e[t], mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
+        unmet += u.sum()
+        e[t + 1], _, _ = integrate(now, limit_power(p[t], now, mob.plugged[t], fleet, dt_h), fleet, dt_h)
+    return e, unmet
+
+
 def test_two_evs_eight_hours_peak_equals_the_hand_optimum():
     # other demand 2 kW, but 10 kW at hours 3 and 4. EV0 (unidirectional, 2 kW) needs 4 kWh; EV1
     # (bidirectional, 2 kW) holds 6 kWh above its reserve and must end at its target (its start).
@@ -55,7 +69,6 @@ def test_reverse_flow_from_pv_is_absorbed_never_added():
 def test_played_back_schedule_follows_the_programme_through_a_trip_longer_than_the_target():
     """The fleet's own bookkeeping (depart, limit_power, integrate) on the schedule gives the programme's
     energies, also when a trip takes more than the departure target (it empties what the battery holds)."""
-    from hostcap.models.fleet import depart, integrate, limit_power
     from hostcap.models.optimal import solve_window
 
     n_steps = 12
@@ -69,12 +82,8 @@ def test_played_back_schedule_follows_the_programme_through_a_trip_longer_than_t
     other = np.array([4, 4, 9, 9, 4, 4, 4, 4, 9, 9, 4, 4], float)
     p, planned = solve_window(fleet, mob, e0_kwh=fleet.initial_e_kwh, t0=0, n=n_steps, other_kw=other,
                               price=np.ones(n_steps), dt_h=1.0, trafo_export_limit_kw=0.0, meter_room_kw=None)
-    e, unmet = fleet.initial_e_kwh.copy(), 0.0
-    for t in range(n_steps):
-        np.testing.assert_allclose(e, planned[t], atol=1e-6)
-        e, u, _ = depart(e, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
-        unmet += u.sum()
-        e, _, _ = integrate(e, limit_power(p[t], e, mob.plugged[t], fleet, 1.0), fleet, 1.0)
+    e, unmet = played_back(fleet, mob, p, 1.0)
+    np.testing.assert_allclose(e[:n_steps], planned[:n_steps], atol=1e-6)
     assert unmet == 0.0 and planned[5, 0] >= 15.0 - 1e-6
 
 
@@ -82,7 +91,6 @@ def test_hourly_setpoints_on_quarter_hour_steps_hold_through_a_trip_inside_an_ho
     """Power is constant over each hour's plugged-in quarter-hours; the fleet's own bookkeeping on the
     schedule meets the programme's energies at every hour and the trip's energy at the departure that
     falls inside an hour (09:30, back at 10:30)."""
-    from hostcap.models.fleet import depart, integrate, limit_power
     from hostcap.models.optimal import solve_window
 
     n_steps, dt_h = 48, 0.25
@@ -102,16 +110,10 @@ def test_hourly_setpoints_on_quarter_hour_steps_hold_through_a_trip_inside_an_ho
     spread = np.where(home, hourly, -np.inf).max(axis=1) - np.where(home, hourly, np.inf).min(axis=1)
     assert spread == pytest.approx(np.zeros(12), abs=1e-9)
     assert (hourly[~home] == 0).all()
-    e, unmet = fleet.initial_e_kwh.copy(), 0.0
-    for t in range(n_steps):
-        if t % 4 == 0:
-            np.testing.assert_allclose(e, planned[t // 4], atol=1e-6)
-        if t == 38:
-            assert e[0] >= 12.0 - 1e-6  # the trip's energy at the departure inside the hour
-        e, u, _ = depart(e, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
-        unmet += u.sum()
-        e, _, _ = integrate(e, limit_power(p[t], e, mob.plugged[t], fleet, dt_h), fleet, dt_h)
-    np.testing.assert_allclose(e, planned[-1], atol=1e-6)
+    e, unmet = played_back(fleet, mob, p, dt_h)
+    np.testing.assert_allclose(e[:n_steps:4], planned[:-1], atol=1e-6)  # at the start of every hour
+    assert e[38, 0] >= 12.0 - 1e-6  # the trip's energy at the departure inside the hour
+    np.testing.assert_allclose(e[-1], planned[-1], atol=1e-6)
     assert unmet == 0.0
     # constant within the hour, the EV cannot shave the 9 kW quarter-hours alone: the peak is the hour's
     assert (other + p[:, 0]).max() > 9.0 - 1e-6
@@ -122,7 +124,6 @@ def test_a_trip_inside_an_hour_gives_the_return_its_own_setpoint():
     Held over the whole hour, one setpoint could not both stay within the capacity before the trip (2 kW at
     most: 19.5 of 20 kWh) and reach, by the hour's end, the 16 kWh the next trip needs (3 kW at least): that
     programme had no solution (found on a year of the rural feeder, 2016-02-12)."""
-    from hostcap.models.fleet import depart, integrate, limit_power
     from hostcap.models.optimal import solve_window
 
     n_steps, dt_h = 8, 0.25
@@ -138,11 +139,6 @@ def test_a_trip_inside_an_hour_gives_the_return_its_own_setpoint():
                               block_starts=np.array([0, 4]))
     assert p[:4, 0] == pytest.approx([2.0, 0.0, 0.0, 4.0], abs=1e-6)  # one hour, two sessions, two setpoints
     assert p[4, 0] == pytest.approx(p[5, 0], abs=1e-9)
-    e = fleet.initial_e_kwh.copy()
-    for t in range(n_steps):
-        if t % 4 == 0:
-            np.testing.assert_allclose(e, planned[t // 4], atol=1e-6)
-        if t == 6:
-            assert e[0] >= 18.0 - 1e-6  # what charging at full power reaches by the second trip
-        e, _, _ = depart(e, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
-        e, _, _ = integrate(e, limit_power(p[t], e, mob.plugged[t], fleet, dt_h), fleet, dt_h)
+    e, _ = played_back(fleet, mob, p, dt_h)
+    np.testing.assert_allclose(e[:n_steps:4], planned[:-1], atol=1e-6)  # at the start of both hours
+    assert e[6, 0] >= 18.0 - 1e-6  # what charging at full power reaches by the second trip
