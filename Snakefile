@@ -139,6 +139,7 @@ rule map:
     input:
         spec=SPEC_FILE,
         gpkg=f"{RES}/gis/{{feeder}}.gpkg",
+        runs=f"{RES}/runs.parquet",  # the periods in the title, as run
     output:
         report(f"{RES}/maps/{{feeder}}/{{variant}}__{{kind}}.png", category="Maps"),
     params:
@@ -156,6 +157,7 @@ rule webmap:
     input:
         spec=SPEC_FILE,
         gpkg=f"{RES}/gis/{{feeder}}.gpkg",
+        runs=f"{RES}/runs.parquet",  # the periods in the title, as run
     output:
         report(f"{RES}/maps/{{feeder}}.html", category="Maps"),
     params:

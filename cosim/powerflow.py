@@ -169,7 +169,7 @@ class FastSolver:
         self.net = work = _injection_net(net)
         if len(work.gen[work.gen.in_service]) or len(work.ward) or len(work.xward):
             raise InputError("solver fast: the feeder has generators or wards; use --solver pandapower")
-        pp.runpp(work)  # builds pandapower's internal model (ppci) of the zero-injection case
+        pp.runpp(work, numba=False)  # builds pandapower's internal model (ppci) of the zero-injection case
         ppci = work._ppc["internal"]
         self.base_mva = float(ppci["baseMVA"])
         ybus = ppci["Ybus"].tocsr()

@@ -22,6 +22,6 @@ def validate_net(net, ref: str) -> None:
         names = ", ".join(str(b) for b in islanded[:5]) + (" ..." if len(islanded) > 5 else "")
         raise InputError(f"feeder {ref}: {len(islanded)} bus(es) not connected to the slack: {names}")
     try:
-        pp.runpp(net)
+        pp.runpp(net, numba=False)  # a check of one power flow: numba's compile (3 s a process) buys nothing
     except pp.LoadflowNotConverged:
         raise InputError(f"feeder {ref}: base-case power flow does not converge") from None

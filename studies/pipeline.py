@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandapower as pp
 import pandas as pd
+import pyarrow.parquet as pq
 
 from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import topology_layers
@@ -71,15 +72,25 @@ def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
     return path
 
 
-def periods_text(spec: StudySpec, ref: str) -> str:
-    return ", ".join(f"{p.name} ({p.start} + {p.days} d)" for p in spec.periods_of(spec.feeder(ref)))
+def periods_text(spec: StudySpec, out: str | Path, ref: str) -> str:
+    """The feeder's periods as the study ran them (its runs table): the maps need no feeder load for them
+    (a SimBench feeder takes 4 s to read)."""
+    path = _require(study_paths(spec, out).runs, "study")
+    columns = ["feeder", "period", "start", "days"]
+    if not set(columns) <= set(pq.read_schema(path).names):
+        raise InputError(f"{path} has no run dates (an older version wrote it); delete it and run `hostcap study` "
+                         "on the study file again (it rebuilds the tables from the records, running nothing)")
+    runs = pd.read_parquet(path, columns=columns)
+    runs = runs[runs["feeder"] == spec.feeder(ref).name].drop_duplicates("period")
+    runs = runs.sort_values("period", key=lambda names: names.map(spec.period_names.index))  # the study's order
+    return ", ".join(f"{p} ({start} + {days} d)" for p, start, days in zip(runs["period"], runs["start"], runs["days"]))
 
 
-def map_title(spec: StudySpec, ref: str, variant: str, kind: str) -> str:
+def map_title(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> str:
     """Feeder, strategy and V2G share, what is drawn, voltage criterion and periods."""
     strategy, share = variant_parts(spec, variant)
     return (f"{ref} | {strategy}, {share:.0%} of EVs bidirectional | {maps.KINDS[kind]}\n"
-            f"criterion {spec.band}; periods {periods_text(spec, ref)}; study {spec.name}")
+            f"criterion {spec.band}; periods {periods_text(spec, out, ref)}; study {spec.name}")
 
 
 def variant_parts(spec: StudySpec, variant: str) -> tuple[str, float]:
@@ -96,8 +107,9 @@ def scales(spec: StudySpec) -> dict:
 
 
 def write_map(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
-    title = map_title(spec, ref, variant, kind)  # refuses a variant the study does not have, before any I/O
+    variant_parts(spec, variant)  # refuses a variant the study does not have, before any I/O
     layers = maps.read_layers(_require(gis_path(spec, out, ref), "gis"))
+    title = map_title(spec, out, ref, variant, kind)
     path = map_path(spec, out, ref, variant, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     maps.static_map(layers, variant, kind, path, title, levels=spec.penetrations, **scales(spec))
@@ -109,7 +121,7 @@ def write_webmap(spec: StudySpec, out: str | Path, ref: str, basemap: bool = Fal
     path = webmap_path(spec, out, ref)
     path.parent.mkdir(parents=True, exist_ok=True)
     maps.interactive_map(layers, variants(spec), spec.penetrations, path,
-                         f"{ref} | study {spec.name} | criterion {spec.band}; periods {periods_text(spec, ref)}",
+                         f"{ref} | study {spec.name} | criterion {spec.band}; periods {periods_text(spec, out, ref)}",
                          basemap=basemap, **scales(spec))
     return path
 
@@ -121,7 +133,7 @@ def report_maps(spec: StudySpec, out: str | Path) -> list[tuple[str, bytes]]:
     for feeder in spec.feeders:
         layers = maps.read_layers(_require(gis_path(spec, out, feeder.name), "gis"))
         title = (f"{feeder.name}: worst bus voltage and highest loading per strategy and EV penetration "
-                 f"(criterion {spec.band}; periods {periods_text(spec, feeder.name)})")
+                 f"(criterion {spec.band}; periods {periods_text(spec, out, feeder.name)})")
         images.append((title, maps.small_multiples_png(layers, variants(spec), spec.penetrations, title,
                                                        **scales(spec))))
     return images

@@ -182,14 +182,15 @@ def kept_ok(record: Record, folder: Path, wanted: list[str]) -> str:
 def build_tables(planned: list[tuple[Scenario, dict]], records: dict[str, Record]
                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """runs, elements and households tables, sorted by key, from the records of the planned scenarios that
-    have one. households has the sweep coordinates, then `cp` (the connection point) and its columns."""
+    have one. runs has the sweep coordinates, the period's first day and days, then the record's columns;
+    households has the sweep coordinates, then `cp` (the connection point) and its columns."""
     rows, parts, homes = [], [], []
     for scenario, coords in sorted(planned, key=lambda sc: sc[1]["key"]):
         rec = records.get(coords["key"])
         if rec is None:
             continue
         result = {k: v for k, v in rec.result.items() if k != "timeseries"}
-        rows.append({**coords, **result})
+        rows.append({**coords, "start": scenario.start, "days": scenario.days, **result})
         if len(rec.elements):
             parts.append(rec.elements.assign(key=coords["key"]))
         if rec.households is not None:

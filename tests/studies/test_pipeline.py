@@ -16,6 +16,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from hostcap.studies.pipeline import periods_text
+from hostcap.studies.records import Record, build_tables
+from hostcap.studies.runner import study_paths
+from hostcap.studies.spec import parse_spec
+from hostcap.studies.sweep import plan
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY = f"""name: tiny
 periods: [{{name: d1, start: "2016-01-11", days: 1}}]
@@ -176,6 +182,24 @@ def test_report_renders_offline_and_prints_to_pdf(pipeline, browser):
     assert page.pixel_std() > 8
     pdf = (res / "report.pdf").read_bytes()
     assert pdf[:5] == b"%PDF-" and pdf.rstrip().endswith(b"%%EOF") and len(pdf) > 100_000  # with its figures
+
+
+def test_maps_name_the_periods_as_the_study_ran_them(tmp_path):
+    """The maps' titles read the periods from the runs table (no feeder load); for whole periods they are
+    the ones the feeder's own profiles give."""
+    spec = parse_spec({"name": "whole", "feeders": ["simbench:1-LV-rural3--0-sw"], "periods": ["seasons"],
+                       "strategies": ["uncontrolled"], "penetrations": [0.0], "samples": 1})
+    feeder = spec.feeders[0]
+    planned = plan(spec)
+    runs, _, _ = build_tables(planned, {c["key"]: Record({"status": "ok"}, pd.DataFrame()) for _, c in planned})
+    assert list(runs.columns[:9]) == ["key", "feeder", "period", "strategy", "penetration", "v2g_share", "sample",
+                                      "start", "days"]
+    paths = study_paths(spec, tmp_path)
+    paths.root.mkdir(parents=True)
+    runs.to_parquet(paths.runs)
+    expected = [f"{p.name} ({p.start} + {p.days} d)" for p in spec.periods_of(feeder)]
+    assert len(expected) == 4  # the four seasons' weeks of the feeder's year
+    assert periods_text(spec, tmp_path, feeder.name) == ", ".join(expected)
 
 
 def test_second_run_has_nothing_to_do(pipeline):
