@@ -169,7 +169,9 @@ class FastSolver:
         self.net = work = _injection_net(net)
         if len(work.gen[work.gen.in_service]) or len(work.ward) or len(work.xward):
             raise InputError("solver fast: the feeder has generators or wards; use --solver pandapower")
-        pp.runpp(work, numba=False)  # builds pandapower's internal model (ppci) of the zero-injection case
+        # pandapower's internal model (ppci) of the zero-injection case; without numba, whose compile (3-5 s a
+        # process) buys nothing for one power flow
+        pp.runpp(work, numba=False)
         ppci = work._ppc["internal"]
         self.base_mva = float(ppci["baseMVA"])
         ybus = ppci["Ybus"].tocsr()

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from hostcap.models.errors import InputError
 from hostcap.studies.pipeline import periods_text
 from hostcap.studies.records import Record, build_tables
 from hostcap.studies.runner import study_paths
@@ -200,6 +201,9 @@ def test_maps_name_the_periods_as_the_study_ran_them(tmp_path):
     expected = [f"{p.name} ({p.start} + {p.days} d)" for p in spec.periods_of(feeder)]
     assert len(expected) == 4  # the four seasons' weeks of the feeder's year
     assert periods_text(spec, tmp_path, feeder.name) == ", ".join(expected)
+    runs.drop(columns=["start", "days"]).to_parquet(paths.runs)  # as an older version wrote it
+    with pytest.raises(InputError, match=r"runs.parquet has no run dates .* run `hostcap study`"):
+        periods_text(spec, tmp_path, feeder.name)
 
 
 def test_second_run_has_nothing_to_do(pipeline):
