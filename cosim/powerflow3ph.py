@@ -144,7 +144,9 @@ class FastSolver3ph:
         if len(work.gen[work.gen.in_service]) or len(work.ward) or len(work.xward) or len(work.ext_grid) != 1:
             raise InputError("phases unbalanced: the fast solver takes one external grid and no generators or "
                              "wards; use --solver pandapower")
-        pp.runpp_3ph(work)  # sets the options and checks that the zero-injection case solves
+        # sets the options and checks that the zero-injection case solves; without numba, whose compile (2 s a
+        # process) buys nothing for one power flow
+        pp.runpp_3ph(work, numba=False)
         ppci1, ys, (gs_eg, bs_eg) = _sequence_cases(work)
         self.base_mva = float(ppci1["baseMVA"])
         bus1 = ppci1["bus"]
