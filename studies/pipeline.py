@@ -73,16 +73,16 @@ def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
 
 
 def periods_text(spec: StudySpec, out: str | Path, ref: str) -> str:
-    """The feeder's periods as the study ran them (its runs table): the maps need no feeder load for them
-    (a SimBench feeder takes 4 s to read)."""
+    """The feeder's periods as the study ran them (its runs table), in the study file's order: the maps need
+    no feeder load for them (a SimBench feeder takes 4 s to read)."""
     path = _require(study_paths(spec, out).runs, "study")
     columns = ["feeder", "period", "start", "days"]
     if not set(columns) <= set(pq.read_schema(path).names):
         raise InputError(f"{path} has no run dates (an older version wrote it); delete it and run `hostcap study` "
                          "on the study file again (it rebuilds the tables from the records, running nothing)")
     runs = pd.read_parquet(path, columns=columns)
-    runs = runs[runs["feeder"] == spec.feeder(ref).name].drop_duplicates("period")
-    runs = runs.sort_values("period", key=lambda names: names.map(spec.period_names.index))  # the study's order
+    runs = runs[(runs["feeder"] == spec.feeder(ref).name) & runs["period"].isin(spec.period_names)]
+    runs = runs.drop_duplicates("period").sort_values("period", key=lambda names: names.map(spec.period_names.index))
     return ", ".join(f"{p} ({start} + {days} d)" for p, start, days in zip(runs["period"], runs["start"], runs["days"]))
 
 
