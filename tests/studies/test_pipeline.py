@@ -201,6 +201,8 @@ def test_maps_name_the_periods_as_the_study_ran_them(tmp_path):
     expected = [f"{p.name} ({p.start} + {p.days} d)" for p in spec.periods_of(feeder)]
     assert len(expected) == 4  # the four seasons' weeks of the feeder's year
     assert periods_text(spec, tmp_path, feeder.name) == ", ".join(expected)
+    edited = spec.model_copy(update={"periods": [spec.periods_of(feeder)[2]]})  # the file now has one period
+    assert periods_text(edited, tmp_path, feeder.name) == expected[2]
     runs.drop(columns=["start", "days"]).to_parquet(paths.runs)  # as an older version wrote it
     with pytest.raises(InputError, match=r"runs.parquet has no run dates .* run `hostcap study`"):
         periods_text(spec, tmp_path, feeder.name)
