@@ -7,9 +7,11 @@ import platform
 import shutil
 import tempfile
 import time
+import warnings
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from hostcap.cosim.world import RunResult
@@ -49,7 +51,9 @@ def timeseries_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     """Relative path (without .parquet) -> wide table. An unbalanced run's bus voltages, line and
     transformer loading are pandapower's three-phase results (`res_bus_3ph/vm_a_pu` ..., loading on the
     worst phase), with the unbalance factor, the lines' neutral current and the demand per phase
-    (`bus/p_a_mw` ...) beside the totals."""
+    (`bus/p_a_mw` ...) beside the totals. `feeder/extremes`: per step the lowest and highest bus voltage (over
+    buses and phases) and the highest transformer loading, NaN where the feeder is dark or the step diverged
+    (the report's duration curves)."""
     s, inp = result.series, result.inputs
     net, index = inp.feeder.net, pd.DatetimeIndex(inp.index, name="timestamp")
 
@@ -68,6 +72,13 @@ def timeseries_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         "ev/soc_kwh": wide(s["ev_e_kwh"], ev_ids),
         "ev/p_kw": wide(s["ev_p_kw"], ev_ids),
     }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps
+        vm, trafo = result.vm_phases, s["trafo_loading_pct"]
+        tables["feeder/extremes"] = pd.DataFrame({
+            "vm_min_pu": np.nanmin(vm, axis=(1, 2)), "vm_max_pu": np.nanmax(vm, axis=(1, 2)),
+            "trafo_loading_max_pct": np.nanmax(trafo, axis=1) if trafo.shape[1] else np.full(len(index), np.nan)},
+            index=index)
     if not inp.unbalanced:
         return {"res_bus/vm_pu": wide(s["vm_pu"], net.bus.index), **tables}
     for k, ph in enumerate("abc"):

@@ -145,4 +145,5 @@ def write_report(spec: StudySpec, out: str | Path) -> tuple[Path, Path]:
     _require(paths.hosting, "hosting")
     root = study_paths(spec, out).root
     webmaps = [(f.name, webmap_path(spec, out, f.name).relative_to(root).as_posix()) for f in spec.feeders]
-    return _write_report(spec, root, report_maps(spec, out), webmaps)
+    periods = [(f.name, periods_text(spec, out, f.name)) for f in spec.feeders]
+    return _write_report(spec, root, report_maps(spec, out), webmaps, periods)

@@ -5,15 +5,14 @@ Contents: the answer (hosting capacity per feeder and strategy, what binds), a s
 level (hosting capacity with its 95 % confident value, P(violation) with its interval, min and max voltage,
 transformer and line loading, peak against the same periods without EVs), hosting capacity under each
 voltage criterion, hosting-capacity curves with their intervals, duration curves of the lowest and highest
-bus voltage and the transformer loading of chosen scenarios (the highest level, sample 0, re-run from the
-same seed: runs are reproducible, so the curves are those of the study's runs), what the households get
+bus voltage and the transformer loading of chosen runs (the highest level, sample 0; the study keeps their
+per-step extremes, `feeder/extremes`), what the households get
 (from customer_value.csv), per feeder a map of every strategy and level (small multiples on the study's
 fixed scales) and links to the interactive maps, and assumptions and provenance.
 """
 import base64
 import io
 import json
-import warnings
 from pathlib import Path
 
 import jinja2
@@ -24,7 +23,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hostcap.cosim.world import run_scenario  # noqa: E402
 from hostcap.models.errors import InputError  # noqa: E402
 from hostcap.models.limits import BANDS, voltage_band  # noqa: E402
 from hostcap.models.strategies import VoltWattCurve  # noqa: E402
@@ -33,8 +31,9 @@ from hostcap.studies.atomic import atomic_path, write_text  # noqa: E402
 from hostcap.studies.gis import variant_name  # noqa: E402
 from hostcap.studies.hosting import (answer_lines, baseline_notes, in_study_order,  # noqa: E402
                                      min_samples_confident, too_few_samples)
+from hostcap.studies.runner import StudyPaths  # noqa: E402
 from hostcap.studies.spec import StudySpec  # noqa: E402
-from hostcap.studies.sweep import sweep  # noqa: E402
+from hostcap.studies.sweep import curve_keys  # noqa: E402
 
 TEMPLATE = "report.html.j2"
 STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 1)), "P"),
@@ -176,29 +175,27 @@ def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[dict]:
     return out
 
 
-def duration_curves(spec: StudySpec) -> list[dict]:
+def duration_curves(spec: StudySpec, runs: pd.DataFrame, root: Path) -> list[dict]:
     """Per feeder: the lowest and the highest bus voltage and the transformer loading, sorted, at the highest
-    level (sample 0, first period), a line per strategy, the limits dashed."""
-    top = max(spec.penetrations)
-    chosen = [s for s in sweep(spec) if s.penetration == top and s.sample == 0]
+    level (sample 0, first period: `sweep.curve_keys`), a line per strategy, the limits dashed; from the
+    extremes the study kept of those runs (a failed run has no line)."""
+    chosen = runs[runs["key"].isin(curve_keys(spec, runs.to_dict("records"))) & (runs["status"] == "ok")]
     band = voltage_band(spec.band)
     out = []
-    for feeder in spec.feeders:
-        period = spec.periods_of(feeder)[0]
+    for feeder, rows in in_study_order(spec, chosen).groupby("feeder", sort=False):
         fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
-        for i, sc in enumerate(s for s in chosen if s.start == period.start and s.days == period.days
-                               and s.feeder_name == feeder.name):
-            r = run_scenario(sc)
-            hours = np.arange(r.inputs.n_steps) * r.inputs.dt_s / 3600
-            name = variant_name(sc.strategy, sc.v2g_share, spec.v2g_shares)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # dark (outage) or diverged steps
-                vmin, vmax = np.nanmin(r.vm_phases, axis=(1, 2)), np.nanmax(r.vm_phases, axis=(1, 2))
-                trafo = np.nanmax(r.series["trafo_loading_pct"], axis=1)
+        for i, r in enumerate(rows.itertuples()):
+            path = StudyPaths(root).series_dir(r.key) / "feeder" / "extremes.parquet"
+            if not path.is_file():
+                raise InputError(f"report: {path} does not exist; run `hostcap study` on the study file again "
+                                 "(it runs again what lacks its kept series)")
+            x = pd.read_parquet(path)
+            hours = np.arange(len(x)) * spec.step_min / 60
             style = {**_styled(i), "markevery": max(len(hours) // 8, 1)}
-            axes[0].plot(hours, np.sort(vmin), label=name, **style)
-            axes[1].plot(hours, np.sort(vmax)[::-1], label=name, **style)
-            axes[2].plot(hours, np.sort(trafo)[::-1], label=name, **style)
+            name = variant_name(r.strategy, r.v2g_share, spec.v2g_shares)
+            axes[0].plot(hours, np.sort(x["vm_min_pu"].to_numpy()), label=name, **style)
+            axes[1].plot(hours, np.sort(x["vm_max_pu"].to_numpy())[::-1], label=name, **style)
+            axes[2].plot(hours, np.sort(x["trafo_loading_max_pct"].to_numpy())[::-1], label=name, **style)
         axes[0].axhline(band.v_min_pu, color="red", ls="--", lw=1)
         axes[1].axhline(band.v_max_pu, color="red", ls="--", lw=1)
         axes[2].axhline(spec.trafo_limit_pct, color="red", ls="--", lw=1)
@@ -206,8 +203,9 @@ def duration_curves(spec: StudySpec) -> list[dict]:
         axes[1].set(xlabel="hours (sorted)", ylabel="highest bus voltage (pu)", title="highest voltage, falling")
         axes[2].set(xlabel="hours (sorted)", ylabel="highest transformer loading (%)", title="transformer loading")
         axes[2].legend(fontsize=7, loc="upper right")
-        out.append(_figure(_png(fig), f"Duration curves at {top:.0%} EVs, sample 0, period {period.name} "
-                                      f"({period.start} + {period.days} d), {feeder.name}; limits dashed "
+        first = rows.iloc[0]
+        out.append(_figure(_png(fig), f"Duration curves at {first.penetration:.0%} EVs, sample 0, period "
+                                      f"{first.period} ({first.start} + {first.days} d), {feeder}; limits dashed "
                                       f"({band.name} band, transformer {spec.trafo_limit_pct:g} %)"))
     return out
 
@@ -281,10 +279,11 @@ def render(context: dict) -> str:
     return env.get_template(TEMPLATE).render(**context)
 
 
-def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webmaps: list[tuple[str, str]]
-                 ) -> tuple[Path, Path]:
+def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webmaps: list[tuple[str, str]],
+                 periods: list[tuple[str, str]]) -> tuple[Path, Path]:
     """Write root/report.html and root/report.pdf; `maps` are (title, PNG bytes), `webmaps` (feeder name,
-    path of its interactive map relative to root)."""
+    path of its interactive map relative to root), `periods` (feeder name, its periods as the study ran
+    them)."""
     root = Path(root)
     for name in ("runs.parquet", "hosting_capacity.csv", "violation_probability.csv", "manifest.json"):
         if not (root / name).is_file():
@@ -310,8 +309,7 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
         "power_flow": power_flow_text(runs),
         "n_runs": f"{len(runs):,}", "n_failed": f"{len(failed):,}", "samples": samples_text(spec, manifest),
         "feeders": ", ".join(f.name for f in spec.feeders),
-        "periods": "; ".join(f"{f.name}: " + ", ".join(f"{p.name} {p.start} + {p.days} d" for p in spec.periods_of(f))
-                             for f in spec.feeders),
+        "periods": "; ".join(f"{name}: {text}" for name, text in periods),
         "answer": answer_lines(hosting), "notes": notes, "webmaps": webmaps,
         "top": f"{max(spec.penetrations):.0%}", "threshold": f"{spec.max_violation_probability:.0%}",
         "min_samples": min_samples_confident(spec.max_violation_probability),
@@ -320,7 +318,7 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
         "line_limit": f"{spec.line_limit_pct:g}", "trafo_limit": f"{spec.trafo_limit_pct:g}",
         "step_min": f"{spec.step_min:g}",
         "by_band": by_band.to_html(index=False),
-        "hc_figures": hc_curves(spec, prob), "duration_figures": duration_curves(spec),
+        "hc_figures": hc_curves(spec, prob), "duration_figures": duration_curves(spec, runs, root),
         "households": household_section(spec, value),
         "map_figures": [_figure(_data_uri(png), title) for title, png in maps],
         "provenance": provenance(spec, manifest),

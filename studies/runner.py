@@ -4,7 +4,8 @@ capacity and customer value. An adaptive study (`studies/adaptive.py`) runs in r
 Each Dask task co-simulates a batch: up to `dask.samples_per_run` samples of one feeder, period, strategy
 and level in one mosaik world (`cosim/world.run_batch`; each sample's numbers are those of a run of its own,
 so batching changes no output). It returns each sample's metrics and per-element summaries (and writes the
-time series the study keeps under <study>/runs/<key>/). The client writes each sample's record the moment
+time series the study keeps under <study>/runs/<key>/: those the study file asks for, and `feeder/extremes`
+of the runs the report draws duration curves of, `sweep.curve_keys`). The client writes each sample's record the moment
 its batch arrives (`studies/records.py`), so an interrupt (Ctrl-C, SIGTERM, a killed job) loses only the
 batches in flight, and the next run of the study resumes sample by sample from the records. A batch that
 raises runs its samples one by one, and a sample that raises is recorded as failed with its error; the
@@ -36,7 +37,7 @@ from hostcap.studies.hosting import hosting_capacity, locational, violation_prob
 from hostcap.studies.outputs import package_versions
 from hostcap.studies.records import RecordStore, build_tables, file_sha256, kept_ok, record_keys
 from hostcap.studies.spec import Slurm, StudySpec
-from hostcap.studies.sweep import plan
+from hostcap.studies.sweep import curve_keys, plan
 
 log = logging.getLogger(__name__)
 RETRIES = 1
@@ -47,10 +48,11 @@ POLL_S = 0.05
 INTERRUPTED = threading.Event()  # set by the CLI's SIGINT and SIGTERM handlers
 
 
-def run_samples(scenario_jsons: list[str], series_dirs: list[str | None], keep: list[str]) -> list[dict]:
-    """Worker task: a batch of samples of one scenario. Returns per sample {"result": metrics and status,
-    "elements": DataFrame, "households": DataFrame}. If the batch raises, its samples run one by one, and a
-    sample that raises gets {"result": {"status": "failed", "error": ...}}."""
+def run_samples(scenario_jsons: list[str], series_dirs: list[str | None], keeps: list[list[str]]) -> list[dict]:
+    """Worker task: a batch of samples of one scenario, each writing its kept time series (`keeps`) under its
+    folder. Returns per sample {"result": metrics and status, "elements": DataFrame, "households": DataFrame}.
+    If the batch raises, its samples run one by one, and a sample that raises gets {"result": {"status":
+    "failed", "error": ...}}."""
     import warnings
 
     from hostcap.cosim.world import run_batch
@@ -63,9 +65,9 @@ def run_samples(scenario_jsons: list[str], series_dirs: list[str | None], keep: 
     except Exception as exc:  # noqa: BLE001 - find the sample that fails; the others still count
         if len(scenarios) == 1:
             return [_failed(exc)]
-        return [out for s, d in zip(scenario_jsons, series_dirs) for out in run_samples([s], [d], keep)]
+        return [out for s, d, k in zip(scenario_jsons, series_dirs, keeps) for out in run_samples([s], [d], [k])]
     wall = (time.perf_counter() - t0) / len(scenarios)  # a batch's wall time, shared by its samples
-    return [_outputs(r, wall, d, keep) for r, d in zip(results, series_dirs)]
+    return [_outputs(r, wall, d, k) for r, d, k in zip(results, series_dirs, keeps)]
 
 
 def _failed(exc: BaseException) -> dict:
@@ -84,6 +86,15 @@ def _outputs(result, wall_s: float, series_dir: str | None, keep: list[str]) -> 
             sums[name] = file_sha256(path)
     return {"result": {"status": "ok", "error": "", **result.metrics, "wall_s": wall_s, "timeseries": sums},
             "elements": result.element_summaries(), "households": result.customers()}
+
+
+def kept_series(spec: StudySpec, planned: list) -> dict[str, list[str]]:
+    """Key -> the time series its run keeps: the study file's `keep_timeseries`, and `feeder/extremes` for the
+    report's duration curves."""
+    keep = {c["key"]: list(spec.keep_timeseries) for _, c in planned}
+    for key in curve_keys(spec, [c for _, c in planned]):
+        keep[key] = list(dict.fromkeys([*keep[key], "feeder/extremes"]))
+    return keep
 
 
 def batches(scenarios: list[Scenario], size: int) -> list[list[Scenario]]:
@@ -293,7 +304,7 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
     planned = plan(spec)
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
     store = RecordStore(paths.records)
-    keep = list(spec.keep_timeseries)
+    keep = kept_series(spec, planned)
     ran = 0
     with study_lock(spec, paths), _dask(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
                                         workers=workers) as client:
@@ -302,7 +313,7 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
         def run(pending: list[Scenario]) -> None:
             nonlocal ran
             if pending:
-                _run_pending(spec, paths, client(), pending, rkeys, store, records, progress=progress,
+                _run_pending(spec, paths, client(), pending, rkeys, store, records, keep, progress=progress,
                              samples_per_run=samples_per_run)
                 ran += len(pending)
 
@@ -360,15 +371,15 @@ def _dask(spec: StudySpec, **how):
 
 
 def _read_records(paths: StudyPaths, store: RecordStore, planned: list, rkeys: dict[str, str],
-                  keep: list[str]) -> dict:
+                  keep: dict[str, list[str]]) -> dict:
     """Key -> readable record of every planned scenario that has one. A finished record whose kept time
-    series (`keep`) are missing or changed is set aside, so its scenario runs again."""
+    series (`keep`: key -> names) are missing or changed is set aside, so its scenario runs again."""
     records = {}
     for _, coords in planned:
         key = coords["key"]
         rec = store.read(rkeys[key])
-        if rec is not None and rec.result["status"] == "ok" and keep:
-            why = kept_ok(rec, paths.series_dir(key), keep)
+        if rec is not None and rec.result["status"] == "ok" and keep.get(key):
+            why = kept_ok(rec, paths.series_dir(key), keep[key])
             if why:
                 store.set_aside(rkeys[key], why)
                 rec = None
@@ -386,22 +397,23 @@ def _failures(runs: pd.DataFrame) -> dict:
             "unreliable": int((share > NONCONVERGED_MAX_SHARE).sum())}
 
 
-def _run_pending(spec, paths, client, pending, rkeys, store, records, *, progress, samples_per_run=None) -> None:
+def _run_pending(spec, paths, client, pending, rkeys, store, records, keep, *, progress,
+                 samples_per_run=None) -> None:
     """Submit the pending scenarios in batches and record each sample as its batch finishes. The loop polls
     (POLL_S) and ends with KeyboardInterrupt as soon as INTERRUPTED is set (the CLI sets it on SIGINT and
     SIGTERM), even where a library on the way swallowed the signal's own exception: a Ctrl-C also stops the
     local workers, and a study waiting for them would wait for ever."""
     from dask.distributed import as_completed
 
-    keep = list(spec.keep_timeseries)
     size = samples_per_run or spec.dask.samples_per_run
     if size == "auto":
         limits = [w.get("memory_limit") or 0 for w in client.scheduler_info().get("workers", {}).values()]
         size = auto_samples_per_run(spec, min(limits) if limits and min(limits) > 0 else None)
     futures = {}
     for batch in batches(pending, size):
-        dirs = [str(paths.series_dir(s.key).resolve()) if keep else None for s in batch]
-        fut = client.submit(run_samples, [s.model_dump_json() for s in batch], dirs, keep, retries=RETRIES,
+        dirs = [str(paths.series_dir(s.key).resolve()) if keep[s.key] else None for s in batch]
+        fut = client.submit(run_samples, [s.model_dump_json() for s in batch], dirs, [keep[s.key] for s in batch],
+                            retries=RETRIES,
                             pure=False, key=f"run-{rkeys[batch[0].key]}-{len(batch)}")
         futures[fut] = [s.key for s in batch]
     done = as_completed(futures)
@@ -488,7 +500,7 @@ def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd
                 "its checksum; rebuilt from the records", spec.name)
     planned = plan(spec)
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
-    records = _read_records(paths, RecordStore(paths.records), planned, rkeys, keep=[])
+    records = _read_records(paths, RecordStore(paths.records), planned, rkeys, keep={})
     chosen = chosen_scenarios(spec, planned, records)
     missing = sum(c["key"] not in records for _, c in chosen)
     if missing:

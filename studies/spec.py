@@ -26,6 +26,7 @@ from hostcap.studies.errors import input_error
 
 TIMESERIES = ("res_bus/vm_pu", "res_line/loading_percent", "res_trafo/loading_percent", "res_ext_grid/p_mw",
               "res_ext_grid/q_mvar", "bus/p_mw", "bus/q_mvar", "ev/soc_kwh", "ev/p_kw",
+              "feeder/extremes",
               # unbalanced runs (a run writes those of its power flow: `studies/outputs.py`)
               "res_bus_3ph/vm_a_pu", "res_bus_3ph/vm_b_pu", "res_bus_3ph/vm_c_pu", "res_bus_3ph/unbalance_percent",
               "res_line_3ph/loading_percent", "res_line_3ph/i_n_ka", "res_trafo_3ph/loading_percent",

@@ -39,3 +39,16 @@ def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
 
 def sweep(spec: StudySpec) -> list[Scenario]:
     return [scenario for scenario, _ in plan(spec)]
+
+
+def curve_keys(spec: StudySpec, coords: list[dict]) -> list[str]:
+    """The runs the report draws duration curves of (`feeder/extremes`, kept by the study): sample 0 at the
+    highest level in each feeder's first period (the study file's order), one per strategy and V2G share;
+    `coords` are sweep coordinates (`plan`'s, or the rows of runs.parquet), kept in their order."""
+    top, order = max(spec.levels), spec.period_names
+    first = {}
+    for c in coords:
+        if c["feeder"] not in first or order.index(c["period"]) < order.index(first[c["feeder"]]):
+            first[c["feeder"]] = c["period"]
+    return [c["key"] for c in coords
+            if c["penetration"] == top and c["sample"] == 0 and c["period"] == first[c["feeder"]]]

@@ -1,10 +1,12 @@
 """Studies on a real Dask cluster over TCP: worker-count independence, reruns, failures."""
+from pathlib import Path
+
 import pandapower as pp
 import pandas as pd
 import pytest
 from dask.distributed import LocalCluster
 
-from hostcap.studies.runner import StudyPaths, run_study
+from hostcap.studies.runner import StudyPaths, run_study, safe_name
 from hostcap.studies.spec import parse_spec
 
 TINY = {"name": "tiny", "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
@@ -47,7 +49,18 @@ def test_two_tcp_workers_equal_one_worker_batched_or_not_and_rerun_changes_nothi
     assert len(runs) == 18 and (runs["status"] == "ok").all()
     kept = sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus/vm_pu.parquet"))
     assert len(kept) == 18 and pd.read_parquet(kept[0]).shape == (96, 129)
-    assert not (tmp_path / "two" / "tiny" / "runs").exists()
+    # without kept series the study keeps only what the report draws: each strategy's sample 0 at 100 %,
+    # the same whichever way it ran, and its extremes are the run's own
+    curves = runs[(runs["penetration"] == 1.0) & (runs["sample"] == 0)]
+    assert sorted(p.relative_to(a.timeseries) for p in a.timeseries.rglob("*.parquet")) == sorted(
+        Path(safe_name(k), "feeder", "extremes.parquet") for k in curves["key"])
+    for r in curves.itertuples():
+        x = pd.read_parquet(a.series_dir(r.key) / "feeder" / "extremes.parquet")
+        for other in (b, c):
+            pd.testing.assert_frame_equal(x, pd.read_parquet(other.series_dir(r.key) / "feeder" / "extremes.parquet"))
+        assert len(x) == 96 and x.notna().all().all()
+        assert (x["vm_min_pu"].min(), x["vm_max_pu"].max(), x["trafo_loading_max_pct"].max()) == (
+            r.v_min_pu, r.v_max_pu, r.trafo_max_loading_pct)
     hc = pd.read_csv(a.hosting).set_index("strategy")
     assert hc.loc["uncontrolled", "hc_point"] == 1.0  # this feeder hosts a full winter day
     assert hc.loc["v2g_tou", "hc_overvoltage"] < 1.0  # V2G export breaks ANSI Range A here
