@@ -179,7 +179,8 @@ def duration_curves(spec: StudySpec, runs: pd.DataFrame, root: Path) -> list[dic
     """Per feeder: the lowest and the highest bus voltage and the transformer loading, sorted, at the highest
     level (sample 0, first period: `sweep.curve_keys`), a line per strategy, the limits dashed; from the
     extremes the study kept of those runs (a failed run has no line)."""
-    chosen = runs[runs["key"].isin(curve_keys(spec, runs.to_dict("records"))) & (runs["status"] == "ok")]
+    coords = runs[["key", "feeder", "period", "penetration", "sample"]].to_dict("records")
+    chosen = runs[runs["key"].isin(curve_keys(spec, coords)) & (runs["status"] == "ok")]
     band = voltage_band(spec.band)
     out = []
     for feeder, rows in in_study_order(spec, chosen).groupby("feeder", sort=False):

@@ -5,12 +5,12 @@ Each Dask task co-simulates a batch: up to `dask.samples_per_run` samples of one
 and level in one mosaik world (`cosim/world.run_batch`; each sample's numbers are those of a run of its own,
 so batching changes no output). It returns each sample's metrics and per-element summaries (and writes the
 time series the study keeps under <study>/runs/<key>/: those the study file asks for, and `feeder/extremes`
-of the runs the report draws duration curves of, `sweep.curve_keys`). The client writes each sample's record the moment
-its batch arrives (`studies/records.py`), so an interrupt (Ctrl-C, SIGTERM, a killed job) loses only the
-batches in flight, and the next run of the study resumes sample by sample from the records. A batch that
-raises runs its samples one by one, and a sample that raises is recorded as failed with its error; the
-study goes on. A killed worker's tasks are recomputed by Dask (`retries=1`). One study folder is used by one
-process at a time (a lock file).
+of the runs the report draws duration curves of, `sweep.curve_keys`). The client writes each sample's
+record the moment its batch arrives (`studies/records.py`), so an interrupt (Ctrl-C, SIGTERM, a killed job)
+loses only the batches in flight, and the next run of the study resumes sample by sample from the records.
+A batch that raises runs its samples one by one, and a sample that raises is recorded as failed with its
+error; the study goes on. A killed worker's tasks are recomputed by Dask (`retries=1`). One study folder is
+used by one process at a time (a lock file).
 """
 import contextlib
 import fcntl
