@@ -32,8 +32,8 @@ def test_duration_curves_come_from_the_studys_kept_extremes_and_a_lost_one_runs_
     assert len(figures) == 1 and caption in figures[0]["caption"]
     # only the first period's sample 0 at 100 % kept them, a file per strategy
     kept = sorted(paths.timeseries.rglob("extremes.parquet"))
-    assert len(kept) == 2 and all("_d2_" in p.parent.parent.name and p.parent.parent.name.endswith("_p1.000_b0.500_s0")
-                                  for p in kept)
+    runs_of = [p.parent.parent.name for p in kept]
+    assert len(kept) == 2 and all("_d2_" in r and r.endswith("_p1.000_b0.500_s0") for r in runs_of), runs_of
 
     saved = pd.read_parquet(kept[0])
     kept[0].unlink()
