@@ -126,14 +126,15 @@ def write_webmap(spec: StudySpec, out: str | Path, ref: str, basemap: bool = Fal
     return path
 
 
-def report_maps(spec: StudySpec, out: str | Path) -> list[tuple[str, bytes]]:
+def report_maps(spec: StudySpec, out: str | Path, periods: dict[str, str]) -> list[tuple[str, bytes]]:
     """Per feeder, the small multiples (variant x level) drawn from its GeoPackage, so that the report
-    depends on the GIS layers and not on the PNG files: (title, PNG bytes)."""
+    depends on the GIS layers and not on the PNG files: (title, PNG bytes). periods: feeder name -> its
+    `periods_text`."""
     images = []
     for feeder in spec.feeders:
         layers = maps.read_layers(_require(gis_path(spec, out, feeder.name), "gis"))
         title = (f"{feeder.name}: worst bus voltage and highest loading per strategy and EV penetration "
-                 f"(criterion {spec.band}; periods {periods_text(spec, out, feeder.name)})")
+                 f"(criterion {spec.band}; periods {periods[feeder.name]})")
         images.append((title, maps.small_multiples_png(layers, variants(spec), spec.penetrations, title,
                                                        **scales(spec))))
     return images
@@ -145,5 +146,5 @@ def write_report(spec: StudySpec, out: str | Path) -> tuple[Path, Path]:
     _require(paths.hosting, "hosting")
     root = study_paths(spec, out).root
     webmaps = [(f.name, webmap_path(spec, out, f.name).relative_to(root).as_posix()) for f in spec.feeders]
-    periods = [(f.name, periods_text(spec, out, f.name)) for f in spec.feeders]
-    return _write_report(spec, root, report_maps(spec, out), webmaps, periods)
+    periods = {f.name: periods_text(spec, out, f.name) for f in spec.feeders}
+    return _write_report(spec, root, report_maps(spec, out, periods), webmaps, list(periods.items()))

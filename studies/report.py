@@ -182,11 +182,11 @@ def duration_curves(spec: StudySpec, runs: pd.DataFrame, root: Path) -> list[dic
     coords = runs[["key", "feeder", "period", "penetration", "sample"]].to_dict("records")
     chosen = runs[runs["key"].isin(curve_keys(spec, coords)) & (runs["status"] == "ok")]
     band = voltage_band(spec.band)
-    out = []
+    out, paths = [], StudyPaths(root)
     for feeder, rows in in_study_order(spec, chosen).groupby("feeder", sort=False):
         fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
         for i, r in enumerate(rows.itertuples()):
-            path = StudyPaths(root).series_dir(r.key) / "feeder" / "extremes.parquet"
+            path = paths.series_dir(r.key) / "feeder" / "extremes.parquet"
             if not path.is_file():
                 raise InputError(f"report: {path} does not exist; run `hostcap study` on the study file again "
                                  "(it runs again what lacks its kept series)")

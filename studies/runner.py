@@ -413,8 +413,7 @@ def _run_pending(spec, paths, client, pending, rkeys, store, records, keep, *, p
     for batch in batches(pending, size):
         dirs = [str(paths.series_dir(s.key).resolve()) if keep[s.key] else None for s in batch]
         fut = client.submit(run_samples, [s.model_dump_json() for s in batch], dirs, [keep[s.key] for s in batch],
-                            retries=RETRIES,
-                            pure=False, key=f"run-{rkeys[batch[0].key]}-{len(batch)}")
+                            retries=RETRIES, pure=False, key=f"run-{rkeys[batch[0].key]}-{len(batch)}")
         futures[fut] = [s.key for s in batch]
     done = as_completed(futures)
     with tqdm(total=len(pending), desc=spec.name, unit="run", disable=not progress) as bar:
