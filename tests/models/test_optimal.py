@@ -142,3 +142,17 @@ def test_a_trip_inside_an_hour_gives_the_return_its_own_setpoint():
     e, _ = played_back(fleet, mob, p, dt_h)
     np.testing.assert_allclose(e[:n_steps:4], planned[:-1], atol=1e-6)  # at the start of both hours
     assert e[6, 0] >= 18.0 - 1e-6  # what charging at full power reaches by the second trip
+
+
+def test_ties_are_broken_by_the_flattest_schedule_and_a_perturbation_does_not_move_it():
+    """Two identical EVs under a flat demand: the least peak holds the fleet at 1 kW every hour, and any split
+    of it between the two is as cheap. The programme's third term picks one schedule, the flattest: each EV
+    0.5 kW every hour (a vertex of the linear programme gave one EV the fleet's 1 kW for four hours). A
+    perturbation of 1e-9 kW in the demand moves it by no more than the solver's tolerance."""
+    other = np.full(8, 2.0)
+    fleet = fleet_of(e0=[0.0, 0.0], target=[4.0, 4.0], reserve=[0.0, 0.0], p_ch=[2.0, 2.0], p_dis=[0.0, 0.0])
+    kw = dict(price=np.ones(9), n_steps=8, dt_h=1.0)
+    p = optimal_schedule(fleet, always_home(8, 2), other_kw=other, **kw)
+    assert p == pytest.approx(np.full((8, 2), 0.5), abs=1e-6)
+    nudged = other + 1e-9 * np.random.default_rng(1).random(8)
+    assert np.abs(optimal_schedule(fleet, always_home(8, 2), other_kw=nudged, **kw) - p).max() < 1e-6
