@@ -1,8 +1,8 @@
 """`v2g_optimal`: the bound a perfect aggregator reaches. Not a controller: it knows the future.
 
 One programme per day (Clarabel's interior point, `solve_qp`), each over the day plus `LOOKAHEAD_H` hours so
-that the night's charging sees the next morning's departures; the day's part of the solution is kept and the next day starts from its final energies. Perfect foresight of the
-feeder's no-EV demand (households, PV and losses, from the no-EV power flow), of every trip and of prices.
+that the night's charging sees the next morning's departures; the day's part of the solution is kept and the
+next day starts from its final energies. Perfect foresight of the feeder's no-EV demand (households, PV and losses, from the no-EV power flow), of every trip and of prices.
 
 The aggregator sets each EV's power once per `setpoint_h` (default 1 h, the day-ahead market's time unit), and
 over the look-ahead once per `LOOKAHEAD_BLOCK_H`: one setpoint per charging session within each such block
