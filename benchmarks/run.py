@@ -81,7 +81,7 @@ STRATEGY_ROWS = ("uncontrolled", "smart", "v2g_tou", "v2h", "volt_watt", "v2g_pe
 def per_strategy(days: int, repeats: int = 3) -> dict[str, dict]:
     """Every strategy on the default feeder, 100 % EVs, all bidirectional, `days` days from the winter week:
     ms per step of the closed-loop run, the fastest of `repeats` runs taken in turn (single runs vary by
-    tens of percent on a shared machine); the v2g_optimal row includes its linear programmes, solved when
+    tens of percent on a shared machine); the v2g_optimal row includes its daily programmes, solved when
     the run starts."""
     from hostcap.cosim.scenario import Scenario, build_inputs
     from hostcap.cosim.world import run_scenario
@@ -285,7 +285,7 @@ def main() -> None:
     for strategy, r in rows.items():
         print(f"| {strategy} | {r['steps']} | {r['ms_per_step']:.3f} | {r['ms_per_step'] / base:.2f}x | "
               f"{r['peak_kw']:.1f} |")
-    print(f"\nv2g_optimal: the winter week's seven linear programmes take {optimal_week_s():.2f} s")
+    print(f"\nv2g_optimal: the winter week's seven programmes take {optimal_week_s():.2f} s")
     rows = customer_side(2 if args.quick else 7)
     print("\n| customer side (default feeder, 100 % EVs, all bidirectional, July, DE tariff) | run s | economics s "
           "| wear s, cold | wear s, counterfactual cached | economics + wear (cached) vs run |")
