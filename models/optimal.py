@@ -22,35 +22,36 @@ over all of an EV's plugged steps in a block, and an EV back from a trip inside 
 programme without one (the setpoint had to stay low before the trip, at the capacity, and high after it):
 1 sample in 20 at 50 % EVs over a year of the rural feeder failed so.
 
-Objective: the transformer's peak import first, energy cost second (the priced tariff's price per kWh, or
-without one the price level + 1, weighted by `COST_WEIGHT`, small enough not to trade peak for cost), and
-third `FLAT_WEIGHT` times the sum of every session's squared charging and discharging power (kW^2). Without
-the third term the programme is linear and has many optimal schedules (which EV charges when, at the same
-peak and cost): a solver returns one of them, and which one moved with the last digits of its inputs (HiGHS:
-a perturbation of 1e-10 in the limits moved schedules by up to 6 kW; a change of 1.3e-10 kW in the no-EV
-power flow changed year-long runs of the rural feeder at 100 % EVs by up to 4.8 points of line loading, 0.0064
-pu of the lowest voltage and 341 kWh of V2G discharge; HiGHS's and this programme's schedules differ by 13 %
-of the year's V2G discharge in a rural sample at 100 % EVs, both optimal day by day). The strictly convex
-third term makes the optimum unique: the flattest schedule among those of least peak and cost, which also
-cycles the batteries least (an aggregator's preference: cycling wears them), and which any QP solver
-reproduces to its tolerance. Measured on 14 of the rural feeder's daily programmes at 100 % EVs and 14 of
-the semi-urban feeder's at 50 % (2026-11-28): the peak equals the linear programme's within 1.2e-7 kW, the
-energy cost is at most 0.9 % above its, and a perturbation of 1e-10 in the limits moves the schedule by at
-most 9e-6 kW. Over a day plus the look-ahead each day's peak is the least possible; over a week or a year
-another tie-break can leave the batteries in other states at midnight, so the run's peak differs by tenths
-of a kW (winter week above: 87.5 against HiGHS's 87.4 kW). Clarabel, without iterative refinement, is
-faster than HiGHS was on the linear programme: a year of one sample's programmes took 34.9 against 41.3 s
-(rural feeder, 100 % EVs) and 12.2 against 14.5 s (semi-urban, 50 %); all 3,660 programmes of ten rural
-samples at 100 % EVs over a year were solved (22-44 iterations). Constraints per EV: charger ratings while plugged
-in (discharge only for bidirectional EVs, and within the meter's export limit when there is one), energy
-balance with the efficiencies and trips, energy at each setpoint boundary between a floor and the capacity
-(floor: reserve plus next trip, relaxed to what uncontrolled charging would reach), at every departure
-between the departure target (the target, or what uncontrolled charging reaches if less, and at least the
-trip's energy) and the capacity, and at the end of each window at least the target (or what uncontrolled
-charging reaches). EV discharge never takes the transformer below -trafo_export_limit_kw, and never adds to
-reverse flow that PV causes. Losses caused by EV power are not in the programme (the no-EV losses are), so
-the co-simulated peak and reverse flow can differ from the programme's by them (on SimBench semiurb4 in
-July: 0.1 kW of reverse flow where the programme planned 0).
+Objective: the transformer's peak import first, energy cost second (the priced tariff's price per kWh, or without
+one the price level + 1, weighted by `COST_WEIGHT`, small enough not to trade peak for cost), and third
+`FLAT_WEIGHT` times the sum of every session's squared charging and discharging power (kW^2). Without the third term
+the programme is linear and has many optimal schedules (which EV charges when, at the same peak and cost): a solver
+returns one of them, and which one moved with the last digits of its inputs (HiGHS: a perturbation of 1e-10 in the
+limits moved schedules by up to 6 kW; two versions of this tool whose no-EV power flows differ by 1.3e-10 kW gave
+year-long runs of the rural feeder at 100 % EVs that differ by up to 4.8 points of line loading, 0.0064 pu of the
+lowest voltage and 341 kWh of V2G discharge; HiGHS's and this programme's schedules differ by 13 % of the year's V2G
+discharge in a rural sample at 100 % EVs, both optimal day by day). The strictly convex third term makes the optimum
+unique: the flattest schedule among those of least peak and cost, which also cycles the batteries least (an
+aggregator's preference: cycling wears them), and which any QP solver reproduces to its tolerance. Measured on 14 of
+the rural feeder's daily programmes at 100 % EVs and 14 of the semi-urban feeder's at 50 % (2026-11-28): the peak
+equals the linear programme's within 1.2e-7 kW, the energy cost is at most 0.9 % above its, and a perturbation of
+1e-10 in the limits moves the schedule by at most 9e-6 kW (with `FLAT_WEIGHT` = 1e-5 the energy cost rose by up to
+14 % and the peak by 1.5e-4 kW). Over a day plus the look-ahead each day's peak is the least possible; over a week
+or a year another tie-break can leave the batteries in other states at midnight, so the run's peak differs by tenths
+of a kW (winter week above: 87.5 against HiGHS's 87.4 kW). Clarabel, without iterative refinement, is faster than
+HiGHS was on the linear programme: a year of one sample's programmes took 34.9 against 41.3 s (rural feeder, 100 %
+EVs) and 12.2 against 14.5 s (semi-urban, 50 %); all 3,660 programmes of ten rural samples at 100 % EVs over a year
+were solved (22-44 iterations).
+
+Constraints per EV: charger ratings while plugged in (discharge only for bidirectional EVs, and within the meter's
+export limit when there is one), energy balance with the efficiencies and trips, energy at each setpoint boundary
+between a floor and the capacity (floor: reserve plus next trip, relaxed to what uncontrolled charging would reach),
+at every departure between the departure target (the target, or what uncontrolled charging reaches if less, and at
+least the trip's energy) and the capacity, and at the end of each window at least the target (or what uncontrolled
+charging reaches). EV discharge never takes the transformer below -trafo_export_limit_kw, and never adds to reverse
+flow that PV causes. Losses caused by EV power are not in the programme (the no-EV losses are), so the co-simulated
+peak and reverse flow can differ from the programme's by them (on SimBench semiurb4 in July: 0.1 kW of reverse flow
+where the programme planned 0).
 """
 import clarabel
 import numpy as np
@@ -204,7 +205,8 @@ def solve_window(fleet: Fleet, mob: Mobility, *, e0_kwh: np.ndarray, t0: int, n:
 def solve_qp(cost: np.ndarray, quad: np.ndarray, *, a_ub, b_ub: np.ndarray, a_eq, b_eq: np.ndarray,
              lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
     """x minimising cost.x + sum(quad x^2) / 2 subject to a_ub x <= b_ub, a_eq x = b_eq and lb <= x <= ub,
-    by Clarabel's interior point (one thread); variables with lb == ub are equalities."""
+    by Clarabel's interior point (one thread), solved or almost (within Clarabel's reduced tolerances);
+    variables with lb == ub are equalities."""
     n = len(cost)
     eye = sparse.identity(n, format="csr")
     fixed = lb == ub
