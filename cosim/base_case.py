@@ -1,4 +1,4 @@
-"""The feeder without EVs (households and PV only) over a run's period: a plausibility check that refuses a
+"""The feeder without EVs (households, PV and home batteries) over a run's period: a plausibility check that refuses a
 base case that cannot be right before a run or a study spends time on it, and the no-EV baseline every
 run's peak is compared with.
 
@@ -11,7 +11,8 @@ upwards to 1.15 pu so that a feeder that is merely weak (a legitimate study resu
 The usual cause is profiles in kW where pandapower wants MW (a thousand times the demand).
 
 Baseline: the slack's active power at every step of the period with no EV (`no_ev_slack_kw`), solved with
-the scenario's solver; both are cached per feeder, profiles, period and step.
+the scenario's solver and phase model (three-phase where the run is); both are cached per feeder, profiles,
+period, step and phase model.
 """
 import functools
 
@@ -19,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from hostcap.cosim.powerflow import PandapowerSolver, make_solver
+from hostcap.cosim.powerflow3ph import PandapowerSolver3ph
 from hostcap.cosim.scenario import Scenario, build_inputs
 from hostcap.models.errors import InputError
 
@@ -32,7 +34,7 @@ def _base(scenario: Scenario) -> str:
     return Scenario(feeder=scenario.feeder, feeder_name=scenario.feeder_name, profiles=scenario.profiles,
                     trips=scenario.trips, start=scenario.start, days=scenario.days, step_min=scenario.step_min,
                     solver=scenario.solver, slack_vm_pu=scenario.slack_vm_pu, ev_at=scenario.ev_at,
-                    penetration=0.0).model_dump_json()
+                    phases=scenario.phases, penetration=0.0).model_dump_json()
 
 
 def check_base_case(scenario: Scenario) -> None:
@@ -45,18 +47,28 @@ def no_ev_slack_kw(scenario: Scenario) -> np.ndarray:
     return _no_ev_slack_kw(_base(scenario))
 
 
-def _solver(sc: Scenario, net):
+def _solver(sc: Scenario, inputs):
+    """The run's power flow: balanced or three-phase as the run's (`Inputs.unbalanced`)."""
+    net = inputs.feeder.net
     try:
-        return make_solver(sc.solver, net)
+        return make_solver(sc.solver, net, unbalanced=inputs.unbalanced)
     except InputError:  # the fast solver refuses the net; the run will say so, the base case is still solved
-        return PandapowerSolver(net)
+        return (PandapowerSolver3ph if inputs.unbalanced else PandapowerSolver)(net)
 
 
 def _solve_no_ev(solver, inputs, t: int):
-    """(converged, bus voltages, slack's active power in MW) of step t with no EV."""
+    """(converged, bus voltages, slack's active power in MW) of step t with no EV: households, PV and their
+    batteries; three-phase runs with each on its phase(s) (sample 0's draws, as in the run: `models/phases.py`)."""
     hh, bus, n_bus = inputs.households, inputs.cp_bus_pos, len(inputs.feeder.net.bus)
-    p = np.bincount(bus, weights=hh.net_p_kw(t), minlength=n_bus) * 1e-3
-    q = np.bincount(bus, weights=hh.q_kvar(t), minlength=n_bus) * 1e-3
+    if inputs.unbalanced:
+        w = inputs.phases
+        p_cp = ((hh.p_load_kw[t] + hh.p_battery_no_ev_kw[t])[:, None] * w.load - hh.p_pv_kw[t][:, None] * w.pv)
+        at = (bus[:, None] * 3 + np.arange(3)).ravel()
+        p = np.bincount(at, weights=p_cp.ravel(), minlength=3 * n_bus).reshape(n_bus, 3) * 1e-3
+        q = np.bincount(at, weights=(hh.q_kvar(t)[:, None] * w.load).ravel(), minlength=3 * n_bus).reshape(n_bus, 3) * 1e-3
+    else:
+        p = np.bincount(bus, weights=hh.no_ev_p_kw(t), minlength=n_bus) * 1e-3
+        q = np.bincount(bus, weights=hh.q_kvar(t), minlength=n_bus) * 1e-3
     res = solver.solve(p[None], q[None])
     return bool(res.converged[0]), res.vm_pu[0], float(res.p_slack_mw[0])
 
@@ -65,7 +77,7 @@ def _solve_no_ev(solver, inputs, t: int):
 def _no_ev_slack_kw(base_json: str) -> np.ndarray:
     sc = Scenario.model_validate_json(base_json)
     inputs = build_inputs(sc)
-    solver = _solver(sc, inputs.feeder.net)
+    solver = _solver(sc, inputs)
     with threadpool_limits(limits=1):
         return np.array([_solve_no_ev(solver, inputs, t)[2] * 1e3 for t in range(inputs.n_steps)])
 
@@ -76,7 +88,7 @@ def _check(base_json: str) -> None:
     inputs = build_inputs(sc)
     hh = inputs.households
     steps = np.unique(np.linspace(0, inputs.n_steps - 1, min(inputs.n_steps, CHECK_STEPS)).astype(int))
-    solver = _solver(sc, inputs.feeder.net)
+    solver = _solver(sc, inputs)
     allowed = int(MAX_BAD_SHARE * len(steps))
     bad = 0
     for t in steps:

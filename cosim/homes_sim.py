@@ -11,6 +11,9 @@ With outages the grid tells the fleet which connection points have supply (`ener
 grid sends each step's state at the end of the previous one). At a dark connection point nothing flows to
 the grid; a V2H-capable, plugged-in EV islands its home and serves it (`models/outage.py`), any other EV
 there idles.
+PV home batteries (`models/battery.py`) work against each home's meter: its net demand with the EVs' power
+of the step, before any PV curtailment for the export limit (the battery stores what it can first); they
+idle while their home is dark. Their power is part of the households' output.
 Under `v2g_peak_shave` the fleet also reports its telemetry to the aggregator: its total power, the
 grid-side energy its plugged-in EVs still need to reach their targets, and the energy-weighted mean number
 of steps until they leave. Records every EV's power, reactive power and stored energy, curtailed PV, and
@@ -24,6 +27,7 @@ import numpy as np
 
 from hostcap.cosim.base import PopulationSim, summed
 from hostcap.cosim.base_case import no_ev_slack_kw
+from hostcap.models.battery import self_consumption_kw, stored_kwh
 from hostcap.models.fleet import depart, integrate, limit_power
 from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
 from hostcap.models.optimal import optimal_schedule
@@ -43,7 +47,8 @@ class HomesSim(PopulationSim):
         self.home_cp = b.home_cp
         schedule = None
         if sc.strategy == "v2g_optimal":  # each sample's fleet has its own programme
-            hh_net = inp.households.p_load_kw - inp.households.p_pv_kw
+            hh = inp.households  # the homes' net demand with their batteries as without EVs (the optimum's forecast)
+            hh_net = hh.p_load_kw - hh.p_pv_kw + hh.p_battery_no_ev_kw
             schedule = np.concatenate([optimal_schedule(
                 r.fleet, r.mobility, other_kw=no_ev_slack_kw(sc), price=inp.price_per_kwh, n_steps=inp.n_steps,
                 dt_h=self.dt_h, trafo_export_limit_kw=sc.trafo_export_limit_kw, household_net_kw=hh_net[:, r.fleet.cp],
@@ -61,6 +66,11 @@ class HomesSim(PopulationSim):
             self.ev_at = (self.fleet.cp[:, None] * 3 + np.arange(3)).ravel()
         per_cp, per_ev = (b.n_cp,), (b.n_ev,)
         self.record(ev_p_kw=per_ev, ev_e_kwh=per_ev, ev_q_kvar=per_ev, pv_curtailed_kw=per_cp)
+        bat = inp.households.batteries
+        self.batteries = bat.tile(b.n_samples) if bat.present else None
+        if self.batteries is not None:
+            self.battery_e_kwh = self.batteries.e_initial_kwh.copy()
+            self.record(battery_p_kw=per_cp, battery_e_kwh=per_cp)
         self.outages = sc.outages
         if self.outages is not None:
             self.record(powered=per_cp, islanded=per_cp, backup_served_kw=per_cp)
@@ -87,13 +97,15 @@ class HomesSim(PopulationSim):
         curtailed = np.zeros(self.n_cp)
         if self.export_limit_kw is not None:
             p = limit_ev_export(p, household_kw[fleet.cp], self.export_limit_kw)
+        bat_kw = self._battery(t, household_kw, p, on)
+        if self.export_limit_kw is not None:
             ev_cp_kw = np.bincount(fleet.cp, weights=p, minlength=self.n_cp)
-            curtailed = curtail_pv(household_kw + ev_cp_kw, np.tile(self.households.p_pv_kw[t], b.n_samples),
-                                   self.export_limit_kw)
+            curtailed = curtail_pv(household_kw + ev_cp_kw + bat_kw,
+                                   np.tile(self.households.p_pv_kw[t], b.n_samples), self.export_limit_kw)
         q = (self.volt_var.q_kvar(vm_pu[fleet.cp], fleet.p_dis_max_kw * mob.plugged[t], p) if self.volt_var
              else np.zeros(fleet.n))
         p_grid, q_grid = p, q
-        hh_p, hh_q = household_kw + curtailed, np.tile(self.households.q_kvar(t), b.n_samples)
+        hh_p, hh_q = household_kw + curtailed + bat_kw, np.tile(self.households.q_kvar(t), b.n_samples)
         if on is not None:
             p = self._ride_through(t, on, e, p)
             dark_ev = ~on[fleet.cp]
@@ -115,7 +127,7 @@ class HomesSim(PopulationSim):
             pv_kw = np.tile(self.households.p_pv_kw[t], b.n_samples) - curtailed
             if on is not None:
                 load_kw, pv_kw = np.where(on, load_kw, 0.0), np.where(on, pv_kw, 0.0)
-            hh_out["p_abc_kw"] = (load_kw[:, None] * w.load - pv_kw[:, None] * w.pv).ravel()
+            hh_out["p_abc_kw"] = ((load_kw + bat_kw)[:, None] * w.load - pv_kw[:, None] * w.pv).ravel()
             hh_out["q_abc_kvar"] = (hh_q[:, None] * w.load).ravel()
             n3 = 3 * self.n_cp
             fleet_out["p_abc_kw"] = np.bincount(self.ev_at, weights=(p_grid[:, None] * w.ev).ravel(), minlength=n3)
@@ -133,6 +145,23 @@ class HomesSim(PopulationSim):
                              need_steps=np.divide(weighted, total, out=np.ones_like(total), where=total > 0))
         self.outputs = {"households": hh_out, "fleet": fleet_out}
         return time + 1
+
+    def _battery(self, t: int, household_kw: np.ndarray, ev_kw: np.ndarray, on: np.ndarray | None):
+        """The home batteries' power (S x n_cp; 0 without batteries) against each meter's net demand with the
+        EVs' power; idle at a dark connection point. Records power and stored energy."""
+        if self.batteries is None:
+            return 0.0
+        pv_kw = np.tile(self.households.p_pv_kw[t], self.n_samples)
+        meter_kw = household_kw + np.bincount(self.fleet.cp, weights=ev_kw, minlength=self.n_cp)
+        p = self_consumption_kw(meter_kw=meter_kw, pv_kw=pv_kw, e_kwh=self.battery_e_kwh, bat=self.batteries,
+                                dt_h=self.dt_h)
+        if on is not None:
+            p = np.where(on, p, 0.0)
+        self.battery_e_kwh = stored_kwh(self.battery_e_kwh, p, self.batteries, self.dt_h)
+        shape = (self.n_samples, self.batch.n_cp)
+        self.recording["battery_p_kw"][:, t] = p.reshape(shape)
+        self.recording["battery_e_kwh"][:, t] = self.battery_e_kwh.reshape(shape)
+        return p
 
     def _by_sample(self, ev_values: np.ndarray) -> np.ndarray:
         """Sum of a per-EV value over each sample's EVs, (S,) (zeros, as floats, without EVs)."""

@@ -1,7 +1,7 @@
 """Power flow of a feeder for S sets of net demand per bus at once: pandapower (reference) and a fast exact
 solver.
 
-Both solvers replace the feeder's loads and sgens by one constant-power injection per bus (load sign:
+Both solvers replace the feeder's loads, sgens and storages by one constant-power injection per bus (load sign:
 p > 0 consumption) and keep every other element of the net. `solve(p_mw, q_mvar)` takes (S, n_bus) arrays,
 one row per Monte Carlo sample of a batched run (`cosim/world.py`), and returns bus voltages, line and
 transformer loading (pandapower's definitions: current over rated current, highest of both ends) and the
@@ -49,10 +49,11 @@ class FlowResult(SampleRows):
 
 
 def _injection_net(net):
-    """Copy of the net whose loads and sgens are out of service and which has one load per bus."""
+    """Copy of the net whose loads, sgens and storages are out of service and which has one load per bus
+    (storages are the homes' batteries, `feeders/load.py`: their power is in the injections)."""
     work = copy.deepcopy(net)
-    work.load["in_service"] = False
-    work.sgen["in_service"] = False
+    for element in ("load", "sgen", "storage"):
+        work[element]["in_service"] = False
     pp.create_loads(work, work.bus.index, p_mw=0.0, q_mvar=0.0, name="hostcap_injection")
     return work
 

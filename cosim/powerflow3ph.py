@@ -60,7 +60,7 @@ def injection_net_3ph(net, ref: str = "feeder"):
     """Copy of the net with sequence data (`feeders/sequence.py`) whose loads and generation are out of
     service and which has one wye asymmetric load per bus (`name` hostcap_injection)."""
     work = with_sequence_data(net, ref)
-    for element in ("load", "sgen", "asymmetric_load", "asymmetric_sgen"):
+    for element in ("load", "sgen", "storage", "asymmetric_load", "asymmetric_sgen"):
         if element in work and len(work[element]):
             work[element]["in_service"] = False
     for bus in work.bus.index:

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from hostcap.feeders import DEFAULT_FEEDER, Feeder, load_feeder
 from hostcap.feeders.load import CLASSES
 from hostcap.feeders.sequence import check_earthed
+from hostcap.models.battery import battery_series
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, concat_fleets, make_fleet
 from hostcap.models.limits import BAND_NAMES
@@ -268,7 +269,10 @@ def _make_inputs(scenario_json: str) -> Inputs:
     ev_cp, bidir, pick = cand.chosen(home, sc.penetration, sc.v2g_share)
     ids = [f"ev{cp}" for cp in ev_cp]
     single_cp = single_phase_connection(cps["phase"].to_numpy())
-    vehicles = dict(cand.vehicles, p_ch_max_kw=cap_chargers(cand.vehicles["p_ch_max_kw"], single_cp[home]))
+    # a household with the feeder's own charging point (SimBench HLS_*) charges at its rating
+    own = cps["charging_point_kw"].to_numpy()[home]
+    drawn = np.where(own > 0, own, cand.vehicles["p_ch_max_kw"])
+    vehicles = dict(cand.vehicles, p_ch_max_kw=cap_chargers(drawn, single_cp[home]))
     fleet = make_fleet(vehicles, pick=pick, cp=ev_cp, bidirectional=bidir, ids=ids)
 
     horizon = n_steps + steps_per_day  # one day of look-ahead for departures and prices
@@ -337,7 +341,10 @@ def _period(period_json: str) -> _Period:
     n_steps = sc.days * steps_per_day
     n_prof = int(round(n_steps * factor)) if factor >= 1 else int(np.ceil(n_steps * factor))
     row = prof.locate(start, n_prof)
-    households = Households(**{k: resample(v, factor)[:n_steps] for k, v in feeder.cp_arrays(row, n_prof).items()})
+    arrays = {k: resample(v, factor)[:n_steps] for k, v in feeder.cp_arrays(row, n_prof).items()}
+    p_bat, _ = battery_series(meter_kw=arrays["p_load_kw"] - arrays["p_pv_kw"], pv_kw=arrays["p_pv_kw"],
+                              bat=feeder.batteries, dt_h=dt_s / 3600.0)
+    households = Households(**arrays, batteries=feeder.batteries, p_battery_no_ev_kw=p_bat)
     index = pd.date_range(start, periods=n_steps, freq=pd.Timedelta(seconds=dt_s))
     horizon = n_steps + steps_per_day
     days = pd.date_range(start, periods=horizon // steps_per_day, freq="D")

@@ -31,7 +31,9 @@ from hostcap.cosim.aggregator_sim import first_bounds_kw
 from hostcap.cosim.base import RECORDINGS
 from hostcap.cosim.base_case import check_base_case, no_ev_slack_kw
 from hostcap.cosim.scenario import Inputs, Scenario, build_batch
+from hostcap.models.battery import battery_balance
 from hostcap.models.customers import customer_energy
+from hostcap.models.errors import ModelError
 from hostcap.models.limits import unbalance_violations, voltage_band, voltage_violations
 from hostcap.models.metrics import run_metrics
 from hostcap.models.outage import backup_energy
@@ -119,7 +121,8 @@ class RunResult:
                                  pv_curtailed_kw=s["pv_curtailed_kw"] * on, ev_kw=ev_kw,
                                  ev_charge_kw=np.maximum(ev_kw, 0.0), export_limit_kw=sc.export_limit_kw, dt_h=dt_h,
                                  tariff=sc.tariff, price_per_kwh=inp.price_per_kwh[:n], ev_uncontrolled_kw=unc_kw,
-                                 stored_gain_kwh=gain_kwh)
+                                 stored_gain_kwh=gain_kwh, battery_kw=s.get("battery_p_kw", 0.0),
+                                 batteries=hh.batteries)
         if sc.outages is not None:
             energy |= backup_energy(load_kw=hh.p_load_kw[:n], powered=on, islanded=s["islanded"] > 0.5,
                                     served_kw=s["backup_served_kw"], critical_load_share=sc.outages.critical_load_share,
@@ -239,6 +242,7 @@ def _result(scenario: Scenario, inputs: Inputs, rec: dict) -> RunResult:
     metrics["n_ev"] = int(fleet.n)
     metrics["n_bidirectional"] = n_bidir
     metrics["ev_charger_kw"] = float(fleet.p_ch_max_kw.sum())
+    metrics |= _energy_balances(scenario, inputs, rec, metrics, totals)
     if scenario.outages is not None:
         backup = backup_energy(load_kw=inputs.households.p_load_kw[:inputs.n_steps], powered=rec["powered"] > 0.5,
                                islanded=rec["islanded"] > 0.5, served_kw=rec["backup_served_kw"],
@@ -250,3 +254,31 @@ def _result(scenario: Scenario, inputs: Inputs, rec: dict) -> RunResult:
                     "outage_unserved_no_v2h_kwh": float(backup["outage_unserved_no_v2h_kwh"].sum()),
                     "trips_short_after_outage": int(rec["ev_trips_short_after_outage"].sum())}
     return RunResult(scenario, inputs, metrics, rec, totals)
+
+
+def _energy_balances(scenario: Scenario, inputs: Inputs, rec: dict, metrics: dict, totals: dict) -> dict:
+    """The home batteries' energy balance as metrics (`models/battery.py`; zeros without batteries), after
+    checking that the run's physics adds up: network losses are not negative (slack power minus all bus
+    demand), and the EVs' and batteries' stored energy changes by what went in and out. A run that fails is
+    an error naming the cause (`ModelError`), never a result."""
+    dt_h = inputs.dt_s / 3600.0
+    tol_kwh = 1e-6 * (1.0 + metrics["energy_import_kwh"] + metrics["export_kwh"])
+    if metrics["losses_kwh"] < -tol_kwh:
+        raise ModelError(f"run {scenario.key}: network losses are negative ({metrics['losses_kwh']:,.1f} kWh): the "
+                         "slack supplies less than the recorded demand, so some injection is not accounted for")
+    fleet = inputs.fleet
+    if fleet.n:
+        p = rec["ev_p_kw"]
+        moved = (fleet.eta_ch * np.maximum(p, 0.0) - np.maximum(-p, 0.0) / fleet.eta_dis).sum() * dt_h
+        gap = float(rec["ev_e_kwh"][-1].sum() - fleet.initial_e_kwh.sum() - moved + totals["driven_kwh"])
+        if abs(gap) > tol_kwh + 1e-9 * fleet.capacity_kwh.sum() * len(p):
+            raise ModelError(f"run {scenario.key}: the EVs' energy balance does not close by {gap:,.3f} kWh")
+    bat = inputs.households.batteries
+    if "battery_p_kw" not in rec:
+        return {"battery_charged_kwh": 0.0, "battery_discharged_kwh": 0.0, "battery_energy_delta_kwh": 0.0,
+                "battery_losses_kwh": 0.0}
+    balance = battery_balance(p_kw=rec["battery_p_kw"], e_kwh=rec["battery_e_kwh"], bat=bat, dt_h=dt_h)
+    gap = balance.pop("battery_balance_error_kwh")
+    if abs(gap) > tol_kwh + 1e-9 * bat.capacity_kwh.sum() * len(rec["battery_p_kw"]):
+        raise ModelError(f"run {scenario.key}: the home batteries' energy balance does not close by {gap:,.3f} kWh")
+    return balance

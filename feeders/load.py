@@ -5,8 +5,15 @@ per bus that has sgens but no load. PV of a bus is shared equally by its connect
 
 Customer class of each in-service load on a bus below 1 kV (`customer_class`; MV loads have none and never
 get an EV):
-- SimBench: from the load's profile, as SimBench names them after the BDEW standard load profiles: H
-  (Haushalt) residential, G (Gewerbe) commercial, L (Landwirtschaft) agricultural; anything else commercial.
+- SimBench: from the load's profile type (SimBench documentation, "Datenformat" and its profile list):
+  `H0*` (BDEW Haushalt) residential, `G*` (Gewerbe) commercial, `L*` (Landwirtschaft) agricultural,
+  `Air_*`/`Soil_*` heat pumps (`heat_pump`: a connection point of its own with its SimBench profile, no EV),
+  `APLS_*` workplace charging points (`workplace_charging`: the same, its profile is the charging), `HLS_*`
+  home charging points (`home_charging`); anything else commercial. A home charging point is the charger of
+  the household on its bus: it is no connection point of its own (its profile is not used: the household's
+  EV, drawn by the run, is what charges there, so EV charging is never counted twice) and sets the charger
+  rating of that household's EV (`charging_point_kw`, 3.7/11/22 kW in SimBench). Only where no household
+  shares its bus does it stay a connection point of its own with its profile.
 - A net with a boolean `household` column in its load table (a JSON feeder): True residential, False
   commercial.
 - Otherwise every LV load is residential.
@@ -24,12 +31,27 @@ Phase connection of each connection point (`phase`: "a", "b", "c", or "abc" thre
 - a `phase` column in a JSON feeder's load table (a, b, c or abc; empty: three-phase);
 - a plain pandapower `load` is symmetric by definition: "abc".
 Where single-phase devices go on a three-phase connection point is drawn per run (`models/phases.py`).
+
+Storage (`net.storage`) is PV home batteries (`models/battery.py`), one population of the homes: each
+in-service storage on a bus below 1 kV sits behind the meter of the first household on its bus (else of the
+first connection point there; a storage on a bus without one is refused), with its usable energy
+`max_e_mwh` (above `min_e_mwh`), power `sn_mva` (else `|p_mw|`), round-trip efficiency
+`efficiency_percent` (a fraction or a percentage; default `DEFAULT_ROUND_TRIP`), initial state `soc_percent`
+(default half full) and `self-discharge_percent_per_day` where given. Batteries at one connection point add
+up. The storages themselves are then out of service in the feeder's net: the battery population is their
+only power, so no static `p_mw` ever enters a power flow. SimBench's storages are of type `PV_Storage`
+and sit at homes without an sgen: their profile (`Storage_PV3_H0-A`: PV profile 3 with a battery, planned
+against standard household H0-A, never negative) is the AC output of a PV system with a battery. hostcap does
+not use that profile: it adds the PV system as an sgen of the storage's rated power with the PV profile the
+name gives (`PV3`; its yearly energy is within 4 % of the storage profile's, the difference the battery's
+losses) and runs the battery against the home's real net demand, EV included.
 """
 import copy
 import dataclasses
 import functools
 import inspect
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,11 +64,17 @@ from scipy import sparse
 from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.feeders.profiles import FeederProfiles, flat_profiles, simbench_profiles, table_profiles
 from hostcap.feeders.validate import validate_net
+from hostcap.models.battery import HomeBatteries
 from hostcap.models.errors import InputError
 
 HOUSEHOLD_MAX_KW = 30.0  # a larger residential load is split into homes of at most this size
-CLASSES = ("residential", "commercial", "agricultural")
-_SIMBENCH_CLASS = {"H": "residential", "G": "commercial", "L": "agricultural"}
+CLASSES = ("residential", "commercial", "agricultural")  # the classes that may get an EV (`ev_at`)
+# SimBench profile-name prefixes, longest first (HLS_ before H, APLS_ before A...)
+_SIMBENCH_CLASS = (("HLS_", "home_charging"), ("APLS_", "workplace_charging"), ("Air_", "heat_pump"),
+                   ("Soil_", "heat_pump"), ("H", "residential"), ("G", "commercial"), ("L", "agricultural"))
+# round trip of an AC-coupled home battery where the feeder gives none: HTW Berlin, Stromspeicher-Inspektion
+# 2023, median system efficiency of the tested AC systems about 0.90
+DEFAULT_ROUND_TRIP = 0.90
 
 
 @dataclass(frozen=True)
@@ -54,9 +82,10 @@ class Feeder:
     ref: str
     net: pp.pandapowerNet  # validated base case; treat as read-only (copy before changing it)
     connection_points: pd.DataFrame  # index cp: bus, load (-1 if none), share, customer_class, household, phase,
-    # lon, lat
+    # charging_point_kw (the feeder's own home charger there, 0 if none), lon, lat
     profiles: FeederProfiles
     has_coordinates: bool
+    batteries: HomeBatteries  # PV home batteries per connection point (module docstring)
 
     def cp_arrays(self, start: int, n_steps: int) -> dict[str, np.ndarray]:
         """Household demand and rooftop PV per connection point, shape (n_steps, n_cp), kW / kvar."""
@@ -142,11 +171,13 @@ def load_feeder(ref: str = DEFAULT_FEEDER, profiles: str | None = None) -> Feede
 @functools.lru_cache(maxsize=4)
 def _load_feeder(ref: str, profiles: str | None) -> Feeder:
     net, prof = _read(ref, profiles)
-    validate_net(net, ref)
     if not prof.flat and len(prof.index) < 2:
         raise InputError(f"feeder {ref}: profiles need at least two steps")
     cps, has_coords = _connection_points(net)
-    return Feeder(ref, net, cps, prof, has_coords)
+    batteries = _batteries(net, cps, ref)
+    net.storage["in_service"] = False  # the battery population is the storages' only power
+    validate_net(net, ref)
+    return Feeder(ref, net, cps, prof, has_coords, batteries)
 
 
 def _read(ref: str, profiles: str | None):
@@ -158,6 +189,7 @@ def _read(ref: str, profiles: str | None):
             net = sb.get_simbench_net(code)
         except Exception as exc:  # noqa: BLE001 - simbench raises bare errors for unknown codes
             raise InputError(f"feeder: unknown SimBench code '{code}' ({type(exc).__name__})") from None
+        _simbench_storage_pv(net)
         return net, (table_profiles(net, profiles) if profiles else simbench_profiles(net))
     if ref.startswith("pandapower:"):
         net = _network_builder(ref.split(":", 1)[1])
@@ -234,8 +266,59 @@ def customer_classes(net) -> np.ndarray:
     if "household" in net.load and net.load["household"].notna().all():
         return np.where(net.load["household"].astype(bool), "residential", "commercial")
     if "profile" in net.load and net.load["profile"].notna().all():
-        return np.array([_SIMBENCH_CLASS.get(str(p)[:1], "commercial") for p in net.load["profile"]])
+        return np.array([next((c for prefix, c in _SIMBENCH_CLASS if str(p).startswith(prefix)), "commercial")
+                         for p in net.load["profile"]])
     return np.full(len(net.load), "residential")
+
+
+def _simbench_storage_pv(net) -> None:
+    """Add the PV system of each SimBench `PV_Storage` as an sgen with its named PV profile (module
+    docstring)."""
+    pv_profiles = set(net.profiles["renewables"].columns)
+    for i, row in net.storage.iterrows():
+        m = re.match(r"Storage_(PV\d+)_", str(row.get("profile", "")))
+        if row.get("type") == "PV_Storage" and m and m.group(1) in pv_profiles:
+            idx = pp.create_sgen(net, row["bus"], p_mw=abs(row["p_mw"]), name=f"{row['name']} PV",
+                                 in_service=bool(row["in_service"]))
+            net.sgen.loc[idx, ["profile", "type"]] = [m.group(1), "PV"]
+
+
+def _batteries(net, cps: pd.DataFrame, ref: str) -> HomeBatteries:
+    """The feeder's storages as home batteries per connection point (module docstring)."""
+    bat = HomeBatteries.none(len(cps))
+    st = net.storage[net.storage["in_service"].astype(bool)] if len(net.storage) else net.storage
+    if not len(st):
+        return bat
+    cap, p_max, eta, e_min, e0, sd = (np.array(a, float) for a in (bat.capacity_kwh, bat.p_max_kw, bat.eta_ch,
+                                                                     bat.e_min_kwh, bat.e_initial_kwh,
+                                                                     bat.self_discharge_per_h))
+    by_bus = cps.groupby("bus")
+    for i, row in st.iterrows():
+        if row["bus"] not in by_bus.groups:
+            raise InputError(f"feeder {ref}: storage {i} at bus {row['bus']} has no customer on its bus; "
+                             "hostcap models storage as home batteries behind a customer's meter")
+        at = cps.loc[by_bus.groups[row["bus"]]]
+        cp = int((at.index[at["household"]] if at["household"].any() else at.index)[0])
+        e_max, e_low = row.get("max_e_mwh", np.nan) * 1e3, row.get("min_e_mwh", 0.0)
+        e_low = 0.0 if not np.isfinite(e_low) else e_low * 1e3
+        kw = row.get("sn_mva", np.nan) * 1e3
+        kw = kw if np.isfinite(kw) and kw > 0 else abs(row["p_mw"]) * 1e3
+        if not (np.isfinite(e_max) and e_max > e_low >= 0 and np.isfinite(kw) and kw > 0):
+            raise InputError(f"feeder {ref}: storage {i} needs max_e_mwh > min_e_mwh >= 0 and a power "
+                             "(sn_mva or p_mw), finite")
+        rt = row.get("efficiency_percent", np.nan)
+        rt = DEFAULT_ROUND_TRIP if not np.isfinite(rt) else rt / 100.0 if rt > 1.0 else rt
+        soc = row.get("soc_percent", np.nan)
+        day = row.get("self-discharge_percent_per_day", 0.0)
+        if not (0 < rt <= 1 and (not np.isfinite(soc) or 0 <= soc <= 100) and np.isfinite(day) and 0 <= day < 100):
+            raise InputError(f"feeder {ref}: storage {i}: efficiency_percent, soc_percent or "
+                             "self-discharge_percent_per_day out of range")
+        cap[cp] += e_max
+        p_max[cp] += kw
+        e_min[cp] += e_low
+        e0[cp] += e_low + (0.5 if not np.isfinite(soc) else soc / 100.0) * (e_max - e_low)
+        eta[cp], sd[cp] = np.sqrt(rt), day / 100.0 / 24.0
+    return HomeBatteries(cap, p_max, eta, eta.copy(), e_min, e0, sd)
 
 
 PHASE_NAMES = ("a", "b", "c", "abc")
@@ -282,10 +365,14 @@ def _connection_points(net) -> tuple[pd.DataFrame, bool]:
     cls = np.where(served, customer_classes(net), "")
     homes = np.where(cls == "residential", np.ceil(net.load["p_mw"].to_numpy() * 1e3 / HOUSEHOLD_MAX_KW), 1)
     homes = np.maximum(homes, 1).astype(int)
+    # a home charging point on a household's bus is that household's charger, no connection point (docstring)
+    load_bus = net.load["bus"].to_numpy()
+    charger = (cls == "home_charging") & np.isin(load_bus, load_bus[cls == "residential"])
+    homes[charger] = 0
     loads = pd.DataFrame({
         "bus": np.repeat(net.load["bus"].to_numpy(), homes),
         "load": np.repeat(net.load.index.to_numpy(), homes),
-        "share": np.repeat(1.0 / homes, homes),
+        "share": np.repeat(1.0 / np.maximum(homes, 1), homes),
         "customer_class": np.repeat(cls, homes),
         "phase": np.repeat(net.load["phase"].to_numpy() if "phase" in net.load else
                            np.full(len(net.load), "abc"), homes),
@@ -294,6 +381,11 @@ def _connection_points(net) -> tuple[pd.DataFrame, bool]:
     extra = pd.DataFrame({"bus": pv_only, "load": -1, "share": 0.0, "customer_class": "", "phase": "abc"})
     cps = pd.concat([loads, extra], ignore_index=True)
     cps["household"] = cps["customer_class"] == "residential"
+    cps["charging_point_kw"] = 0.0
+    first_home = cps[cps["household"]].groupby("bus").head(1)
+    home_of_bus = pd.Series(first_home.index, index=first_home["bus"])
+    for bus, p_mw in zip(load_bus[charger], net.load["p_mw"].to_numpy()[charger]):
+        cps.loc[home_of_bus[bus], "charging_point_kw"] = max(cps.loc[home_of_bus[bus], "charging_point_kw"], p_mw * 1e3)
     at = pos.loc[cps["bus"]].to_numpy()
     cps["lon"] = lon[at] if real else np.nan
     cps["lat"] = lat[at] if real else np.nan

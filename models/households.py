@@ -1,8 +1,11 @@
 """Households: active and reactive demand from the feeder's load profiles, rooftop PV from its sgen
-profiles (unity power factor, as SimBench's sgens), arrays of shape (n_steps, n_connection_points)."""
+profiles (unity power factor, as SimBench's sgens), arrays of shape (n_steps, n_connection_points), and
+their PV home batteries (`models/battery.py`) with what those do when the homes have no EV."""
 from dataclasses import dataclass
 
 import numpy as np
+
+from hostcap.models.battery import HomeBatteries
 
 
 @dataclass(frozen=True)
@@ -10,10 +13,16 @@ class Households:
     p_load_kw: np.ndarray
     q_load_kvar: np.ndarray
     p_pv_kw: np.ndarray
+    batteries: HomeBatteries
+    p_battery_no_ev_kw: np.ndarray  # the batteries' power with no EV (`battery_series` on load - PV)
 
     def net_p_kw(self, t: int) -> np.ndarray:
-        """Net active demand per connection point at step t (load minus PV; <0 exports)."""
+        """Net active demand per connection point at step t before any battery (load minus PV; <0 exports)."""
         return self.p_load_kw[t] - self.p_pv_kw[t]
+
+    def no_ev_p_kw(self, t: int) -> np.ndarray:
+        """Net active demand per connection point at step t of the homes without EVs, batteries included."""
+        return self.p_load_kw[t] - self.p_pv_kw[t] + self.p_battery_no_ev_kw[t]
 
     def q_kvar(self, t: int) -> np.ndarray:
         return self.q_load_kvar[t]

@@ -10,7 +10,7 @@ import click
 from pydantic import ValidationError
 
 from hostcap.feeders import DEFAULT_FEEDER
-from hostcap.models.errors import InputError
+from hostcap.models.errors import InputError, ModelError
 from hostcap.models.limits import BAND_NAMES
 from hostcap.models.choices import STRATEGIES
 from hostcap.studies.errors import input_error
@@ -300,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
+    except ModelError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
     except OSError as exc:  # a full disk, a folder that went away: one line, not a traceback
         where = f": {exc.filename}" if exc.filename else ""
         click.echo(f"error: {exc.strerror or exc}{where}", err=True)

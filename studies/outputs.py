@@ -72,6 +72,10 @@ def timeseries_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         "ev/soc_kwh": wide(s["ev_e_kwh"], ev_ids),
         "ev/p_kw": wide(s["ev_p_kw"], ev_ids),
     }
+    if "battery_p_kw" in s:  # home batteries (`models/battery.py`), columns = connection point
+        cps = inp.feeder.connection_points.index
+        tables["storage/p_kw"] = wide(s["battery_p_kw"], cps)
+        tables["storage/e_kwh"] = wide(s["battery_e_kwh"], cps)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps
         vm, trafo = result.vm_phases, s["trafo_loading_pct"]

@@ -265,3 +265,35 @@ def test_the_mv_voltage_moves_the_feeder_and_the_coupling_stays_honest(run_cache
     assert_fresh_runpp_reproduces_voltages(high)
     again = run_scenario(Scenario(strategy="v2g_tou", **FULL))
     np.testing.assert_array_equal(again.series["vm_pu"], own.series["vm_pu"])
+
+
+def test_home_batteries_close_their_balance_and_the_no_ev_peak_is_a_fresh_power_flow():
+    """SimBench scenario 2 with its PV home batteries, a summer day: losses positive, the batteries' energy
+    balance closed, and the no-EV baseline's peak equal to pandapower on the same injections."""
+    from hostcap.cosim.base_case import no_ev_slack_kw
+    from hostcap.cosim.world import _energy_balances
+    from hostcap.models.errors import ModelError
+
+    sc = Scenario(feeder="simbench:1-LV-rural3--2-sw", strategy="uncontrolled", penetration=0.5, start="2016-07-04",
+                  days=1, battery_wear=None)
+    r = run_scenario(sc)
+    m = r.metrics
+    assert m["losses_kwh"] > 0 and m["battery_charged_kwh"] > 20 and m["battery_discharged_kwh"] > 10
+    assert 0 < m["battery_losses_kwh"] < 0.2 * m["battery_charged_kwh"]
+    closed = m["battery_charged_kwh"] - m["battery_discharged_kwh"] - m["battery_energy_delta_kwh"]
+    assert closed == pytest.approx(m["battery_losses_kwh"], abs=1e-6)
+    assert_fresh_runpp_reproduces_voltages(r)
+    base = no_ev_slack_kw(sc)
+    t = int(np.argmax(base))
+    hh = r.inputs.households
+    net = copy.deepcopy(r.inputs.feeder.net)
+    net.load["in_service"] = False
+    net.sgen["in_service"] = False
+    bus = r.inputs.feeder.connection_points["bus"].to_numpy()
+    demand = pd.Series(hh.p_load_kw[t] - hh.p_pv_kw[t] + hh.p_battery_no_ev_kw[t]).groupby(bus).sum()
+    react = pd.Series(hh.q_load_kvar[t]).groupby(bus).sum()
+    pp.create_loads(net, demand.index, p_mw=demand.to_numpy() * 1e-3, q_mvar=react.to_numpy() * 1e-3)
+    pp.runpp(net, tolerance_mva=1e-10)
+    assert m["peak_demand_no_ev_kw"] == pytest.approx(net.res_ext_grid["p_mw"].sum() * 1e3, abs=1e-3)
+    with pytest.raises(ModelError, match="losses are negative"):
+        _energy_balances(sc, r.inputs, r.series, {**m, "losses_kwh": -5.0}, r.totals)

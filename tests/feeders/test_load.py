@@ -156,3 +156,39 @@ def test_phases_from_the_feeder(tmp_path, tiny_net):
     assert not asym["in_service"].any() and len(ieee.net.load) == 55
     np.testing.assert_allclose(ieee.net.load["p_mw"].to_numpy(), p.sum(axis=1))
     np.testing.assert_array_equal(ieee.connection_points["phase"], np.array(list("abc"))[p.argmax(axis=1)])
+
+
+def test_simbench_future_grid_reads_households_charging_points_heat_pumps_and_batteries():
+    """SimBench scenario 2: homes are the H0 loads only; home charging points (HLS_) are their households'
+    chargers, not homes; heat pumps and workplace chargers are customers without EVs; storages are home
+    batteries whose PV becomes an sgen, and no storage stays in the net's power flow."""
+    import simbench as sb
+
+    raw = sb.get_simbench_net("1-LV-rural3--2-sw")
+    kind = raw.load["profile"].str.split("_").str[0]
+    f = load_feeder("simbench:1-LV-rural3--2-sw")
+    cps = f.connection_points
+    assert cps["household"].sum() == kind.str.startswith("H0").sum() == 113
+    assert (cps["customer_class"] == "heat_pump").sum() == kind.isin(["Air", "Soil"]).sum()
+    assert (cps["customer_class"] == "workplace_charging").sum() == (kind == "APLS").sum()
+    assert not (cps["customer_class"] == "home_charging").any()  # every HLS_ shares a bus with a household
+    hls = raw.load[kind == "HLS"]
+    with_cp = cps[cps["charging_point_kw"] > 0]
+    assert set(with_cp["bus"]) == set(hls["bus"]) and with_cp["household"].all()
+    assert with_cp["charging_point_kw"].max() == hls["p_mw"].max() * 1e3
+    # no load's demand is counted twice or lost: every load but the HLS_ ones is in the connection points
+    arrays = f.cp_arrays(0, 96)
+    kept = raw.load.index[kind != "HLS"]
+    np.testing.assert_allclose(arrays["p_load_kw"].sum(axis=1),
+                               f.profiles.load_p.values(0, 96)[:, raw.load.index.get_indexer(kept)].sum(axis=1) * 1e3)
+    bat = f.batteries
+    assert (bat.capacity_kwh > 0).sum() == len(raw.storage)
+    assert bat.capacity_kwh.sum() == pytest.approx(raw.storage["max_e_mwh"].sum() * 1e3)
+    assert not f.net.storage["in_service"].any()
+    assert len(f.net.sgen) == len(raw.sgen) + len(raw.storage)
+
+
+def test_a_storage_without_a_customer_on_its_bus_is_refused(tmp_path, tiny_net):
+    pp.create_storage(tiny_net, 0, p_mw=0.005, max_e_mwh=0.01)  # the MV bus
+    with pytest.raises(InputError, match="storage 0 at bus 0 has no customer"):
+        load_feeder(save(tiny_net, tmp_path / "bad.json"))
