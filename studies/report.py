@@ -1,10 +1,14 @@
 """The study report: report.html, self-contained (images embedded as base64 PNG), and report.pdf, printed
 from the same HTML by WeasyPrint; both from one Jinja2 template (studies/templates/report.html.j2).
 
-Contents: the answer (hosting capacity per feeder and strategy, what binds), a summary table at the highest
-level (hosting capacity with its 95 % confident value, P(violation) with its interval, min and max voltage,
-transformer and line loading, peak against the same periods without EVs), hosting capacity under each
-voltage criterion, hosting-capacity curves with their intervals, duration curves of the lowest and highest
+Contents: the answer (hosting capacity per feeder and strategy, what binds), a summary per feeder at the highest
+level in two tables: hosting capacity with its 95 % confident value and P(violation) with its interval, which
+judge all periods together (a sample violates when it does in any period), and a row per period and strategy
+of min and max voltage, transformer and line loading, peak against the same period without EVs, reverse flow,
+V2G and unmet energy. No figure pools periods: a winter and a summer week differ (their pooled median peak is
+neither week's); each column names its aggregation over the period's samples (worst sample or median) and
+its unit (energies: the fleet's total over the period, or per bidirectional EV). Then hosting capacity under
+each voltage criterion, hosting-capacity curves with their intervals, duration curves of the lowest and highest
 bus voltage and the transformer loading of chosen runs (the highest level, sample 0; the study keeps their
 per-step extremes, `feeder/extremes`), what the households get
 (from customer_value.csv), per feeder a map of every strategy and level (small multiples on the study's
@@ -98,44 +102,110 @@ def _pct(x) -> str:
     return "none" if x is None or not np.isfinite(x) else f"{100 * x:.0f} %"
 
 
-def summary_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame, prob: pd.DataFrame) -> pd.DataFrame:
-    """Per feeder and variant at the highest level (formatted for reading; hosting_capacity.csv and
-    runs.parquet hold the numbers)."""
-    ok = runs[runs["status"] == "ok"]
+def period_labels(runs: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(feeder, period) -> 'name (first day + days d)', as the runs ran them (whole periods such as `seasons`
+    depend on each feeder's profiles)."""
+    first = runs.drop_duplicates(["feeder", "period"])
+    return {(r.feeder, r.period): f"{r.period} ({r.start} + {r.days} d)" for r in first.itertuples()}
+
+
+def _periods_of(spec: StudySpec, runs: pd.DataFrame, feeder: str) -> list[str]:
+    """The feeder's periods in the study file's order (then any other the runs hold)."""
+    order = spec.period_names
+    have = list(dict.fromkeys(runs.loc[runs["feeder"] == feeder, "period"]))
+    return sorted(have, key=lambda p: order.index(p) if p in order else len(order))
+
+
+def hosting_table(spec: StudySpec, hosting: pd.DataFrame, prob: pd.DataFrame) -> pd.DataFrame:
+    """Per feeder and variant: hosting capacity and P(violation) at the highest level. These judge all the
+    study's periods together (a sample violates at a level when its run breaks a limit in any period), so
+    they have no period of their own (formatted for reading; hosting_capacity.csv holds the numbers)."""
     top = max(spec.penetrations)
     rows = []
     for _, h in hosting.iterrows():
-        at_top = ok[(ok["feeder"] == h["feeder"]) & (ok["strategy"] == h["strategy"])
-                    & (ok["v2g_share"] == h["v2g_share"]) & (ok["penetration"] == top)]
         p = prob[(prob["feeder"] == h["feeder"]) & (prob["strategy"] == h["strategy"])
                  & (prob["v2g_share"] == h["v2g_share"]) & (prob["penetration"] == top)]
-        base_peak = float(at_top["peak_demand_no_ev_kw"].median())  # the same periods without EVs
-        top_peak = float(at_top["peak_demand_kw"].median())
-        change = f" ({100 * (top_peak / base_peak - 1):+.0f} %)" if base_peak else ""
         binding = h["binding"] if isinstance(h["binding"], str) and h["binding"] else ""
-        three_phase = "unbalanced" in at_top and at_top["unbalanced"].astype(bool).any()
-        unbalance = ({"max VUF (%)": number(at_top["vuf_max_pct"].max(), 2),
-                      "max neutral current (A)": number(1e3 * at_top["neutral_max_ka"].max())} if three_phase else {})
         rows.append({
             "feeder": h["feeder"], "strategy": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
             "hosting capacity": _pct(h["hc_point"]) + ("" if pd.isna(h["hc_evs"]) else f" ({h['hc_evs']:.0f} EVs)"),
             "95 % confident": _pct(h["hc_confident"]),
             "binding": binding.replace(";", ", ") or "none up to the top level",
-            "P(violation) [95 % interval]": "-" if p.empty else
+            f"P(violation) at {top:.0%} EVs [95 % interval]": "-" if p.empty else
             f"{number(p['p_violation'].iloc[0], 2)} [{number(p['p_violation_lo'].iloc[0], 2)}-"
             f"{number(p['p_violation_hi'].iloc[0], 2)}]",
             "uplift vs uncontrolled (pp)": number(100 * h["uplift_vs_uncontrolled"], 2),
-            "min voltage (pu)": f"{at_top['v_min_pu'].min():.3f}",
-            "max voltage (pu)": f"{at_top['v_max_pu'].max():.3f}",
-            "max transformer loading (%)": number(at_top["trafo_max_loading_pct"].max()),
-            "max line loading (%)": number(at_top["line_max_loading_pct"].max()),
-            **unbalance,
-            "peak (kW) and change vs no EVs": f"{number(top_peak)} ({number(base_peak)} without){change}",
-            "reverse flow, max (kW)": number(at_top["reverse_flow_max_kw"].max()),
-            "V2G energy (kWh, median)": number(at_top["ev_discharged_kwh"].median()),
-            "EV unmet energy (kWh, median)": number(at_top["ev_unmet_kwh"].median()),
         })
     return pd.DataFrame(rows)
+
+
+def _pu(x) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.3f}"
+
+
+WORST = "worst sample"  # the extreme over the period's samples
+MEDIAN = "median of samples"  # the median over the period's samples
+PEAK = f"peak (kW), {MEDIAN}"  # the column a planner sizes a transformer from: one period's, never pooled
+PEAK_NO_EV = f"peak without EVs (kW), {MEDIAN}"
+
+
+def period_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame) -> pd.DataFrame:
+    """Per feeder, period and variant at the highest level: the grid and fleet figures of that period alone,
+    never pooled over periods (a winter and a summer week have different peaks). Each column names how it
+    aggregates the period's samples (the worst sample, or their median) and its unit; energies are the fleet's
+    total (or per bidirectional EV) over the period (formatted for reading; runs.parquet holds the numbers)."""
+    ok = runs[runs["status"] == "ok"]
+    top = max(spec.penetrations)
+    labels = period_labels(runs)
+    rows = []
+    for _, h in hosting.iterrows():
+        feeder = h["feeder"]
+        for period in _periods_of(spec, runs, feeder):
+            at = ok[(ok["feeder"] == feeder) & (ok["period"] == period) & (ok["strategy"] == h["strategy"])
+                    & (ok["v2g_share"] == h["v2g_share"]) & (ok["penetration"] == top)]
+            base_peak = float(at["peak_demand_no_ev_kw"].median())  # the same period without EVs
+            top_peak = float(at["peak_demand_kw"].median())
+            change = (f"{100 * (top_peak / base_peak - 1):+.0f} %" if np.isfinite(top_peak) and np.isfinite(base_peak)
+                      and base_peak else "-")
+            three_phase = "unbalanced" in at and at["unbalanced"].astype(bool).any()
+            unbalance = ({f"max VUF (%), {WORST}": number(at["vuf_max_pct"].max(), 2),
+                          f"max neutral current (A), {WORST}": number(1e3 * at["neutral_max_ka"].max())}
+                         if three_phase else {})
+            per_ev = at["ev_discharged_kwh_per_bidirectional_ev"] if "ev_discharged_kwh_per_bidirectional_ev" in at \
+                else pd.Series(dtype=float)
+            rows.append({
+                "feeder": feeder, "period": labels[(feeder, period)],
+                "strategy": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
+                "samples": len(at),
+                f"min voltage (pu), {WORST}": _pu(at["v_min_pu"].min()),
+                f"max voltage (pu), {WORST}": _pu(at["v_max_pu"].max()),
+                f"max transformer loading (%), {WORST}": number(at["trafo_max_loading_pct"].max()),
+                f"max line loading (%), {WORST}": number(at["line_max_loading_pct"].max()),
+                **unbalance,
+                PEAK: number(top_peak),
+                PEAK_NO_EV: number(base_peak),
+                "peak change vs no EVs (of the medians)": change,
+                f"reverse flow, max (kW), {WORST}": number(at["reverse_flow_max_kw"].max()),
+                f"V2G energy, fleet total (kWh in the period), {MEDIAN}": number(at["ev_discharged_kwh"].median()),
+                f"V2G energy per bidirectional EV (kWh in the period), {MEDIAN}": number(per_ev.median()),
+                f"EV unmet energy, fleet total (kWh in the period), {MEDIAN}": number(at["ev_unmet_kwh"].median()),
+            })
+    return pd.DataFrame(rows)
+
+
+def summaries(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame, prob: pd.DataFrame) -> list[dict]:
+    """Per feeder, in the study's order: its hosting-capacity table (all periods together) and its table per
+    period at the highest level, as HTML (every cell escaped)."""
+    if hosting.empty:
+        return []
+    by_feeder = hosting_table(spec, hosting, prob).groupby("feeder", sort=False)
+    per_period = dict(list(period_table(spec, runs, hosting).groupby("feeder", sort=False)))
+    return [{"feeder": feeder,
+             "hosting": t.drop(columns="feeder").to_html(index=False, classes="summary hosting"),
+             "periods": (per_period[feeder].drop(columns="feeder").to_html(index=False, classes="summary periods",
+                                                                          na_rep="-")
+                         if feeder in per_period else "")}
+            for feeder, t in by_feeder]
 
 
 def _styled(i: int) -> dict:
@@ -171,7 +241,8 @@ def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[dict]:
         axes[0][0].legend(fontsize=7, loc="upper left")
         fig.suptitle(f"Hosting capacity: {feeder} (criterion {spec.band})", fontsize=10)
         out.append(_figure(_png(fig), f"Probability of violation against penetration with its 95 % "
-                                      f"Clopper-Pearson interval, a panel per strategy, {feeder}"))
+                                      f"Clopper-Pearson interval, a panel per strategy, {feeder}; all periods "
+                                      "together (a sample violates when its run does in any period)"))
     return out
 
 
@@ -211,23 +282,40 @@ def duration_curves(spec: StudySpec, runs: pd.DataFrame, root: Path) -> list[dic
     return out
 
 
-def household_section(spec: StudySpec, value: pd.DataFrame) -> dict | None:
-    """The "What the households get" section: a table at the highest level and, per feeder and period, the
-    medians (10th-90th percentile bands) of the money figures against penetration."""
+def _household_scope(figure: str) -> str:
+    """Whom and over what time a customer_value.csv figure is counted."""
+    if figure.startswith("extra_wear_cost_year_") or figure.startswith("extra_fade_year_"):
+        return "per EV home, per year"
+    if figure == "outage_covered_share":
+        return "per home that lost supply"
+    if figure in ("backup_h", "outage_unserved_kwh", "outage_unserved_no_v2h_kwh"):
+        return "per home that lost supply, in the period"
+    return "per EV home, in the period"
+
+
+def household_section(spec: StudySpec, value: pd.DataFrame,
+                      labels: dict[tuple[str, str], str] | None = None) -> dict | None:
+    """The "What the households get" section: a table at the highest level, a row per feeder, period and
+    variant, and, per feeder and period, the medians (10th-90th percentile bands) of the money figures against
+    penetration. Each column names whom and over what time it counts (per EV home, in the period or per year);
+    `labels`: (feeder, period) -> the period as the runs ran it (`period_labels`)."""
+    labels = labels or {}
     money = [c for c in value.columns if c.endswith("_median") and
              (c.startswith("saving_vs_uncontrolled_") or c.startswith("extra_wear_cost_year_"))]
     backup = "outage_covered_share_median" if "outage_covered_share_median" in value else None
     if value.empty or not (money or backup):
         return None
     top = value[value["penetration"] == value["penetration"].max()]
-    shown = {"feeder": top["feeder"], "period": top["period"],
+    shown = {"feeder": top["feeder"],
+             "period": [labels.get((f, p), p) for f, p in zip(top["feeder"], top["period"])],
              "strategy": [variant_name(s, b, spec.v2g_shares) for s, b in zip(top["strategy"], top["v2g_share"])],
-             "EV homes": top["ev_households"]}
+             "EV homes (all samples)": top["ev_households"]}
     for c in money + ([backup] if backup else []) + [c for c in ("backup_h_median", "outage_unserved_kwh_median",
                                                                  "outage_unserved_no_v2h_kwh_median") if c in top]:
         f = c.removesuffix("_median")
-        shown[f"{f} (median, p10-p90)"] = [f"{number(m)} ({number(lo)} to {number(hi)})" if np.isfinite(m) else "-"
-                                           for m, lo, hi in zip(top[c], top[f"{f}_p10"], top[f"{f}_p90"])]
+        shown[f"{f} (median, p10-p90) {_household_scope(f)}"] = [
+            f"{number(m)} ({number(lo)} to {number(hi)})" if np.isfinite(m) else "-"
+            for m, lo, hi in zip(top[c], top[f"{f}_p10"], top[f"{f}_p90"])]
     figures = []
     for (feeder, period), g in value.groupby(["feeder", "period"]):
         cols = money + ([backup] if backup else [])
@@ -239,10 +327,12 @@ def household_section(spec: StudySpec, value: pd.DataFrame) -> dict | None:
                 line, = ax.plot(x, s[c], label=variant_name(strategy, share, spec.v2g_shares), **_styled(i))
                 ax.fill_between(x, s[f"{f}_p10"], s[f"{f}_p90"], color=line.get_color(), alpha=0.10)
             ax.axhline(0, color="grey", lw=0.5)
-            ax.set(xlabel="EV penetration (% of households)", ylabel=f, title=f"{feeder}, {period}")
+            ax.set(xlabel="EV penetration (% of households)", ylabel=f"{f}\n{_household_scope(f)}",
+                   title=f"{feeder}, {period}")
         axes[0][0].legend(fontsize=8)
-        figures.append(_figure(_png(fig), f"What the households get, {feeder}, {period}: median and "
-                                          "10th-90th percentile"))
+        label = labels.get((feeder, period), period)
+        figures.append(_figure(_png(fig), f"What the households get, {feeder}, {label}: median and 10th-90th "
+                                          "percentile over the households of all samples (each axis says whom)"))
     return {"table": pd.DataFrame(shown).to_html(index=False, na_rep="-"), "figures": figures}
 
 
@@ -286,6 +376,17 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
     path of its interactive map relative to root), `periods` (feeder name, its periods as the study ran
     them)."""
     root = Path(root)
+    page = report_html(spec, root, maps, webmaps, periods)
+    html_path, pdf_path = root / "report.html", root / "report.pdf"
+    write_pdf(page, pdf_path, root)
+    write_text(page, html_path)
+    return html_path, pdf_path
+
+
+def report_html(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webmaps: list[tuple[str, str]],
+                periods: list[tuple[str, str]]) -> str:
+    """The report's HTML page from the study's outputs in root (`write_report`'s arguments)."""
+    root = Path(root)
     for name in ("runs.parquet", "hosting_capacity.csv", "violation_probability.csv", "manifest.json"):
         if not (root / name).is_file():
             raise InputError(f"report: {root / name} does not exist; run `hostcap study` (and `hostcap "
@@ -314,22 +415,17 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
         "answer": answer_lines(hosting), "notes": notes, "webmaps": webmaps,
         "top": f"{max(spec.penetrations):.0%}", "threshold": f"{spec.max_violation_probability:.0%}",
         "min_samples": min_samples_confident(spec.max_violation_probability),
-        "summaries": [(feeder, t.drop(columns="feeder").to_html(index=False, classes="summary"))
-                      for feeder, t in summary_table(spec, runs, hosting, prob).groupby("feeder", sort=False)],
+        "summaries": summaries(spec, runs, hosting, prob),
         "line_limit": f"{spec.line_limit_pct:g}", "trafo_limit": f"{spec.trafo_limit_pct:g}",
         "step_min": f"{spec.step_min:g}",
         "by_band": by_band.to_html(index=False),
         "hc_figures": hc_curves(spec, prob), "duration_figures": duration_curves(spec, runs, root),
-        "households": household_section(spec, value),
+        "households": household_section(spec, value, period_labels(runs)),
         "map_figures": [_figure(_data_uri(png), title) for title, png in maps],
         "provenance": provenance(spec, manifest),
         "failed": failed[["key", "error"]].to_html(index=False) if len(failed) else "",
     }
-    page = render(context)
-    html_path, pdf_path = root / "report.html", root / "report.pdf"
-    write_pdf(page, pdf_path, root)
-    write_text(page, html_path)
-    return html_path, pdf_path
+    return render(context)
 
 
 def write_pdf(page: str, path: Path, base: Path) -> None:

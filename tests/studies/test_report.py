@@ -1,9 +1,14 @@
-"""The report says which power flow the runs used, and draws its duration curves from the study's runs."""
+"""The report says which power flow the runs used, draws its duration curves from the study's runs, and shows
+every figure per period (a winter and a summer week are never pooled)."""
+from html.parser import HTMLParser
+
+import numpy as np
+import pandapower as pp
 import pandas as pd
 import pytest
 
 from hostcap.models.errors import InputError
-from hostcap.studies.report import duration_curves, power_flow_text
+from hostcap.studies.report import duration_curves, power_flow_text, report_html
 from hostcap.studies.runner import StudyPaths, run_study
 from hostcap.studies.spec import parse_spec
 
@@ -42,3 +47,119 @@ def test_duration_curves_come_from_the_studys_kept_extremes_and_a_lost_one_runs_
     again = run_study(spec, tmp_path, workers=1, progress=False)
     assert again["ran"] == 1 and again["failed"] == 0
     pd.testing.assert_frame_equal(pd.read_parquet(kept[0]), saved)
+
+
+class _Tables(HTMLParser):
+    """The report's tables as it shows them: per table, the feeder heading (h3) above it, its classes, and
+    its rows as {header: cell text}."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.feeder, self._text, self._row, self._in = [], None, None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append({"feeder": self.feeder, "class": dict(attrs).get("class", "").split(),
+                                "header": [], "rows": []})
+        elif tag in ("h3", "th", "td"):
+            self._text, self._in = [], tag
+        elif tag == "tr" and self.tables:
+            self._row = []
+
+    def handle_data(self, data):
+        if self._text is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == self._in and self._text is not None:
+            text = "".join(self._text).strip()
+            if tag == "h3":
+                self.feeder = text
+            elif tag == "th":
+                self.tables[-1]["header"].append(text)
+            else:
+                self._row.append(text)
+            self._text, self._in = None, None
+        elif tag == "tr" and self._row:
+            t = self.tables[-1]
+            t["rows"].append(dict(zip(t["header"], self._row)))
+            self._row = None
+
+
+def _column(table: dict, starts: str) -> str:
+    found = [h for h in table["header"] if h.startswith(starts)]
+    assert len(found) == 1, (starts, table["header"])
+    return found[0]
+
+
+def _close(shown: str, value: float, digits: int = 3) -> bool:
+    """The shown number is `value` to `digits` significant digits (thousands separated)."""
+    tol = 0.5 * 10 ** (np.floor(np.log10(abs(value))) - digits + 1) if value else 1e-9
+    return abs(float(shown.replace(",", "")) - value) <= tol * (1 + 1e-9)
+
+
+FEEDER = 'rural "<b>" & co'  # a printable name that HTML must escape
+
+
+@pytest.fixture(scope="module")
+def two_seasons(tmp_path_factory, tiny_net_factory):
+    """A study of the tiny feeder with its own profiles: the households draw 2.5 times as much in the week of
+    11 January as in that of 4 January, so the two periods' peaks differ."""
+    folder = tmp_path_factory.mktemp("report")
+    net = tiny_net_factory()
+    pp.to_json(net, str(folder / "tiny.json"))
+    index = pd.date_range("2016-01-01", "2016-01-31 23:45", freq="15min")
+    hour = index.hour + index.minute / 60
+    shape = 0.6 + 0.8 * np.exp(-((hour - 19) / 2.5) ** 2)  # an evening peak
+    scale = np.where(index >= "2016-01-11", 2.5, 1.0)
+    profiles = pd.DataFrame({f"load.p_mw.{i}": p * shape * scale for i, p in net.load["p_mw"].items()}, index=index)
+    profiles.to_csv(folder / "profiles.csv")
+    spec = parse_spec({"name": "seasons", "feeders": [{"ref": str(folder / "tiny.json"), "name": FEEDER,
+                                                         "profiles": str(folder / "profiles.csv")}],
+                       "strategies": ["uncontrolled", "v2g_tou"],
+                       "periods": [{"name": "cold", "start": "2016-01-11", "days": 1},
+                                   {"name": "mild", "start": "2016-01-04", "days": 1}],
+                       "penetrations": [0.5, 1.0], "samples": 2, "seed": 1, "band": "ansi_a"})
+    run_study(spec, folder, workers=1, progress=False)
+    return spec, StudyPaths(folder / "seasons")
+
+
+def test_the_summary_shows_each_periods_peak_as_runs_parquet_gives_it(two_seasons):
+    spec, paths = two_seasons
+    html = report_html(spec, paths.root, [], [], [(FEEDER, "cold, mild")])
+    assert "<b>" not in html and "rural &#34;&lt;b&gt;&#34; &amp; co" in html  # every input string escaped
+    runs = pd.read_parquet(paths.runs)
+    top = runs[(runs["status"] == "ok") & (runs["penetration"] == max(spec.penetrations))]
+    expect = top.groupby(["feeder", "period", "strategy"]).agg(
+        peak=("peak_demand_kw", "median"), no_ev=("peak_demand_no_ev_kw", "median"), v_min=("v_min_pu", "min"),
+        v_max=("v_max_pu", "max"), trafo=("trafo_max_loading_pct", "max"), v2g=("ev_discharged_kwh", "median"),
+        unmet=("ev_unmet_kwh", "median"), n=("key", "size"))
+    peaks = expect["peak"].unstack("period")
+    assert (peaks["cold"] > 1.2 * peaks["mild"]).all()  # two periods whose peaks differ
+    pooled = top.groupby(["feeder", "strategy"])["peak_demand_kw"].median()
+    assert not np.isclose(pooled, peaks["cold"]).any() and not np.isclose(pooled, peaks["mild"]).any()
+
+    parser = _Tables()
+    parser.feed(html)
+    shown = [t for t in parser.tables if "periods" in t["class"]]
+    assert len(shown) == 1, "a table per feeder with a row per period and strategy"
+    table = shown[0]
+    peak, no_ev = _column(table, "peak (kW), median"), _column(table, "peak without EVs (kW), median")
+    v2g = _column(table, "V2G energy, fleet total (kWh in the period), median")
+    unmet = _column(table, "EV unmet energy, fleet total (kWh in the period), median")
+    rows = {(table["feeder"], r["period"].split(" (")[0], r["strategy"]): r for r in table["rows"]}
+    assert set(rows) == set(expect.index), "a row per feeder, period and strategy"
+    for (feeder, period, strategy), e in expect.iterrows():
+        r = rows[(feeder, period, strategy)]
+        assert r["period"] == f"{period} ({top.loc[top['period'] == period, 'start'].iloc[0]} + 1 d)"
+        assert _close(r[peak], e["peak"]) and _close(r[no_ev], e["no_ev"]), (period, strategy, r[peak], e["peak"])
+        assert r["peak change vs no EVs (of the medians)"] == f"{100 * (e['peak'] / e['no_ev'] - 1):+.0f} %"
+        assert r["min voltage (pu), worst sample"] == f"{e['v_min']:.3f}"
+        assert r["max voltage (pu), worst sample"] == f"{e['v_max']:.3f}"
+        assert _close(r["max transformer loading (%), worst sample"], e["trafo"])
+        assert _close(r[v2g], e["v2g"]) and _close(r[unmet], e["unmet"])
+        assert r["samples"] == str(int(e["n"]))
+    # the hosting-capacity table judges all periods together and says so; it shows no pooled grid figure
+    hosting = [t for t in parser.tables if "hosting" in t["class"]]
+    assert len(hosting) == 1 and not any("peak" in h or "voltage" in h for h in hosting[0]["header"])
+    assert "all periods together" in html
