@@ -33,6 +33,7 @@ from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
 from hostcap.models.optimal import optimal_schedule
 from hostcap.models.outage import island_fleet
 from hostcap.models.strategies import Controller
+from hostcap.models.wear import discharge_wear_cost
 
 
 class HomesSim(PopulationSim):
@@ -50,9 +51,11 @@ class HomesSim(PopulationSim):
             hh = inp.households  # the homes' net demand with their batteries as without EVs (the optimum's forecast)
             hh_net = hh.p_load_kw - hh.p_pv_kw + hh.p_battery_no_ev_kw
             schedule = np.concatenate([optimal_schedule(
-                r.fleet, r.mobility, other_kw=no_ev_slack_kw(sc), price=inp.price_per_kwh, n_steps=inp.n_steps,
+                r.fleet, r.mobility, other_kw=no_ev_slack_kw(sc),
+                price=None if sc.tariff is None else inp.price_per_kwh, n_steps=inp.n_steps,
                 dt_h=self.dt_h, trafo_export_limit_kw=sc.trafo_export_limit_kw, household_net_kw=hh_net[:, r.fleet.cp],
-                export_limit_kw=sc.export_limit_kw, setpoint_h=sc.setpoint_h) for r in b.samples], axis=1)
+                export_limit_kw=sc.export_limit_kw, setpoint_h=sc.setpoint_h,
+                wear_cost_per_kwh=discharge_wear_cost(sc.battery_wear)) for r in b.samples], axis=1)
         self.controller = Controller(sc.strategy, self.fleet, self.mob, inp.levels, self.dt_h, sc.curve(), schedule,
                                      sc.start_delay_max_s, inp.standard_load_kw, ev_offsets=b.ev_offsets)
         self.e_kwh = self.fleet.initial_e_kwh.copy()

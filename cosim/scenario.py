@@ -76,7 +76,8 @@ class RunSettings(BaseModel):
                                         "price levels; none: the default time-of-use bands, no bills.")
     optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
                                                "aggregator sets each EV's power, min, a multiple of the step "
-                                               "that divides a day; none: 60, or the step where 60 is no multiple.")
+                                               "that divides a day (the bound for an aggregator that "
+                                               "dispatches so often); none: every step, the bound.")
     outages: Outages | None = Field(None, description="Supply outages (windows, or SAIFI and CAIDI) and "
                                     "V2H backup; none: no outage, and no backup figures.")
     battery_wear: BatteryWear | None = Field(BatteryWear(), description="Battery wear per EV with BLAST-Lite "
@@ -125,12 +126,9 @@ class Scenario(RunSettings):
         return v
 
     @property
-    def setpoint_h(self) -> float:
-        """v2g_optimal's setpoint interval, h (see `optimal_setpoint_min`)."""
-        if self.optimal_setpoint_min is not None:
-            return self.optimal_setpoint_min / 60.0
-        k = 60.0 / self.step_min
-        return 1.0 if abs(k - round(k)) < 1e-9 and round(k) >= 1 else self.step_min / 60.0
+    def setpoint_h(self) -> float | None:
+        """v2g_optimal's setpoint interval, h (see `optimal_setpoint_min`); None: every step."""
+        return None if self.optimal_setpoint_min is None else self.optimal_setpoint_min / 60.0
 
     @property
     def seed_name(self) -> str:

@@ -36,9 +36,10 @@ from hostcap.models.customers import customer_energy
 from hostcap.models.errors import ModelError
 from hostcap.models.limits import unbalance_violations, voltage_band, voltage_violations
 from hostcap.models.metrics import run_metrics
+from hostcap.models.optimal import session_table
 from hostcap.models.outage import backup_energy
 from hostcap.models.strategies import charging_only
-from hostcap.models.wear import fleet_fade
+from hostcap.models.wear import fleet_fade, run_outside_range_h
 
 SIM_CONFIG = {
     "Homes": {"python": "hostcap.cosim.homes_sim:HomesSim"},
@@ -141,11 +142,28 @@ class RunResult:
             **energy,
         }, index=cps.index)
 
+    def sessions(self) -> pd.DataFrame:
+        """One row per EV and plug-in session that starts in the run (`models/optimal.session_table`): what
+        anyone needs to compute the perfect-foresight bound of the same sessions, with the energy each
+        session started with in this run and each EV's parameters."""
+        inp, f = self.inputs, self.inputs.fleet
+        t = session_table(f, inp.mobility, n_steps=inp.n_steps, e_kwh=self.series["ev_e_kwh"], dt_h=inp.dt_s / 3600.0)
+        ev = t.pop("ev")
+        stamp = lambda k: inp.index[0] + pd.to_timedelta(k * inp.dt_s, unit="s")  # noqa: E731 - beyond the run too
+        return pd.DataFrame({
+            "sample": self.scenario.sample, "ev": np.asarray(f.vehicle_id)[ev], "arrival": stamp(t.pop("start")),
+            "departure": stamp(t.pop("end")), **t, "p_charge_max_kw": f.p_ch_max_kw[ev],
+            "p_discharge_max_kw": f.p_dis_max_kw[ev], "capacity_kwh": f.capacity_kwh[ev],
+            "eta_charge": f.eta_ch[ev], "eta_discharge": f.eta_dis[ev], "target_kwh": f.target_kwh[ev],
+            "reserve_kwh": f.reserve_kwh[ev], "e_initial_kwh": f.initial_e_kwh[ev],
+        }).sort_values(["ev", "arrival"], kind="stable").reset_index(drop=True)
+
     def vehicles(self) -> pd.DataFrame:
         """One row per EV: its bus, connection point and parameters, and with `battery_wear` its capacity
-        fade over the run and over a year with the run's strategy and charging only (the same car on the
-        same trips charged `uncontrolled`), the extra fade over a year against that and its cost
-        (`models/wear.py`)."""
+        fade over the run, after the first year and after ten years of a new cell doing the run's days, with
+        the run's strategy and charging only (the same car on the same trips charged `uncontrolled`), the extra
+        fade against that and the first year's cost, and the hours of the run its cells spent outside the
+        cell model's calibrated temperatures (`models/wear.py`)."""
         f, inp, wear = self.inputs.fleet, self.inputs, self.scenario.battery_wear
         cps = inp.feeder.connection_points
         out = pd.DataFrame({
@@ -157,13 +175,15 @@ class RunResult:
         if wear is not None and f.n:
             args = dict(initial_e_kwh=f.initial_e_kwh, capacity_kwh=f.capacity_kwh, index=inp.index, dt_s=inp.dt_s,
                         wear=wear)
-            run, year = fleet_fade(self.series["ev_e_kwh"], **args)
-            base_run, base_year = fleet_fade(self.charging_only[1], **args)
-            extra = year - base_year
-            out = out.assign(fade_run_pct=100 * run, fade_year_pct=100 * year,
-                             fade_uncontrolled_run_pct=100 * base_run, fade_uncontrolled_year_pct=100 * base_year,
-                             extra_fade_year_pct=100 * extra,
-                             **{f"extra_wear_cost_year_{wear.currency}": extra * f.capacity_kwh * wear.cost_per_kwh})
+            fade, base = fleet_fade(self.series["ev_e_kwh"], **args), fleet_fade(self.charging_only[1], **args)
+            extra = fade.year - base.year
+            out = out.assign(fade_run_pct=100 * fade.run, fade_year_pct=100 * fade.year,
+                             fade_10_years_pct=100 * fade.ten_years, fade_uncontrolled_run_pct=100 * base.run,
+                             fade_uncontrolled_year_pct=100 * base.year,
+                             fade_uncontrolled_10_years_pct=100 * base.ten_years, extra_fade_year_pct=100 * extra,
+                             extra_fade_10_years_pct=100 * (fade.ten_years - base.ten_years),
+                             **{f"extra_wear_cost_year_{wear.currency}": extra * f.capacity_kwh * wear.cost_per_kwh},
+                             cell_temperature_outside_range_h=run_outside_range_h(inp.index, inp.dt_s, wear))
         return out
 
 

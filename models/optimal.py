@@ -1,57 +1,40 @@
 """`v2g_optimal`: the bound a perfect aggregator reaches. Not a controller: it knows the future.
 
-One programme per day (Clarabel's interior point, `solve_qp`), each over the day plus `LOOKAHEAD_H` hours so
-that the night's charging sees the next morning's departures; the day's part of the solution is kept and the
-next day starts from its final energies. Perfect foresight of the feeder's no-EV demand (households, PV and
-losses, from the no-EV power flow), of every trip and of prices.
+One programme (Clarabel's interior point, `solve_qp`) over the whole run, or over windows of `WINDOW_DAYS` days
+for longer runs, plus `LOOKAHEAD_H` hours beyond in which only the departures count (no peak or reverse-flow
+limit holds there, so the next morning's departures are met without charging into the run's last evening
+more than needed). Perfect foresight of the feeder's no-EV demand (households, PV, home batteries and losses,
+from the no-EV power flow), of every trip and of prices. Each EV's power may change every step by default:
+then no schedule of the same EVs and trips that keeps the same energy limits has a lower peak of no-EV demand
+plus EV power (a test writes the same sessions, `session_table`, as an LP of its own and gets the same peak;
+every strategy's peak lies above it). With `setpoint_h` (a study's `optimal_setpoint_min`) each EV's power
+is constant over each stretch of a setpoint interval that it is plugged in (one setpoint per charging
+session and interval): the bound for an aggregator that dispatches that often, which quarter-hour strategies
+may undercut. On the default feeder's winter week (100 % EVs, half bidirectional) hourly setpoints take
+about 2.5 s and plan 81.7 kW; quarter-hour setpoints about 60 s and 76.8 kW (2 cores, one other busy
+process). Sessions that last a whole interval share one summed power per interval in the step rows, which
+keeps hourly programmes sparse.
 
-The aggregator sets each EV's power once per `setpoint_h` (default 1 h, the day-ahead market's time unit), and
-over the look-ahead once per `LOOKAHEAD_BLOCK_H`: one setpoint per charging session within each such block
-(constant over the stretch of the block that the EV is plugged in; a trip inside the block ends a session
-and the return starts a new one, with its own setpoint). The peak and reverse-flow limits hold at every
-step. So this is the bound for an aggregator that dispatches hourly. On the default feeder (winter week,
-100 % EVs, all bidirectional) the week's programmes take 0.63 s and plan a peak of 87.5 kW; quarter-hour
-setpoints plan 82.9 kW in 3.0 s (30 min: 84.7 kW, 1.3 s; measured 2026-11-28 evening; as linear programmes
-solved by HiGHS: 1.13, 5.41 and 2.13 s for 87.4, 82.8 and 84.6 kW, see below). The programme's step rows use
-one summed power per block for the EVs plugged in all through it, so each row holds a few columns rather
-than one per EV (this halved the solve time).
+Objective: the transformer's peak import over the run's steps first; second, weighted by `COST_WEIGHT`
+(small enough not to trade peak for it), the energy cost at the priced tariff's import price (none without a
+priced tariff: an ordinal price level is no cost) plus the battery wear of every kWh discharged
+(`models/wear.discharge_wear_cost`, about 0.03 USD/kWh for the default cell; added to the tariff's
+currency at par), so the EVs discharge for the peak and for arbitrage that pays for its wear, never for
+nothing; third `FLAT_WEIGHT` times the sum of every session's squared charging and discharging power (kW^2),
+which makes the optimum unique (the flattest schedule among those of least peak and cost; without it a linear
+programme has many optima and a solver returns one that moves with the last digits of its inputs) and
+reproducible by any QP solver to its tolerance.
 
-Every programme has a solution: charging at full power whenever plugged in, up to the capacity, meets all
-its constraints (the floors come from that schedule or from a lower one). Until 2026-11-28 one setpoint held
-over all of an EV's plugged steps in a block, and an EV back from a trip inside it could leave the day's
-programme without one (the setpoint had to stay low before the trip, at the capacity, and high after it):
-1 sample in 20 at 50 % EVs over a year of the rural feeder failed so.
-
-Objective: the transformer's peak import first, energy cost second (the priced tariff's price per kWh, or without
-one the price level + 1, weighted by `COST_WEIGHT`, small enough not to trade peak for cost), and third
-`FLAT_WEIGHT` times the sum of every session's squared charging and discharging power (kW^2). Without the third term
-the programme is linear and has many optimal schedules (which EV charges when, at the same peak and cost): a solver
-returns one of them, and which one moved with the last digits of its inputs (HiGHS: a perturbation of 1e-10 in the
-limits moved schedules by up to 6 kW; two versions of this tool whose no-EV power flows differ by 1.3e-10 kW gave
-year-long runs of the rural feeder at 100 % EVs that differ by up to 4.8 points of line loading, 0.0064 pu of the
-lowest voltage and 341 kWh of V2G discharge; HiGHS's and this programme's schedules differ by 13 % of the year's V2G
-discharge in a rural sample at 100 % EVs, both optimal day by day). The strictly convex third term makes the optimum
-unique: the flattest schedule among those of least peak and cost, which also cycles the batteries least (an
-aggregator's preference: cycling wears them), and which any QP solver reproduces to its tolerance. Measured on 14 of
-the rural feeder's daily programmes at 100 % EVs and 14 of the semi-urban feeder's at 50 % (2026-11-28): the peak
-equals the linear programme's within 1.2e-7 kW, the energy cost is at most 0.9 % above its, and a perturbation of
-1e-10 in the limits moves the schedule by at most 9e-6 kW (with `FLAT_WEIGHT` = 1e-5 the energy cost rose by up to
-14 % and the peak by 1.5e-4 kW). Over a day plus the look-ahead each day's peak is the least possible; over a week
-or a year another tie-break can leave the batteries in other states at midnight, so the run's peak differs by tenths
-of a kW (winter week above: 87.5 against HiGHS's 87.4 kW). Clarabel, without iterative refinement, is faster than
-HiGHS was on the linear programme: a year of one sample's programmes took 34.9 against 41.3 s (rural feeder, 100 %
-EVs) and 12.2 against 14.5 s (semi-urban, 50 %); all 3,660 programmes of ten rural samples at 100 % EVs over a year
-were solved (22-44 iterations).
-
-Constraints per EV: charger ratings while plugged in (discharge only for bidirectional EVs, and within the meter's
-export limit when there is one), energy balance with the efficiencies and trips, energy at each setpoint boundary
-between a floor and the capacity (floor: reserve plus next trip, relaxed to what uncontrolled charging would reach),
-at every departure between the departure target (the target, or what uncontrolled charging reaches if less, and at
-least the trip's energy) and the capacity, and at the end of each window at least the target (or what uncontrolled
-charging reaches). EV discharge never takes the transformer below -trafo_export_limit_kw, and never adds to reverse
-flow that PV causes. Losses caused by EV power are not in the programme (the no-EV losses are), so the co-simulated
-peak and reverse flow can differ from the programme's by them (on SimBench semiurb4 in July: 0.1 kW of reverse flow
-where the programme planned 0).
+Constraints per EV: charger ratings while plugged in (discharge only for bidirectional EVs, and within the
+meter's export limit when there is one), energy balance with the efficiencies and trips, while plugged in the
+energy at every setpoint boundary between a floor and the capacity (floor: reserve plus the next trip,
+relaxed to what uncontrolled charging would hold then, `session_floors`), at every departure between the
+departure target (the target, or what uncontrolled charging reaches if less, and at least the trip's energy)
+and the capacity, and at the end of the window, for an EV still plugged in, at least the target (or what
+uncontrolled charging reaches). Every programme has a solution: charging at full power whenever plugged in
+meets all of them. EV discharge never takes the transformer below -trafo_export_limit_kw, and never adds to
+reverse flow that PV causes. Losses caused by EV power are not in the programme (the no-EV losses are), so
+the co-simulated peak and reverse flow differ from the programme's by them.
 """
 import clarabel
 import numpy as np
@@ -62,7 +45,7 @@ from hostcap.models.fleet import Fleet
 from hostcap.models.mobility import Mobility
 
 LOOKAHEAD_H = 12.0
-LOOKAHEAD_BLOCK_H = 3.0
+WINDOW_DAYS = 7
 COST_WEIGHT = 1e-4
 FLAT_WEIGHT = 1e-6
 
@@ -82,15 +65,29 @@ def uncontrolled_energy(fleet: Fleet, mob: Mobility, e0_kwh: np.ndarray, t0: int
     return e
 
 
+def session_floors(fleet: Fleet, mob: Mobility, asap: np.ndarray, *, t0: int, n: int, edge: np.ndarray) -> np.ndarray:
+    """Least energy at the window's steps `edge` (0 .. n) per EV: while plugged in, reserve plus the next
+    trip, relaxed to what uncontrolled charging holds then (`asap`, from `uncontrolled_energy`); at the
+    window's end, for an EV still plugged in, at least its target or what uncontrolled charging reaches;
+    0 while away."""
+    plugged = mob.plugged[t0:t0 + n]
+    at = np.vstack([plugged, plugged[-1:]])[edge]  # at the end: plugged in the window's last step
+    floor = np.where(at, np.minimum(fleet.reserve_kwh + mob.next_trip_kwh[t0 + edge], asap[edge]), 0.0)
+    if edge[-1] == n:
+        floor[-1] = np.where(plugged[-1], np.maximum(floor[-1], np.minimum(fleet.target_kwh, asap[n])), 0.0)
+    return floor
+
+
 def solve_window(fleet: Fleet, mob: Mobility, *, e0_kwh: np.ndarray, t0: int, n: int, other_kw: np.ndarray,
                  price: np.ndarray, dt_h: float, trafo_export_limit_kw: float,
-                 meter_room_kw: np.ndarray | None, block_starts: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 meter_room_kw: np.ndarray | None, block_starts: np.ndarray | None = None,
+                 wear_cost_per_kwh: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """One programme over steps t0 .. t0+n-1, each EV's power constant over each stretch of a block that it
     is plugged in (a session; blocks start at the window's steps `block_starts`, the first 0; default: every
     step). Returns (power per step and EV, kW, >0 charging; energy at the start of each block, and at the
-    end). other_kw, price: per step of the window; meter_room_kw: per step and EV, the most the EV may
-    discharge under the meter's export limit (None: no limit)."""
+    end). other_kw, price: per step of the window (other_kw NaN: a step beyond the run, where no peak or
+    reverse-flow limit holds); meter_room_kw: per step and EV, the most the EV may discharge under the meter's
+    export limit (None: no limit); wear_cost_per_kwh: the battery wear each kWh discharged costs."""
     m = fleet.n
     starts = np.arange(n) if block_starts is None else np.asarray(block_starts)
     B = len(starts)
@@ -137,8 +134,9 @@ def solve_window(fleet: Fleet, mob: Mobility, *, e0_kwh: np.ndarray, t0: int, n:
     lb, ub = np.zeros(n_var), np.zeros(n_var)
     ub[:ns], ub[ns:2 * ns] = fleet.p_ch_max_kw[sv], dis
     edge = np.append(starts, n)
-    floor = np.minimum(fleet.reserve_kwh + mob.next_trip_kwh[t0 + edge], asap[edge])
-    floor[-1] = np.maximum(floor[-1], np.minimum(fleet.target_kwh, asap[n]))
+    # floors hold while plugged in (a session's steps): at the edge's step, and at the window's end for a
+    # session still going on then (`session_floors`)
+    floor = session_floors(fleet, mob, asap, t0=t0, n=n, edge=edge)
     e_lb = np.minimum(floor, fleet.capacity_kwh)
     e_ub = np.broadcast_to(fleet.capacity_kwh, e_lb.shape).copy()
     e_lb[0] = e_ub[0] = e0_kwh
@@ -186,14 +184,16 @@ def solve_window(fleet: Fleet, mob: Mobility, *, e0_kwh: np.ndarray, t0: int, n:
                                     (np.concatenate([pt_, pt_, np.arange(n)]),
                                      np.concatenate([ps_, ns + ps_, i_f + blk]))), shape=(n, n_var))
     z_col = sparse.csr_matrix((-np.ones(n), (np.arange(n), np.full(n, iz))), shape=(n, n_var))
-    a_ub = sparse.vstack([fleet_step + z_col, -fleet_step, -dep_rows, dep_rows]).tocsr()
+    run = np.flatnonzero(np.isfinite(other_kw))  # the peak and reverse-flow limits hold on these steps
+    a_ub = sparse.vstack([(fleet_step + z_col)[run], -fleet_step[run], -dep_rows, dep_rows]).tocsr()
     a_eq = sparse.vstack([a_eq, f_rows]).tocsr()
     b_eq = np.concatenate([b_eq, np.zeros(B)])
-    b_ub = np.concatenate([-other_kw, -np.minimum(0.0, -trafo_export_limit_kw - other_kw), -dep_low, dep_high])
+    b_ub = np.concatenate([-other_kw[run], -np.minimum(0.0, -trafo_export_limit_kw - other_kw[run]), -dep_low,
+                           dep_high])
 
     cost = np.zeros(n_var)
     priced = np.bincount(ps, weights=price[pt], minlength=ns) * dt_h * COST_WEIGHT
-    cost[:ns], cost[ns:2 * ns], cost[iz] = priced, -priced, 1.0
+    cost[:ns], cost[ns:2 * ns], cost[iz] = priced, -priced + wear_cost_per_kwh * g * COST_WEIGHT, 1.0
     quad = np.zeros(n_var)
     quad[:2 * ns] = 2.0 * FLAT_WEIGHT  # the objective's FLAT_WEIGHT * sum of c^2 + d^2
     x = solve_qp(cost, quad, a_ub=a_ub, b_ub=b_ub, a_eq=a_eq, b_eq=b_eq, lb=lb, ub=ub)
@@ -224,32 +224,75 @@ def solve_qp(cost: np.ndarray, quad: np.ndarray, *, a_ub, b_ub: np.ndarray, a_eq
     return np.asarray(solution.x)
 
 
-def optimal_schedule(fleet: Fleet, mob: Mobility, *, other_kw: np.ndarray, price: np.ndarray, n_steps: int,
+def optimal_schedule(fleet: Fleet, mob: Mobility, *, other_kw: np.ndarray, price: np.ndarray | None, n_steps: int,
                      dt_h: float, trafo_export_limit_kw: float = 0.0, household_net_kw: np.ndarray | None = None,
-                     export_limit_kw: float | None = None, setpoint_h: float = 1.0) -> np.ndarray:
-    """EV power (n_steps, n_ev), kW, >0 charging, solved day by day. other_kw: no-EV transformer import
-    per step of the run; household_net_kw (n_steps, n_ev): each EV's home net demand, for the meter;
-    setpoint_h: how often the aggregator sets each EV's power (a multiple of the step dividing a day)."""
+                     export_limit_kw: float | None = None, setpoint_h: float | None = None,
+                     wear_cost_per_kwh: float = 0.0) -> np.ndarray:
+    """EV power (n_steps, n_ev), kW, >0 charging: one programme per window of at most `WINDOW_DAYS` days (the
+    whole run for runs up to a week) plus `LOOKAHEAD_H` hours in which only the departures count. other_kw:
+    no-EV transformer import per step of the run; price: the priced tariff's import price per step of the
+    horizon, or None (no energy cost); household_net_kw (n_steps, n_ev): each EV's home net demand, for the
+    meter; setpoint_h: how often each EV's power may change (default: every step, the bound; a multiple of the
+    step dividing a day); wear_cost_per_kwh: what each kWh discharged costs in battery wear."""
     steps_per_day = int(round(24.0 / dt_h))
     look = int(round(LOOKAHEAD_H / dt_h))
-    block, look_block = (max(1, int(round(h / dt_h))) for h in (setpoint_h, LOOKAHEAD_BLOCK_H))
+    block = 1 if setpoint_h is None else max(1, int(round(setpoint_h / dt_h)))
     horizon = mob.plugged.shape[0]
     out = np.zeros((n_steps, fleet.n))
     e = fleet.initial_e_kwh.copy()
     if fleet.n == 0:
         return out
-    for t0 in range(0, n_steps, steps_per_day):
-        keep = min(steps_per_day, n_steps - t0)
+    price = np.zeros(horizon) if price is None else price
+    for t0 in range(0, n_steps, WINDOW_DAYS * steps_per_day):
+        keep = min(WINDOW_DAYS * steps_per_day, n_steps - t0)
         n = min(keep + look, horizon - t0 - 1)
         idx = np.minimum(np.arange(t0, t0 + n), n_steps - 1)  # beyond the run: its last values
         room = None
         if export_limit_kw is not None and household_net_kw is not None:
             room = np.maximum(household_net_kw[idx] + export_limit_kw, 0.0)
-        p, energy = solve_window(fleet, mob, e0_kwh=e, t0=t0, n=n, other_kw=other_kw[idx],
-                                 price=price[t0:t0 + n], dt_h=dt_h,
-                                 trafo_export_limit_kw=trafo_export_limit_kw, meter_room_kw=room,
-                                 block_starts=np.concatenate([np.arange(0, keep, block),
-                                                              np.arange(keep, n, look_block)]))
+        other = np.where(np.arange(n) < keep, other_kw[idx], np.nan)
+        p, energy = solve_window(fleet, mob, e0_kwh=e, t0=t0, n=n, other_kw=other, price=price[t0:t0 + n],
+                                 dt_h=dt_h, trafo_export_limit_kw=trafo_export_limit_kw, meter_room_kw=room,
+                                 block_starts=np.concatenate([np.arange(0, keep, block), np.arange(keep, n, block)]),
+                                 wear_cost_per_kwh=wear_cost_per_kwh)
         out[t0:t0 + keep] = p[:keep]
-        e = energy[keep // block]
+        e = energy[len(np.arange(0, keep, block))]  # at the start of the look-ahead
     return out
+
+
+def session_table(fleet: Fleet, mob: Mobility, *, n_steps: int, e_kwh: np.ndarray, dt_h: float) -> dict[str, np.ndarray]:
+    """One row per EV and plug-in session that starts in the run: the constants of the programme's first window
+    (the run plus `LOOKAHEAD_H`; a run of up to `WINDOW_DAYS` days is one window), so that anyone can set up the
+    same bound, and the energy each session started with in a run whose stored energy at the end of each step
+    is `e_kwh` (n_steps, n_ev). A session holds the steps from `start` up to, not including, `end` (a
+    departure, or the window's end). `e_required_kwh`: the least energy at its end (the target, or what
+    uncontrolled charging reaches if less, and at least the trip, or the full charge where less; at the
+    window's end the target or what uncontrolled charging reaches); `trip_kwh_after`: the energy of the trip
+    at its departure (0 if none in the horizon); `e_min_kwh`: reserve plus that trip, the floor while plugged
+    in (relaxed to what uncontrolled charging holds, `session_floors`)."""
+    steps_per_day = int(round(24.0 / dt_h))
+    n = min(min(n_steps, WINDOW_DAYS * steps_per_day) + int(round(LOOKAHEAD_H / dt_h)), mob.plugged.shape[0] - 1)
+    plugged, departs = mob.plugged[:n], mob.departs[:n]
+    prev = np.vstack([np.zeros((1, fleet.n), bool), plugged[:-1]])
+    start, ev = np.nonzero(plugged & (~prev | departs))
+    keep = start < n_steps
+    start, ev = start[keep], ev[keep]
+    # the end: the first step after the start at which the EV leaves or is away, else the window's end
+    away = ~plugged | departs
+    away[0] = False
+    nxt = np.full((n + 1, fleet.n), n)
+    for t in range(n - 1, -1, -1):  # next step >= t at which the EV is away, per EV (vectorised over EVs)
+        nxt[t] = np.where(away[t], t, nxt[t + 1])
+    end = nxt[np.minimum(start + 1, n), ev]
+    asap = uncontrolled_energy(fleet, mob, fleet.initial_e_kwh, 0, n, dt_h)
+    most = uncontrolled_energy(fleet, mob, fleet.initial_e_kwh, 0, n, dt_h, fleet.capacity_kwh)
+    left = end < n
+    trip = np.where(left, np.minimum(mob.trip_kwh[np.minimum(end, n - 1), ev], most[end, ev]), 0.0)
+    after = mob.next_trip_kwh[start, ev]  # the trip at the session's departure, inside the window or not
+    required = np.where(left, np.maximum(np.minimum(fleet.target_kwh[ev], asap[end, ev]), trip),
+                        np.maximum(np.minimum(fleet.reserve_kwh[ev] + after, asap[end, ev]),
+                                   np.minimum(fleet.target_kwh[ev], asap[end, ev])))
+    before = np.vstack([fleet.initial_e_kwh[None], e_kwh])[start, ev]
+    arrival = before - np.where(departs[start, ev], np.minimum(mob.trip_kwh[start, ev], before), 0.0)
+    return {"ev": ev, "start": start, "end": end, "e_arrival_kwh": arrival, "e_required_kwh": required,
+            "trip_kwh_after": after, "e_min_kwh": fleet.reserve_kwh[ev] + after}

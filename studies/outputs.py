@@ -151,6 +151,7 @@ def _write_run_files(result: RunResult, tmp: Path, wall_s: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(path)
     result.vehicles().to_parquet(tmp / "timeseries" / "ev" / "vehicles.parquet")
+    result.sessions().to_parquet(tmp / "timeseries" / "ev" / "sessions.parquet")
     result.customers().to_parquet(tmp / "customers.parquet")
     run_summary(result, tmp / "summary.png")
     (tmp / MARKER).write_text("written by hostcap run; this folder may be overwritten by the next run\n")
