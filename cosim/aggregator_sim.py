@@ -1,7 +1,7 @@
 """The `v2g_peak_shave` aggregator as its own mosaik simulator (one entity).
 
     Grid.Feeder --p_slack_kw--> Aggregator --fleet_lo_kw, fleet_hi_kw (time-shifted)--> Homes.Fleet
-    Homes.Fleet --p_total_kw (as p_fleet_kw), need_kwh, need_steps--> Aggregator
+    Homes.Fleet --p_total_kw (as p_fleet_kw), due_kwh--> Aggregator
 
 At the end of each step it reads what a real aggregator sees, the transformer's metered power and its
 fleet's telemetry (power, the energy still needed, when the EVs leave), and sets the fleet's bounds for
@@ -14,7 +14,7 @@ import numpy as np
 
 from hostcap.cosim.base import PopulationSim, summed
 from hostcap.cosim.base_case import no_ev_slack_kw
-from hostcap.models.aggregator import fill_level_kw, fleet_bounds_kw
+from hostcap.models.aggregator import DEADLINE_HOURS, deadline_fill_level_kw, fleet_bounds_kw
 
 
 def daily_targets_kw(no_ev_kw: np.ndarray, steps_per_day: int, target_kw: float | str) -> np.ndarray:
@@ -36,7 +36,7 @@ def first_bounds_kw(scenario, n_samples: int) -> dict:
 
 
 class AggregatorSim(PopulationSim):
-    MODELS = {"Aggregator": ["p_slack_kw", "p_fleet_kw", "need_kwh", "need_steps", "fleet_lo_kw", "fleet_hi_kw"]}
+    MODELS = {"Aggregator": ["p_slack_kw", "p_fleet_kw", "due_kwh", "fleet_lo_kw", "fleet_hi_kw"]}
 
     def setup(self):
         inp, sc = self.inputs, self.scenario
@@ -45,7 +45,8 @@ class AggregatorSim(PopulationSim):
         self.target_kw = daily_targets_kw(self.no_ev_kw, spd, sc.peak_target_kw)
         # day-ahead forecast: the previous day's no-EV demand at the same time (the first day its own),
         # one more day past the run's end
-        self.forecast_kw = np.concatenate([self.no_ev_kw[:spd], self.no_ev_kw])
+        self.forecast_kw = np.concatenate([self.no_ev_kw[:spd], self.no_ev_kw])  # the day before, same time
+        self.ends = np.arange(1, DEADLINE_HOURS + 1) * int(round(3600.0 / inp.dt_s))  # steps to each deadline
         self.record(peak_target_kw=(), fill_level_kw=())
 
     def step(self, time, inputs, max_advance):
@@ -54,10 +55,11 @@ class AggregatorSim(PopulationSim):
         nxt = min(time + 1, len(self.target_kw) - 1)
         blind = ~np.isfinite(p_slack)  # no reading (a diverged step): forecast from the no-EV baseline
         p_slack, p_fleet = np.where(blind, self.no_ev_kw[nxt], p_slack), np.where(blind, 0.0, p_fleet)
-        horizons = np.maximum(1, np.round(summed(inp, "need_steps")).astype(int))
-        need = summed(inp, "need_kwh")
-        fill = np.array([fill_level_kw(self.forecast_kw[nxt:nxt + h], e, self.dt_h) for h, e in zip(horizons, need)])
-        lo, hi = fleet_bounds_kw(p_slack, p_fleet, self.target_kw[nxt], self.scenario.trafo_export_limit_kw, fill)
+        due = summed(inp, "due_kwh").reshape(self.n_samples, DEADLINE_HOURS)
+        ahead = self.forecast_kw[nxt:nxt + self.ends[-1]]
+        fill = np.array([deadline_fill_level_kw(ahead, d, self.ends, self.dt_h) for d in due])
+        lo, hi = fleet_bounds_kw(p_slack, p_fleet, self.target_kw[nxt], self.scenario.trafo_export_limit_kw, fill,
+                                 self.forecast_kw[nxt])
         self.recording["peak_target_kw"][:, time] = self.target_kw[time]
         self.recording["fill_level_kw"][:, time] = fill
         self.outputs = {"aggregator": {"fleet_lo_kw": lo, "fleet_hi_kw": hi}}

@@ -14,9 +14,9 @@ there idles.
 PV home batteries (`models/battery.py`) work against each home's meter: its net demand with the EVs' power
 of the step, before any PV curtailment for the export limit (the battery stores what it can first); they
 idle while their home is dark. Their power is part of the households' output.
-Under `v2g_peak_shave` the fleet also reports its telemetry to the aggregator: its total power, the
-grid-side energy its plugged-in EVs still need to reach their targets, and the energy-weighted mean number
-of steps until they leave. Records every EV's power, reactive power and stored energy, curtailed PV, and
+Under `v2g_peak_shave` the fleet also reports its telemetry to the aggregator: its total power and the
+grid-side energy its plugged-in EVs still need to reach their targets, summed per hour of departure over the
+next `DEADLINE_HOURS` (cumulative: what is due within 1, 2, ... hours). Records every EV's power, reactive power and stored energy, curtailed PV, and
 the running unmet and driven energy.
 
 All S samples of a batch step together (`cosim/base.py`): the EVs of all samples are one fleet whose
@@ -27,6 +27,7 @@ import numpy as np
 
 from hostcap.cosim.base import PopulationSim, summed
 from hostcap.cosim.base_case import no_ev_slack_kw
+from hostcap.models.aggregator import DEADLINE_HOURS
 from hostcap.models.battery import self_consumption_kw, stored_kwh
 from hostcap.models.fleet import depart, integrate, limit_power
 from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
@@ -39,7 +40,7 @@ from hostcap.models.wear import discharge_wear_cost
 class HomesSim(PopulationSim):
     MODELS = {"Households": ["p_kw", "q_kvar", "p_abc_kw", "q_abc_kvar"],
               "Fleet": ["vm_pu", "fleet_lo_kw", "fleet_hi_kw", "p_kw", "q_kvar", "p_abc_kw", "q_abc_kvar",
-                        "p_total_kw", "need_kwh", "need_steps", "energised"]}
+                        "p_total_kw", "due_kwh", "energised"]}
 
     def setup(self):
         b, inp, sc = self.batch, self.inputs, self.scenario
@@ -139,13 +140,15 @@ class HomesSim(PopulationSim):
             hh_out = {"p_kw": hh_p, "q_kvar": hh_q}
             fleet_out["p_kw"] = np.bincount(fleet.cp, weights=p_grid, minlength=self.n_cp)
             fleet_out["q_kvar"] = np.bincount(fleet.cp, weights=q_grid, minlength=self.n_cp)
-        if self.telemetry:  # for the aggregator: the fleet's power, grid-side energy needed, when the EVs leave
+        if self.telemetry:  # for the aggregator: the fleet's power, and the grid-side energy its plugged-in EVs
+            # still need, summed per hour of departure (the last hour: all that leave later), cumulative
             need = np.maximum(fleet.target_kwh - self.e_kwh, 0.0) / fleet.eta_ch * mob.plugged[t + 1]
-            total = self._by_sample(need)
             steps = mob.next_departure_step[t + 1] - (t + 1)
-            weighted = self._by_sample(need * steps)
-            fleet_out.update(p_total_kw=self._by_sample(p_grid), need_kwh=total,
-                             need_steps=np.divide(weighted, total, out=np.ones_like(total), where=total > 0))
+            k = DEADLINE_HOURS
+            hour = np.clip(np.ceil(steps * self.dt_h).astype(int), 1, k) - 1
+            due = np.bincount(b.ev_sample * k + hour, weights=need, minlength=self.n_samples * k)
+            fleet_out.update(p_total_kw=self._by_sample(p_grid),
+                             due_kwh=np.cumsum(due.reshape(self.n_samples, k), axis=1).ravel())
         self.outputs = {"households": hh_out, "fleet": fleet_out}
         return time + 1
 

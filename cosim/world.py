@@ -223,7 +223,7 @@ def _run_batch(scenarios: list[Scenario], progress: bool) -> list[RunResult]:
     if scenario.strategy == "v2g_peak_shave":  # the aggregator: a third simulator, only where it runs
         agg = world.start("Aggregator", scenarios=sc, token=token).Aggregator()
         world.connect(grid, agg, "p_slack_kw")
-        world.connect(fleet, agg, ("p_total_kw", "p_fleet_kw"), "need_kwh", "need_steps")
+        world.connect(fleet, agg, ("p_total_kw", "p_fleet_kw"), "due_kwh")
         world.connect(agg, fleet, "fleet_lo_kw", "fleet_hi_kw", time_shifted=True,
                       initial_data=first_bounds_kw(scenario, n_s))
     try:

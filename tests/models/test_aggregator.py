@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hostcap.models.aggregator import dispatch, fill_level_kw, fleet_bounds_kw, water_fill
+from hostcap.models.aggregator import deadline_fill_level_kw, dispatch, fill_level_kw, fleet_bounds_kw, water_fill
 from hostcap.models.fleet import Fleet
 
 
@@ -33,7 +33,10 @@ def test_water_fill_is_proportional_capped_and_exact():
 
 def test_bounds_follow_the_transformer_reading():
     lo, hi = fleet_bounds_kw(p_slack_kw=120.0, p_fleet_kw=20.0, target_kw=200.0, export_limit_kw=0.0)
-    assert (lo, hi) == (-100.0, 70.0)  # the rest draws 100 kW: discharge at most 100, charge up to 0.85 x 200
+    assert (lo, hi) == (-100.0, 60.0)  # the rest draws 100 kW: discharge at most 100, charge up to 0.8 x 200
+    # the day-ahead forecast of the rest (130 kW) is above the persistence reading: charge only up to it
+    assert fleet_bounds_kw(p_slack_kw=120.0, p_fleet_kw=20.0, target_kw=200.0, export_limit_kw=0.0,
+                           forecast_kw=130.0)[1] == 30.0
     lo, hi = fleet_bounds_kw(p_slack_kw=-30.0, p_fleet_kw=0.0, target_kw=150.0, export_limit_kw=0.0)
     assert lo == 30.0  # PV reverses the flow by 30 kW: the fleet may not discharge and absorbs what it can
 
@@ -75,3 +78,22 @@ def test_fill_level_holds_the_needed_energy_in_the_valleys():
     level = fill_level_kw(forecast, 400.0, 0.5)
     assert np.maximum(level - forecast, 0).sum() * 0.5 == pytest.approx(400.0)
     assert fill_level_kw(np.array([np.nan, 10.0]), 5.0, 1.0) == pytest.approx(15.0)  # no forecast: skipped
+
+
+def test_the_deadline_fill_level_holds_what_is_due_before_each_deadline():
+    """20 kWh due within 2 steps and 10 more later: one level for all 30 kWh over the whole forecast would
+    leave the early leavers short; the deadline level holds 20 kWh in the first two steps."""
+    forecast = np.array([10.0, 30.0, 0.0, 0.0])
+    due = np.array([20.0, 30.0])  # cumulative: by step 2, by step 4
+    level = deadline_fill_level_kw(forecast, due, np.array([2, 4]), 1.0)
+    assert np.maximum(level - forecast[:2], 0).sum() == pytest.approx(20.0)
+    assert level == pytest.approx(fill_level_kw(forecast[:2], 20.0, 1.0)) == pytest.approx(30.0)
+    assert fill_level_kw(forecast, 30.0, 1.0) < level  # the single level over everything is lower
+    assert deadline_fill_level_kw(forecast, np.zeros(2), np.array([2, 4]), 1.0) == -np.inf
+
+
+def test_extra_charging_goes_first_to_the_ev_that_leaves_soonest():
+    fleet = fleet_of([30.0, 30.0], [40.0, 40.0], [11.0, 11.0], [0.0, 0.0])
+    p = dispatch(-1e9, 6.0, e_kwh=np.full(2, 30.0), plugged=np.ones(2, bool), fleet=fleet,
+                 next_trip_kwh=np.zeros(2), steps_to_departure=np.array([8, 40]), dt_h=0.25)
+    assert p == pytest.approx([5.0, 1.0])  # in proportion to the mean power each needs: 10 kWh in 2 h or in 10 h
