@@ -22,7 +22,8 @@ from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, concat_fleets, make_fleet
 from hostcap.models.limits import BAND_NAMES
 from hostcap.models.households import Households, resample
-from hostcap.models.mobility import Mobility, build_mobility, concat_mobility, draw_trips, trips_from_table
+from hostcap.models.mobility import (Mobility, build_mobility, concat_mobility, draw_trips, plugs_in,
+                                     trips_from_table)
 from hostcap.models.outage import Outages, deenergised
 from hostcap.models.phases import PhaseWeights, cap_chargers, draw_circuits, phase_weights, single_phase_connection
 from hostcap.models.population import draw_candidates, sample_seed_sequence
@@ -78,6 +79,10 @@ class RunSettings(BaseModel):
                                                "aggregator sets each EV's power, min, a multiple of the step "
                                                "that divides a day (the bound for an aggregator that "
                                                "dispatches so often); none: every step, the bound.")
+    plug_in_probability: float = Field(1.0, gt=0.0, le=1.0, description="Chance that a driver plugs the car in on "
+                                       "returning home (always once the trips since the last plug-in took 40 % "
+                                       "of the battery; models/mobility.py); 1: every return. Electric Nation "
+                                       "(2019): about three plug-ins a week, 0.55 with the default trips.")
     outages: Outages | None = Field(None, description="Supply outages (windows, or SAIFI and CAIDI) and "
                                     "V2H backup; none: no outage, and no backup figures.")
     battery_wear: BatteryWear | None = Field(BatteryWear(), description="Battery wear per EV with BLAST-Lite "
@@ -280,7 +285,12 @@ def _make_inputs(scenario_json: str) -> Inputs:
         all_trips = draw_trips(cand.trips_rng, n_vehicles=len(home), weekdays=period.weekdays,
                                steps_per_day=steps_per_day)
         trips = all_trips.of_vehicles(pick)
-    mobility = build_mobility(trips, n_vehicles=fleet.n, n_steps=horizon)
+    plug = None
+    if sc.plug_in_probability < 1.0:  # its own stream: every other draw keeps its value
+        u = np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample).spawn(6)[5]).random(
+            len(trips.vehicle))
+        plug = plugs_in(trips, u=u, probability=sc.plug_in_probability, capacity_kwh=fleet.capacity_kwh)
+    mobility = build_mobility(trips, n_vehicles=fleet.n, n_steps=horizon, plug=plug)
     dark_bus, v2h_capable = None, np.zeros(fleet.n, bool)
     if sc.outages is not None:  # its own stream: the cars, trips and placements keep their draws
         rng = np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample).spawn(4)[3])

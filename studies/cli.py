@@ -66,6 +66,8 @@ def cli(verbose: bool):
               help="Share of a home's demand its EV serves in an outage.")
 @click.option("--v2h-share", default=1.0, show_default=True, type=float,
               help="Share of bidirectional EVs whose home can island in an outage.")
+@click.option("--plug-in-probability", default=1.0, show_default=True, type=float,
+              help="Chance a driver plugs in on returning home (always when low); Electric Nation: about 0.55.")
 @click.option("--out", default="results/run", show_default=True, type=click.Path(file_okay=False))
 def run(out, tariff, outages, critical_load_share, v2h_share, **options):
     """Co-simulate one scenario and write metrics.json, manifest.json, customers.parquet and timeseries/ to

@@ -43,3 +43,25 @@ def test_trip_table_mapping_and_errors(tmp_path):
     bad = table.assign(arrival=table["departure"])
     with pytest.raises(InputError, match="after its departure"):
         trips_from_table(bad, vehicle_ids=["ev3"], start=pd.Timestamp("2016-01-11"), dt_s=900)
+
+
+def test_drivers_who_plug_in_about_three_times_a_week_as_in_electric_nation():
+    """p = 0.55 with the default trips: about three plug-ins a week, and a car is always plugged in once its
+    trips since the last plug-in took more than PLUG_IN_DRIVEN_SHARE of its battery; p = 1: every return."""
+    from hostcap.cosim.scenario import Scenario, build_inputs
+    from hostcap.models.mobility import PLUG_IN_DRIVEN_SHARE, Trips, plugs_in
+
+    every, some = (build_inputs(Scenario(penetration=1.0, days=28, plug_in_probability=p, battery_wear=None))
+                   for p in (1.0, 0.55))
+    n = every.n_steps
+
+    def per_week(m):
+        return (m.plugged[1:n] & ~m.plugged[:n - 1]).sum() / m.plugged.shape[1] / 4
+
+    assert per_week(every.mobility) == pytest.approx((every.mobility.departs[:n]).sum() / every.fleet.n / 4, abs=0.05)
+    assert 2.7 < per_week(some.mobility) < 3.6
+    assert (every.mobility.departs == some.mobility.departs).all()  # the same trips, only the plugging differs
+    # three trips of 10 kWh on a 60 kWh battery: never plugged in by chance, so after the third (30 kWh > 24)
+    trips = Trips(np.zeros(3, np.int64), np.array([10, 30, 50]), np.array([20, 40, 60]), np.full(3, 10.0))
+    plug = plugs_in(trips, u=np.ones(3), probability=0.5, capacity_kwh=np.array([60.0]))
+    assert list(plug) == [False, False, True] and 30.0 > PLUG_IN_DRIVEN_SHARE * 60.0
