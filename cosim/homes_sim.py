@@ -88,7 +88,9 @@ class HomesSim(PopulationSim):
         if vm_pu is None:
             vm_pu = np.ones(self.n_cp)
         household_kw = np.tile(self.households.net_p_kw(t), b.n_samples)
-        e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t], fleet.target_kwh)
+        # a shortfall counts where the car was plugged in before leaving: a driver who did not plug it in chose so
+        e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t],
+                                  np.where(mob.plugged[max(t - 1, 0)], fleet.target_kwh, 0.0))
         on = None
         if self.outages is not None:
             energised = summed(fin, "energised")
