@@ -16,8 +16,9 @@ of the step, before any PV curtailment for the export limit (the battery stores 
 idle while their home is dark. Their power is part of the households' output.
 Under `v2g_peak_shave` the fleet also reports its telemetry to the aggregator: its total power and the
 grid-side energy its plugged-in EVs still need to reach their targets, summed per hour of departure over the
-next `DEADLINE_HOURS` (cumulative: what is due within 1, 2, ... hours). Records every EV's power, reactive power and stored energy, curtailed PV, and
-the running unmet and driven energy.
+next `DEADLINE_HOURS` (cumulative: what is due within 1, 2, ... hours). Records every EV's power, reactive
+power and stored energy, curtailed PV, the home batteries' power and energy, and the running unmet and driven
+energy.
 
 All S samples of a batch step together (`cosim/base.py`): the EVs of all samples are one fleet whose
 connection points run over S x n_cp, so each model below is one array operation over every EV of every
@@ -103,11 +104,11 @@ class HomesSim(PopulationSim):
         curtailed = np.zeros(self.n_cp)
         if self.export_limit_kw is not None:
             p = limit_ev_export(p, household_kw[fleet.cp], self.export_limit_kw)
-        bat_kw = self._battery(t, household_kw, p, on)
+        meter_kw = household_kw + np.bincount(fleet.cp, weights=p, minlength=self.n_cp)  # before battery and curtailing
+        pv_kw = np.tile(self.households.p_pv_kw[t], b.n_samples)
+        bat_kw = self._battery(t, meter_kw, pv_kw, on)
         if self.export_limit_kw is not None:
-            ev_cp_kw = np.bincount(fleet.cp, weights=p, minlength=self.n_cp)
-            curtailed = curtail_pv(household_kw + ev_cp_kw + bat_kw,
-                                   np.tile(self.households.p_pv_kw[t], b.n_samples), self.export_limit_kw)
+            curtailed = curtail_pv(meter_kw + bat_kw, pv_kw, self.export_limit_kw)
         q = (self.volt_var.q_kvar(vm_pu[fleet.cp], fleet.p_dis_max_kw * mob.plugged[t], p) if self.volt_var
              else np.zeros(fleet.n))
         p_grid, q_grid = p, q
@@ -130,7 +131,7 @@ class HomesSim(PopulationSim):
         if self.unbalanced:
             w = b.phases
             load_kw = np.tile(self.households.p_load_kw[t], b.n_samples)  # hh_p = load_kw - pv_kw
-            pv_kw = np.tile(self.households.p_pv_kw[t], b.n_samples) - curtailed
+            pv_kw = pv_kw - curtailed
             if on is not None:
                 load_kw, pv_kw = np.where(on, load_kw, 0.0), np.where(on, pv_kw, 0.0)
             hh_out["p_abc_kw"] = ((load_kw + bat_kw)[:, None] * w.load - pv_kw[:, None] * w.pv).ravel()
@@ -154,13 +155,11 @@ class HomesSim(PopulationSim):
         self.outputs = {"households": hh_out, "fleet": fleet_out}
         return time + 1
 
-    def _battery(self, t: int, household_kw: np.ndarray, ev_kw: np.ndarray, on: np.ndarray | None):
+    def _battery(self, t: int, meter_kw: np.ndarray, pv_kw: np.ndarray, on: np.ndarray | None):
         """The home batteries' power (S x n_cp; 0 without batteries) against each meter's net demand with the
         EVs' power; idle at a dark connection point. Records power and stored energy."""
         if self.batteries is None:
             return 0.0
-        pv_kw = np.tile(self.households.p_pv_kw[t], self.n_samples)
-        meter_kw = household_kw + np.bincount(self.fleet.cp, weights=ev_kw, minlength=self.n_cp)
         p = self_consumption_kw(meter_kw=meter_kw, pv_kw=pv_kw, e_kwh=self.battery_e_kwh, bat=self.batteries,
                                 dt_h=self.dt_h)
         if on is not None:
