@@ -7,13 +7,15 @@ Customer class of each in-service load on a bus below 1 kV (`customer_class`; MV
 get an EV):
 - SimBench: from the load's profile type (SimBench documentation, "Datenformat" and its profile list):
   `H0*` (BDEW Haushalt) residential, `G*` (Gewerbe) commercial, `L*` (Landwirtschaft) agricultural,
-  `Air_*`/`Soil_*` heat pumps (`heat_pump`: a connection point of its own with its SimBench profile, no EV),
-  `APLS_*` workplace charging points (`workplace_charging`: the same, its profile is the charging), `HLS_*`
+  `Air_*`/`Soil_*` heat pumps (`heat_pump`), `APLS_*` workplace charging points (`workplace_charging`: a
+  connection point of its own with its SimBench profile, the charging, and no EV), `HLS_*`
   home charging points (`home_charging`); anything else commercial. A home charging point is the charger of
   the household on its bus: it is no connection point of its own (its profile is not used: the household's
   EV, drawn by the run, is what charges there, so EV charging is never counted twice) and sets the charger
-  rating of that household's EV (`charging_point_kw`, 3.7/11/22 kW in SimBench). Only where no household
-  shares its bus does it stay a connection point of its own with its profile.
+  rating of that household's EV (`charging_point_kw`, 3.7/11/22 kW in SimBench). A heat pump on a
+  household's bus is that household's: its SimBench profile adds to the household's demand (its meter, bill
+  and battery see it; `Feeder.attached`). Either, where no household shares its bus, is a connection point of
+  its own with its profile, without an EV.
 - A net with a boolean `household` column in its load table (a JSON feeder): True residential, False
   commercial.
 - Otherwise every LV load is residential.
@@ -86,6 +88,7 @@ class Feeder:
     profiles: FeederProfiles
     has_coordinates: bool
     batteries: HomeBatteries  # PV home batteries per connection point (module docstring)
+    attached: pd.DataFrame  # load, cp: loads that are part of a household beside its own (its heat pump)
 
     def cp_arrays(self, start: int, n_steps: int) -> dict[str, np.ndarray]:
         """Household demand and rooftop PV per connection point, shape (n_steps, n_cp), kW / kvar."""
@@ -93,8 +96,11 @@ class Feeder:
         n_cp, n_load = len(cps), len(self.net.load)
         of_load = np.flatnonzero(cps["load"].to_numpy() >= 0)
         load_pos = pd.Series(np.arange(n_load), index=self.net.load.index).loc[cps["load"].to_numpy()[of_load]]
-        load_cp = sparse.csr_matrix((cps["share"].to_numpy()[of_load], (load_pos.to_numpy(), of_load)),
-                                    shape=(n_load, n_cp))
+        att = self.attached
+        att_pos = pd.Series(np.arange(n_load), index=self.net.load.index).loc[att["load"]].to_numpy()
+        load_cp = sparse.csr_matrix((np.concatenate([cps["share"].to_numpy()[of_load], np.ones(len(att))]),
+                                     (np.concatenate([load_pos.to_numpy(), att_pos]),
+                                      np.concatenate([of_load, att["cp"].to_numpy()]))), shape=(n_load, n_cp))
         load_on = self.net.load["in_service"].to_numpy(float)
         p = self.profiles
         return {
@@ -173,11 +179,11 @@ def _load_feeder(ref: str, profiles: str | None) -> Feeder:
     net, prof = _read(ref, profiles)
     if not prof.flat and len(prof.index) < 2:
         raise InputError(f"feeder {ref}: profiles need at least two steps")
-    cps, has_coords = _connection_points(net)
+    cps, has_coords, attached = _connection_points(net)
     batteries = _batteries(net, cps, ref)
     net.storage["in_service"] = False  # the battery population is the storages' only power
     validate_net(net, ref)
-    return Feeder(ref, net, cps, prof, has_coords, batteries)
+    return Feeder(ref, net, cps, prof, has_coords, batteries, attached)
 
 
 def _read(ref: str, profiles: str | None):
@@ -365,10 +371,13 @@ def _connection_points(net) -> tuple[pd.DataFrame, bool]:
     cls = np.where(served, customer_classes(net), "")
     homes = np.where(cls == "residential", np.ceil(net.load["p_mw"].to_numpy() * 1e3 / HOUSEHOLD_MAX_KW), 1)
     homes = np.maximum(homes, 1).astype(int)
-    # a home charging point on a household's bus is that household's charger, no connection point (docstring)
+    # a home charging point or a heat pump on a household's bus is that household's, no connection point
+    # of its own (docstring)
     load_bus = net.load["bus"].to_numpy()
-    charger = (cls == "home_charging") & np.isin(load_bus, load_bus[cls == "residential"])
-    homes[charger] = 0
+    at_home = np.isin(load_bus, load_bus[cls == "residential"])
+    charger = (cls == "home_charging") & at_home
+    heat_pump = (cls == "heat_pump") & at_home
+    homes[charger | heat_pump] = 0
     loads = pd.DataFrame({
         "bus": np.repeat(net.load["bus"].to_numpy(), homes),
         "load": np.repeat(net.load.index.to_numpy(), homes),
@@ -386,8 +395,9 @@ def _connection_points(net) -> tuple[pd.DataFrame, bool]:
     home_of_bus = pd.Series(first_home.index, index=first_home["bus"])
     for bus, p_mw in zip(load_bus[charger], net.load["p_mw"].to_numpy()[charger]):
         cps.loc[home_of_bus[bus], "charging_point_kw"] = max(cps.loc[home_of_bus[bus], "charging_point_kw"], p_mw * 1e3)
+    attached = pd.DataFrame({"load": net.load.index[heat_pump], "cp": home_of_bus.loc[load_bus[heat_pump]].to_numpy()})
     at = pos.loc[cps["bus"]].to_numpy()
     cps["lon"] = lon[at] if real else np.nan
     cps["lat"] = lat[at] if real else np.nan
     cps.index.name = "cp"
-    return cps, real
+    return cps, real, attached

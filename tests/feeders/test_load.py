@@ -160,7 +160,8 @@ def test_phases_from_the_feeder(tmp_path, tiny_net):
 
 def test_simbench_future_grid_reads_households_charging_points_heat_pumps_and_batteries():
     """SimBench scenario 2: homes are the H0 loads only; home charging points (HLS_) are their households'
-    chargers, not homes; heat pumps and workplace chargers are customers without EVs; storages are home
+    chargers, not homes; heat pumps are their households' demand (or customers of their own) and workplace
+    chargers customers without EVs; storages are home
     batteries whose PV becomes an sgen, and no storage stays in the net's power flow."""
     import simbench as sb
 
@@ -169,7 +170,11 @@ def test_simbench_future_grid_reads_households_charging_points_heat_pumps_and_ba
     f = load_feeder("simbench:1-LV-rural3--2-sw")
     cps = f.connection_points
     assert cps["household"].sum() == kind.str.startswith("H0").sum() == 113
-    assert (cps["customer_class"] == "heat_pump").sum() == kind.isin(["Air", "Soil"]).sum()
+    # a heat pump on a household's bus is that household's demand, any other a customer of its own
+    hp = raw.load[kind.isin(["Air", "Soil"])]
+    assert len(f.attached) + (cps["customer_class"] == "heat_pump").sum() == len(hp) and len(f.attached) > 0
+    assert (cps.loc[f.attached["cp"], "bus"].to_numpy() == raw.load.loc[f.attached["load"], "bus"].to_numpy()).all()
+    assert cps.loc[f.attached["cp"], "household"].all()
     assert (cps["customer_class"] == "workplace_charging").sum() == (kind == "APLS").sum()
     assert not (cps["customer_class"] == "home_charging").any()  # every HLS_ shares a bus with a household
     hls = raw.load[kind == "HLS"]
