@@ -33,7 +33,7 @@ Each strategy returns wishes; `fleet.limit_power` then applies charger ratings a
   every EV meets its departure target; beyond that the fleet fills the valleys below the transformer
   target and bidirectional EVs discharge to keep the import at or below it, never adding reverse flow.
 - `v2g_optimal`: not a controller but a bound: the schedule of a perfect aggregator with perfect foresight
-  (`models/optimal.py`, one quadratic programme per day), played back.
+  (`models/optimal.py`, one quadratic programme over the run), played back.
 - `volt_watt`: closed loop. Each charger's power follows its bus voltage on a piecewise-linear curve
   (`VoltWattCurve`) in the IEEE 1547-2018 volt-watt shape (clause 5.4.2, Table 15 defaults V1 = 1.06 pu,
   V2 = 1.10 pu), mirrored for charging loads at low voltage: full charging at or above 0.98 pu, reduced

@@ -1,6 +1,6 @@
 """Hosting capacity from a table of runs, feeder-level and locational.
 
-Definitions (also in the README):
+Definitions (also in docs/reference.md):
 - A run violates a criterion when some element breaks its limit during the run: `undervoltage` and
   `overvoltage` (a bus breaks the study's voltage criterion, `band`, low or high: `models/limits.py`; for
   `en50160` its weekly statistic), `trafo_overload`, `line_overload` (any hour above the thermal limit),
