@@ -28,7 +28,7 @@ import numpy as np
 
 from hostcap.cosim.base import PopulationSim, summed
 from hostcap.cosim.base_case import no_ev_slack_kw
-from hostcap.models.aggregator import DEADLINE_HOURS
+from hostcap.models.aggregator import DEADLINE_HOURS, DEADLINE_LEAD_H
 from hostcap.models.battery import self_consumption_kw, stored_kwh
 from hostcap.models.fleet import depart, integrate, limit_power
 from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
@@ -148,7 +148,7 @@ class HomesSim(PopulationSim):
             need = np.maximum(fleet.target_kwh - self.e_kwh, 0.0) / fleet.eta_ch * mob.plugged[t + 1]
             steps = mob.next_departure_step[t + 1] - (t + 1)
             k = DEADLINE_HOURS
-            hour = np.clip(np.ceil(steps * self.dt_h).astype(int), 1, k) - 1
+            hour = np.clip(np.ceil(steps * self.dt_h - DEADLINE_LEAD_H).astype(int), 1, k) - 1
             due = np.bincount(b.ev_sample * k + hour, weights=need, minlength=self.n_samples * k)
             fleet_out.update(p_total_kw=self._by_sample(p_grid),
                              due_kwh=np.cumsum(due.reshape(self.n_samples, k), axis=1).ravel())
