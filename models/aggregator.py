@@ -10,7 +10,8 @@ total power:
                              shaves the peak; between the two the fleet idles: discharge that is not needed for
                              the peak would only have to be charged back before the EVs leave)
     lo = -export_limit - other   (EV discharge never takes the transformer below -export_limit; when PV
-                             alone reverses the flow, lo > 0 and the EVs at home charge to absorb it)
+                             alone reverses the flow, lo > 0 and the EVs at home that still need energy charge
+                             to absorb it, up to their targets: a full fleet absorbs nothing)
 
 The fleet meets every EV's departure target first (`must`: what the remaining plugged steps could not
 deliver at full power), then goes as close to `hi` as its flexibility allows and never below `lo` (unless
