@@ -279,7 +279,6 @@ def session_table(fleet: Fleet, mob: Mobility, *, n_steps: int, e_kwh: np.ndarra
     start, ev = start[keep], ev[keep]
     # the end: the first step after the start at which the EV leaves or is away, else the window's end
     away = ~plugged | departs
-    away[0] = False
     nxt = np.full((n + 1, fleet.n), n)
     for t in range(n - 1, -1, -1):  # next step >= t at which the EV is away, per EV (vectorised over EVs)
         nxt[t] = np.where(away[t], t, nxt[t + 1])
