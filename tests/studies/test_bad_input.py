@@ -38,6 +38,11 @@ def inputs(tmp_path, tiny_net):
     star = copy.deepcopy(tiny_net)
     star.trafo["vector_group"] = "Yy"
     pp.to_json(star, str(d / "star.json"))
+    for name, kw in {"storage_mv": dict(bus=0, max_e_mwh=0.01), "storage_empty": dict(bus=3, max_e_mwh=0.0),
+                     "storage_eta": dict(bus=3, max_e_mwh=0.01, efficiency_percent=250.0)}.items():
+        net = copy.deepcopy(tiny_net)
+        pp.create_storage(net, p_mw=-0.005, **kw)
+        pp.to_json(net, str(d / f"{name}.json"))
     (d / "gap_tariff.yaml").write_text(yaml.safe_dump({
         "name": "gap", "source": "test", "currency": "EUR", "export": {"rule": "none"},
         "bands": [{"name": "day", "price_per_kwh": 0.3, "weekday": [[0, 12]], "weekend": [[0, 24]]}]}))
@@ -73,6 +78,11 @@ CASES = {
     "out is somebody's folder": (RUN + ["--out", "{in}"], "other files in it"),
     "run: step that fits no profile": (RUN + ["--step-min", "7"], "step_min"),
     "run: tariff with a gap": (RUN + ["--tariff", "{in}/gap_tariff.yaml"], "weekday 12:00 is in no band"),
+    "run: storage on a bus without a customer": (RUN + ["--feeder", "{in}/storage_mv.json"], "has no customer"),
+    "run: storage of no energy": (RUN + ["--feeder", "{in}/storage_empty.json"], "max_e_mwh > min_e_mwh"),
+    "run: storage efficiency of 250 %": (RUN + ["--feeder", "{in}/storage_eta.json"], "efficiency_percent"),
+    "run: plug-in probability 1.5": (RUN + ["--plug-in-probability", "1.5"], "plug_in_probability"),
+    "run: plug-in probability 0": (RUN + ["--plug-in-probability", "0"], "plug_in_probability"),
     "run: tariff file missing": (RUN + ["--tariff", "{in}/nowhere.yaml"], "nowhere.yaml"),
     "run: an MV feeder": (RUN + ["--feeder", "pandapower:mv_oberrhein"],
                           "feeder pandapower:mv_oberrhein: no residential customer on a bus below 1 kV"),
