@@ -186,19 +186,25 @@ def relaxation_peak_kw(sessions, other_kw: np.ndarray, dt_h: float, start) -> fl
             floors.append(fl)
             ends.append((a, b))
     n_var = sum(2 * (b - a) for a, b in ends) + 1  # c, d per session step; z last
-    a_ub, b_ub, cols = [], [], 0
+    rows, cols_, vals, b_ub, cols = [], [], [], [], 0
+
+    def row(idx, coef, bound):  # one sparse row of A_ub x <= b_ub
+        rows.append(np.full(len(idx), len(b_ub)))
+        cols_.append(np.asarray(idx))
+        vals.append(np.asarray(coef, float))
+        b_ub.append(bound)
+
     peak = {t: [] for t in range(n_run)}
     for k, (s, (a, b)) in enumerate(zip(sessions.itertuples(), ends)):
         L = b - a
         c, d = cols + np.arange(L), cols + L + np.arange(L)
         cols += 2 * L
         for j in range(L):  # cumulative energy after j+1 steps: e0 + sum(eta c - d / eta) dt
-            coef = np.zeros(n_var)
-            coef[c[:j + 1]] = s.eta_charge * dt_h
-            coef[d[:j + 1]] = -dt_h / s.eta_discharge
+            idx = np.concatenate([c[:j + 1], d[:j + 1]])
+            coef = np.concatenate([np.full(j + 1, s.eta_charge * dt_h), np.full(j + 1, -dt_h / s.eta_discharge)])
             lo = (s.e_required_kwh if j == L - 1 else floors[k][j + 1]) - s.e_arrival_kwh
-            a_ub += [-coef, coef]
-            b_ub += [-lo, s.capacity_kwh - s.e_arrival_kwh]
+            row(idx, -coef, -lo)
+            row(idx, coef, s.capacity_kwh - s.e_arrival_kwh)
             if a + j < n_run:
                 peak[a + j].append((c[j], d[j]))
     bounds = [None] * n_var
@@ -207,15 +213,16 @@ def relaxation_peak_kw(sessions, other_kw: np.ndarray, dt_h: float, start) -> fl
             bounds[col + j] = (0, s.p_charge_max_kw)
             bounds[col + b - a + j] = (0, s.p_discharge_max_kw)
     bounds[-1] = (None, None)
-    for t, cd in peak.items():
-        coef = np.zeros(n_var)
-        for c, d in cd:
-            coef[c], coef[d] = 1.0, -1.0
-        a_ub += [coef - np.eye(1, n_var, n_var - 1)[0], -coef]
-        b_ub += [-other_kw[t], -min(0.0, -other_kw[t])]
+    for t, cd in peak.items():  # other + EVs <= z; other + EVs >= min(0, other): no discharge into reverse flow
+        idx = np.array([i for pair in cd for i in pair], dtype=np.int64)
+        coef = np.tile([1.0, -1.0], len(cd))
+        row(np.append(idx, n_var - 1), np.append(coef, -1.0), -other_kw[t])
+        row(idx, -coef, -min(0.0, -other_kw[t]))
     cost = np.zeros(n_var)
     cost[-1] = 1.0
-    res = linprog(cost, A_ub=sparse.csr_matrix(np.array(a_ub)), b_ub=np.array(b_ub), bounds=bounds, method="highs")
+    a_ub = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols_))),
+                             shape=(len(b_ub), n_var))
+    res = linprog(cost, A_ub=a_ub, b_ub=np.array(b_ub), bounds=bounds, method="highs")
     assert res.status == 0, res.message
     return float(res.fun)
 
