@@ -65,6 +65,18 @@ def uncontrolled_energy(fleet: Fleet, mob: Mobility, e0_kwh: np.ndarray, t0: int
     return e
 
 
+def departure_limits(fleet: Fleet, mob: Mobility, *, e0_kwh: np.ndarray, t0: int, n: int, dt_h: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(asap: energy at the start of each step t0 .. t0+n charging at full power to the target, (n+1, m);
+    trip: each departure's energy, at most what a full charge holds (a trip takes what the battery holds, as
+    `fleet.depart`), (n, m); at_departure: the least energy at each departure, the target or what uncontrolled
+    charging reaches if less, and at least the trip, (n, m))."""
+    asap = uncontrolled_energy(fleet, mob, e0_kwh, t0, n, dt_h)
+    most = uncontrolled_energy(fleet, mob, e0_kwh, t0, n, dt_h, fleet.capacity_kwh)
+    trip = np.where(mob.departs[t0:t0 + n], np.minimum(mob.trip_kwh[t0:t0 + n], most[:-1]), 0.0)
+    return asap, trip, np.maximum(np.minimum(fleet.target_kwh, asap[:-1]), trip)
+
+
 def session_floors(fleet: Fleet, mob: Mobility, asap: np.ndarray, *, t0: int, n: int, edge: np.ndarray) -> np.ndarray:
     """Least energy at the window's steps `edge` (0 .. n) per EV: while plugged in, reserve plus the next
     trip, relaxed to what uncontrolled charging holds then (`asap`, from `uncontrolled_energy`); at the
@@ -94,12 +106,7 @@ def solve_window(fleet: Fleet, mob: Mobility, *, e0_kwh: np.ndarray, t0: int, n:
     blk = np.searchsorted(starts, np.arange(n), side="right") - 1  # block of each step
     plugged = mob.plugged[t0:t0 + n]  # (n, m)
     departs = mob.departs[t0:t0 + n]
-    asap = uncontrolled_energy(fleet, mob, e0_kwh, t0, n, dt_h)  # (n+1, m)
-    most = uncontrolled_energy(fleet, mob, e0_kwh, t0, n, dt_h, fleet.capacity_kwh)
-    # a trip takes what the battery holds, at most all of it (as `fleet.depart`): the programme holds at
-    # least the trip's energy at departure, or, where even a full charge cannot, the full charge
-    trip = np.where(departs, np.minimum(mob.trip_kwh[t0:t0 + n], most[:-1]), 0.0)
-    at_departure = np.maximum(np.minimum(fleet.target_kwh, asap[:-1]), trip)
+    asap, trip, at_departure = departure_limits(fleet, mob, e0_kwh=e0_kwh, t0=t0, n=n, dt_h=dt_h)
     cum_trip = np.concatenate([np.zeros((1, m)), np.cumsum(trip, axis=0)])
     trip_before = cum_trip[:-1] - cum_trip[starts[blk]]  # per step: the trips of its block before it
 
@@ -283,14 +290,10 @@ def session_table(fleet: Fleet, mob: Mobility, *, n_steps: int, e_kwh: np.ndarra
     for t in range(n - 1, -1, -1):  # next step >= t at which the EV is away, per EV (vectorised over EVs)
         nxt[t] = np.where(away[t], t, nxt[t + 1])
     end = nxt[np.minimum(start + 1, n), ev]
-    asap = uncontrolled_energy(fleet, mob, fleet.initial_e_kwh, 0, n, dt_h)
-    most = uncontrolled_energy(fleet, mob, fleet.initial_e_kwh, 0, n, dt_h, fleet.capacity_kwh)
-    left = end < n
-    trip = np.where(left, np.minimum(mob.trip_kwh[np.minimum(end, n - 1), ev], most[end, ev]), 0.0)
+    asap, _, at_departure = departure_limits(fleet, mob, e0_kwh=fleet.initial_e_kwh, t0=0, n=n, dt_h=dt_h)
+    at_end = session_floors(fleet, mob, asap, t0=0, n=n, edge=np.array([n]))[0]  # a session cut by the window
+    required = np.where(end < n, at_departure[np.minimum(end, n - 1), ev], at_end[ev])
     after = mob.next_trip_kwh[start, ev]  # the trip at the session's departure, inside the window or not
-    required = np.where(left, np.maximum(np.minimum(fleet.target_kwh[ev], asap[end, ev]), trip),
-                        np.maximum(np.minimum(fleet.reserve_kwh[ev] + after, asap[end, ev]),
-                                   np.minimum(fleet.target_kwh[ev], asap[end, ev])))
     before = np.vstack([fleet.initial_e_kwh[None], e_kwh])[start, ev]
     arrival = before - np.where(departs[start, ev], np.minimum(mob.trip_kwh[start, ev], before), 0.0)
     return {"ev": ev, "start": start, "end": end, "e_arrival_kwh": arrival, "e_required_kwh": required,
