@@ -65,7 +65,8 @@ def _solve_no_ev(solver, inputs, t: int):
         p_cp = ((hh.p_load_kw[t] + hh.p_battery_no_ev_kw[t])[:, None] * w.load - hh.p_pv_kw[t][:, None] * w.pv)
         at = (bus[:, None] * 3 + np.arange(3)).ravel()
         p = np.bincount(at, weights=p_cp.ravel(), minlength=3 * n_bus).reshape(n_bus, 3) * 1e-3
-        q = np.bincount(at, weights=(hh.q_kvar(t)[:, None] * w.load).ravel(), minlength=3 * n_bus).reshape(n_bus, 3) * 1e-3
+        q_cp = hh.q_kvar(t)[:, None] * w.load
+        q = np.bincount(at, weights=q_cp.ravel(), minlength=3 * n_bus).reshape(n_bus, 3) * 1e-3
     else:
         p = np.bincount(bus, weights=hh.no_ev_p_kw(t), minlength=n_bus) * 1e-3
         q = np.bincount(bus, weights=hh.q_kvar(t), minlength=n_bus) * 1e-3

@@ -8,16 +8,16 @@ get an EV):
 - SimBench: from the load's profile type (SimBench documentation, "Datenformat" and its profile list):
   `H0*` (BDEW Haushalt) residential, `G*` (Gewerbe) commercial, `L*` (Landwirtschaft) agricultural,
   `Air_*`/`Soil_*` heat pumps (`heat_pump`), `APLS_*` workplace charging points (`workplace_charging`: a
-  connection point of its own with its SimBench profile, the charging, and no EV), `HLS_*`
-  home charging points (`home_charging`); anything else commercial. A home charging point is the charger of
-  the household on its bus: it is no connection point of its own (its profile is not used: the household's
-  EV, drawn by the run, is what charges there, so EV charging is never counted twice) and sets the charger
-  rating of that household's EV (`charging_point_kw`, 3.7/11/22 kW in SimBench; a home with two charging
-  points gets one EV at the higher rating, and on a bus with several homes the first home gets it). A heat
-  pump on a household's bus is that household's: its SimBench profile adds to the household's demand (its
-  meter, bill and battery see it; `Feeder.attached`). Either, where no household shares its bus, is a connection point of
-  its own with its profile, without an EV: its profile, a charging point's included (SimBench's `APLS_`, and
-  an `HLS_` on a farm), is then part of the no-EV baseline.
+  connection point of its own with its SimBench profile, the charging, and no EV), `HLS_*` home charging points
+  (`home_charging`); anything else commercial. A home charging point is the charger of the household on its bus:
+  it is no connection point of its own (its profile is not used: the household's EV, drawn by the run, is what
+  charges there, so EV charging is never counted twice) and sets the charger rating of that household's EV
+  (`charging_point_kw`, 3.7/11/22 kW in SimBench; a home with two charging points gets one EV at the higher
+  rating, and on a bus with several homes the first home gets it). A heat pump on a household's bus is that
+  household's: its SimBench profile adds to the household's demand (its meter, bill and battery see it;
+  `Feeder.attached`). Either, where no household shares its bus, is a connection point of its own with its
+  profile, without an EV: its profile, a charging point's included (SimBench's `APLS_`, and an `HLS_` on a
+  farm), is then part of the no-EV baseline.
 - A net with a boolean `household` column in its load table (a JSON feeder): True residential, False
   commercial.
 - Otherwise every LV load is residential.
@@ -36,20 +36,19 @@ Phase connection of each connection point (`phase`: "a", "b", "c", or "abc" thre
 - a plain pandapower `load` is symmetric by definition: "abc".
 Where single-phase devices go on a three-phase connection point is drawn per run (`models/phases.py`).
 
-Storage (`net.storage`) is PV home batteries (`models/battery.py`), one population of the homes: each
-in-service storage sits behind the meter of the first household on its bus (else of the first connection
-point there; a storage on a bus without one is refused), with its usable energy
-`max_e_mwh` (above `min_e_mwh`), power `sn_mva` (else `|p_mw|`), round-trip efficiency
-`efficiency_percent` (a fraction or a percentage; default `DEFAULT_ROUND_TRIP`), initial state `soc_percent`
-(default half full; SimBench gives 0: its batteries start empty, so a short run's first sunny day fills
-them) and `self-discharge_percent_per_day` where given. Batteries at one connection point add
-up. The storages themselves are then out of service in the feeder's net: the battery population is their
-only power, so no static `p_mw` ever enters a power flow. SimBench's storages are of type `PV_Storage`
-and sit at customers without an sgen: their profile (`Storage_PV3_H0-A`: PV profile 3 with a battery, planned
-against standard load profile H0-A, or a commercial one such as G1-B; never negative) is the AC output of a
-PV system with a battery. hostcap does not use that profile: it adds the PV system as an sgen of the storage's rated power with the PV profile the
-name gives (`PV3`; the storage profile's yearly energy is 3-4.5 % below the PV profile's, the battery's
-losses) and runs the battery against the home's real net demand, EV included.
+Storage (`net.storage`) is PV home batteries (`models/battery.py`), one population of the homes: each in-service
+storage sits behind the meter of the first household on its bus (else of the first connection point there; a
+storage on a bus without one is refused), with its usable energy `max_e_mwh` (above `min_e_mwh`), power `sn_mva`
+(else `|p_mw|`), round-trip efficiency `efficiency_percent` (a fraction or a percentage; default
+`DEFAULT_ROUND_TRIP`), initial state `soc_percent` (default half full; SimBench gives 0: its batteries start empty,
+so a short run's first sunny day fills them) and `self-discharge_percent_per_day` where given. Batteries at one
+connection point add up. The storages themselves are then out of service in the feeder's net: the battery
+population is their only power, so no static `p_mw` ever enters a power flow. SimBench's storages are of type
+`PV_Storage` and sit at customers without an sgen: their profile (`Storage_PV3_H0-A`: PV profile 3 with a battery,
+planned against standard load profile H0-A, or a commercial one such as G1-B; never negative) is the AC output of a
+PV system with a battery. hostcap does not use that profile: it adds the PV system as an sgen of the storage's
+rated power with the PV profile the name gives (`PV3`; the storage profile's yearly energy is 3-4.5 % below the PV
+profile's, the battery's losses) and runs the battery against the home's real net demand, EV included.
 """
 import copy
 import dataclasses

@@ -13,11 +13,11 @@ total power:
                              alone reverses the flow, lo > 0 and the EVs at home that still need energy charge
                              to absorb it, up to their targets: a full fleet absorbs nothing)
 
-The fleet meets every EV's departure target first (`must`: what the remaining plugged steps could not
-deliver at full power), then goes as close to `hi` as its flexibility allows and never below `lo` (unless
-departures need it): extra charging is shared in proportion to the mean power each EV needs to reach its
-target before it leaves (its need over the steps left), discharge in proportion to each bidirectional EV's energy above its floor (reserve plus next
-trip, and no lower than what it can still recharge before it leaves), both capped at charger ratings
+The fleet meets every EV's departure target first (`must`: what the remaining plugged steps could not deliver at
+full power), then goes as close to `hi` as its flexibility allows and never below `lo` (unless departures need it):
+extra charging is shared in proportion to the mean power each EV needs to reach its target before it leaves (its
+need over the steps left), discharge in proportion to each bidirectional EV's energy above its floor (reserve plus
+next trip, and no lower than what it can still recharge before it leaves), both capped at charger ratings
 (`water_fill`; one compiled pass over the EVs with numba, no per-vehicle Python).
 
 Valley fill: the target alone can leave the night's valleys too shallow for what the fleet needs (a low

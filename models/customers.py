@@ -1,10 +1,10 @@
 """The household side of a run, per connection point: energy through the meter and rooftop-PV use.
 
-The meter's net demand at each step is load - PV (after any curtailment) + the EVs' power at that
-connection point (>0 charging, <0 discharging) + its home battery's (`models/battery.py`). From it, per connection point over the run (kWh):
-import (net demand > 0) and export (< 0); of the PV generated, what was exported (export up to the PV of
-that step: PV is counted as exported before any EV discharge, so V2G never raises PV self-consumption) and
-what was used on site. Ratios, as IEA PVPS Task 1 ("Self-consumption", 2016) defines them:
+The meter's net demand at each step is load - PV (after any curtailment) + the EVs' power at that connection point
+(>0 charging, <0 discharging) + its home battery's (`models/battery.py`). From it, per connection point over the
+run (kWh): import (net demand > 0) and export (< 0); of the PV generated, what was exported (export up to the PV of
+that step: PV is counted as exported before any EV discharge, so V2G never raises PV self-consumption) and what was
+used on site. Ratios, as IEA PVPS Task 1 ("Self-consumption", 2016) defines them:
 
 - self-consumption = PV used on site / PV generated (NaN without PV);
 - self-sufficiency = PV used on site / the household's consumption (load plus EV charging).

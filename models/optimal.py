@@ -267,7 +267,8 @@ def optimal_schedule(fleet: Fleet, mob: Mobility, *, other_kw: np.ndarray, price
     return out
 
 
-def session_table(fleet: Fleet, mob: Mobility, *, n_steps: int, e_kwh: np.ndarray, dt_h: float) -> dict[str, np.ndarray]:
+def session_table(fleet: Fleet, mob: Mobility, *, n_steps: int, e_kwh: np.ndarray,
+                  dt_h: float) -> dict[str, np.ndarray]:
     """One row per EV and plug-in session that starts in the run: the constants of the programme's first window
     (the run plus `LOOKAHEAD_H`; a run of up to `WINDOW_DAYS` days is one window), so that anyone can set up the
     same bound, and the energy each session started with in a run whose stored energy at the end of each step

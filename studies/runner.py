@@ -115,8 +115,8 @@ def auto_samples_per_run(spec: StudySpec, worker_memory_bytes: float | None) -> 
     """Samples per run such that a run's arrays fit in AUTO_MEMORY_SHARE of a worker's memory; at most
     AUTO_MAX_SAMPLES, at least 1. Per sample they are its recordings (float64 per step: bus voltages and
     P/Q, line and transformer loading, per connection point PV curtailment, home batteries' power and energy
-    and, with outages, supply and backup; per EV power, reactive power and energy; three-phase runs also the voltage, P and Q of every
-    phase, the unbalance factor and the lines' neutral current) and its trips (`Mobility`), with one EV per
+    and, with outages, supply and backup; per EV power, reactive power and energy; three-phase runs also the
+    voltage, P and Q of every phase, the unbalance factor and the lines' neutral current) and its trips (`Mobility`), with one EV per
     connection point at most. The share leaves room for the previous run's trips while the next is built
     and for the process itself: on a year of the default feeder at S = 10, 0.40 GB per sample measured
     against 0.49 GB estimated."""
@@ -132,7 +132,8 @@ def auto_samples_per_run(spec: StudySpec, worker_memory_bytes: float | None) -> 
         net, n_cp = inp.feeder.net, len(inp.cp_bus_pos)
         per_bus, per_line = (12, 2) if inp.unbalanced else (3, 1)
         batteries = 2 * n_cp if inp.households.batteries.present else 0
-        columns = per_bus * len(net.bus) + per_line * len(net.line) + len(net.trafo) + 4 * n_cp + 3 * n_cp + 4 + batteries
+        columns = (per_bus * len(net.bus) + per_line * len(net.line) + len(net.trafo) + 4 * n_cp + 3 * n_cp + 4
+                   + batteries)
         per_sample = max(per_sample, inp.n_steps * (columns * FLOAT_BYTES + n_cp * TRIP_BYTES_PER_EV_STEP))
     fit = int(AUTO_MEMORY_SHARE * worker_memory_bytes // per_sample)
     return max(1, min(AUTO_MAX_SAMPLES, fit))
