@@ -5,7 +5,9 @@
 #   snakemake --profile profiles/slurm                     # on a SLURM cluster
 #
 # The config is a study file, validated before anything runs. Every rule calls the `hostcap` CLI, which
-# calls the same functions as a user does; every rule has a log and a benchmark file.
+# calls the same functions as a user does; every rule has a log and a benchmark file. Every value in a shell
+# command is quoted by Snakemake (`:q`, shlex): a feeder name or path from the study file is one argument,
+# never shell code.
 import sys
 from pathlib import Path
 
@@ -69,14 +71,14 @@ rule prepare_feeder:
     params:
         ref=lambda w: FEEDERS[w.feeder].ref,
         name=lambda w: FEEDERS[w.feeder].name,
-        profiles=lambda w: f"--profiles '{FEEDERS[w.feeder].profiles}'" if FEEDERS[w.feeder].profiles else "",
+        profiles=lambda w: ["--profiles", FEEDERS[w.feeder].profiles] if FEEDERS[w.feeder].profiles else [],
     log:
         "logs/prepare_feeder/{feeder}.log",
     benchmark:
         "logs/prepare_feeder/{feeder}.benchmark.tsv"
     shell:
-        "hostcap prepare-feeder '{params.ref}' --name '{params.name}' {params.profiles} --out resources/feeders "
-        "> {log} 2>&1"
+        "hostcap prepare-feeder {params.ref:q} --name={params.name:q} {params.profiles:q} --out resources/feeders "
+        "> {log:q} 2>&1"
 
 
 rule study:
@@ -95,7 +97,7 @@ rule study:
         f"logs/{NAME}/study.benchmark.tsv"
     shell:
         # the study runs for minutes: its progress bar and answer reach the terminal as well as the log
-        "hostcap study {input.spec} --out results --workers {threads} --no-hosting 2>&1 | tee {log}"
+        "hostcap study {input.spec:q} --out results --workers {threads} --no-hosting 2>&1 | tee {log:q}"
 
 
 rule hosting:
@@ -114,7 +116,7 @@ rule hosting:
     benchmark:
         f"logs/{NAME}/hosting.benchmark.tsv"
     shell:
-        "hostcap hosting {input.spec} --out results 2>&1 | tee {log}"
+        "hostcap hosting {input.spec:q} --out results 2>&1 | tee {log:q}"
 
 
 rule gis:
@@ -132,7 +134,7 @@ rule gis:
     benchmark:
         f"logs/{NAME}/gis/{{feeder}}.benchmark.tsv"
     shell:
-        "hostcap gis {input.spec} --feeder '{params.ref}' --out results > {log} 2>&1"
+        "hostcap gis {input.spec:q} --feeder={params.ref:q} --out results > {log:q} 2>&1"
 
 
 rule map:
@@ -149,8 +151,8 @@ rule map:
     benchmark:
         f"logs/{NAME}/maps/{{feeder}}/{{variant}}__{{kind}}.benchmark.tsv"
     shell:
-        "hostcap map {input.spec} --feeder '{params.ref}' --variant {wildcards.variant} "
-        "--kind {wildcards.kind} --out results > {log} 2>&1"
+        "hostcap map {input.spec:q} --feeder={params.ref:q} --variant {wildcards.variant:q} "
+        "--kind {wildcards.kind:q} --out results > {log:q} 2>&1"
 
 
 rule webmap:
@@ -167,7 +169,7 @@ rule webmap:
     benchmark:
         f"logs/{NAME}/maps/{{feeder}}.html.benchmark.tsv"
     shell:
-        "hostcap webmap {input.spec} --feeder '{params.ref}' --out results > {log} 2>&1"
+        "hostcap webmap {input.spec:q} --feeder={params.ref:q} --out results > {log:q} 2>&1"
 
 
 rule report:
@@ -187,4 +189,4 @@ rule report:
     benchmark:
         f"logs/{NAME}/report.benchmark.tsv"
     shell:
-        "hostcap report {input.spec} --out results > {log} 2>&1"
+        "hostcap report {input.spec:q} --out results > {log:q} 2>&1"

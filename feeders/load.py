@@ -66,8 +66,9 @@ import pandapower.networks as pn
 from scipy import sparse
 
 from hostcap.feeders import DEFAULT_FEEDER
-from hostcap.feeders.profiles import FeederProfiles, flat_profiles, simbench_profiles, table_profiles
-from hostcap.feeders.validate import validate_net
+from hostcap.feeders.profiles import (FLAT, FeederProfiles, flat_profiles, simbench_profiles, standard_profiles,
+                                      table_profiles)
+from hostcap.feeders.validate import check_values, validate_net
 from hostcap.models.battery import HomeBatteries
 from hostcap.models.errors import InputError
 
@@ -179,6 +180,7 @@ def load_feeder(ref: str = DEFAULT_FEEDER, profiles: str | None = None) -> Feede
 @functools.lru_cache(maxsize=4)
 def _load_feeder(ref: str, profiles: str | None) -> Feeder:
     net, prof = _read(ref, profiles)
+    check_values(net, ref)
     if not prof.flat and len(prof.index) < 2:
         raise InputError(f"feeder {ref}: profiles need at least two steps")
     cps, has_coords, attached = _connection_points(net)
@@ -198,13 +200,21 @@ def _read(ref: str, profiles: str | None):
         except Exception as exc:  # noqa: BLE001 - simbench raises bare errors for unknown codes
             raise InputError(f"feeder: unknown SimBench code '{code}' ({type(exc).__name__})") from None
         _simbench_storage_pv(net)
-        return net, (table_profiles(net, profiles) if profiles else simbench_profiles(net))
+        return net, _profiles(net, profiles, simbench_profiles)
     if ref.startswith("pandapower:"):
         net = _network_builder(ref.split(":", 1)[1])
     else:
         net = _json_net(ref)
     net = _symmetric_loads(net, ref)
-    return net, (table_profiles(net, profiles) if profiles else flat_profiles(net))
+    return net, _profiles(net, profiles, standard_profiles)
+
+
+def _profiles(net, profiles: str | None, own) -> FeederProfiles:
+    """A profiles file, `flat` (rated power every step), or the feeder's own (`own(net)`: SimBench's, or the
+    standard household profiles of `feeders/profiles.py`)."""
+    if profiles == FLAT:
+        return flat_profiles(net)
+    return table_profiles(net, profiles) if profiles else own(net)
 
 
 def _network_builder(name: str):

@@ -3,7 +3,17 @@
 p_mw[t, i] = shapes[t, column[i]] * scale[i]. SimBench's relative profiles fit this directly (a few dozen
 shape columns for hundreds of loads); user tables of absolute MW use one column per element and scale 1;
 flat profiles use one column of ones and the element's rated power. Only the steps of a run are expanded.
+
+A feeder that comes without profiles (a pandapower JSON or builder net without a profiles file) gets standard
+ones (`standard_profiles`): SimBench's household profiles H0-A, H0-B and H0-C (SimBench 2016 year, quarter-
+hourly, relative to the load's rated power: p = shape x p_mw, q = q-shape x q_mvar), taken in turn by the
+loads in table order so that neighbours do not peak at the same quarter hour, and SimBench's rooftop PV profile
+PV3 for every sgen. They are read from the simbench package's own data (Meinecke et al., "SimBench - A
+Benchmark Dataset of Electric Power Systems", Energies 13(12) 3290, 2020), nothing is downloaded. Rated power
+every step (`flat`) is a choice the user makes (`--profiles flat`, `profiles: flat`): a village feeder run
+flat sees every load at its rating at once.
 """
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,12 +39,14 @@ class ElementProfile:
 
 @dataclass(frozen=True)
 class FeederProfiles:
-    """Profiles of load p, load q and sgen p on one regular time index. `flat` profiles fit any period."""
+    """Profiles of load p, load q and sgen p on one regular time index. `flat` profiles fit any period.
+    `source` says in words where they come from (the outputs and the report name it)."""
 
     index: pd.DatetimeIndex
     load_p: ElementProfile
     load_q: ElementProfile
     sgen_p: ElementProfile
+    source: str
     flat: bool = False
 
     @property
@@ -87,14 +99,52 @@ def simbench_profiles(net) -> FeederProfiles:
         element(load_rel, net.load["profile"] + "_pload", net.load["p_mw"], "load profiles"),
         element(load_rel, net.load["profile"] + "_qload", net.load["q_mvar"], "load profiles"),
         element(sgen_rel, net.sgen["profile"], net.sgen["p_mw"], "sgen profiles"),
+        "SimBench profiles of the feeder",
     )
 
 
+FLAT = "flat"  # the profiles value that asks for rated power every step
+HOUSEHOLD_SHAPES = ("H0-A", "H0-B", "H0-C")  # SimBench household load profiles, taken in turn
+PV_SHAPE = "PV3"  # SimBench rooftop PV profile
+STANDARD_SOURCE = (f"standard profiles (the feeder has none): SimBench households {', '.join(HOUSEHOLD_SHAPES)} "
+                   f"in turn, times each load's rating; SimBench {PV_SHAPE} for every sgen")
+
+
+@functools.lru_cache(maxsize=1)
+def _simbench_standard_shapes() -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray]:
+    """Index, household p and q shapes (n_steps, 3) and the PV shape (n_steps, 1) from the simbench
+    package's data (its scenario-0 profile tables, which every LV grid of scenario 0 uses)."""
+    from pathlib import Path
+
+    import simbench
+
+    folder = Path(simbench.__file__).parent / "networks" / "1-complete_data-mixed-all-0-sw"
+    loads = pd.read_csv(folder / "LoadProfile.csv", sep=";", usecols=["time", *(
+        f"{h}_{pq}load" for h in HOUSEHOLD_SHAPES for pq in "pq")])
+    pv = pd.read_csv(folder / "RESProfile.csv", sep=";", usecols=["time", PV_SHAPE])
+    stamps = pd.to_datetime(loads["time"].iloc[:2], format="%d.%m.%Y %H:%M")
+    index = pd.date_range(stamps.iloc[0], periods=len(loads), freq=stamps.iloc[1] - stamps.iloc[0])
+    return (pd.DatetimeIndex(index), loads[[f"{h}_pload" for h in HOUSEHOLD_SHAPES]].to_numpy(float),
+            loads[[f"{h}_qload" for h in HOUSEHOLD_SHAPES]].to_numpy(float), pv[[PV_SHAPE]].to_numpy(float))
+
+
+def standard_profiles(net) -> FeederProfiles:
+    """The profiles of a feeder that has none (the module docstring)."""
+    index, p_shapes, q_shapes, pv = _simbench_standard_shapes()
+    turn = np.arange(len(net.load)) % len(HOUSEHOLD_SHAPES)
+    return FeederProfiles(index, ElementProfile(p_shapes, turn, net.load["p_mw"].to_numpy(float)),
+                          ElementProfile(q_shapes, turn, net.load["q_mvar"].to_numpy(float)),
+                          ElementProfile(pv, np.zeros(len(net.sgen), dtype=np.int64), net.sgen["p_mw"].to_numpy(float)),
+                          STANDARD_SOURCE)
+
+
 def flat_profiles(net, n_steps: int = 35136, dt_s: float = 900.0) -> FeederProfiles:
+    """Rated power every step, asked for with `profiles: flat`."""
     index = pd.date_range("2016-01-01", periods=n_steps, freq=pd.Timedelta(seconds=dt_s))
     return FeederProfiles(index, ElementProfile.flat(n_steps, net.load["p_mw"].to_numpy()),
                           ElementProfile.flat(n_steps, net.load["q_mvar"].to_numpy()),
-                          ElementProfile.flat(n_steps, net.sgen["p_mw"].to_numpy()), flat=True)
+                          ElementProfile.flat(n_steps, net.sgen["p_mw"].to_numpy()),
+                          "flat: every load and sgen at its rated power every step (asked for)", flat=True)
 
 
 def table_profiles(net, path) -> FeederProfiles:
@@ -140,4 +190,4 @@ def table_profiles(net, path) -> FeederProfiles:
         return ElementProfile(shapes, np.arange(len(names)), scale)
 
     return FeederProfiles(pd.DatetimeIndex(table.index), element("load", "p_mw"),
-                          element("load", "q_mvar"), element("sgen", "p_mw"))
+                          element("load", "q_mvar"), element("sgen", "p_mw"), f"profiles file {path.name}")

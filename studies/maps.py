@@ -14,7 +14,8 @@ The interactive map (folium-offline: Leaflet and its plugins are inlined into th
 network) has one layer per variant and level, chosen with radio buttons (it opens on the variant that breaks
 most limits at the highest level), with lines and the transformer
 coloured by loading and buses by worst voltage, pop-ups with each element's numbers and a legend. It draws
-no basemap unless asked (`basemap=True`, which needs the web to show OpenStreetMap tiles and says so).
+no basemap unless asked (`basemap=True`, which needs the web to show OpenStreetMap tiles and says so). Every
+string from the study or the feeder is escaped, and only the page's own scripts run (`studies/webpage.py`).
 """
 import io
 import json
@@ -38,6 +39,7 @@ from hostcap.models.errors import InputError  # noqa: E402
 from hostcap.studies.atomic import atomic_path  # noqa: E402
 from hostcap.studies.gis import level_tag  # noqa: E402
 from hostcap.studies.styles import NO_DATA, Scale, level_colours  # noqa: E402
+from hostcap.studies.webpage import escape, render, with_policy  # noqa: E402
 
 KINDS = {"lowest": "lowest violating EV penetration (median over samples)",
          "voltage": "worst bus voltage and highest loading over all runs"}
@@ -222,8 +224,11 @@ def _geojson(gdf: gpd.GeoDataFrame, scale: Scale, column: str, popup: dict[str, 
     def values(c):
         return gdf[c] if c in gdf else pd.Series(np.nan, index=gdf.index)
 
-    data = gpd.GeoDataFrame({f"f{i}": [float(f"{x:.4g}") if isinstance(x, float) else x for x in values(c)]
-                             for i, c in enumerate(popup.values())}, geometry=list(gdf.geometry))
+    def shown(x):  # the pop-up inserts its values as HTML: a name from the feeder is escaped
+        return float(f"{x:.4g}") if isinstance(x, float) else str(escape(x)) if isinstance(x, str) else x
+
+    data = gpd.GeoDataFrame({f"f{i}": [shown(x) for x in values(c)] for i, c in enumerate(popup.values())},
+                            geometry=list(gdf.geometry))
     data["colour"] = scale.colours(values(column))
     # as GeoJSON without a CRS, not a GeoDataFrame, which folium would reproject to lon/lat (a schematic layout
     # has none; a geographic one is in lon/lat already)
@@ -262,14 +267,11 @@ def interactive_map(layers: dict, variants: list[str], levels: list[float], path
         fmap = folium.Map(location=centre, zoom_start=16, tiles="OpenStreetMap")
     note = (SCHEMATIC_NOTE if schematic else "OpenStreetMap basemap: needs the web" if basemap
             else "no basemap (works offline)")
-    fmap.get_root().html.add_child(folium.Element(
-        f"<h3 style='margin:4px;font-family:sans-serif'>{title}</h3>"
-        f"<div style='margin:0 4px;font:12px sans-serif;color:#555'>{note}; choose strategy and level top right; "
-        "click an element for its numbers</div>"))
+    fmap.get_root().html.add_child(folium.Element(render("map_heading.html.j2", title=title, note=note)))
     first = (worst_variant(layers, variants, max(levels)), max(levels))
     for v, level in ((v, level) for v in variants for level in levels):
         tag = level_tag(level)
-        group = folium.FeatureGroup(name=f"{v}, {level:.0%} EVs", overlay=False, show=(v, level) == first)
+        group = folium.FeatureGroup(name=str(escape(f"{v}, {level:.0%} EVs")), overlay=False, show=(v, level) == first)
         _geojson(lines, lscale, f"max_loading_pct_{v}__{tag}", {
             "line": "line", "max loading (%)": f"max_loading_pct_{v}__{tag}", "P(overload)": f"p_overload_{v}__{tag}",
             "lowest violating penetration": f"lowest_pen_{v}", "length (km)": "length_km"}).add_to(group)
@@ -285,5 +287,6 @@ def interactive_map(layers: dict, variants: list[str], levels: list[float], path
     fmap.get_root().html.add_child(folium.Element(_legend(vscale, lscale, note)))
     bounds = buses.total_bounds
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    page = with_policy(fmap.get_root().render(), web_images=basemap and not schematic)
     with atomic_path(path, suffix=".html") as tmp:
-        fmap.save(str(tmp))
+        tmp.write_text(page, encoding="utf-8")

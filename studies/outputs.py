@@ -141,6 +141,7 @@ def _write_run_files(result: RunResult, tmp: Path, wall_s: float) -> None:
                  "source": band.source},
         "period": {"start": str(result.inputs.index[0]), "steps": result.inputs.n_steps,
                    "dt_s": result.inputs.dt_s},
+        "profiles": result.inputs.feeder.profiles.source,
         "versions": package_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_s": round(wall_s, 3),

@@ -20,6 +20,8 @@ from hostcap.studies.runner import safe_name, study_paths
 from hostcap.studies.spec import StudySpec
 from hostcap.studies.styles import loading_scale, study_styles, voltage_scale
 
+MAP_ROWS = 4  # variants per figure of small multiples in the report: four rows fit an A4 landscape page
+
 
 def feeder_slug(name: str) -> str:
     """File-name form of a feeder's name."""
@@ -128,15 +130,17 @@ def write_webmap(spec: StudySpec, out: str | Path, ref: str, basemap: bool = Fal
 
 def report_maps(spec: StudySpec, out: str | Path, periods: dict[str, str]) -> list[tuple[str, bytes]]:
     """Per feeder, the small multiples (variant x level) drawn from its GeoPackage, so that the report
-    depends on the GIS layers and not on the PNG files: (title, PNG bytes). periods: feeder name -> its
-    `periods_text`."""
+    depends on the GIS layers and not on the PNG files: (title, PNG bytes), at most MAP_ROWS variants a
+    figure so that each fits a printed page whole. periods: feeder name -> its `periods_text`."""
     images = []
+    names = variants(spec)
+    parts = [names[i:i + MAP_ROWS] for i in range(0, len(names), MAP_ROWS)]
     for feeder in spec.feeders:
         layers = maps.read_layers(_require(gis_path(spec, out, feeder.name), "gis"))
-        title = (f"{feeder.name}: worst bus voltage and highest loading per strategy and EV penetration "
-                 f"(criterion {spec.band}; periods {periods[feeder.name]})")
-        images.append((title, maps.small_multiples_png(layers, variants(spec), spec.penetrations, title,
-                                                       **scales(spec))))
+        for part in parts:
+            title = (f"{feeder.name}: worst bus voltage and highest loading per strategy and EV penetration "
+                     f"(criterion {spec.band}; periods {periods[feeder.name]}); rows: {', '.join(part)}")
+            images.append((title, maps.small_multiples_png(layers, part, spec.penetrations, title, **scales(spec))))
     return images
 
 

@@ -19,7 +19,6 @@ import io
 import json
 from pathlib import Path
 
-import jinja2
 import matplotlib
 
 matplotlib.use("Agg")
@@ -36,6 +35,7 @@ from hostcap.studies.gis import variant_name  # noqa: E402
 from hostcap.studies.hosting import (answer_lines, baseline_notes, in_study_order,  # noqa: E402
                                      min_samples_confident, too_few_samples)
 from hostcap.studies.runner import StudyPaths  # noqa: E402
+from hostcap.studies import webpage  # noqa: E402
 from hostcap.studies.spec import StudySpec  # noqa: E402
 from hostcap.studies.sweep import curve_keys  # noqa: E402
 
@@ -357,6 +357,8 @@ def provenance(spec: StudySpec, manifest: dict) -> list[str]:
         f"Voltage criterion: {band.source} ({band.statistic_note(spec.step_min * 60)}); MV-side voltage {mv_text}; "
         f"EVs at {', '.join(spec.ev_at)} customers; line limit {spec.line_limit_pct:g} % of max_i_ka, "
         f"transformer limit {spec.trafo_limit_pct:g} % of sn_mva.",
+        "Load and PV profiles: " + "; ".join(f"{name}: {source}" for name, source in manifest["profiles"].items())
+        + ".",
         f"Tariff: {tariff_text(spec)}; volt-watt curve: {VoltWattCurve()}.",
         f"Battery wear: {wear_text(spec)}.",
         f"Seed {spec.seed}; spec hash {manifest['spec_hash']}; step {spec.step_min:g} min; solver {spec.solver}.",
@@ -365,9 +367,8 @@ def provenance(spec: StudySpec, manifest: dict) -> list[str]:
 
 
 def render(context: dict) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.get_template(TEMPLATE).render(**context)
+    """The page: the template with every input string escaped, under a policy that runs no script."""
+    return webpage.with_policy(webpage.render(TEMPLATE, **context))
 
 
 def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webmaps: list[tuple[str, str]],

@@ -44,8 +44,8 @@ def test_standard_load_profile_is_the_seasonal_day_type_mean_of_the_households()
 def test_json_feeder_with_flat_and_table_profiles(tmp_path, tiny_net):
     net = tiny_net
     path = save(net, tmp_path / "tiny.json")
-    f = load_feeder(path)
-    assert f.profiles.flat and not f.has_coordinates
+    f = load_feeder(path, "flat")
+    assert f.profiles.flat and not f.has_coordinates and f.profiles.source.startswith("flat")
     np.testing.assert_allclose(f.cp_arrays(0, 4)["p_load_kw"][0, :3], [4.0, 4.0, 4.0])
     idx = pd.date_range("2016-01-01", periods=96, freq="15min")
     table = pd.DataFrame({"load.p_mw.0": np.linspace(0.001, 0.002, 96)}, index=idx)
@@ -54,6 +54,23 @@ def test_json_feeder_with_flat_and_table_profiles(tmp_path, tiny_net):
     arr = g.cp_arrays(0, 96)["p_load_kw"]
     np.testing.assert_allclose(arr[:, 0], table["load.p_mw.0"] * 1e3)
     np.testing.assert_allclose(arr[:, 1], 4.0)  # no column: rated power
+
+
+def test_a_feeder_without_profiles_gets_simbenchs_household_profiles(tmp_path, tiny_net):
+    """H0-A, H0-B, H0-C in turn times each load's rating, SimBench's PV3 for the sgens: as simbench's own
+    loader gives them for one of its grids."""
+    import simbench as sb
+
+    own = sb.get_simbench_net("1-LV-rural3--0-sw").profiles
+    f = load_feeder(save(tiny_net, tmp_path / "tiny.json"))
+    assert not f.profiles.flat and "H0-A" in f.profiles.source and f.profiles.index[0] == pd.Timestamp("2016-01-01")
+    start = 10 * 96 + 72  # 11 January 2016, 18:00
+    got = f.cp_arrays(start, 8)["p_load_kw"][:, :3]
+    want = np.column_stack([own["load"][f"{h}_pload"].to_numpy()[start:start + 8] for h in ("H0-A", "H0-B", "H0-C")])
+    np.testing.assert_allclose(got, want * tiny_net.load["p_mw"].to_numpy()[:3] * 1e3)
+    sgen = f.profiles.sgen_p.values(start + 50, 1)[0]  # 11 January, 06:30 + 50 steps: midday
+    np.testing.assert_allclose(sgen, own["renewables"]["PV3"].iloc[start + 50] * tiny_net.sgen["p_mw"].to_numpy())
+    assert 0 < (f.profiles.load_p.values(0, 35136).sum(axis=0) / 4 / tiny_net.load["p_mw"].to_numpy()).min()
 
 
 def test_pandapower_networks_feeder():
@@ -131,7 +148,8 @@ def test_lumped_residential_loads_are_split_into_homes_of_at_most_30_kw():
     assert per_load.loc[f.net.load.index[f.net.load["name"] == "Load R1"][0]] == 7
     arrays = f.cp_arrays(0, 4)
     by_load = pd.Series(arrays["p_load_kw"][0, cps["load"] >= 0], index=cps.loc[cps["load"] >= 0, "load"])
-    np.testing.assert_allclose(by_load.groupby(level=0).sum().loc[f.net.load.index], p_kw)
+    np.testing.assert_allclose(by_load.groupby(level=0).sum().loc[f.net.load.index],
+                               f.profiles.load_p.values(0, 1)[0] * 1e3)
     assert (by_load <= 30.0 + 1e-9).all()
 
 

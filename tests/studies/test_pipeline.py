@@ -291,3 +291,32 @@ def test_interrupted_pipeline_resumes_and_edits_rerun_only_what_they_change(tmp_
     assert subprocess.run(cmd, cwd=tmp_path, capture_output=True).returncode == 0
     assert "26 scenarios, 26 already done, 0 run" in log.read_text()
     assert (pd.read_csv(tmp_path / "results" / "tiny" / "hosting_capacity.csv")["threshold"] == 0.2).all()
+
+
+HOSTILE = ("x'; touch PWNED; echo '$(touch PWNED2)`touch PWNED3`<img src=x onerror=\"document.title='XSS'\">"
+           "</h3></script><script>document.title='XSS2'</script>")
+
+
+def test_a_hostile_feeder_name_runs_no_shell_and_no_script(tmp_path, tiny_net, browser):
+    """A feeder (and a bus) named with shell and HTML payloads: the pipeline runs to the end, creates no file
+    the name asks for, and the map and the report show the names as text under a policy that runs no
+    script of theirs."""
+    from hostcap.studies.pipeline import feeder_slug
+
+    tiny_net.bus.loc[3, "name"] = "<img src=x onerror=\"document.title='BUS'\">"
+    pp.to_json(tiny_net, str(tmp_path / "tiny.json"))
+    study = {"name": "hostile", "feeders": [{"ref": "tiny.json", "name": HOSTILE}],
+             "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}], "strategies": ["uncontrolled"],
+             "penetrations": [0.0, 1.0], "samples": 1, "band": "ansi_a"}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(study))
+    proc = snakemake(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not [p for p in tmp_path.rglob("PWNED*")] and not list(Path.cwd().glob("PWNED*"))
+    res = tmp_path / "results" / "hostile"
+    for page in (browser(res / "maps" / f"{feeder_slug(HOSTILE)}.html"), browser(res / "report.html")):
+        assert page.errors() == [] and not [c for c in page.console if "Refused" in c], page.console
+        assert "Content-Security-Policy" in page.dom
+        assert not re.search(r"<title>(XSS|BUS)", page.dom)  # no script of theirs set the title
+        assert '<img src="x"' not in page.dom and "&lt;img src=x onerror=" in page.dom  # shown as text
+    html = (res / "maps" / f"{feeder_slug(HOSTILE)}.html").read_text()
+    assert "&lt;img src=x onerror=&#34;document.title=&#39;BUS&#39;" in html  # the bus's pop-up, escaped

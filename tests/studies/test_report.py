@@ -163,3 +163,39 @@ def test_the_summary_shows_each_periods_peak_as_runs_parquet_gives_it(two_season
     hosting = [t for t in parser.tables if "hosting" in t["class"]]
     assert len(hosting) == 1 and not any("peak" in h or "voltage" in h for h in hosting[0]["header"])
     assert "all periods together" in html
+
+
+def test_the_pdf_shows_every_strategys_maps_whole(tmp_path, tiny_feeder):
+    """Seven strategies: the small multiples are split into figures of at most MAP_ROWS rows, each printed
+    whole inside its page, and the PDF's text names every strategy's row."""
+    import pypdf
+
+    from hostcap.models.choices import STRATEGIES
+    from hostcap.studies.pipeline import MAP_ROWS, variants, write_gis, write_report
+    from hostcap.studies.runner import write_hosting
+
+    spec = parse_spec({"name": "all", "feeders": [tiny_feeder], "strategies": list(STRATEGIES),
+                       "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}], "penetrations": [0.5, 1.0],
+                       "samples": 1, "band": "ansi_a", "battery_wear": None})
+    run_study(spec, tmp_path, workers=1, progress=False, hosting=False)
+    write_hosting(spec, tmp_path)
+    write_gis(spec, tmp_path, spec.feeders[0].name)
+    _, pdf_path = write_report(spec, tmp_path)
+    pdf = pypdf.PdfReader(pdf_path)
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    text = " ".join(text.split())
+    names = variants(spec)
+    assert len(names) == len(STRATEGIES) > MAP_ROWS
+    for part in (names[:MAP_ROWS], names[MAP_ROWS:]):
+        assert f"rows: {', '.join(part)}" in text  # each figure's caption names its rows
+    placed = []
+    for page in pdf.pages:
+        box = page.mediabox
+
+        def visit(op, args, cm, tm, box=box):
+            if op == b"Do":  # an image: the unit square under the current matrix
+                xs, ys = (cm[4], cm[4] + cm[0]), (cm[5], cm[5] + cm[3])
+                placed.append(min(xs) >= box.left - 0.5 and max(xs) <= box.right + 0.5
+                              and min(ys) >= box.bottom - 0.5 and max(ys) <= box.top + 0.5)
+        page.extract_text(visitor_operand_before=visit)
+    assert len(placed) >= 2 + 2 and all(placed), placed  # two map figures, the curves, all inside their page
