@@ -1,9 +1,40 @@
 """Refuse feeders a study cannot trust, each with one message naming what is wrong."""
 import networkx as nx
+import numpy as np
 import pandapower as pp
 import pandapower.topology as top
 
 from hostcap.models.errors import InputError
+
+
+# (table, column, what a value must be, test): values nothing can be computed from (a NaN load, a line of no
+# impedance: a power flow divides by it) or that describe no real feeder (a negative length). Lines in or out of
+# service alike: a switch may put one back.
+VALUE_RULES = [
+    ("line", "length_km", "finite and above 0", lambda v: np.isfinite(v) & (v > 0)),
+    ("line", "r_ohm_per_km", "finite and at least 0", lambda v: np.isfinite(v) & (v >= 0)),
+    ("line", "x_ohm_per_km", "finite and at least 0", lambda v: np.isfinite(v) & (v >= 0)),
+    ("line", "max_i_ka", "finite and above 0", lambda v: np.isfinite(v) & (v > 0)),
+    ("load", "p_mw", "a finite number", np.isfinite),
+    ("load", "q_mvar", "a finite number", np.isfinite),
+    ("sgen", "p_mw", "a finite number", np.isfinite),
+]
+
+
+def check_values(net, ref: str) -> None:
+    """Refuse a line of non-finite, negative or zero length, impedance or rating, and a load or sgen of
+    non-finite power, naming the element and the value; before anything is built from the net."""
+    for table, column, must, ok in VALUE_RULES:
+        values = net[table][column].to_numpy(float)
+        bad = np.flatnonzero(~ok(values))
+        if bad.size:
+            raise InputError(f"feeder {ref}: {table} {net[table].index[bad[0]]}: {column} is {values[bad[0]]:g}; "
+                             f"it must be {must}")
+    z = np.hypot(net.line["r_ohm_per_km"].to_numpy(float), net.line["x_ohm_per_km"].to_numpy(float))
+    bad = np.flatnonzero(z == 0)
+    if bad.size:
+        raise InputError(f"feeder {ref}: line {net.line.index[bad[0]]}: r_ohm_per_km and x_ohm_per_km are both 0; "
+                         "a line has an impedance")
 
 
 def validate_net(net, ref: str) -> None:
