@@ -4,9 +4,10 @@ An invalid file is refused with one line naming the file, the field, the value a
 `studies/study.schema.json` is the exported JSON schema (`hostcap schema`); a test keeps it in sync.
 
 Input rules beyond types: names are safe slugs (they become folder and file names); feeders, periods
-and strategies are unique; a YAML mapping may not repeat a key and may use at most `MAX_ALIASES` aliases;
-a study has at most `MAX_SCENARIOS` scenarios. Relative paths (feeder files, profiles, trips) are resolved
-against the study file's folder, so remote Dask workers and Snakemake rules see the same files.
+and strategies are unique; the file's size and alias expansion are bounded before any object is built
+from it, and a mapping may not repeat a key (`models/yaml_input.py`); a study has at most `MAX_SCENARIOS`
+scenarios. Relative paths (feeder files, profiles, trips) are resolved against the study file's folder, so
+remote Dask workers and Snakemake rules see the same files.
 """
 import hashlib
 import json
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hostcap.cosim.scenario import IsoDate, RunSettings
@@ -22,6 +22,7 @@ from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.models.errors import InputError
 from hostcap.models.strategies import STRATEGIES
 from hostcap.models.tariff import load_tariff
+from hostcap.models.yaml_input import load_yaml
 from hostcap.studies.errors import input_error
 
 TIMESERIES = ("res_bus/vm_pu", "res_line/loading_percent", "res_trafo/loading_percent", "res_ext_grid/p_mw",
@@ -33,8 +34,6 @@ TIMESERIES = ("res_bus/vm_pu", "res_line/loading_percent", "res_trafo/loading_pe
               "bus/p_a_mw", "bus/p_b_mw", "bus/p_c_mw", "bus/q_a_mvar", "bus/q_b_mvar", "bus/q_c_mvar")
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$"  # no '/', no '..', no leading dot
 MAX_SCENARIOS = 100_000  # a 2-core machine runs about 10,000 week-long scenarios an hour
-MAX_ALIASES = 100
-MAX_FILE_BYTES = 1_000_000
 
 
 class Strict(BaseModel):
@@ -298,48 +297,6 @@ def _no_repeats(values: list[str], what: str = "entry") -> None:
         if v in seen:
             raise ValueError(f"{what} '{v}' is listed twice")
         seen.add(v)
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses repeated mapping keys and bounds the number of aliases (alias bombs)."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self.aliases = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases")
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        keys = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (str, int, float, bool)) and key in keys:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key '{key}' appears twice", key_node.start_mark)
-            keys.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def load_yaml(path: Path, what: str):
-    """Parse a small YAML file strictly: one line naming the file and the problem on failure."""
-    if not path.is_file():
-        raise InputError(f"{what} not found: {path}")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(f"{path}: larger than {MAX_FILE_BYTES // 1000} kB, not a study file")
-    try:
-        return yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"{path}: not valid YAML{where}: {problem}".splitlines()[0]) from None
 
 
 def load_spec(path: str | Path) -> StudySpec:
