@@ -21,7 +21,14 @@ A dynamic tariff gives a `price_series` instead of bands: a CSV file (relative t
 columns `timestamp` and `price_per_kwh`, each price holding until the next time stamp (for example a
 day-ahead market price plus the retail adders, as dynamic tariffs under EU Directive 2019/944 art. 11 pass
 it on). Its price levels for the strategies are the quintiles of the run's prices (0 cheapest to 4
-dearest), so the strategies see a handful of price bands rather than every distinct price.
+dearest), so the strategies see a handful of price bands rather than every distinct price. Its time
+stamps are ISO 8601 (`2016-01-11 00:00` or `2016-01-11T00:00`) in the local wall-clock time of the feeder's
+profiles, without a UTC offset: the profiles carry no time zone (SimBench's are German local time, a user's
+table is as written), so there is no zone to convert an offset to, and a series with offsets (`+01:00`, `Z`)
+is refused rather than shifted by a guess. The series must price every step of the run.
+
+Every price (band, export, series) is a finite number per kWh, at least 0 and at most the tariff's
+`max_price_per_kwh`, `MAX_PRICE_PER_KWH` by default; a larger one is refused as a price per MWh.
 """
 import functools
 from dataclasses import dataclass
@@ -30,13 +37,18 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hostcap.models.errors import InputError
+from hostcap.models.yaml_input import load_yaml
 
 OFF_PEAK, SHOULDER, PEAK = 0, 1, 2
 SLOT_H = 0.25  # band hours are checked and looked up on quarter hours
+# The dearest an hour of the EU day-ahead market can cost is SDAC's harmonised maximum clearing price, 4,000
+# EUR/MWh (4 EUR/kWh; HMMCP methodology, ACER Decision 01/2023, annex I): with a retailer's adders and VAT a
+# dynamic tariff stays below 10 EUR/kWh (USD, GBP, CHF alike), while a price per MWh exceeds 10 in any hour
+# dearer than 1 ct/kWh. A tariff in a currency of smaller unit (JPY, HUF, KRW) sets its own max_price_per_kwh.
+MAX_PRICE_PER_KWH = 10.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,7 @@ class Band(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    price_per_kwh: float = Field(ge=0)
+    price_per_kwh: float = Field(ge=0, allow_inf_nan=False)
     weekday: Hours = []
     weekend: Hours = []
 
@@ -83,7 +95,7 @@ class Export(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rule: Literal["net_metering", "feed_in", "none"]
-    price_per_kwh: float = Field(0.0, ge=0)
+    price_per_kwh: float = Field(0.0, ge=0, allow_inf_nan=False)
 
 
 class PricedTariff(BaseModel):
@@ -92,11 +104,28 @@ class PricedTariff(BaseModel):
     name: str
     source: str = Field(description="Where the prices come from (publisher, document, date).")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    fixed_per_day: float = Field(0.0, ge=0)
+    fixed_per_day: float = Field(0.0, ge=0, allow_inf_nan=False)
     bands: list[Band] = []
     price_series: str | None = Field(None, description="CSV of timestamp, price_per_kwh (a dynamic tariff), "
                                      "relative to the tariff file; replaces the bands.")
     export: Export
+    max_price_per_kwh: float = Field(MAX_PRICE_PER_KWH, gt=0, allow_inf_nan=False, description="Prices above "
+                                     "it are refused as prices per MWh; default: 10, for currencies of about a "
+                                     "euro's worth (models/tariff.py).")
+
+    @model_validator(mode="after")
+    def _prices_per_kwh(self):
+        for where, price in ([(f"bands.{i}.price_per_kwh", b.price_per_kwh) for i, b in enumerate(self.bands)]
+                             + [("export.price_per_kwh", self.export.price_per_kwh)]):
+            self.check_per_kwh(where, price)
+        return self
+
+    def check_per_kwh(self, where: str, price_per_kwh: float) -> None:
+        """Refuse a price above `max_price_per_kwh` as a price per MWh (module docstring)."""
+        if price_per_kwh > self.max_price_per_kwh:
+            raise ValueError(f"{where}: {price_per_kwh:g} {self.currency} per kWh is above "
+                             f"{self.max_price_per_kwh:g}: it looks like a price per MWh (divide by 1000; a "
+                             "currency of smaller unit sets max_price_per_kwh)")
 
     @model_validator(mode="after")
     def _every_quarter_hour_in_one_band(self):
@@ -133,16 +162,26 @@ class PricedTariff(BaseModel):
         slot = ((index.hour * 60 + index.minute) // int(SLOT_H * 60)).to_numpy()
         return np.where(index.weekday.to_numpy() >= 5, weekend[slot], weekday[slot])
 
+    def series(self) -> pd.Series:
+        """The price series read and checked (module docstring); refused with one line naming the file."""
+        price = read_price_series(self.price_series)
+        dearest = price.idxmax()
+        try:
+            self.check_per_kwh(f"at {dearest}", float(price[dearest]))
+        except ValueError as exc:
+            raise InputError(f"tariff.price_series: {self.price_series}: {exc}") from None
+        return price
+
     def price_per_kwh(self, index: pd.DatetimeIndex) -> np.ndarray:
         if self.price_series is not None:
-            return series_prices(self.price_series, index)
+            return series_prices(self.series(), index, self.price_series)
         return np.array([b.price_per_kwh for b in self.bands])[self.band_index(index)]
 
     def levels(self, index: pd.DatetimeIndex) -> np.ndarray:
         """Price level per step for the strategies: the band prices ranked, cheapest 0 (equal prices equal);
         for a price series its quintile over these steps."""
         if self.price_series is not None:
-            price = series_prices(self.price_series, index)
+            price = series_prices(self.series(), index, self.price_series)
             edges = np.unique(np.quantile(price, [0.2, 0.4, 0.6, 0.8]))
             return np.searchsorted(edges, price, side="right").astype(np.int8)
         prices = np.array([b.price_per_kwh for b in self.bands])
@@ -151,8 +190,9 @@ class PricedTariff(BaseModel):
 
 
 def read_price_series(path: str) -> pd.Series:
-    """Import price by time stamp from a CSV (timestamp, price_per_kwh); a bad file is refused with one line.
-    Read once per process and version of the file (its size and modification time)."""
+    """Import price by time stamp from a CSV (timestamp, price_per_kwh): ISO 8601 local times without an
+    offset, finite prices (module docstring); a bad file is refused with one line. Read once per process and
+    version of the file (its size and modification time)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"tariff.price_series: file not found: {path}")
@@ -165,19 +205,26 @@ def _read_price_series(path: str, size: int, mtime_ns: int) -> pd.Series:
     p = Path(path)
     try:
         df = pd.read_csv(p)
-        stamps = pd.DatetimeIndex(pd.to_datetime(df["timestamp"]))
-        price = pd.Series(df["price_per_kwh"].to_numpy(float), index=stamps)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"tariff.price_series: {path}: needs columns timestamp and price_per_kwh "
+        stamps = pd.to_datetime(df["timestamp"], format="ISO8601")
+        price = pd.Series(df["price_per_kwh"].to_numpy(float), index=pd.Index(stamps))
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InputError(f"tariff.price_series: {path}: needs columns timestamp (ISO 8601) and price_per_kwh "
                          f"({str(exc).splitlines()[0]})") from None
-    if price.isna().any() or not stamps.is_monotonic_increasing or stamps.has_duplicates:
-        raise InputError(f"tariff.price_series: {path}: prices must be numbers at increasing, distinct time stamps")
+    if not isinstance(price.index, pd.DatetimeIndex) or price.index.tz is not None:
+        raise InputError(f"tariff.price_series: {path}: time stamps with a UTC offset ({df['timestamp'].iloc[0]}); "
+                         "give the local time of the feeder's profiles, without an offset")
+    if (not np.isfinite(price.to_numpy()).all() or not price.index.is_monotonic_increasing
+            or price.index.has_duplicates):
+        raise InputError(f"tariff.price_series: {path}: prices must be finite numbers at increasing, distinct "
+                         "time stamps")
+    if price.empty:
+        raise InputError(f"tariff.price_series: {path}: no prices")
     return price
 
 
-def series_prices(path: str, index: pd.DatetimeIndex) -> np.ndarray:
-    """The price in force at each step start: the last time stamp at or before it."""
-    price = read_price_series(path)
+def series_prices(price: pd.Series, index: pd.DatetimeIndex, path: str) -> np.ndarray:
+    """The price in force at each step start: the last time stamp at or before it; a series (read from
+    `path`) that does not cover `index` is refused."""
     pos = price.index.searchsorted(index, side="right") - 1
     if len(index) and (pos[0] < 0 or index[-1] - price.index[-1] > pd.Timedelta(days=1)):
         raise InputError(f"tariff.price_series: {path} covers {price.index[0]} to {price.index[-1]}, not "
@@ -196,22 +243,21 @@ def _mask(hours: Hours) -> np.ndarray:
 def load_tariff(path: str | Path) -> PricedTariff:
     """A priced tariff from a YAML file; a bad file is refused with one line naming the field."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"tariff: file not found: {path}")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"tariff: {path}: not YAML ({str(exc).splitlines()[0]})") from None
+        data = load_yaml(p, "tariff file")
+    except InputError as exc:
+        raise InputError(f"tariff: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("price_series"), str):
         data["price_series"] = str((p.parent / data["price_series"]).resolve())
     try:
         tariff = PricedTariff.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        raise InputError(f"tariff: {path}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
+        field = ".".join(str(x) for x in err["loc"])
+        where = f"{field}: " if field else ""  # a model check names its field in its message
+        raise InputError(f"tariff: {path}: {where}{err['msg'].removeprefix('Value error, ')}") from None
     if tariff.price_series is not None:
-        read_price_series(tariff.price_series)  # a bad series is refused now, not in a worker
+        tariff.series()  # a bad series is refused now, not in a worker
     return tariff
 
 

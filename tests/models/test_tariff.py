@@ -56,6 +56,11 @@ def test_levels_rank_the_band_prices_and_weekends_have_their_own_hours():
     ({"bands": [{"name": "a", "price_per_kwh": -0.3, "weekday": [[0, 24]], "weekend": [[0, 24]]}]},
      "bands.0.price_per_kwh"),
     ({"currency": "euro"}, "currency"),
+    ({"bands": [{"name": "a", "price_per_kwh": float("inf"), "weekday": [[0, 24]], "weekend": [[0, 24]]}]},
+     "bands.0.price_per_kwh: Input should be a finite number"),
+    ({"bands": [{"name": "a", "price_per_kwh": 301.5, "weekday": [[0, 24]], "weekend": [[0, 24]]}]},
+     "bands.0.price_per_kwh: 301.5 EUR per kWh is above 10: it looks like a price per MWh"),
+    ({"export": {"rule": "feed_in", "price_per_kwh": 81.1}}, "export.price_per_kwh: 81.1 EUR per kWh is above 10"),
     ({"export": {"rule": "sell_everything"}}, "export.rule"),
 ])
 def test_bad_tariff_files_are_refused_naming_the_field(tmp_path, change, field):
@@ -104,9 +109,15 @@ def test_a_dynamic_price_series_prices_each_step_and_ranks_it_in_quintiles(tmp_p
 
 
 @pytest.mark.parametrize("csv, message", [
-    ("when,price\n2016-01-11,0.2\n", "needs columns timestamp and price_per_kwh"),
+    ("when,price\n2016-01-11,0.2\n", "needs columns timestamp \\(ISO 8601\\) and price_per_kwh"),
     ("timestamp,price_per_kwh\n2016-01-11 01:00,0.2\n2016-01-11 00:00,0.3\n", "increasing, distinct"),
-    ("timestamp,price_per_kwh\n2016-01-11 00:00,\n", "prices must be numbers"),
+    ("timestamp,price_per_kwh\n2016-01-11 00:00,\n", "prices must be finite numbers"),
+    ("timestamp,price_per_kwh\n2016-01-11 00:00,0.2\n2016-01-11 01:00,inf\n", "prices must be finite numbers"),
+    ("timestamp,price_per_kwh\n11/01/2016 00:00,0.2\n", "ISO 8601"),
+    ("timestamp,price_per_kwh\n2016-01-11T00:00+01:00,0.2\n2016-01-11T01:00+01:00,0.2\n", "with a UTC offset"),
+    ("timestamp,price_per_kwh\n2016-03-27T01:00+01:00,0.2\n2016-03-27T03:00+02:00,0.2\n", "with a UTC offset"),
+    ("timestamp,price_per_kwh\n2016-01-11 00:00,0.2\n2016-01-11 01:00,85.3\n",
+     "at 2016-01-11 01:00:00: 85.3 EUR per kWh is above 10: it looks like a price per MWh"),
 ])
 def test_bad_price_series_are_refused_in_one_line(tmp_path, csv, message):
     (tmp_path / "p.csv").write_text(csv)
@@ -118,3 +129,25 @@ def test_bad_price_series_are_refused_in_one_line(tmp_path, csv, message):
                                         "bands: [{name: a, price_per_kwh: 0.3, weekday: [[0, 24]], weekend: [[0, 24]]}]\n")
     with pytest.raises(InputError, match="bands: give bands or a price_series, not both"):
         load_tariff(tmp_path / "both.yaml")
+
+
+def test_a_currency_of_small_unit_sets_its_own_ceiling(tmp_path):
+    """30 JPY/kWh is a real price, not one per MWh: the tariff says so with max_price_per_kwh."""
+    import yaml
+
+    jpy = {**NIGHT_DAY, "currency": "JPY", "export": {"rule": "none"},
+           "bands": [{"name": "a", "price_per_kwh": 31.0, "weekday": [[0, 24]], "weekend": [[0, 24]]}]}
+    (tmp_path / "jpy.yaml").write_text(yaml.safe_dump(jpy))
+    with pytest.raises(InputError, match="31 JPY per kWh is above 10"):
+        load_tariff(tmp_path / "jpy.yaml")
+    (tmp_path / "jpy.yaml").write_text(yaml.safe_dump({**jpy, "max_price_per_kwh": 1000.0}))
+    assert load_tariff(tmp_path / "jpy.yaml").bands[0].price_per_kwh == 31.0
+
+
+def test_a_tariff_file_that_is_not_text_or_too_large_is_refused_in_one_line(tmp_path):
+    (tmp_path / "bin.yaml").write_bytes(bytes(range(256)))
+    with pytest.raises(InputError, match=r"^tariff: .*bin.yaml: not a text file \(UTF-8\)"):
+        load_tariff(tmp_path / "bin.yaml")
+    (tmp_path / "big.yaml").write_text("# padding\n" * 200_000)
+    with pytest.raises(InputError, match=r"^tariff: .*big.yaml: larger than 1000 kB"):
+        load_tariff(tmp_path / "big.yaml")
