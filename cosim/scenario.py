@@ -7,7 +7,9 @@ look-ahead. It is cached, so the simulators of one in-process world share one co
 """
 import dataclasses
 import functools
+import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Literal
 
 import numpy as np
@@ -24,7 +26,7 @@ from hostcap.models.limits import BAND_NAMES
 from hostcap.models.households import Households, resample
 from hostcap.models.mobility import (Mobility, build_mobility, concat_mobility, draw_trips, plugs_in,
                                      trips_from_table)
-from hostcap.models.outage import Outages, deenergised
+from hostcap.models.outage import Outages, check_windows, deenergised
 from hostcap.models.phases import PhaseWeights, cap_chargers, draw_circuits, phase_weights, single_phase_connection
 from hostcap.models.population import draw_candidates, sample_seed_sequence
 from hostcap.models.strategies import STRATEGIES, VoltWattCurve
@@ -33,14 +35,24 @@ from hostcap.models.wear import BatteryWear
 
 
 def _iso_date(v: str) -> str:
+    """An ISO 8601 calendar date, YYYY-MM-DD, and nothing else: `11/01/2016` is 11 January to a European and
+    1 November to pandas, so no other form is guessed at."""
     try:
-        pd.Timestamp(v)
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            raise ValueError
+        pd.Timestamp(date.fromisoformat(v))  # a real day, within pandas' years 1677-2262
     except ValueError:
-        raise ValueError(f"'{v}' is not a date (YYYY-MM-DD)") from None
+        raise ValueError(f"'{v}' is not an ISO 8601 date (YYYY-MM-DD)") from None
     return v
 
 
 IsoDate = Annotated[str, AfterValidator(_iso_date)]
+
+
+def date_span(start: str, days: int) -> str:
+    """The first and last day simulated, for the console: `2016-01-11 to 2016-01-17 (7 days)`."""
+    last = pd.Timestamp(start) + pd.Timedelta(days=days - 1)
+    return f"{start} to {last:%Y-%m-%d} ({days} day{'s' if days != 1 else ''})"
 
 
 def check_setpoint_interval(setpoint_min: float, step_min: float) -> None:
@@ -254,6 +266,28 @@ def build_inputs(scenario: Scenario) -> Inputs:
     return _build_inputs(scenario.model_dump_json())
 
 
+def check_inputs(scenarios: list[Scenario]) -> None:
+    """What only the feeder and the periods decide, refused before anything runs, for scenarios that differ
+    in their period (a run: its one scenario; a study: one per period on a feeder): the tariff prices every
+    step of each period and its look-ahead day (a price series covers them), and each outage window lies in
+    one of the periods, on buses of the feeder (`models/outage.check_windows`)."""
+    sc = scenarios[0]
+    for s in scenarios:
+        if s.tariff is not None:
+            s.tariff.price_per_kwh(_horizon(s))
+    if sc.outages is not None:
+        periods = [(pd.Timestamp(s.start), pd.Timestamp(s.start) + pd.Timedelta(days=s.days)) for s in scenarios]
+        bus_index = _feeder(sc.feeder, sc.profiles, sc.slack_vm_pu).net.bus.index.to_numpy()
+        check_windows(sc.outages, periods=periods, bus_index=bus_index)
+
+
+def _horizon(sc: Scenario) -> pd.DatetimeIndex:
+    """The start of each step of the run and of its day of look-ahead (departures and prices)."""
+    start = pd.Timestamp(sc.start)
+    return pd.date_range(start, start + pd.Timedelta(days=sc.days + 1), freq=pd.Timedelta(minutes=sc.step_min),
+                         inclusive="left")
+
+
 PERIOD_FIELDS = {"feeder", "profiles", "slack_vm_pu", "start", "days", "step_min", "tariff"}
 
 
@@ -361,7 +395,7 @@ def _period(period_json: str) -> _Period:
         levels = Tariff().levels(hours)
         price = levels + 1.0  # an ordinal stand-in: only the order of the bands is known
     else:
-        stamps = pd.date_range(start, periods=horizon, freq=pd.Timedelta(seconds=dt_s))
+        stamps = _horizon(sc)
         levels, price = sc.tariff.levels(stamps), sc.tariff.price_per_kwh(stamps)
     prof_index = pd.date_range(start, periods=int(round(horizon * factor)) if factor >= 1 else
                                int(np.ceil(horizon * factor)), freq=pd.Timedelta(seconds=prof.dt_s))

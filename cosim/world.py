@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 from hostcap.cosim.aggregator_sim import first_bounds_kw
 from hostcap.cosim.base import RECORDINGS
 from hostcap.cosim.base_case import check_base_case, no_ev_slack_kw
-from hostcap.cosim.scenario import Inputs, Scenario, build_batch
+from hostcap.cosim.scenario import Inputs, Scenario, build_batch, check_inputs
 from hostcap.models.battery import battery_balance
 from hostcap.models.customers import customer_energy
 from hostcap.models.errors import ModelError
@@ -188,7 +188,8 @@ class RunResult:
 
 
 def run_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
-    """Co-simulate one scenario (a batch of one sample, `run_batch`)."""
+    """Co-simulate one scenario (a batch of one sample, `run_batch`), its inputs checked first."""
+    check_inputs([scenario])
     return run_batch([scenario], progress=progress)[0]
 
 

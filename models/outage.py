@@ -20,7 +20,14 @@ bidirectional, V2H-capable (a `v2h_share` of the bidirectional EVs: the home has
 gateway that backup needs) and plugged in: the EV then serves the home's demand, all of it or a
 `critical_load_share`, from its battery down to its driving reserve, together with the home's PV; PV
 beyond the demand recharges the EV up to the charger's rating and is curtailed beyond that.
+
+Checked before a run or study starts: a window's start is an ISO 8601 date and time in the local time of the
+feeder's profiles (no UTC offset, as a tariff's price series: `models/tariff.py`), its duration finite; each
+window lies at least partly in the run (in a study: in one of its periods) and takes out buses of the feeder
+(`check_windows`); the shares are in their ranges whether or not an outage is given (`BackupShares`).
 """
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -31,8 +38,10 @@ from hostcap.models.errors import InputError
 class OutageWindow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: str = Field(description="Start of the outage, ISO date and time (e.g. 2016-01-12T18:00).")
-    hours: float = Field(gt=0, description="Duration, h.")
+    start: str = Field(description="Start of the outage, ISO 8601 date and time (e.g. 2016-01-12T18:00), "
+                       "local time of the feeder's profiles.")
+    hours: float = Field(gt=0, le=366 * 24, allow_inf_nan=False, description="Duration, h (at most the "
+                         "longest run, 366 days).")
     buses: list[int] | None = Field(None, description="Buses (the feeder's bus indices) de-energised; "
                                     "none: the whole feeder.")
 
@@ -40,23 +49,38 @@ class OutageWindow(BaseModel):
     @classmethod
     def _timestamp(cls, v: str) -> str:
         try:
-            pd.Timestamp(v)
+            at = datetime.fromisoformat(v)
+            pd.Timestamp(at)  # within pandas' years 1677-2262
         except ValueError:
-            raise ValueError(f"'{v}' is not a date and time (YYYY-MM-DDTHH:MM)") from None
+            raise ValueError(f"'{v}' is not an ISO 8601 date and time (YYYY-MM-DDTHH:MM)") from None
+        if at.tzinfo is not None:
+            raise ValueError(f"'{v}' has a UTC offset; give the local time of the feeder's profiles, without one")
         return v
 
+    @property
+    def span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """[start, end) of the window."""
+        t0 = pd.Timestamp(self.start)
+        return t0, t0 + pd.Timedelta(hours=self.hours)
 
-class Outages(BaseModel):
+
+class BackupShares(BaseModel):
+    """What V2H backup an outage meets; checked on the command line even without an outage."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    windows: list[OutageWindow] = Field([], description="Explicit outages.")
-    saifi: float | None = Field(None, ge=0, description="Interruptions per customer and year (IEEE 1366), "
-                                "drawn with the scenario's seed.")
-    caidi_h: float | None = Field(None, gt=0, description="Mean duration of an interruption, h (IEEE 1366).")
     critical_load_share: float = Field(1.0, gt=0, le=1, description="Share of the home's demand an "
                                        "islanded EV serves.")
     v2h_share: float = Field(1.0, ge=0, le=1, description="Share of bidirectional EVs whose home can island "
                              "(V2H-capable).")
+
+
+class Outages(BackupShares):
+    windows: list[OutageWindow] = Field([], description="Explicit outages.")
+    saifi: float | None = Field(None, ge=0, allow_inf_nan=False, description="Interruptions per customer and "
+                                "year (IEEE 1366), drawn with the scenario's seed.")
+    caidi_h: float | None = Field(None, gt=0, allow_inf_nan=False, description="Mean duration of an "
+                                  "interruption, h (IEEE 1366).")
 
     @model_validator(mode="after")
     def _something_to_draw(self):
@@ -85,21 +109,34 @@ def parse_outage(text: str) -> OutageWindow:
         raise InputError(f"--outage: '{text}': {str(exc).splitlines()[0]}") from None
 
 
+def check_windows(outages: Outages, *, periods: list[tuple[pd.Timestamp, pd.Timestamp]],
+                  bus_index: np.ndarray) -> None:
+    """Refuse a window that lies outside every period ([start, end) each: a run's one, a study's all) or
+    takes out a bus not in `bus_index` (the feeder's)."""
+    for i, w in enumerate(outages.windows):
+        t0, t1 = w.span
+        if not any(t0 < end and t1 > start for start, end in periods):
+            spans = ", ".join(f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}" for start, end in periods[:3])
+            raise InputError(f"outages.windows.{i}: {w.start} + {w.hours:g} h lies outside the simulated "
+                             f"period{'s' if len(periods) > 1 else ''} ({spans}{' ...' if len(periods) > 3 else ''})")
+        missing = sorted(set(w.buses or []) - set(bus_index.tolist()))
+        if missing:
+            raise InputError(f"outages.windows.{i}.buses: bus {missing[0]} is not in the feeder")
+
+
 def deenergised(outages: Outages, *, index: pd.DatetimeIndex, dt_s: float, bus_index: np.ndarray,
                 rng: np.random.Generator) -> np.ndarray:
-    """(steps, buses) True where a bus is de-energised during the step starting at `index`."""
+    """(steps, buses) True where a bus is de-energised during the step starting at `index`; the windows'
+    buses are those of the feeder (`check_windows`)."""
     out = np.zeros((len(index), len(bus_index)), bool)
     pos = pd.Series(np.arange(len(bus_index)), index=bus_index)
     start_ns = index.asi8
-    for i, w in enumerate(outages.windows):
-        t0 = pd.Timestamp(w.start).value
-        steps = (start_ns >= t0) & (start_ns < t0 + w.hours * 3.6e12)
+    for w in outages.windows:
+        t0, t1 = (t.value for t in w.span)
+        steps = (start_ns >= t0) & (start_ns < t1)
         if w.buses is None:
             out[steps] = True
             continue
-        missing = sorted(set(w.buses) - set(bus_index.tolist()))
-        if missing:
-            raise InputError(f"outages.windows.{i}.buses: bus {missing[0]} is not in the feeder")
         out[np.ix_(steps, pos.loc[w.buses].to_numpy())] = True
     if outages.saifi is not None:
         n_steps = len(index)

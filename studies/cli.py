@@ -36,7 +36,7 @@ def cli(verbose: bool):
 @click.option("--strategy", default="uncontrolled", show_default=True, help=f"One of {', '.join(STRATEGIES)}.")
 @click.option("--penetration", default=0.5, show_default=True, type=float, help="Share of households with an EV, 0..1.")
 @click.option("--v2g-share", default=0.0, show_default=True, type=float, help="Share of EVs that are bidirectional, 0..1.")
-@click.option("--start", default="2016-01-11", show_default=True, help="First day, YYYY-MM-DD.")
+@click.option("--start", default="2016-01-11", show_default=True, help="First day, YYYY-MM-DD (ISO 8601).")
 @click.option("--days", default=7, show_default=True, type=int)
 @click.option("--step-min", default=15.0, show_default=True, type=float, help="Step in minutes.")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -72,17 +72,17 @@ def cli(verbose: bool):
 def run(out, tariff, outages, critical_load_share, v2h_share, **options):
     """Co-simulate one scenario and write metrics.json, manifest.json, customers.parquet and timeseries/ to
     OUT."""
-    from hostcap.cosim.scenario import Scenario
+    from hostcap.cosim.scenario import Scenario, date_span
     from hostcap.cosim.world import run_scenario
     from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
-    from hostcap.models.outage import Outages, parse_outage
+    from hostcap.models.outage import BackupShares, Outages, parse_outage
     from hostcap.models.tariff import load_tariff
     from hostcap.studies.hosting import violated_criteria
     from hostcap.studies.outputs import check_out, write_run
 
     try:
-        outage = (Outages(windows=[parse_outage(o) for o in outages], critical_load_share=critical_load_share,
-                          v2h_share=v2h_share) if outages else None)
+        shares = BackupShares(critical_load_share=critical_load_share, v2h_share=v2h_share)  # with or without
+        outage = Outages(windows=[parse_outage(o) for o in outages], **dict(shares)) if outages else None
         scenario = Scenario(**options, tariff=tariff and load_tariff(tariff), outages=outage)
     except ValidationError as exc:
         raise input_error(exc) from None
@@ -96,6 +96,7 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
                f"({m['undervoltage_buses'] + m['overvoltage_buses']} buses break {scenario.band}), trafo max "
                f"{m['trafo_max_loading_pct']:.1f} %, peak {m['peak_demand_kw']:.1f} kW, "
                f"{result.inputs.n_steps} steps in {wall:.1f} s -> {out}")
+    click.echo(f"dates: {date_span(scenario.start, scenario.days)}")
     if result.inputs.unbalanced:
         click.echo(f"phases: unbalanced (three-phase power flow): VUF max {m['vuf_max_pct']:.2f} %, weekly 95 % "
                    f"{m['vuf_p95_pct']:.2f} % ({m['unbalance_buses']} buses above EN 50160's 2 %), neutral max "
@@ -156,6 +157,8 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_pe
                        workers=workers, samples_per_run=samples_per_run, hosting=not no_hosting)
     click.echo(f"{spec.name}: {counts['total']} scenarios, {counts['skipped']} already done, {counts['ran']} run, "
                f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
+    for line in _study_dates(spec):
+        click.echo(line)
     if not isinstance(spec.samples, int):
         click.echo(f"adaptive samples: {counts['total']} scenarios instead of {counts['max_everywhere']} with "
                    f"{spec.samples.max} samples at every level ({counts['max_everywhere'] - counts['total']} saved)")
@@ -180,6 +183,20 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_pe
         click.echo(f"warning: {counts['unreliable']} runs did not converge at more than "
                    f"{NONCONVERGED_MAX_SHARE:.0%} of their steps (column nonconverged_share)", err=True)
     return 1 if counts["total"] and counts["failed"] == counts["total"] else 0
+
+
+def _study_dates(spec) -> list[str]:
+    """The first and last day of each period: one line, or one per set of feeders whose `year` or `seasons`
+    fall on other days (they follow each feeder's profiles)."""
+    from hostcap.cosim.scenario import date_span
+
+    feeders_of = {}
+    for f in spec.feeders:
+        text = ", ".join(f"{p.name} {date_span(p.start, p.days)}" for p in spec.periods_of(f))
+        feeders_of.setdefault(text, []).append(f.name)
+    if len(feeders_of) == 1:
+        return [f"dates: {text}"]
+    return [f"dates ({', '.join(names)}): {text}" for text, names in feeders_of.items()]
 
 
 STUDY = click.argument("study_file")

@@ -222,14 +222,19 @@ def _locked(spec: StudySpec, paths: StudyPaths):
 
 def validate_inputs(spec: StudySpec) -> None:
     """Load every feeder and check one no-EV scenario per feeder x period (feeder, profiles, trips, period,
-    step, and the base case's plausibility), so bad input is refused before anything runs."""
+    step, and the base case's plausibility), then each feeder's periods together (tariff prices, outage
+    windows: `cosim.scenario.check_inputs`, as `hostcap run` does), so bad input is refused before anything
+    runs."""
     from hostcap.cosim.base_case import check_base_case
+    from hostcap.cosim.scenario import check_inputs
 
     firsts = {}
     for scenario, coords in plan(spec):
         firsts.setdefault((coords["feeder"], coords["period"]), scenario)
     for scenario in firsts.values():
         check_base_case(scenario.model_copy(update={"penetration": 0.0, "strategy": "uncontrolled"}))
+    for feeder in dict.fromkeys(f for f, _ in firsts):
+        check_inputs([sc for (f, _), sc in firsts.items() if f == feeder])
 
 
 def slurm_cluster(settings: Slurm):

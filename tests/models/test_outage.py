@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from hostcap.models.errors import InputError
-from hostcap.models.outage import Outages, OutageWindow, backup_energy, deenergised, island, parse_outage
+from hostcap.models.outage import (Outages, OutageWindow, backup_energy, check_windows, deenergised, island,
+                                   parse_outage)
 
 INDEX = pd.date_range("2016-01-11", periods=96, freq="15min")
 BUSES = np.array([3, 7, 9])
@@ -15,8 +16,12 @@ def test_command_line_outages_parse_and_bad_ones_name_the_flag():
     assert parse_outage("2016-01-12T18:00,90min,3;9") == OutageWindow(start="2016-01-12T18:00", hours=1.5,
                                                                        buses=[3, 9])
     for bad, why in [("2016-01-12T18:00", "is not START,DURATION"), ("2016-01-12T18:00,3x", "could not convert"),
-                     ("noon,3h", "start: 'noon' is not a date and time"),
+                     ("noon,3h", "start: 'noon' is not an ISO 8601 date and time"),
+                     ("12/01/2016 18:00,3h", "start: '12/01/2016 18:00' is not an ISO 8601 date and time"),
+                     ("2016-01-12T18:00+01:00,3h", "has a UTC offset"),
                      ("2016-01-12T18:00,-1h", "hours: Input should be greater than 0"),
+                     ("2016-01-12T18:00,infh", "hours: Input should be a finite number"),
+                     ("2016-01-12T18:00,nanh", "hours: Input should be a finite number"),
                      ("2016-01-12T18:00,3h,a;b", "invalid literal for int")]:
         with pytest.raises(InputError, match="^--outage: ") as err:
             parse_outage(bad)
@@ -30,9 +35,28 @@ def test_windows_take_out_their_buses_for_their_steps():
     assert dark.shape == (96, 3)
     assert dark[72:80].all() and dark[:72, [0, 2]].sum() == 0 and dark[80:].sum() == 0  # 18:00-20:00, all
     assert dark[24:26, 1].all() and dark[:24, 1].sum() == 0 and dark[26:72, 1].sum() == 0  # 06:00-06:30, bus 7
-    with pytest.raises(InputError, match=r"outages.windows.0.buses: bus 4 is not in the feeder"):
-        deenergised(Outages(windows=[OutageWindow(start="2016-01-11", hours=1, buses=[4])]), index=INDEX,
-                    dt_s=900, bus_index=BUSES, rng=np.random.default_rng(0))
+
+
+WINTER, SUMMER = ((pd.Timestamp(d), pd.Timestamp(d) + pd.Timedelta(days=7)) for d in ("2016-01-11", "2016-07-04"))
+
+
+@pytest.mark.parametrize("start, hours, buses, message", [
+    ("2016-01-11", 1, [4], r"^outages.windows.0.buses: bus 4 is not in the feeder$"),
+    ("2016-03-01T18:00", 3, None, r"^outages.windows.0: 2016-03-01T18:00 \+ 3 h lies outside the simulated periods "
+                                  r"\(2016-01-11 00:00 to 2016-01-18 00:00, 2016-07-04 00:00 to 2016-07-11 00:00\)$"),
+    ("2016-01-10T18:00", 6, None, "lies outside"),  # ends at midnight, as the period starts
+    ("2016-07-11T00:00", 1, None, "lies outside"),  # starts as the period ends
+])
+def test_windows_outside_every_period_or_on_unknown_buses_are_refused(start, hours, buses, message):
+    window = OutageWindow(start=start, hours=hours, buses=buses)
+    with pytest.raises(InputError, match=message):
+        check_windows(Outages(windows=[window]), periods=[WINTER, SUMMER], bus_index=BUSES)
+
+
+def test_a_window_in_one_of_the_periods_is_taken():
+    """A study's winter outage is no outage of its summer week, and not refused for it."""
+    check_windows(Outages(windows=[OutageWindow(start="2016-01-10T22:00", hours=3, buses=[7])]),
+                  periods=[WINTER, SUMMER], bus_index=BUSES)
 
 
 def test_saifi_caidi_draws_follow_the_seed_and_the_rates():

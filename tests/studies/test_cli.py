@@ -18,7 +18,9 @@ def test_run_writes_metrics_manifest_and_timeseries(tmp_path, capsys):
     # it ends with the answer: the criteria the run breaks, as hosting capacity counts them
     broken = [c for c, m in CRITERIA.items() if metrics[m] > 0]
     said = "broken: " + ", ".join(broken) if broken else "none broken"
-    assert f"limits (ansi_a, 100 % lines, 100 % transformer): {said}" in capsys.readouterr().out
+    printed = capsys.readouterr().out.splitlines()
+    assert f"limits (ansi_a, 100 % lines, 100 % transformer): {said}" in printed
+    assert printed[1] == "dates: 2016-01-11 to 2016-01-11 (1 day)"  # the days simulated, right after the answer
     for name in ["v_min_pu", "v_max_pu", "undervoltage_bus_hours", "overvoltage_bus_hours",
                  "trafo_max_loading_pct", "trafo_overload_hours", "line_max_loading_pct", "line_overload_hours",
                  "peak_demand_kw", "energy_import_kwh", "losses_kwh", "ev_charged_kwh", "ev_discharged_kwh",
@@ -133,6 +135,18 @@ def test_metrics_of_a_run_that_never_converged_are_nan_not_zero():
     assert all(np.isnan(m[k]) for k in GRID_METRICS)
     assert m["nonconverged_steps"] == 4 and m["nonconverged_share"] == 1.0 and m["ev_charged_kwh"] == 2.0
     assert strict_json(json_text(m))["energy_import_kwh"] is None
+
+
+def test_a_study_names_the_days_of_each_period(tmp_path, tiny_feeder):
+    """Explicit periods as written; `seasons` from the feeder's profiles; one line when every feeder agrees."""
+    from hostcap.studies.cli import _study_dates
+    from hostcap.studies.spec import parse_spec
+
+    spec = parse_spec({"name": "s", "feeders": [tiny_feeder], "strategies": ["uncontrolled"], "penetrations": [1.0],
+                       "periods": [{"name": "jan", "start": "2016-01-11", "days": 7}, "seasons"]})
+    assert _study_dates(spec) == ["dates: jan 2016-01-11 to 2016-01-17 (7 days), winter 2016-01-04 to 2016-01-10 "
+                                  "(7 days), spring 2016-04-04 to 2016-04-10 (7 days), summer 2016-07-04 to "
+                                  "2016-07-10 (7 days), autumn 2016-10-03 to 2016-10-09 (7 days)"]
 
 
 def test_study_whose_every_scenario_fails_names_each_error_and_exits_1(tmp_path, tiny_net, capsys):
