@@ -46,7 +46,29 @@ def inputs(tmp_path, tiny_net):
     (d / "gap_tariff.yaml").write_text(yaml.safe_dump({
         "name": "gap", "source": "test", "currency": "EUR", "export": {"rule": "none"},
         "bands": [{"name": "day", "price_per_kwh": 0.3, "weekday": [[0, 12]], "weekend": [[0, 24]]}]}))
+    for name, (column, value) in {"nan_line": ("r_ohm_per_km", np.nan), "negative_line": ("length_km", -0.05),
+                                  "zero_line": ("x_ohm_per_km", 0.0), "nan_load": ("p_mw", np.nan)}.items():
+        net = copy.deepcopy(tiny_net)
+        table = net.load if column == "p_mw" else net.line
+        table.loc[1, column] = value
+        if name == "zero_line":
+            table.loc[1, "r_ohm_per_km"] = 0.0
+        pp.to_json(net, str(d / f"{name}.json"))
+    for name, price in {"inf_band": float("inf"), "mwh_band": 301.5}.items():
+        (d / f"{name}.yaml").write_text(yaml.safe_dump({**TARIFF, "bands": [
+            {"name": "all", "price_per_kwh": price, "weekday": [[0, 24]], "weekend": [[0, 24]]}]}))
+    (d / "binary.yaml").write_bytes(bytes(range(256)))
+    hours = pd.date_range("2016-01-04", periods=21 * 24, freq="h")
+    for name, stamps, price in [("tz_series", hours.tz_localize("Europe/Berlin"), 0.3),
+                                ("inf_series", hours, np.where(np.arange(len(hours)) == 200, np.inf, 0.3)),
+                                ("mwh_series", hours, 85.3), ("short_series", hours[:48], 0.3)]:
+        pd.DataFrame({"timestamp": stamps, "price_per_kwh": price}).to_csv(d / f"{name}.csv", index=False)
+        (d / f"{name}.yaml").write_text(yaml.safe_dump({**TARIFF, "price_series": f"{name}.csv"}))
+    (d / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
     return d
+
+
+TARIFF = {"name": "t", "source": "test", "currency": "EUR", "export": {"rule": "none"}}
 
 
 def study_file(inputs: Path, text: str | None = None, **change) -> str:
@@ -63,6 +85,9 @@ RUN = ["run", "--days", "1"]
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
     f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(20))
+# 81 aliases, within the limit on aliases, that expand to 9 ** 10 (3.5 billion) nodes
+WIDE_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(9))
 
 CASES = {
     # hostcap run
@@ -92,6 +117,37 @@ CASES = {
     "run: a load on phase d": (RUN + ["--feeder", "{in}/wrong_phase.json"], "load 1: phase 'd' is not one of"),
     "run: unbalanced behind an unearthed transformer": (RUN + ["--feeder", "{in}/star.json", "--phases", "unbalanced"],
                                                         "no earthed LV star point"),
+    "run: tariff band price .inf": (RUN + ["--tariff", "{in}/inf_band.yaml"],
+                                    "bands.0.price_per_kwh: Input should be a finite number"),
+    "run: tariff band price per MWh": (RUN + ["--tariff", "{in}/mwh_band.yaml"],
+                                       "bands.0.price_per_kwh: 301.5 EUR per kWh is above 10: it looks like a "
+                                       "price per MWh"),
+    "run: tariff that is a binary file": (RUN + ["--tariff", "{in}/binary.yaml"], "binary.yaml: not a text file"),
+    "run: price series with a UTC offset": (RUN + ["--tariff", "{in}/tz_series.yaml"],
+                                            "tz_series.csv: time stamps with a UTC offset"),
+    "run: price series with an infinite price": (RUN + ["--tariff", "{in}/inf_series.yaml"],
+                                                 "inf_series.csv: prices must be finite numbers"),
+    "run: price series in EUR/MWh": (RUN + ["--tariff", "{in}/mwh_series.yaml"],
+                                     "mwh_series.csv: at 2016-01-04 00:00:00: 85.3 EUR per kWh is above 10: it "
+                                     "looks like a price per MWh"),
+    "run: outage of infinite hours": (RUN + ["--outage", "2016-01-11T18:00,infh"],
+                                      "hours: Input should be a finite number"),
+    "run: outage before the run": (RUN + ["--outage", "2016-01-10T18:00,3h"],
+                                   "outages.windows.0: 2016-01-10T18:00 + 3 h lies outside the simulated period "
+                                   "(2016-01-11 00:00 to 2016-01-12 00:00)"),
+    "run: outage after the run": (RUN + ["--outage", "2016-01-12T00:00,3h"], "lies outside the simulated period"),
+    "run: critical load share 5 without an outage": (RUN + ["--critical-load-share", "5"],
+                                                     "critical_load_share: Input should be less than or equal to 1"),
+    "run: v2h share -1 without an outage": (RUN + ["--v2h-share", "-1"],
+                                            "v2h_share: Input should be greater than or equal to 0"),
+    "run: line of NaN impedance": (RUN + ["--feeder", "{in}/nan_line.json"],
+                                   "line 1: r_ohm_per_km is nan; it must be finite and at least 0"),
+    "run: line of zero impedance": (RUN + ["--feeder", "{in}/zero_line.json"],
+                                    "line 1: r_ohm_per_km and x_ohm_per_km are both 0"),
+    "run: negative line length": (RUN + ["--feeder", "{in}/negative_line.json"],
+                                  "line 1: length_km is -0.05; it must be finite and above 0"),
+    "run: NaN load": (RUN + ["--feeder", "{in}/nan_load.json"], "load 1: p_mw is nan; it must be a finite number"),
+    "run: start 11/01/2016": (RUN + ["--start", "11/01/2016"], "start: '11/01/2016' is not an ISO 8601 date"),
     # hostcap study: the study file
     "study named ..": (["study", "@name=.."], "name"),
     "study named a/b": (["study", "@name=a/b"], "name"),
@@ -101,6 +157,8 @@ CASES = {
     "same feeder twice": (["study", "@feeders"], "feeder name 'tiny.json' is listed twice"),
     "repeated YAML key": (["study", "@repeated"], "key 'samples' appears twice"),
     "alias bomb": (["study", "@bomb"], "more than 100 aliases"),
+    "alias bomb of few aliases": (["study", "@wide_bomb"], "its aliases expand to more than 100,000 nodes"),
+    "start 04.07.2016": (["study", "@dotted_date"], "periods.0.start: '04.07.2016' is not an ISO 8601 date"),
     "a billion samples": (["study", "@samples"], "samples"),
     "phases: three": (["study", "@phases"], "phases: Input should be 'auto', 'balanced' or 'unbalanced'"),
     "adaptive max below min": (["study", "@samples_range"], "samples: max (10) is below min (20)"),
@@ -110,6 +168,20 @@ CASES = {
     "v2g_optimal setpoints off the step": (["study", "@setpoint"], "optimal_setpoint_min: 20 min"),
     "study tariff with a gap": (["study", "@tariff_gap"], "weekday 12:00 is in no band"),
     "study tariff missing": (["study", "@tariff_missing"], "nowhere.yaml"),
+    "study tariff band price per MWh": (["study", "@tariff_mwh"], "it looks like a price per MWh"),
+    "study price series with a UTC offset": (["study", "@tz_series"], "tz_series.csv: time stamps with a UTC offset"),
+    "study price series that is no price series": (["study", "@passwd_series"],
+                                                   "tariff.price_series: {in}/passwd: needs columns timestamp"),
+    "study price series short of the period": (["study", "@short_series"],
+                                               "short_series.csv covers 2016-01-04 00:00:00 to 2016-01-05 23:00:00, "
+                                               "not 2016-01-11 00:00:00"),
+    "study outage on an unknown bus": (["study", "@outage_bus"], "outages.windows.0.buses: bus 99 is not in the feeder"),
+    "study outage outside every period": (["study", "@outage_outside"],
+                                          "outages.windows.0: 2016-03-01T18:00 + 3 h lies outside the simulated "
+                                          "periods (2016-01-11 00:00 to 2016-01-12 00:00, 2016-07-04 00:00"),
+    "study outage of infinite hours": (["study", "@outage_inf"], "outages.windows.0.hours: Input should be a finite"),
+    "study line of NaN impedance": (["study", "@nan_line"], "line 1: r_ohm_per_km is nan"),
+    "study NaN load": (["study", "@nan_load"], "load 1: p_mw is nan; it must be a finite number"),
     "feeder file missing": (["study", "@missing_feeder"], "nowhere.json"),
     "per-feeder profiles in kW": (["study", "@kw_profiles"], "look like kW"),
     "study out is a file": (["study", "{in}/study.yaml", "--out", "{in}/tiny.json"], "is a file"),
@@ -146,6 +218,21 @@ STUDY_TEXTS = {
     "missing_feeder": dict(feeders=["nowhere.json"]),
     "kw_profiles": dict(feeders=[{"ref": "tiny.json", "profiles": "kw.csv"}]),
     "dask_file": dict(dask={"scheduler_file": "missing.json"}),
+    "repeated": yaml.safe_dump(STUDY) + "samples: 3\n",
+    "bomb": ALIAS_BOMB,
+    "wide_bomb": WIDE_BOMB,
+    "dotted_date": dict(periods=[{"name": "d1", "start": "04.07.2016", "days": 1}]),
+    "tariff_mwh": dict(tariff="mwh_band.yaml"),
+    "tz_series": dict(tariff={**TARIFF, "price_series": "tz_series.csv"}),
+    "passwd_series": dict(tariff={**TARIFF, "price_series": "passwd"}),
+    "short_series": dict(tariff={**TARIFF, "price_series": "short_series.csv"}),
+    "outage_bus": dict(outages={"windows": [{"start": "2016-01-11T18:00", "hours": 3, "buses": [99]}]}),
+    "outage_outside": dict(periods=[{"name": "d1", "start": "2016-01-11", "days": 1},
+                                    {"name": "d2", "start": "2016-07-04", "days": 1}],
+                           outages={"windows": [{"start": "2016-03-01T18:00", "hours": 3}]}),
+    "outage_inf": dict(outages={"windows": [{"start": "2016-01-11T18:00", "hours": float("inf")}]}),
+    "nan_line": dict(feeders=["nan_line.json"]),
+    "nan_load": dict(feeders=["nan_load.json"]),
 }
 
 
@@ -154,14 +241,8 @@ def test_bad_input_one_line_exit_2_nothing_written(case, inputs, tmp_path, capsy
     args, expected = CASES[case]
     args = [a.replace("{in}", str(inputs)) for a in args]
     if args[0] == "study" and args[1].startswith("@"):
-        which = args[1][1:]
-        if which == "repeated":
-            path = study_file(inputs, yaml.safe_dump(STUDY) + "samples: 3\n")
-        elif which == "bomb":
-            path = study_file(inputs, ALIAS_BOMB)
-        else:
-            path = study_file(inputs, **STUDY_TEXTS[which])
-        args[1] = path
+        text = STUDY_TEXTS[args[1][1:]]
+        args[1] = study_file(inputs, text) if isinstance(text, str) else study_file(inputs, **text)
     out = tmp_path / "out"
     if args[0] == "run" and "--out" not in args:
         args += ["--out", str(out)]
@@ -174,7 +255,7 @@ def test_bad_input_one_line_exit_2_nothing_written(case, inputs, tmp_path, capsy
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: "), err
-    assert expected in err, err
+    assert expected.replace("{in}", str(inputs)) in err, err
     assert files(tmp_path) == before and not out.exists()
 
 
