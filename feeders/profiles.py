@@ -73,14 +73,18 @@ def check_profile_values(name: str, shapes: np.ndarray) -> None:
         raise InputError(f"{name}: profile contains NaN or infinite values")
 
 
+def _simbench_index(times: pd.Series) -> pd.DatetimeIndex:
+    """SimBench times are local wall-clock strings that repeat an hour at the end of DST; the data are one
+    regular quarter-hourly year, so the index is rebuilt from the first two stamps."""
+    stamps = pd.to_datetime(times.iloc[:2], format="%d.%m.%Y %H:%M")
+    return pd.date_range(stamps.iloc[0], periods=len(times), freq=stamps.iloc[1] - stamps.iloc[0])
+
+
 def simbench_profiles(net) -> FeederProfiles:
     """SimBench relative profiles (net.profiles) times each element's rated power, as simbench's
     get_absolute_values does, without expanding the whole year for every element."""
     load_rel = net.profiles["load"]
-    # SimBench times are local wall-clock strings that repeat an hour at the end of DST; the data are one
-    # regular quarter-hourly year, so the index is rebuilt from the first two stamps
-    stamps = pd.to_datetime(load_rel["time"].iloc[:2], format="%d.%m.%Y %H:%M")
-    index = pd.date_range(stamps.iloc[0], periods=len(load_rel), freq=stamps.iloc[1] - stamps.iloc[0])
+    index = _simbench_index(load_rel["time"])
     sgen_rel = pd.concat([net.profiles["renewables"].drop(columns="time"),
                           net.profiles["powerplants"].drop(columns="time")], axis=1)
 
@@ -122,9 +126,7 @@ def _simbench_standard_shapes() -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarra
     loads = pd.read_csv(folder / "LoadProfile.csv", sep=";", usecols=["time", *(
         f"{h}_{pq}load" for h in HOUSEHOLD_SHAPES for pq in "pq")])
     pv = pd.read_csv(folder / "RESProfile.csv", sep=";", usecols=["time", PV_SHAPE])
-    stamps = pd.to_datetime(loads["time"].iloc[:2], format="%d.%m.%Y %H:%M")
-    index = pd.date_range(stamps.iloc[0], periods=len(loads), freq=stamps.iloc[1] - stamps.iloc[0])
-    return (pd.DatetimeIndex(index), loads[[f"{h}_pload" for h in HOUSEHOLD_SHAPES]].to_numpy(float),
+    return (_simbench_index(loads["time"]), loads[[f"{h}_pload" for h in HOUSEHOLD_SHAPES]].to_numpy(float),
             loads[[f"{h}_qload" for h in HOUSEHOLD_SHAPES]].to_numpy(float), pv[[PV_SHAPE]].to_numpy(float))
 
 
@@ -161,10 +163,17 @@ def table_profiles(net, path) -> FeederProfiles:
             table = pd.read_parquet(path)
         else:
             table = pd.read_csv(path, index_col=0)
-        table.index = pd.to_datetime(table.index)
         table = table.apply(pd.to_numeric, errors="raise")
     except Exception as exc:  # noqa: BLE001 - any parse failure is the file's fault
         raise InputError(f"profiles: cannot read {path}: {exc}".splitlines()[0]) from None
+    try:  # never a guess: 11/01/2016 is no date
+        table.index = pd.to_datetime(table.index, format="ISO8601")
+    except (ValueError, TypeError):
+        raise InputError(f"profiles: {path}: time stamps must be ISO 8601 (YYYY-MM-DD HH:MM), e.g. not "
+                         f"'{table.index[0]}'") from None
+    if table.index.tz is not None:
+        raise InputError(f"profiles: {path}: time stamps with a UTC offset ({table.index[0]}); give the feeder's "
+                         "local time without an offset")
     if len(table) < 2:
         raise InputError(f"profiles: {path} needs at least two rows")
     steps = np.diff(table.index.asi8)

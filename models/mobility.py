@@ -123,11 +123,12 @@ def trips_from_table(
     if missing:
         raise InputError(f"trip table: missing column(s) {', '.join(sorted(missing))}")
     try:
-        dep = pd.to_datetime(table["departure"])
-        arr = pd.to_datetime(table["arrival"])
+        dep = pd.to_datetime(table["departure"], format="ISO8601")  # never a guess: 11/01 is no date
+        arr = pd.to_datetime(table["arrival"], format="ISO8601")
         energy = pd.to_numeric(table["energy_kwh"]).to_numpy(float)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"trip table: unreadable departure, arrival or energy_kwh ({exc})") from None
+    except (ValueError, TypeError):
+        raise InputError("trip table: departure and arrival must be ISO 8601 time stamps (YYYY-MM-DD HH:MM) and "
+                         "energy_kwh numbers") from None
     if np.isnan(energy).any() or (energy < 0).any():
         raise InputError("trip table: energy_kwh must be a number >= 0 in every row")
     if (arr <= dep).any():

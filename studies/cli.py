@@ -31,7 +31,8 @@ def cli(verbose: bool):
 @cli.command()
 @click.option("--feeder", default=DEFAULT_FEEDER, show_default=True,
               help="simbench:<code>, a pandapower JSON file, or pandapower:<networks function>.")
-@click.option("--profiles", default=None, help="CSV/Parquet of load/sgen profiles (JSON and pandapower feeders).")
+@click.option("--profiles", default=None, help="CSV/Parquet of load/sgen profiles, or `flat` (rated power every "
+              "step); default: SimBench's own, else standard household profiles.")
 @click.option("--trips", default=None, help="CSV/Parquet trip table: vehicle, departure, arrival, energy_kwh.")
 @click.option("--strategy", default="uncontrolled", show_default=True, help=f"One of {', '.join(STRATEGIES)}.")
 @click.option("--penetration", default=0.5, show_default=True, type=float, help="Share of households with an EV, 0..1.")
@@ -103,6 +104,7 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
                    f"{m['neutral_max_ka'] * 1e3:.0f} A")
     else:
         click.echo("phases: balanced (one-phase equivalent power flow; no unbalance figures)")
+    click.echo(f"profiles: {result.inputs.feeder.profiles.source}")
     broken = violated_criteria(m)
     click.echo(f"limits ({scenario.band}, {scenario.line_limit_pct:g} % lines, {scenario.trafo_limit_pct:g} % "
                f"transformer): " + (f"broken: {', '.join(broken)}" if broken else "none broken"))
@@ -216,7 +218,7 @@ def _spec_and_feeder(study_file, feeder_ref=None):
 @cli.command("prepare-feeder")
 @click.argument("feeder_ref")
 @click.option("--name", default=None, help="Name of the output files (default: the reference).")
-@click.option("--profiles", default=None, help="CSV/Parquet profiles of the feeder.")
+@click.option("--profiles", default=None, help="CSV/Parquet profiles of the feeder, or `flat`.")
 @click.option("--out", default="resources/feeders", show_default=True, type=click.Path(file_okay=False))
 def prepare_feeder(feeder_ref, name, profiles, out):
     """Validate a feeder; write its net (JSON) and topology (GeoPackage) to OUT."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from hostcap.cosim.scenario import IsoDate, RunSettings
 from hostcap.feeders import DEFAULT_FEEDER
+from hostcap.feeders.profiles import FLAT
 from hostcap.models.errors import InputError
 from hostcap.models.strategies import STRATEGIES
 from hostcap.models.tariff import load_tariff
@@ -85,7 +86,8 @@ class FeederEntry(Strict):
 
     ref: str = Field(description="simbench:<code>, a pandapower JSON file, or pandapower:<networks function>.")
     name: str = Field("", description="Name in keys, tables and file names; default: the reference as written.")
-    profiles: str | None = Field(None, description="CSV/Parquet profiles of a JSON or pandapower feeder.")
+    profiles: str | None = Field(None, description="CSV/Parquet profiles of the feeder, or `flat` (rated power "
+                                 "every step); default: the feeder's own (SimBench), else standard household profiles.")
     trips: str | None = Field(None, description="CSV/Parquet trip table: vehicle, departure, arrival, energy_kwh.")
 
     @model_validator(mode="before")
@@ -99,7 +101,7 @@ class FeederEntry(Strict):
         data = {**data, "name": data.get("name") or data["ref"]}
         for field in ("ref", "profiles", "trips"):
             path = data.get(field)
-            if field == "ref" and path.startswith(("simbench:", "pandapower:")):
+            if field == "ref" and path.startswith(("simbench:", "pandapower:")) or field == "profiles" and path == FLAT:
                 continue
             if isinstance(path, str) and base is not None and not Path(path).is_absolute():
                 data[field] = str((Path(base) / path).resolve())
@@ -115,19 +117,25 @@ class FeederEntry(Strict):
     def files(self) -> list[str]:
         """The files this feeder's runs read."""
         is_file = not self.ref.startswith(("simbench:", "pandapower:"))
-        return [f for f in ((self.ref if is_file else None), self.profiles, self.trips) if f]
+        return [f for f in ((self.ref if is_file else None), self.profiles if self.profiles != FLAT else None,
+                            self.trips) if f]
+
+
+SLURM_WORD = r"^[A-Za-z0-9_.,:+-]+$"  # a Slurm account, partition, interface: no space, quote or newline
 
 
 class Slurm(Strict):
-    """dask-jobqueue SLURMCluster settings; account and partition are the user's."""
+    """dask-jobqueue SLURMCluster settings; account and partition are the user's. They are written into the
+    job script's #SBATCH lines, so each is one word of a safe alphabet (a newline or quote could add a command)."""
 
-    account: str | None = None
-    partition: str | None = None
+    account: str | None = Field(None, pattern=SLURM_WORD)
+    partition: str | None = Field(None, pattern=SLURM_WORD)
     jobs: int = Field(2, ge=1)
     cores: int = Field(4, ge=1, description="Cores per job (one Dask worker per core).")
-    memory: str = "16GB"
-    walltime: str = "01:00:00"
-    interface: str | None = Field(None, description="Network interface of the scheduler and workers, e.g. ib0.")
+    memory: str = Field("16GB", pattern=r"^\d+(\.\d+)?\s?[KMGT]i?B$", description="Memory per job, e.g. 16GB.")
+    walltime: str = Field("01:00:00", pattern=r"^(\d+-)?\d{1,3}:\d{2}(:\d{2})?$", description="[D-]HH:MM[:SS]")
+    interface: str | None = Field(None, pattern=SLURM_WORD,
+                                  description="Network interface of the scheduler and workers, e.g. ib0.")
 
 
 class DaskSettings(Strict):

@@ -31,6 +31,11 @@ def inputs(tmp_path, tiny_net):
     kw.to_csv(d / "kw.csv")
     two_day = pd.DataFrame({"load.p_mw.0": [0.004, 0.004]}, index=pd.date_range("2016-01-01", periods=2, freq="2D"))
     two_day.to_csv(d / "two_day.csv")
+    us = pd.DataFrame({"load.p_mw.0": np.full(96, 0.004)}, index=idx.strftime("%m/%d/%Y %H:%M"))
+    us.to_csv(d / "us_dates.csv")  # 11 January as an American writes it
+    pd.DataFrame({"load.p_mw.0": np.full(96, 0.004)}, index=idx.tz_localize("Europe/Berlin")).to_csv(d / "tz.csv")
+    pd.DataFrame({"vehicle": [0], "departure": ["11.01.2016 07:00"], "arrival": ["11.01.2016 17:00"],
+                  "energy_kwh": [10.0]}).to_csv(d / "de_trips.csv", index=False)
     (d / "study.yaml").write_text(yaml.safe_dump(STUDY))
     wrong_phase = copy.deepcopy(tiny_net)
     wrong_phase.load["phase"] = ["a", "d", "abc"]
@@ -148,7 +153,15 @@ CASES = {
                                   "line 1: length_km is -0.05; it must be finite and above 0"),
     "run: NaN load": (RUN + ["--feeder", "{in}/nan_load.json"], "load 1: p_mw is nan; it must be a finite number"),
     "run: start 11/01/2016": (RUN + ["--start", "11/01/2016"], "start: '11/01/2016' is not an ISO 8601 date"),
+    "run: profiles stamped 01/11/2016": (RUN + ["--feeder", "{in}/tiny.json", "--profiles", "{in}/us_dates.csv"],
+                                         "time stamps must be ISO 8601 (YYYY-MM-DD HH:MM), e.g. not '01/11/2016"),
+    "run: profiles with a UTC offset": (RUN + ["--feeder", "{in}/tiny.json", "--profiles", "{in}/tz.csv"],
+                                        "tz.csv: time stamps with a UTC offset"),
+    "run: trips stamped 11.01.2016": (RUN + ["--feeder", "{in}/tiny.json", "--trips", "{in}/de_trips.csv"],
+                                      "trip table: departure and arrival must be ISO 8601"),
     # hostcap study: the study file
+    "study: slurm partition with a newline": (["study", "@slurm partition"], "dask.slurm.partition"),
+    "study: slurm account with a quote": (["study", "@slurm account"], "dask.slurm.account"),
     "study named ..": (["study", "@name=.."], "name"),
     "study named a/b": (["study", "@name=a/b"], "name"),
     "study named .hidden": (["study", "@name=.hidden"], "name"),
@@ -201,6 +214,8 @@ CASES = {
     "gis of an unknown feeder": (["gis", "{in}/study.yaml", "--feeder", "nowhere"], "nowhere"),
 }
 STUDY_TEXTS = {
+    "slurm partition": dict(dask={"slurm": {"partition": "debug\nsrun rm -rf ~"}}),  # into the job script
+    "slurm account": dict(dask={"slurm": {"account": "x'; touch PWNED; '"}}),
     "name=..": dict(name=".."), "name=a/b": dict(name="a/b"), "name=.hidden": dict(name=".hidden"),
     "periods": dict(periods=[{"name": "d1", "start": "2016-01-11", "days": 1},
                              {"name": "d1", "start": "2016-07-04", "days": 1}]),
