@@ -10,14 +10,16 @@ record the moment its batch arrives (`studies/records.py`), so an interrupt (Ctr
 loses only the batches in flight, and the next run of the study resumes sample by sample from the records.
 A batch that raises runs its samples one by one, and a sample that raises is recorded as failed with its
 error; the study goes on. A killed worker's tasks are recomputed by Dask (`retries=1`). One study folder is
-used by one process at a time (a lock file).
+used by one process at a time (an OS lock on the folder itself, `_locked`).
 """
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
 import socket
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -44,6 +46,9 @@ RETRIES = 1
 CONNECT_TIMEOUT_S = 10
 WORKER_START_TIMEOUT_S = 120  # local workers import numba, pandapower and mosaik: slow on a busy machine
 CLOSE_TIMEOUT_S = 20
+SLURM_START_TIMEOUT_S = 60
+UNSCHEDULABLE = ("PartitionConfig", "ReqNodeNotAvail", "PartitionNodeLimit", "PartitionTimeLimit",
+                 "BadConstraints")  # squeue reasons of a request that cannot be scheduled as configured
 POLL_S = 0.05
 INTERRUPTED = threading.Event()  # set by the CLI's SIGINT and SIGTERM handlers
 
@@ -193,31 +198,34 @@ def study_lock(spec: StudySpec, paths: StudyPaths):
         with _locked(spec, paths):
             yield
     except BaseException:
-        if created and [p.name for p in paths.root.iterdir()] == [paths.lock.name]:
-            paths.lock.unlink()  # nothing was written: leave nothing behind
-            paths.root.rmdir()
+        if created and not any(paths.root.iterdir()):
+            paths.root.rmdir()  # nothing was written: leave nothing behind
         raise
 
 
 @contextlib.contextmanager
 def _locked(spec: StudySpec, paths: StudyPaths):
-    with open(paths.lock, "a+") as f:
+    """flock(2) on the study folder's own directory descriptor, so that deleting or replacing the `.lock`
+    file does not free the folder (the kernel releases the lock when the descriptor closes, also when the
+    process is killed). `.lock` only names the holder for the refusal message, and goes when the study ends."""
+    fd = os.open(paths.root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            raise InputError(f"study {spec.name}: {paths.root} is in use by {holder}; wait for it to finish "
-                             "or choose another --out") from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"hostcap pid {os.getpid()} on {socket.gethostname()}\n")
-        f.flush()
+            try:
+                holder = paths.lock.read_text().strip()
+            except OSError:
+                holder = ""
+            raise InputError(f"study {spec.name}: {paths.root} is in use by {holder or 'another process'}; wait "
+                             "for it to finish or choose another --out") from None
+        paths.lock.write_text(f"hostcap pid {os.getpid()} on {socket.gethostname()}\n")
         try:
             yield
         finally:
-            f.truncate(0)
-            fcntl.flock(f, fcntl.LOCK_UN)
+            paths.lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 def validate_inputs(spec: StudySpec) -> None:
@@ -246,13 +254,51 @@ def slurm_cluster(settings: Slurm):
                         interface=settings.interface, scheduler_options={"dashboard_address": ":0"})
 
 
+def open_slurm(settings: Slurm):
+    """A client of a SLURMCluster scaled to `settings.jobs` jobs, and its closer, once a worker has started.
+    If none starts within SLURM_START_TIMEOUT_S the cluster is closed (its jobs cancelled, none left queued)
+    and the study stops with one line naming why, from the pending job's reason in squeue (`%r`; the codes:
+    https://slurm.schedmd.com/job_reason_codes.html): an InputError if the request cannot be scheduled on
+    the partition as configured (UNSCHEDULABLE), else a TimeoutError (the cluster is busy, or a job was
+    held)."""
+    from dask.distributed import Client
+
+    cluster = slurm_cluster(settings)
+    try:
+        cluster.scale(jobs=settings.jobs)
+        client = Client(cluster)
+        try:
+            client.wait_for_workers(1, timeout=SLURM_START_TIMEOUT_S)
+        except TimeoutError:
+            client.close()
+            raise _not_started(cluster, settings) from None
+    except BaseException:
+        cluster.close(timeout=CLOSE_TIMEOUT_S)
+        raise
+    return client, cluster.close
+
+
+def _not_started(cluster, settings: Slurm) -> Exception:
+    ids = [job.job_id for job in cluster.workers.values() if job.job_id]
+    squeue = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i %r"], capture_output=True,
+                            text=True, timeout=CONNECT_TIMEOUT_S).stdout.splitlines() if ids else []
+    job, reason = squeue[0].split(maxsplit=1) if squeue else (",".join(ids) or "none", "not in squeue")
+    why = f"slurm: no Dask worker started within {SLURM_START_TIMEOUT_S} s; job {job} is pending: {reason}"
+    if reason.split(",")[0] in UNSCHEDULABLE:  # e.g. "ReqNodeNotAvail, UnavailableNodes:node1"
+        return InputError(f"{why} (the request, {settings.cores} cores and {settings.memory} per job, does not "
+                          f"fit partition {settings.partition or 'default'}; ask for less under dask.slurm)")
+    return TimeoutError(why)
+
+
 def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str | None, slurm: bool,
                 workers: int | None):
-    """A Dask client: an existing scheduler, a SLURM cluster from the study file, or a local cluster
-    (worker processes, one thread each, one worker per core by default). Unreachable schedulers fail within
-    CONNECT_TIMEOUT_S with one line."""
+    """A Dask client and a closer of the cluster this study started (None for an existing scheduler): an
+    existing scheduler, a SLURM cluster from the study file, or a local cluster (worker processes, one
+    thread each, one worker per core by default; `studies/local_cluster.py`). Unreachable schedulers fail
+    within CONNECT_TIMEOUT_S with one line, SLURM jobs that do not start within SLURM_START_TIMEOUT_S too."""
     from dask.distributed import Client
-    from distributed.deploy.subprocess import SubprocessCluster
+
+    from hostcap.studies.local_cluster import close_local_cluster, local_cluster
 
     quiet = not logging.getLogger("hostcap").isEnabledFor(logging.INFO)  # no -v
     if quiet:  # importing distributed has just set its logger to INFO (dask's logging config)
@@ -270,25 +316,16 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
                              f"({type(exc).__name__})") from None
         return client, None
     if slurm or d.slurm:
-        s = d.slurm or Slurm()
-        cluster = slurm_cluster(s)
-        cluster.scale(jobs=s.jobs)
-        return Client(cluster), cluster
+        return open_slurm(d.slurm or Slurm())
     n = workers or d.workers or os.cpu_count() or 1
-    # workers in subprocesses of their own (`python -m dask spec`), not multiprocessing children: a plain
-    # script that calls hostcap.study() without an `if __name__ == "__main__"` guard is not run again in them.
-    # They do not die with this process if it is killed (SIGKILL; Ctrl-C reaches them): the scheduler closes
-    # after an idle hour, and its workers a minute later
-    cluster = SubprocessCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0",
-                                silence_logs=logging.WARNING if quiet else False,
-                                scheduler_kwargs={"idle_timeout": "1h"}, worker_kwargs={"death_timeout": 60})
+    cluster = local_cluster(n, quiet)
     client = Client(cluster)
     client.wait_for_workers(n, timeout=WORKER_START_TIMEOUT_S)
     if quiet:
         from hostcap.studies.quiet import QuietWorkers
 
         client.register_plugin(QuietWorkers())
-    return client, cluster
+    return client, functools.partial(close_local_cluster, cluster)
 
 
 def _error_line(exc: BaseException) -> str:
@@ -371,7 +408,7 @@ def _dask(spec: StudySpec, **how):
             try:
                 held[0].close(timeout=CLOSE_TIMEOUT_S)
                 if held[1] is not None:
-                    held[1].close(timeout=CLOSE_TIMEOUT_S)
+                    held[1](timeout=CLOSE_TIMEOUT_S)
             except TimeoutError:
                 log.warning("the Dask cluster did not close within %s s; its processes end with this one",
                             CLOSE_TIMEOUT_S)

@@ -76,19 +76,31 @@ class Page:
 
 
 @pytest.fixture(scope="session")
-def browser(tmp_path_factory):
-    """open(path) -> Page: Debian's Chromium, headless and with no network at all (an unreachable proxy, no
-    name resolution), as on a locked-down utility network. `.ci/chromium` installs it if missing (root)."""
+def missing():
+    """missing(reason): a test lacks a service of the machine (a SLURM cluster, Chromium) that the tests
+    never install or start themselves. Skipped with the reason, or failed under CI: `.ci/run`, which
+    provides them, exports HOSTCAP_CI=1."""
     import os
+
+    def missing(reason: str):
+        if os.environ.get("HOSTCAP_CI") == "1":
+            pytest.fail(f"{reason} (HOSTCAP_CI=1: CI provides it)", pytrace=False)
+        pytest.skip(reason)
+
+    return missing
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory, missing):
+    """open(path) -> Page: Debian's Chromium, headless and with no network at all (an unreachable proxy, no
+    name resolution), as on a locked-down utility network. `.ci/run` installs it (`.ci/chromium`)."""
     import re
     import shutil
     import subprocess
     from pathlib import Path
 
     if shutil.which("chromium") is None:
-        if os.geteuid() != 0:
-            pytest.skip("chromium is not installed and installing it needs root")
-        subprocess.run([str(Path(__file__).resolve().parents[1] / ".ci" / "chromium")], check=True)
+        missing("chromium is not installed: `.ci/chromium` installs it (root)")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr",
