@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from hostcap.feeders import load_feeder
 from hostcap.cosim.scenario import Scenario
 from hostcap.models.errors import InputError
 from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
@@ -46,7 +47,8 @@ RETRIES = 1
 CONNECT_TIMEOUT_S = 10
 WORKER_START_TIMEOUT_S = 120  # local workers import numba, pandapower and mosaik: slow on a busy machine
 CLOSE_TIMEOUT_S = 20
-SLURM_START_TIMEOUT_S = 60
+SLURM_START_TIMEOUT_S = 60  # jobs gone from the queue with no worker by then have failed
+SLURM_POLL_S = 5
 UNSCHEDULABLE = ("PartitionConfig", "ReqNodeNotAvail", "PartitionNodeLimit", "PartitionTimeLimit",
                  "BadConstraints")  # squeue reasons of a request that cannot be scheduled as configured
 POLL_S = 0.05
@@ -256,38 +258,51 @@ def slurm_cluster(settings: Slurm):
 
 def open_slurm(settings: Slurm):
     """A client of a SLURMCluster scaled to `settings.jobs` jobs, and its closer, once a worker has started.
-    If none starts within SLURM_START_TIMEOUT_S the cluster is closed (its jobs cancelled, none left queued)
-    and the study stops with one line naming why, from the pending job's reason in squeue (`%r`; the codes:
-    https://slurm.schedmd.com/job_reason_codes.html): an InputError if the request cannot be scheduled on
-    the partition as configured (UNSCHEDULABLE), else a TimeoutError (the cluster is busy, or a job was
-    held)."""
+    While none has, the pending jobs' reasons are read from squeue (`%r`; the codes:
+    https://slurm.schedmd.com/job_reason_codes.html) every SLURM_POLL_S: a request the partition cannot hold
+    as configured (UNSCHEDULABLE) stops the study at once with one line naming the reason (an InputError), as
+    do jobs that left the queue with no worker after SLURM_START_TIMEOUT_S (a TimeoutError); a busy cluster
+    (Priority, Resources) is waited for, and said so once. Either way the cluster is closed: its jobs are
+    cancelled, none is left queued."""
     from dask.distributed import Client
 
     cluster = slurm_cluster(settings)
     try:
         cluster.scale(jobs=settings.jobs)
         client = Client(cluster)
-        try:
-            client.wait_for_workers(1, timeout=SLURM_START_TIMEOUT_S)
-        except TimeoutError:
-            client.close()
-            raise _not_started(cluster, settings) from None
+        t0, told = time.monotonic(), False
+        while True:
+            try:
+                client.wait_for_workers(1, timeout=SLURM_POLL_S)
+                break
+            except TimeoutError:
+                pass
+            ids = [job.job_id for job in cluster.workers.values() if job.job_id]
+            job, reason = _pending_reason(ids)
+            waited_s = time.monotonic() - t0
+            if reason.split(",")[0] in UNSCHEDULABLE:  # e.g. "ReqNodeNotAvail, UnavailableNodes:node1"
+                client.close()
+                raise InputError(f"slurm: job {job} cannot start: {reason} (the request, {settings.cores} cores "
+                                 f"and {settings.memory} per job, does not fit partition "
+                                 f"{settings.partition or 'default'}; ask for less under dask.slurm)")
+            if reason == "not in squeue" and waited_s > SLURM_START_TIMEOUT_S:
+                client.close()
+                raise TimeoutError(f"slurm: jobs {job} left the queue and no Dask worker started within "
+                                   f"{SLURM_START_TIMEOUT_S} s; see the jobs' output files")
+            if not told and waited_s > SLURM_START_TIMEOUT_S:
+                log.warning("slurm: waiting for job %s to start: pending (%s)", job, reason)
+                told = True
     except BaseException:
         cluster.close(timeout=CLOSE_TIMEOUT_S)
         raise
     return client, cluster.close
 
 
-def _not_started(cluster, settings: Slurm) -> Exception:
-    ids = [job.job_id for job in cluster.workers.values() if job.job_id]
-    squeue = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i %r"], capture_output=True,
-                            text=True, timeout=CONNECT_TIMEOUT_S).stdout.splitlines() if ids else []
-    job, reason = squeue[0].split(maxsplit=1) if squeue else (",".join(ids) or "none", "not in squeue")
-    why = f"slurm: no Dask worker started within {SLURM_START_TIMEOUT_S} s; job {job} is pending: {reason}"
-    if reason.split(",")[0] in UNSCHEDULABLE:  # e.g. "ReqNodeNotAvail, UnavailableNodes:node1"
-        return InputError(f"{why} (the request, {settings.cores} cores and {settings.memory} per job, does not "
-                          f"fit partition {settings.partition or 'default'}; ask for less under dask.slurm)")
-    return TimeoutError(why)
+def _pending_reason(ids: list[str]) -> tuple[str, str]:
+    """The first of the jobs `ids` still in the queue and its squeue reason, or ("ids", "not in squeue")."""
+    out = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i %r"], capture_output=True, text=True,
+                         timeout=CONNECT_TIMEOUT_S).stdout.splitlines() if ids else []
+    return tuple(out[0].split(maxsplit=1)) if out else (",".join(ids) or "none", "not in squeue")
 
 
 def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str | None, slurm: bool,
@@ -295,7 +310,7 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
     """A Dask client and a closer of the cluster this study started (None for an existing scheduler): an
     existing scheduler, a SLURM cluster from the study file, or a local cluster (worker processes, one
     thread each, one worker per core by default; `studies/local_cluster.py`). Unreachable schedulers fail
-    within CONNECT_TIMEOUT_S with one line, SLURM jobs that do not start within SLURM_START_TIMEOUT_S too."""
+    within CONNECT_TIMEOUT_S with one line, SLURM jobs that cannot start too (`open_slurm`)."""
     from dask.distributed import Client
 
     from hostcap.studies.local_cluster import close_local_cluster, local_cluster
@@ -501,6 +516,7 @@ def _write_manifest(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, reco
         "seed": spec.seed, "scenarios": len(runs), "max_everywhere": counts["max_everywhere"],
         "failed": len(failed),
         "failed_keys": failed[["key", "error"]].to_dict("records"),
+        "profiles": {f.name: load_feeder(f.ref, f.profiles).profiles.source for f in spec.feeders},
         "checksums": _checksums(paths, tables), "kept_timeseries": dict(sorted(kept.items())),
         "versions": package_versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -71,9 +71,9 @@ def test_a_job_that_cannot_be_scheduled_fails_within_a_minute_naming_why(slurm, 
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     took = time.monotonic() - t0
     assert proc.returncode == 2, proc.stderr[-3000:]
-    assert proc.stderr.count("\n") == 1 and "is pending: PartitionConfig" in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.count("\n") == 1 and "cannot start: PartitionConfig" in proc.stderr, proc.stderr[-3000:]
     assert f"{cpus + 1} cores" in proc.stderr
-    assert SLURM_START_TIMEOUT_S <= took < SLURM_START_TIMEOUT_S + 30
+    assert took < SLURM_START_TIMEOUT_S  # the reason is known at once: no need to wait it out
     new = job_ids() - before
     assert len(new) == 1  # it was submitted, and is not left queued
     queued = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
