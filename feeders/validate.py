@@ -15,6 +15,11 @@ VALUE_RULES = [
     ("line", "r_ohm_per_km", "finite and at least 0", lambda v: np.isfinite(v) & (v >= 0)),
     ("line", "x_ohm_per_km", "finite and at least 0", lambda v: np.isfinite(v) & (v >= 0)),
     ("line", "max_i_ka", "finite and above 0", lambda v: np.isfinite(v) & (v > 0)),
+    ("bus", "vn_kv", "finite and above 0", lambda v: np.isfinite(v) & (v > 0)),
+    ("trafo", "sn_mva", "finite and above 0", lambda v: np.isfinite(v) & (v > 0)),
+    ("trafo", "vk_percent", "finite and above 0", lambda v: np.isfinite(v) & (v > 0)),
+    ("trafo", "vkr_percent", "finite and at least 0", lambda v: np.isfinite(v) & (v >= 0)),
+    ("ext_grid", "vm_pu", "finite and above 0", lambda v: np.isfinite(v) & (v > 0)),
     ("load", "p_mw", "a finite number", np.isfinite),
     ("load", "q_mvar", "a finite number", np.isfinite),
     ("sgen", "p_mw", "a finite number", np.isfinite),
@@ -22,8 +27,9 @@ VALUE_RULES = [
 
 
 def check_values(net, ref: str) -> None:
-    """Refuse a line of non-finite, negative or zero length, impedance or rating, and a load or sgen of
-    non-finite power, naming the element and the value; before anything is built from the net."""
+    """Refuse a line of non-finite, negative or zero length, impedance or rating, a bus, transformer or
+    external grid of no finite rating, and a load or sgen of non-finite power, naming the element and the
+    value; before anything is built from the net."""
     for table, column, must, ok in VALUE_RULES:
         values = net[table][column].to_numpy(float)
         bad = np.flatnonzero(~ok(values))

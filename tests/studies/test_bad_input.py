@@ -59,6 +59,11 @@ def inputs(tmp_path, tiny_net):
         if name == "zero_line":
             table.loc[1, "r_ohm_per_km"] = 0.0
         pp.to_json(net, str(d / f"{name}.json"))
+    for name, (table, column, value) in {"zero_trafo": ("trafo", "sn_mva", 0.0), "nan_bus": ("bus", "vn_kv", np.nan),
+                                         "nan_vk": ("trafo", "vk_percent", np.nan)}.items():
+        net = copy.deepcopy(tiny_net)
+        net[table].loc[net[table].index[0], column] = value
+        pp.to_json(net, str(d / f"{name}.json"))
     for name, price in {"inf_band": float("inf"), "mwh_band": 301.5}.items():
         (d / f"{name}.yaml").write_text(yaml.safe_dump({**TARIFF, "bands": [
             {"name": "all", "price_per_kwh": price, "weekday": [[0, 24]], "weekend": [[0, 24]]}]}))
@@ -151,6 +156,11 @@ CASES = {
                                     "line 1: r_ohm_per_km and x_ohm_per_km are both 0"),
     "run: negative line length": (RUN + ["--feeder", "{in}/negative_line.json"],
                                   "line 1: length_km is -0.05; it must be finite and above 0"),
+    "run: transformer of 0 MVA": (RUN + ["--feeder", "{in}/zero_trafo.json"],
+                                  "trafo 0: sn_mva is 0; it must be finite and above 0"),
+    "run: transformer of NaN short-circuit voltage": (RUN + ["--feeder", "{in}/nan_vk.json"],
+                                                      "trafo 0: vk_percent is nan"),
+    "run: bus of NaN voltage": (RUN + ["--feeder", "{in}/nan_bus.json"], "bus 0: vn_kv is nan"),
     "run: NaN load": (RUN + ["--feeder", "{in}/nan_load.json"], "load 1: p_mw is nan; it must be a finite number"),
     "run: start 11/01/2016": (RUN + ["--start", "11/01/2016"], "start: '11/01/2016' is not an ISO 8601 date"),
     "run: profiles stamped 01/11/2016": (RUN + ["--feeder", "{in}/tiny.json", "--profiles", "{in}/us_dates.csv"],
