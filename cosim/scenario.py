@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from hostcap.feeders import DEFAULT_FEEDER, Feeder, load_feeder
 from hostcap.feeders.load import CLASSES
@@ -46,7 +46,12 @@ def _iso_date(v: str) -> str:
     return v
 
 
-IsoDate = Annotated[str, AfterValidator(_iso_date)]
+def _yaml_date(v):
+    """YAML reads an unquoted 2016-01-11 as a date: it is the same ISO date."""
+    return v.isoformat() if isinstance(v, date) else v
+
+
+IsoDate = Annotated[str, BeforeValidator(_yaml_date), AfterValidator(_iso_date)]
 
 
 def date_span(start: str, days: int) -> str:
@@ -67,6 +72,8 @@ class RunSettings(BaseModel):
     """The settings a study passes to each of its scenarios unchanged: step, solver, limits, utility rules,
     tariff and strategy settings (one definition for `Scenario` and `studies.spec.StudySpec`)."""
 
+    model_config = ConfigDict(allow_inf_nan=False)  # no setting is infinite or NaN (none: no limit)
+
     seed: int = Field(0, ge=0)
     band: Literal[BAND_NAMES] = Field("en50160", description="Voltage criterion (`models/limits.py`): "  # type: ignore[valid-type]
                                       "en50160 (the weekly 95 % statistic), en50160_strict, ansi_a, ansi_b.")
@@ -80,7 +87,7 @@ class RunSettings(BaseModel):
                                           "(EV discharge + PV - load), kW; 0: no export; none: no limit.")
     q_control: Literal["none", "volt_var"] = Field("none", description="Bidirectional chargers' reactive "
                                                    "power: IEEE 1547-2018 Cat. B volt-var, or none.")
-    peak_target_kw: float | Literal["auto"] = Field("auto", description="v2g_peak_shave: transformer import "
+    peak_target_kw: Annotated[float, Field(ge=0)] | Literal["auto"] = Field("auto", description="v2g_peak_shave: transformer import "
                                                     "target, kW, or auto (the previous day's no-EV peak).")
     trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
                                          "transformer below -this (reverse flow to the MV grid), kW.")
@@ -314,7 +321,8 @@ def _make_inputs(scenario_json: str) -> Inputs:
 
     horizon = n_steps + steps_per_day  # one day of look-ahead for departures and prices
     if sc.trips:
-        trips = trips_from_table(_read_trips(sc.trips), vehicle_ids=ids, start=start, dt_s=dt_s)
+        trips = trips_from_table(_read_trips(sc.trips), vehicle_ids=ids, possible_ids={f"ev{cp}" for cp in home},
+                                 capacity_kwh=fleet.capacity_kwh, start=start, dt_s=dt_s)
     else:
         all_trips = draw_trips(cand.trips_rng, n_vehicles=len(home), weekdays=period.weekdays,
                                steps_per_day=steps_per_day)

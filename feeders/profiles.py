@@ -198,5 +198,8 @@ def table_profiles(net, path) -> FeederProfiles:
         scale = np.array([1.0 if n in table else r for n, r in zip(names, rated)])
         return ElementProfile(shapes, np.arange(len(names)), scale)
 
+    rated = [f"{sum(f'{elm}.{col}.{i}' not in table for i in net[elm].index)} of {len(net[elm])} {elm} {col}"
+             for elm, col in (("load", "p_mw"), ("load", "q_mvar"), ("sgen", "p_mw"))]
     return FeederProfiles(pd.DatetimeIndex(table.index), element("load", "p_mw"),
-                          element("load", "q_mvar"), element("sgen", "p_mw"), f"profiles file {path.name}")
+                          element("load", "q_mvar"), element("sgen", "p_mw"),
+                          f"profiles file {path.name} (at rated power, without a column: {', '.join(rated)})")

@@ -7,6 +7,8 @@ import pandapower.topology as top
 from hostcap.models.errors import InputError
 
 
+MAX_ELEMENT_MW = 1000.0  # a load or generator above a GW is no distribution customer: a unit error
+MAX_ELEMENT_MW_TEXT = f"a finite number of at most {MAX_ELEMENT_MW:g} MW (Mvar) in size"
 # (table, column, what a value must be, test): values nothing can be computed from (a NaN load, a line of no
 # impedance: a power flow divides by it) or that describe no real feeder (a negative length). Lines in or out of
 # service alike: a switch may put one back.
@@ -20,9 +22,9 @@ VALUE_RULES = [
     ("trafo", "vk_percent", "finite and above 0", lambda v: np.isfinite(v) & (v > 0)),
     ("trafo", "vkr_percent", "finite and at least 0", lambda v: np.isfinite(v) & (v >= 0)),
     ("ext_grid", "vm_pu", "finite and above 0", lambda v: np.isfinite(v) & (v > 0)),
-    ("load", "p_mw", "a finite number", np.isfinite),
-    ("load", "q_mvar", "a finite number", np.isfinite),
-    ("sgen", "p_mw", "a finite number", np.isfinite),
+    ("load", "p_mw", MAX_ELEMENT_MW_TEXT, lambda v: np.abs(v) <= MAX_ELEMENT_MW),
+    ("load", "q_mvar", MAX_ELEMENT_MW_TEXT, lambda v: np.abs(v) <= MAX_ELEMENT_MW),
+    ("sgen", "p_mw", MAX_ELEMENT_MW_TEXT, lambda v: np.abs(v) <= MAX_ELEMENT_MW),
 ]
 
 

@@ -112,12 +112,15 @@ def draw_trips(
 
 
 def trips_from_table(
-    table: pd.DataFrame, *, vehicle_ids: list[str], start: pd.Timestamp, dt_s: float
+    table: pd.DataFrame, *, vehicle_ids: list[str], possible_ids: set[str], capacity_kwh: np.ndarray,
+    start: pd.Timestamp, dt_s: float
 ) -> Trips:
-    """Trips from a user table with columns vehicle, departure, arrival, energy_kwh (timestamps).
+    """Trips from a user table with columns vehicle, departure, arrival, energy_kwh (ISO 8601 local times).
 
     Vehicle ids in the table are matched, as strings, to `vehicle_ids` (the fleet's ids in order); trips of
-    vehicles not in the fleet are ignored.
+    vehicles the run did not draw are left out, but every id must be one the feeder could draw
+    (`possible_ids`), and no trip may need more than its vehicle's battery (`capacity_kwh`, per fleet
+    vehicle): a table that names no vehicle of the feeder, or a trip no battery can drive, is refused.
     """
     missing = {"vehicle", "departure", "arrival", "energy_kwh"} - set(table.columns)
     if missing:
@@ -129,17 +132,30 @@ def trips_from_table(
     except (ValueError, TypeError):
         raise InputError("trip table: departure and arrival must be ISO 8601 time stamps (YYYY-MM-DD HH:MM) and "
                          "energy_kwh numbers") from None
-    if np.isnan(energy).any() or (energy < 0).any():
-        raise InputError("trip table: energy_kwh must be a number >= 0 in every row")
+    if dep.dt.tz is not None or arr.dt.tz is not None:
+        raise InputError("trip table: time stamps with a UTC offset; give the feeder's local time without one")
+    if not np.isfinite(energy).all() or (energy < 0).any():
+        raise InputError("trip table: energy_kwh must be a finite number >= 0 in every row")
     if (arr <= dep).any():
         raise InputError("trip table: every arrival must be after its departure")
+    names = table["vehicle"].astype(str)
+    unknown = sorted(set(names) - possible_ids)
+    if unknown:
+        raise InputError(f"trip table: vehicle '{unknown[0]}' is no EV of this feeder (ids are ev<connection "
+                         f"point>: {', '.join(sorted(possible_ids)[:3])}, ...)")
     index = {vid: i for i, vid in enumerate(vehicle_ids)}
-    vehicle = table["vehicle"].astype(str).map(index)
+    vehicle = names.map(index)
     keep = vehicle.notna().to_numpy()
+    v = vehicle[keep].to_numpy(np.int64)
+    too_long = np.flatnonzero(energy[keep] > capacity_kwh[v])
+    if too_long.size:
+        i = too_long[0]
+        raise InputError(f"trip table: a trip of {energy[keep][i]:g} kWh by {vehicle_ids[v[i]]} needs more than its "
+                         f"battery ({capacity_kwh[v[i]]:g} kWh)")
     dep_step = np.floor((dep - start).dt.total_seconds().to_numpy() / dt_s).astype(np.int64)
     arr_step = np.ceil((arr - start).dt.total_seconds().to_numpy() / dt_s).astype(np.int64)
     arr_step = np.maximum(arr_step, dep_step + 1)
-    return Trips(vehicle[keep].to_numpy(np.int64), dep_step[keep], arr_step[keep], energy[keep])
+    return Trips(v, dep_step[keep], arr_step[keep], energy[keep])
 
 
 PLUG_IN_DRIVEN_SHARE = 0.4  # a driver plugs in once the trips since the last plug-in took this share of the battery

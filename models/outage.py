@@ -36,7 +36,7 @@ from hostcap.models.errors import InputError
 
 
 class OutageWindow(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     start: str = Field(description="Start of the outage, ISO 8601 date and time (e.g. 2016-01-12T18:00), "
                        "local time of the feeder's profiles.")
@@ -67,7 +67,7 @@ class OutageWindow(BaseModel):
 class BackupShares(BaseModel):
     """What V2H backup an outage meets; checked on the command line even without an outage."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     critical_load_share: float = Field(1.0, gt=0, le=1, description="Share of the home's demand an "
                                        "islanded EV serves.")

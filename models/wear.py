@@ -102,7 +102,7 @@ REPEAT_STEP = 1 / 16  # the horizons' passes: the cell's age grows by this share
 
 
 class BatteryWear(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     model: CellModel = Field("Nmc622_Gr_DENSO50Ah_Battery", description="BLAST-Lite cell ageing model.")
     cost_per_kwh: float = Field(115.0, ge=0, description="Battery replacement cost per kWh of capacity.")

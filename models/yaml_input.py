@@ -73,7 +73,7 @@ def load_yaml(path: Path, what: str):
     """Parse a small YAML file strictly (module docstring): one line naming the file and the problem on
     failure. `what` names the file's role in that line ("study file", "tariff")."""
     if not path.is_file():
-        raise InputError(f"{what} not found: {path}")
+        raise InputError(f"{what} {'is a folder, not a file' if path.is_dir() else 'not found'}: {path}")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise InputError(f"{path}: larger than {MAX_FILE_BYTES // 1000} kB, not a {what}")
     try:

@@ -1,4 +1,5 @@
 """The `hostcap` command line. Bad input ends with one line on stderr and exit code 2."""
+import json
 import logging
 import signal
 import sys
@@ -161,6 +162,8 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_pe
                f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
     for line in _study_dates(spec):
         click.echo(line)
+    for name, source in _manifest_profiles(spec, out).items():
+        click.echo(f"profiles ({name}): {source}")
     if not isinstance(spec.samples, int):
         click.echo(f"adaptive samples: {counts['total']} scenarios instead of {counts['max_everywhere']} with "
                    f"{spec.samples.max} samples at every level ({counts['max_everywhere'] - counts['total']} saved)")
@@ -185,6 +188,13 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_pe
         click.echo(f"warning: {counts['unreliable']} runs did not converge at more than "
                    f"{NONCONVERGED_MAX_SHARE:.0%} of their steps (column nonconverged_share)", err=True)
     return 1 if counts["total"] and counts["failed"] == counts["total"] else 0
+
+
+def _manifest_profiles(spec, out) -> dict[str, str]:
+    """Feeder name -> the profiles its runs used, as the study's manifest records them."""
+    from hostcap.studies.runner import study_paths
+
+    return json.loads(study_paths(spec, out).manifest.read_text())["profiles"]
 
 
 def _study_dates(spec) -> list[str]:

@@ -39,7 +39,7 @@ from hostcap.studies.customer_value import customer_value
 from hostcap.studies.hosting import hosting_capacity, locational, violation_probability
 from hostcap.studies.outputs import package_versions
 from hostcap.studies.records import RecordStore, build_tables, file_sha256, kept_ok, record_keys
-from hostcap.studies.spec import Slurm, StudySpec
+from hostcap.studies.spec import Slurm, StudySpec, safe_name
 from hostcap.studies.sweep import curve_keys, plan
 
 log = logging.getLogger(__name__)
@@ -146,12 +146,6 @@ def auto_samples_per_run(spec: StudySpec, worker_memory_bytes: float | None) -> 
     return max(1, min(AUTO_MAX_SAMPLES, fit))
 
 
-def safe_name(key: str) -> str:
-    """A file or folder name for a key or feeder name: no '/', never starting with a dot."""
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
-    return "_" + name if name.startswith(".") or not name else name
-
-
 @dataclass
 class StudyPaths:
     root: Path
@@ -194,14 +188,16 @@ def study_paths(spec: StudySpec, out_root: str | Path) -> StudyPaths:
 @contextlib.contextmanager
 def study_lock(spec: StudySpec, paths: StudyPaths):
     """Hold the study folder for this process; a second study into the same folder is refused."""
-    created = not paths.root.exists()
+    created = [p for p in (paths.root, *paths.root.parents) if not p.exists()]  # the study's, then --out's
     paths.root.mkdir(parents=True, exist_ok=True)
     try:
         with _locked(spec, paths):
             yield
     except BaseException:
-        if created and not any(paths.root.iterdir()):
-            paths.root.rmdir()  # nothing was written: leave nothing behind
+        for folder in created:  # nothing was written: leave nothing behind
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
         raise
 
 

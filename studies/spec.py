@@ -35,10 +35,17 @@ TIMESERIES = ("res_bus/vm_pu", "res_line/loading_percent", "res_trafo/loading_pe
               "bus/p_a_mw", "bus/p_b_mw", "bus/p_c_mw", "bus/q_a_mvar", "bus/q_b_mvar", "bus/q_c_mvar")
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$"  # no '/', no '..', no leading dot
 MAX_SCENARIOS = 100_000  # a 2-core machine runs about 10,000 week-long scenarios an hour
+MAX_NAME_BYTES = 150  # a feeder's file name; a run's key adds about 60 bytes, file systems allow 255
+
+
+def safe_name(key: str) -> str:
+    """A file or folder name for a key or feeder name: no '/', never starting with a dot."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+    return "_" + name if name.startswith(".") or not name else name
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Period(Strict):
@@ -112,6 +119,8 @@ class FeederEntry(Strict):
     def _printable(cls, v: str) -> str:
         if not v.isprintable():
             raise ValueError("a feeder name must be printable text")
+        if len(safe_name(v).encode()) > MAX_NAME_BYTES:
+            raise ValueError(f"a feeder name is at most {MAX_NAME_BYTES} bytes as a file name")
         return v
 
     def files(self) -> list[str]:
@@ -242,6 +251,12 @@ class StudySpec(Strict, RunSettings):
     def _distinct_feeders(cls, v: list, info: ValidationInfo) -> list[FeederEntry]:
         v = [FeederEntry.model_validate(f, context=info.context) if isinstance(f, str) else f for f in v]
         _no_repeats([f.name for f in v], "feeder name")
+        files = {}
+        for f in v:  # each feeder's files (its GeoPackage, maps, series) are named after its name
+            other = files.setdefault(safe_name(f.name), f.name)
+            if other != f.name:
+                raise ValueError(f"feeder names '{other}' and '{f.name}' give the same file name "
+                                 f"'{safe_name(f.name)}'; rename one")
         _no_repeats([f"{f.ref} {f.profiles} {f.trips}" for f in v], "feeder")
         return v
 

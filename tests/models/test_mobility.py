@@ -35,14 +35,21 @@ def test_draws_are_seeded_and_plausible():
 def test_trip_table_mapping_and_errors(tmp_path):
     table = pd.DataFrame({"vehicle": ["ev3", "ev9"], "departure": ["2016-01-11 07:00", "2016-01-11 08:00"],
                           "arrival": ["2016-01-11 17:00", "2016-01-11 09:00"], "energy_kwh": [12.0, 3.0]})
-    trips = trips_from_table(table, vehicle_ids=["ev1", "ev3"], start=pd.Timestamp("2016-01-11"), dt_s=900)
-    assert trips.vehicle.tolist() == [1] and trips.departure_step.tolist() == [28]
+    feeder = dict(possible_ids={"ev1", "ev3", "ev9"}, start=pd.Timestamp("2016-01-11"), dt_s=900)
+    trips = trips_from_table(table, vehicle_ids=["ev1", "ev3"], capacity_kwh=np.array([50.0, 50.0]), **feeder)
+    assert trips.vehicle.tolist() == [1] and trips.departure_step.tolist() == [28]  # ev9 was not drawn
     assert trips.arrival_step.tolist() == [68]
-    with pytest.raises(InputError, match="energy_kwh"):
-        trips_from_table(table.drop(columns="energy_kwh"), vehicle_ids=["ev3"], start=pd.Timestamp("2016-01-11"), dt_s=900)
-    bad = table.assign(arrival=table["departure"])
-    with pytest.raises(InputError, match="after its departure"):
-        trips_from_table(bad, vehicle_ids=["ev3"], start=pd.Timestamp("2016-01-11"), dt_s=900)
+    one = dict(vehicle_ids=["ev3"], capacity_kwh=np.array([50.0]), **feeder)
+    for bad, message in [(table.drop(columns="energy_kwh"), "energy_kwh"),
+                         (table.assign(arrival=table["departure"]), "after its departure"),
+                         (table.assign(vehicle=["ev3", "0"]), "vehicle '0' is no EV of this feeder"),
+                         (table.assign(energy_kwh=[1e9, 3.0]), "a trip of 1e\\+09 kWh by ev3 needs more than its "
+                                                               "battery \\(50 kWh\\)"),
+                         (table.assign(energy_kwh=[np.inf, 3.0]), "finite number"),
+                         (table.assign(departure=["2016-01-11T07:00+01:00", "2016-01-11T08:00+01:00"],
+                                       arrival=["2016-01-11T17:00+01:00", "2016-01-11T09:00+01:00"]), "UTC offset")]:
+        with pytest.raises(InputError, match=message):
+            trips_from_table(bad, **one)
 
 
 def test_drivers_who_plug_in_about_three_times_a_week_as_in_electric_nation():

@@ -36,6 +36,14 @@ def inputs(tmp_path, tiny_net):
     pd.DataFrame({"load.p_mw.0": np.full(96, 0.004)}, index=idx.tz_localize("Europe/Berlin")).to_csv(d / "tz.csv")
     pd.DataFrame({"vehicle": [0], "departure": ["11.01.2016 07:00"], "arrival": ["11.01.2016 17:00"],
                   "energy_kwh": [10.0]}).to_csv(d / "de_trips.csv", index=False)
+    for name, change in {"no_vehicle_trips": {"vehicle": ["0"]}, "huge_trips": {"energy_kwh": [1e9]},
+                         "tz_trips": {"departure": ["2016-01-11T07:00+01:00"], "arrival": ["2016-01-11T17:00+01:00"]}
+                         }.items():
+        pd.DataFrame({"vehicle": ["ev1"], "departure": ["2016-01-11 07:00"], "arrival": ["2016-01-11 17:00"],
+                      "energy_kwh": [10.0], **change}).to_csv(d / f"{name}.csv", index=False)
+    huge = copy.deepcopy(tiny_net)
+    huge.load.loc[huge.load.index[0], "p_mw"] = 1e300
+    pp.to_json(huge, str(d / "huge_load.json"))
     (d / "study.yaml").write_text(yaml.safe_dump(STUDY))
     wrong_phase = copy.deepcopy(tiny_net)
     wrong_phase.load["phase"] = ["a", "d", "abc"]
@@ -156,6 +164,21 @@ CASES = {
                                     "line 1: r_ohm_per_km and x_ohm_per_km are both 0"),
     "run: negative line length": (RUN + ["--feeder", "{in}/negative_line.json"],
                                   "line 1: length_km is -0.05; it must be finite and above 0"),
+    "run: load of 1e300 MW": (RUN + ["--feeder", "{in}/huge_load.json"],
+                              "load 0: p_mw is 1e+300; it must be a finite number of at most 1000 MW"),
+    "run: trips of a vehicle the feeder has not": (RUN + ["--feeder", "{in}/tiny.json", "--trips",
+                                                          "{in}/no_vehicle_trips.csv", "--penetration", "1"],
+                                                   "trip table: vehicle '0' is no EV of this feeder"),
+    "run: trip longer than a battery": (RUN + ["--feeder", "{in}/tiny.json", "--trips", "{in}/huge_trips.csv",
+                                               "--penetration", "1"], "trip table: a trip of 1e+09 kWh by ev1"),
+    "run: trips with a UTC offset": (RUN + ["--feeder", "{in}/tiny.json", "--trips", "{in}/tz_trips.csv"],
+                                     "trip table: time stamps with a UTC offset"),
+    "run: peak target NaN": (RUN + ["--strategy", "v2g_peak_shave", "--peak-target-kw", "nan"],
+                             "peak_target_kw: Input should be a finite number"),
+    "run: peak target negative": (RUN + ["--strategy", "v2g_peak_shave", "--peak-target-kw=-5"],
+                                  "peak_target_kw: Input should be greater than or equal to 0"),
+    "study: feeder name of 5000 characters": (["study", "@long name"], "a feeder name is at most 150 bytes"),
+    "study: feeder names of one file name": (["study", "@same file"], "feeder names 'a/b' and 'a_b' give the same file"),
     "run: transformer of 0 MVA": (RUN + ["--feeder", "{in}/zero_trafo.json"],
                                   "trafo 0: sn_mva is 0; it must be finite and above 0"),
     "run: transformer of NaN short-circuit voltage": (RUN + ["--feeder", "{in}/nan_vk.json"],
@@ -224,6 +247,8 @@ CASES = {
     "gis of an unknown feeder": (["gis", "{in}/study.yaml", "--feeder", "nowhere"], "nowhere"),
 }
 STUDY_TEXTS = {
+    "long name": dict(feeders=[{"ref": "tiny.json", "name": "x" * 5000}]),
+    "same file": dict(feeders=[{"ref": "tiny.json", "name": "a/b"}, {"ref": "kerber.json", "name": "a_b"}]),
     "slurm partition": dict(dask={"slurm": {"partition": "debug\nsrun rm -rf ~"}}),  # into the job script
     "slurm account": dict(dask={"slurm": {"account": "x'; touch PWNED; '"}}),
     "name=..": dict(name=".."), "name=a/b": dict(name="a/b"), "name=.hidden": dict(name=".hidden"),
@@ -290,6 +315,7 @@ def test_unreachable_scheduler_fails_within_ten_seconds(inputs, tmp_path, capsys
     assert rc == 2 and time.monotonic() - t0 < 20
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot reach tcp://127.0.0.1:9 within 10 s" in err
+    assert not (tmp_path / "o").exists()  # nothing written, not even the --out folder
 
 
 def test_run_out_rules_dot_previous_output_and_group_readable(inputs, tmp_path):

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from dask.distributed import LocalCluster
 
-from hostcap.studies.runner import StudyPaths, run_study, safe_name
+from hostcap.studies.runner import StudyPaths, run_study
+from hostcap.studies.spec import safe_name
 from hostcap.studies.spec import parse_spec
 
 TINY = {"name": "tiny", "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],

@@ -53,6 +53,16 @@ def test_year_and_seasons_come_from_the_feeders_profiles(tmp_path):
         assert __import__("pandas").Timestamp(p.start).weekday() == 0
 
 
+def test_an_unquoted_date_is_the_same_iso_date(tmp_path):
+    """YAML reads `start: 2016-01-11` as a date; it is the study's ISO date, not an error. A date-time is not."""
+    (tmp_path / "s.yaml").write_text("name: s\nfeeders: [simbench:1-LV-rural3--0-sw]\nstrategies: [smart]\n"
+                                     "penetrations: [0.0]\nperiods: [{name: w, start: 2016-01-11, days: 1}]\n")
+    assert load_spec(tmp_path / "s.yaml").periods[0].start == "2016-01-11"
+    (tmp_path / "s.yaml").write_text((tmp_path / "s.yaml").read_text().replace("2016-01-11", "2016-01-11 10:00:00"))
+    with pytest.raises(InputError, match="periods.0.start: '2016-01-11T10:00:00' is not an ISO 8601 date"):
+        load_spec(tmp_path / "s.yaml")
+
+
 def test_exported_schema_is_in_sync():
     assert (ROOT / "studies" / "study.schema.json").read_text() == json_schema()
 
