@@ -71,7 +71,9 @@ def test_lowest_level_legend_is_discrete():
 
 
 def test_interactive_map_of_a_schematic_feeder_keeps_its_layout(tiny_feeder, tmp_path):
+    """... and its pop-ups show a hostile element name as text: escaped before the map's data take it."""
     layers = with_results(topology_layers(load_feeder(tiny_feeder)), 0.97, 50.0)
+    layers["buses"].loc[1, "name"] = "<img src=x onerror=\"document.title='BUS'\">"
     for name, col in (("buses", "vm_worst_pu_x__pen050"), ("lines", "max_loading_pct_x__pen050"),
                       ("transformers", "max_loading_pct_x__pen050")):
         layers[name][col] = layers[name]["vm_worst_pu_x" if name == "buses" else "max_loading_pct_x"]
@@ -79,4 +81,6 @@ def test_interactive_map_of_a_schematic_feeder_keeps_its_layout(tiny_feeder, tmp
     interactive_map(layers, ["x"], [0.5], path, "t", vscale=voltage_scale("ansi_a"), lscale=loading_scale())
     html = path.read_text()
     assert SCHEMATIC_NOTE in html and "L.CRS.Simple" in html
+    data = html.replace("\\u0026", "&")  # the map's data are JSON, its & written \u0026
+    assert "&lt;img src=x onerror=&#34;document.title=&#39;BUS&#39;&#34;&gt;" in data and "<img src=x" not in data
     assert all(repr(float(x))[:6] in html for x in layers["buses"].geometry.x)  # the layout's own, not reprojected
