@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from hostcap.models.errors import InputError
+from hostcap.models.timestamps import local_stamps
 
 
 @dataclass(frozen=True)
@@ -166,14 +167,7 @@ def table_profiles(net, path) -> FeederProfiles:
         table = table.apply(pd.to_numeric, errors="raise")
     except Exception as exc:  # noqa: BLE001 - any parse failure is the file's fault
         raise InputError(f"profiles: cannot read {path}: {exc}".splitlines()[0]) from None
-    try:  # never a guess: 11/01/2016 is no date
-        table.index = pd.to_datetime(table.index, format="ISO8601")
-    except (ValueError, TypeError):
-        raise InputError(f"profiles: {path}: time stamps must be ISO 8601 (YYYY-MM-DD HH:MM), e.g. not "
-                         f"'{table.index[0]}'") from None
-    if table.index.tz is not None:
-        raise InputError(f"profiles: {path}: time stamps with a UTC offset ({table.index[0]}); give the feeder's "
-                         "local time without an offset")
+    table.index = local_stamps(table.index, f"profiles: {path}")
     if len(table) < 2:
         raise InputError(f"profiles: {path} needs at least two rows")
     steps = np.diff(table.index.asi8)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from hostcap.models.errors import InputError
+from hostcap.models.timestamps import local_stamps
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,12 @@ def trips_from_table(
     missing = {"vehicle", "departure", "arrival", "energy_kwh"} - set(table.columns)
     if missing:
         raise InputError(f"trip table: missing column(s) {', '.join(sorted(missing))}")
+    dep = local_stamps(table["departure"], "trip table, departure")
+    arr = local_stamps(table["arrival"], "trip table, arrival")
     try:
-        dep = pd.to_datetime(table["departure"], format="ISO8601")  # never a guess: 11/01 is no date
-        arr = pd.to_datetime(table["arrival"], format="ISO8601")
         energy = pd.to_numeric(table["energy_kwh"]).to_numpy(float)
     except (ValueError, TypeError):
-        raise InputError("trip table: departure and arrival must be ISO 8601 time stamps (YYYY-MM-DD HH:MM) and "
-                         "energy_kwh numbers") from None
-    if dep.dt.tz is not None or arr.dt.tz is not None:
-        raise InputError("trip table: time stamps with a UTC offset; give the feeder's local time without one")
+        raise InputError("trip table: energy_kwh must be a number in every row") from None
     if not np.isfinite(energy).all() or (energy < 0).any():
         raise InputError("trip table: energy_kwh must be a finite number >= 0 in every row")
     if (arr <= dep).any():
@@ -152,8 +150,8 @@ def trips_from_table(
         i = too_long[0]
         raise InputError(f"trip table: a trip of {energy[keep][i]:g} kWh by {vehicle_ids[v[i]]} needs more than its "
                          f"battery ({capacity_kwh[v[i]]:g} kWh)")
-    dep_step = np.floor((dep - start).dt.total_seconds().to_numpy() / dt_s).astype(np.int64)
-    arr_step = np.ceil((arr - start).dt.total_seconds().to_numpy() / dt_s).astype(np.int64)
+    dep_step = np.floor((dep - start).total_seconds().to_numpy() / dt_s).astype(np.int64)
+    arr_step = np.ceil((arr - start).total_seconds().to_numpy() / dt_s).astype(np.int64)
     arr_step = np.maximum(arr_step, dep_step + 1)
     return Trips(v, dep_step[keep], arr_step[keep], energy[keep])
 

@@ -40,6 +40,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hostcap.models.errors import InputError
+from hostcap.models.timestamps import local_stamps
 from hostcap.models.yaml_input import load_yaml
 
 OFF_PEAK, SHOULDER, PEAK = 0, 1, 2
@@ -205,14 +206,11 @@ def _read_price_series(path: str, size: int, mtime_ns: int) -> pd.Series:
     p = Path(path)
     try:
         df = pd.read_csv(p)
-        stamps = pd.to_datetime(df["timestamp"], format="ISO8601")
-        price = pd.Series(df["price_per_kwh"].to_numpy(float), index=pd.Index(stamps))
+        stamps, price_per_kwh = df["timestamp"], df["price_per_kwh"].to_numpy(float)
     except (KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise InputError(f"tariff.price_series: {path}: needs columns timestamp (ISO 8601) and price_per_kwh "
                          f"({str(exc).splitlines()[0]})") from None
-    if not isinstance(price.index, pd.DatetimeIndex) or price.index.tz is not None:
-        raise InputError(f"tariff.price_series: {path}: time stamps with a UTC offset ({df['timestamp'].iloc[0]}); "
-                         "give the local time of the feeder's profiles, without an offset")
+    price = pd.Series(price_per_kwh, index=local_stamps(stamps, f"tariff.price_series: {path}"))
     if (not np.isfinite(price.to_numpy()).all() or not price.index.is_monotonic_increasing
             or price.index.has_duplicates):
         raise InputError(f"tariff.price_series: {path}: prices must be finite numbers at increasing, distinct "

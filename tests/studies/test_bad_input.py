@@ -172,7 +172,7 @@ CASES = {
     "run: trip longer than a battery": (RUN + ["--feeder", "{in}/tiny.json", "--trips", "{in}/huge_trips.csv",
                                                "--penetration", "1"], "trip table: a trip of 1e+09 kWh by ev1"),
     "run: trips with a UTC offset": (RUN + ["--feeder", "{in}/tiny.json", "--trips", "{in}/tz_trips.csv"],
-                                     "trip table: time stamps with a UTC offset"),
+                                     "trip table, departure: time stamps with a UTC offset"),
     "run: peak target NaN": (RUN + ["--strategy", "v2g_peak_shave", "--peak-target-kw", "nan"],
                              "peak_target_kw: Input should be a finite number"),
     "run: peak target negative": (RUN + ["--strategy", "v2g_peak_shave", "--peak-target-kw=-5"],
@@ -191,7 +191,7 @@ CASES = {
     "run: profiles with a UTC offset": (RUN + ["--feeder", "{in}/tiny.json", "--profiles", "{in}/tz.csv"],
                                         "tz.csv: time stamps with a UTC offset"),
     "run: trips stamped 11.01.2016": (RUN + ["--feeder", "{in}/tiny.json", "--trips", "{in}/de_trips.csv"],
-                                      "trip table: departure and arrival must be ISO 8601"),
+                                      "trip table, departure: time stamps must be ISO 8601 (YYYY-MM-DD HH:MM), e.g. not '11.01.2016"),
     # hostcap study: the study file
     "study: slurm partition with a newline": (["study", "@slurm partition"], "dask.slurm.partition"),
     "study: slurm account with a quote": (["study", "@slurm account"], "dask.slurm.account"),
