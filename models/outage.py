@@ -40,7 +40,7 @@ class OutageWindow(BaseModel):
 
     start: str = Field(description="Start of the outage, ISO 8601 date and time (e.g. 2016-01-12T18:00), "
                        "local time of the feeder's profiles.")
-    hours: float = Field(gt=0, le=366 * 24, allow_inf_nan=False, description="Duration, h (at most the "
+    hours: float = Field(gt=0, le=366 * 24, description="Duration, h (at most the "
                          "longest run, 366 days).")
     buses: list[int] | None = Field(None, description="Buses (the feeder's bus indices) de-energised; "
                                     "none: the whole feeder.")
@@ -77,9 +77,9 @@ class BackupShares(BaseModel):
 
 class Outages(BackupShares):
     windows: list[OutageWindow] = Field([], description="Explicit outages.")
-    saifi: float | None = Field(None, ge=0, allow_inf_nan=False, description="Interruptions per customer and "
+    saifi: float | None = Field(None, ge=0, description="Interruptions per customer and "
                                 "year (IEEE 1366), drawn with the scenario's seed.")
-    caidi_h: float | None = Field(None, gt=0, allow_inf_nan=False, description="Mean duration of an "
+    caidi_h: float | None = Field(None, gt=0, description="Mean duration of an "
                                   "interruption, h (IEEE 1366).")
 
     @model_validator(mode="after")

@@ -76,10 +76,10 @@ Hours = list[tuple[float, float]]  # [start, end) in hours of the day; end < sta
 
 
 class Band(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
-    price_per_kwh: float = Field(ge=0, allow_inf_nan=False)
+    price_per_kwh: float = Field(ge=0)
     weekday: Hours = []
     weekend: Hours = []
 
@@ -93,24 +93,24 @@ class Band(BaseModel):
 
 
 class Export(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     rule: Literal["net_metering", "feed_in", "none"]
-    price_per_kwh: float = Field(0.0, ge=0, allow_inf_nan=False)
+    price_per_kwh: float = Field(0.0, ge=0)
 
 
 class PricedTariff(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
     source: str = Field(description="Where the prices come from (publisher, document, date).")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    fixed_per_day: float = Field(0.0, ge=0, allow_inf_nan=False)
+    fixed_per_day: float = Field(0.0, ge=0)
     bands: list[Band] = []
     price_series: str | None = Field(None, description="CSV of timestamp, price_per_kwh (a dynamic tariff), "
                                      "relative to the tariff file; replaces the bands.")
     export: Export
-    max_price_per_kwh: float = Field(MAX_PRICE_PER_KWH, gt=0, allow_inf_nan=False, description="Prices above "
+    max_price_per_kwh: float = Field(MAX_PRICE_PER_KWH, gt=0, description="Prices above "
                                      "it are refused as prices per MWh; default: 10, for currencies of about a "
                                      "euro's worth (models/tariff.py).")
 
