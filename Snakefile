@@ -14,7 +14,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from hostcap.models.errors import InputError
-from hostcap.studies.pipeline import feeder_slug, variants
+from hostcap.studies.layout import RESULTS, feeder_slug, prepared_feeder, spec_copy, study_paths
+from hostcap.studies.pipeline import variants
 from hostcap.studies.spec import load_spec, parse_spec
 
 # no `configfile:` directive: Snakemake would merge a --configfile into it, so a study file's missing field
@@ -27,9 +28,12 @@ except InputError as exc:
     sys.stderr.write(f"error: {exc}\n")
     sys.exit(2)
 
+# every path from the one layout (`studies/layout.py`); "{feeder}", "{variant}", "{kind}" are wildcards
 NAME = SPEC.name
-RES = f"results/{NAME}"
-SPEC_FILE = f"resources/{NAME}/study.yaml"
+OUT = study_paths(SPEC, RESULTS)
+SPEC_FILE = str(spec_copy(NAME))
+NET, TOPOLOGY = (str(p) for p in prepared_feeder("{feeder}"))
+GIS, WEBMAP, MAP = str(OUT.gis("{feeder}")), str(OUT.webmap("{feeder}")), str(OUT.static_map("{feeder}", "{variant}", "{kind}"))
 FEEDERS = {feeder_slug(f.name): f for f in SPEC.feeders}
 VARIANTS = variants(SPEC)
 KINDS = ["lowest", "voltage"]
@@ -54,11 +58,11 @@ wildcard_constraints:
 
 rule all:
     input:
-        f"{RES}/report.html",
-        f"{RES}/report.pdf",
-        expand(f"{RES}/gis/{{feeder}}.gpkg", feeder=FEEDERS),
-        expand(f"{RES}/maps/{{feeder}}/{{variant}}__{{kind}}.png", feeder=FEEDERS, variant=VARIANTS, kind=KINDS),
-        expand(f"{RES}/maps/{{feeder}}.html", feeder=FEEDERS),
+        str(OUT.report_html),
+        str(OUT.report_pdf),
+        expand(GIS, feeder=FEEDERS),
+        expand(MAP, feeder=FEEDERS, variant=VARIANTS, kind=KINDS),
+        expand(WEBMAP, feeder=FEEDERS),
 
 
 rule prepare_feeder:
@@ -66,30 +70,31 @@ rule prepare_feeder:
         # the feeder's own files: an edited feeder, profile or trip file runs again what depends on it
         lambda w: FEEDERS[w.feeder].files(),
     output:
-        net="resources/feeders/{feeder}.json",
-        gpkg="resources/feeders/{feeder}.gpkg",
+        net=NET,
+        gpkg=TOPOLOGY,
     params:
         ref=lambda w: FEEDERS[w.feeder].ref,
         name=lambda w: FEEDERS[w.feeder].name,
         profiles=lambda w: ["--profiles", FEEDERS[w.feeder].profiles] if FEEDERS[w.feeder].profiles else [],
+        out=str(Path(NET).parent),
     log:
         "logs/prepare_feeder/{feeder}.log",
     benchmark:
         "logs/prepare_feeder/{feeder}.benchmark.tsv"
     shell:
-        "hostcap prepare-feeder {params.ref:q} --name={params.name:q} {params.profiles:q} --out resources/feeders "
+        "hostcap prepare-feeder {params.ref:q} --name={params.name:q} {params.profiles:q} --out {params.out:q} "
         "> {log:q} 2>&1"
 
 
 rule study:
     input:
         spec=SPEC_FILE,
-        feeders=expand("resources/feeders/{feeder}.gpkg", feeder=FEEDERS),
+        feeders=expand(TOPOLOGY, feeder=FEEDERS),
     output:
-        runs=f"{RES}/runs.parquet",
-        elements=f"{RES}/elements.parquet",
-        households=f"{RES}/households.parquet",
-        manifest=f"{RES}/manifest.json",
+        runs=str(OUT.runs),
+        elements=str(OUT.elements),
+        households=str(OUT.households),
+        manifest=str(OUT.manifest),
     threads: STUDY_THREADS
     log:
         f"logs/{NAME}/study.log",
@@ -97,36 +102,36 @@ rule study:
         f"logs/{NAME}/study.benchmark.tsv"
     shell:
         # the study runs for minutes: its progress bar and answer reach the terminal as well as the log
-        "hostcap study {input.spec:q} --out results --workers {threads} --no-hosting 2>&1 | tee {log:q}"
+        "hostcap study {input.spec:q} --out {RESULTS:q} --workers {threads} --no-hosting 2>&1 | tee {log:q}"
 
 
 rule hosting:
     input:
         spec=SPEC_FILE,
-        runs=f"{RES}/runs.parquet",
-        elements=f"{RES}/elements.parquet",
-        households=f"{RES}/households.parquet",
+        runs=str(OUT.runs),
+        elements=str(OUT.elements),
+        households=str(OUT.households),
     output:
-        hc=report(f"{RES}/hosting_capacity.csv", category="Hosting capacity"),
-        prob=report(f"{RES}/violation_probability.csv", category="Hosting capacity"),
-        loc=f"{RES}/locational.parquet",
-        value=report(f"{RES}/customer_value.csv", category="Households"),
+        hc=report(str(OUT.hosting), category="Hosting capacity"),
+        prob=report(str(OUT.probability), category="Hosting capacity"),
+        loc=str(OUT.locational),
+        value=report(str(OUT.customer_value), category="Households"),
     log:
         f"logs/{NAME}/hosting.log",
     benchmark:
         f"logs/{NAME}/hosting.benchmark.tsv"
     shell:
-        "hostcap hosting {input.spec:q} --out results 2>&1 | tee {log:q}"
+        "hostcap hosting {input.spec:q} --out {RESULTS:q} 2>&1 | tee {log:q}"
 
 
 rule gis:
     input:
         spec=SPEC_FILE,
-        loc=f"{RES}/locational.parquet",
-        households=f"{RES}/households.parquet",
-        topology="resources/feeders/{feeder}.gpkg",
+        loc=str(OUT.locational),
+        households=str(OUT.households),
+        topology=TOPOLOGY,
     output:
-        f"{RES}/gis/{{feeder}}.gpkg",
+        GIS,
     params:
         ref=lambda w: FEEDERS[w.feeder].name,
     log:
@@ -134,16 +139,16 @@ rule gis:
     benchmark:
         f"logs/{NAME}/gis/{{feeder}}.benchmark.tsv"
     shell:
-        "hostcap gis {input.spec:q} --feeder={params.ref:q} --out results > {log:q} 2>&1"
+        "hostcap gis {input.spec:q} --feeder={params.ref:q} --out {RESULTS:q} > {log:q} 2>&1"
 
 
 rule map:
     input:
         spec=SPEC_FILE,
-        gpkg=f"{RES}/gis/{{feeder}}.gpkg",
-        runs=f"{RES}/runs.parquet",  # the periods in the title, as run
+        gpkg=GIS,
+        runs=str(OUT.runs),  # the periods in the title, as run
     output:
-        report(f"{RES}/maps/{{feeder}}/{{variant}}__{{kind}}.png", category="Maps"),
+        report(MAP, category="Maps"),
     params:
         ref=lambda w: FEEDERS[w.feeder].name,
     log:
@@ -152,16 +157,16 @@ rule map:
         f"logs/{NAME}/maps/{{feeder}}/{{variant}}__{{kind}}.benchmark.tsv"
     shell:
         "hostcap map {input.spec:q} --feeder={params.ref:q} --variant {wildcards.variant:q} "
-        "--kind {wildcards.kind:q} --out results > {log:q} 2>&1"
+        "--kind {wildcards.kind:q} --out {RESULTS:q} > {log:q} 2>&1"
 
 
 rule webmap:
     input:
         spec=SPEC_FILE,
-        gpkg=f"{RES}/gis/{{feeder}}.gpkg",
-        runs=f"{RES}/runs.parquet",  # the periods in the title, as run
+        gpkg=GIS,
+        runs=str(OUT.runs),  # the periods in the title, as run
     output:
-        report(f"{RES}/maps/{{feeder}}.html", category="Maps"),
+        report(WEBMAP, category="Maps"),
     params:
         ref=lambda w: FEEDERS[w.feeder].name,
     log:
@@ -169,24 +174,29 @@ rule webmap:
     benchmark:
         f"logs/{NAME}/maps/{{feeder}}.html.benchmark.tsv"
     shell:
-        "hostcap webmap {input.spec:q} --feeder={params.ref:q} --out results > {log:q} 2>&1"
+        "hostcap webmap {input.spec:q} --feeder={params.ref:q} --out {RESULTS:q} > {log:q} 2>&1"
 
 
 rule report:
     input:
         spec=SPEC_FILE,
-        hc=f"{RES}/hosting_capacity.csv",
-        prob=f"{RES}/violation_probability.csv",
-        value=f"{RES}/customer_value.csv",
-        manifest=f"{RES}/manifest.json",
-        gis=expand(f"{RES}/gis/{{feeder}}.gpkg", feeder=FEEDERS),
-        webmaps=expand(f"{RES}/maps/{{feeder}}.html", feeder=FEEDERS),  # the report links to them
+        hc=str(OUT.hosting),
+        prob=str(OUT.probability),
+        value=str(OUT.customer_value),
+        manifest=str(OUT.manifest),
+        gis=expand(GIS, feeder=FEEDERS),
+        webmaps=expand(WEBMAP, feeder=FEEDERS),  # the report links to them
     output:
-        html=report(f"{RES}/report.html", category="Report"),
-        pdf=report(f"{RES}/report.pdf", category="Report"),
+        html=report(str(OUT.report_html), category="Report"),
+        pdf=report(str(OUT.report_pdf), category="Report"),
     log:
         f"logs/{NAME}/report.log",
     benchmark:
         f"logs/{NAME}/report.benchmark.tsv"
     shell:
-        "hostcap report {input.spec:q} --out results > {log:q} 2>&1"
+        "hostcap report {input.spec:q} --out {RESULTS:q} > {log:q} 2>&1"
+
+
+onsuccess:
+    if OUT.report_html.is_file():  # where the answer is, as the last line a user reads
+        print(f"report: {OUT.report_html} (PDF: {OUT.report_pdf}); maps in {OUT.root / 'maps'}")

@@ -15,6 +15,12 @@ __version__ = _version("v2g-hostcap")
 __all__ = ["__version__", "run", "study", "Run", "StudyResults"]
 
 
+def __dir__() -> list[str]:
+    """The public API (what `__all__` lists), for `dir(hostcap)` and a notebook's tab completion, with the lazy
+    names that `__getattr__` imports on first use."""
+    return sorted(__all__)
+
+
 def __getattr__(name: str):
     if name in ("run", "study", "Run", "StudyResults"):
         from hostcap.studies import api

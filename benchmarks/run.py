@@ -13,6 +13,10 @@ BLAS threads to one, see `cosim/world.py`; power-grid-model runs its batch on on
 sample-step and <= 8 GB; (issue 13) an unbalanced week on the default feeder within 3x of the balanced
 run's time per step. Speed targets live here, never in the test suite. power-grid-model comes with the
 `bench` extra (`pip install -e .[bench]`).
+
+The full run also writes its first table (ours vs power-grid-model and pandapower), with the date, version and
+machine, to `docs/performance_table.md`, which the documentation site's performance page includes; `--quick`
+only prints.
 """
 import argparse
 import logging
@@ -22,8 +26,11 @@ import platform
 import resource
 import time
 import warnings
+from datetime import UTC, datetime
+from pathlib import Path
 
 DEFAULT = "simbench:1-LV-rural3--0-sw"
+TABLE_PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance_table.md"
 MVLV = "simbench:1-MVLV-semiurb-all-0-sw"
 YEAR_STEPS = 35136
 
@@ -31,8 +38,9 @@ YEAR_STEPS = 35136
 def ours(feeder: str, days: int, samples: int = 1, solver: str = "fast", phases: str = "auto") -> dict:
     """`samples` samples of one scenario (volt_watt, 100 % EVs, half bidirectional) in one world; ms per
     sample-step of the run (its inputs built before the clock starts)."""
-    from hostcap.cosim.scenario import Scenario, build_batch
-    from hostcap.cosim.world import run_batch
+    from hostcap.studies.scenario.inputs import build_batch
+    from hostcap.studies.scenario.run import run_batch
+    from hostcap.studies.scenario.settings import Scenario
 
     base = Scenario(feeder=feeder, strategy="volt_watt", penetration=1.0, v2g_share=0.5, days=days,
                     start="2016-01-01", solver=solver, phases=phases)
@@ -83,8 +91,9 @@ def per_strategy(days: int, repeats: int = 3) -> dict[str, dict]:
     ms per step of the closed-loop run, the fastest of `repeats` runs taken in turn (single runs vary by
     tens of percent on a shared machine); the v2g_optimal row includes its programmes (hourly setpoints, as
     the shipped studies run it), solved when the run starts."""
-    from hostcap.cosim.scenario import Scenario, build_inputs
-    from hostcap.cosim.world import run_scenario
+    from hostcap.studies.scenario.inputs import build_inputs
+    from hostcap.studies.scenario.run import run_scenario
+    from hostcap.studies.scenario.settings import Scenario
 
     scenarios = {s: Scenario(strategy=s, penetration=1.0, v2g_share=1.0, days=days, start="2016-01-11",
                              optimal_setpoint_min=60) for s in STRATEGY_ROWS}
@@ -107,10 +116,11 @@ def optimal_week_s(setpoint_h: float | None, repeats: int) -> tuple[float, float
     """(seconds, planned peak kW) of the v2g_optimal programme of the default feeder's winter week (100 % EVs,
     all bidirectional) with setpoints every `setpoint_h` hours (None: every step, the bound), the fastest of
     `repeats`."""
-    from hostcap.cosim.base_case import no_ev_slack_kw
-    from hostcap.cosim.scenario import Scenario, build_inputs
     from hostcap.models.optimal import optimal_schedule
     from hostcap.models.wear import discharge_wear_cost
+    from hostcap.studies.scenario.base_case import no_ev_slack_kw
+    from hostcap.studies.scenario.inputs import build_inputs
+    from hostcap.studies.scenario.settings import Scenario
 
     sc = Scenario(strategy="v2g_optimal", penetration=1.0, v2g_share=1.0, days=7, start="2016-01-11")
     inp, other = build_inputs(sc), no_ev_slack_kw(sc)
@@ -132,10 +142,11 @@ def customer_side(days: int, repeats: int = 3) -> dict[str, dict]:
     it is for every strategy and level of a sample after the first in the same worker. Fastest of `repeats`."""
     from pathlib import Path
 
-    from hostcap.cosim.scenario import Scenario
-    from hostcap.cosim.world import RunResult, run_scenario
-    from hostcap.models.tariff import load_tariff
     from hostcap.models.wear import _fade, fleet_fade
+    from hostcap.studies.scenario.result import RunResult
+    from hostcap.studies.scenario.run import run_scenario
+    from hostcap.studies.scenario.settings import Scenario
+    from hostcap.studies.tariff_file import load_tariff
 
     tariff = load_tariff(Path(__file__).parents[1] / "studies" / "tariffs" / "de_household_2024.yaml")
     rows = {}
@@ -189,7 +200,7 @@ def runpp_3ph_snapshot_s() -> tuple[float, float]:
     import pandapower as pp
     import pandapower.networks as pn
 
-    from hostcap.cosim.powerflow3ph import _runpp_3ph_converged
+    from hostcap.feeders.powerflow.three_phase import _runpp_3ph_converged
 
     net = pn.ieee_european_lv_asymmetric("on_peak_566")
     pp.runpp_3ph(net)
@@ -250,6 +261,22 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
+def write_table_page(head: str, table: list[str], setup: str) -> None:
+    """The first table, as the performance page of the documentation includes it (written to a temporary name,
+    then renamed)."""
+    from hostcap import __version__
+
+    when = datetime.now(UTC).strftime("%Y-%m-%d, %H:%M UTC")
+    text = (f"<!-- written by benchmarks/run.py (the full run); edit the benchmark, not this file -->\n\n"
+            f"Measured {when}, version {__version__}, `python benchmarks/run.py`. {head}. S is the number of "
+            f"Monte Carlo samples co-simulated in one mosaik world; times are per 15-minute step of one sample.\n\n"
+            + "\n".join(table) + f"\n\n{setup[0].upper()}{setup[1:]}.\n")
+    tmp = TABLE_PAGE.with_name(f".{TABLE_PAGE.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(TABLE_PAGE)
+    print(f"\n(first table written to {TABLE_PAGE})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -264,15 +291,17 @@ def main() -> None:
              ours(DEFAULT, batch_days, s) if s > 1 else a) for s in (1, 10, 50)]
     rows += [("power-grid-model batch power flow, open loop, feeder profiles only", pgm_batch(code, pp_steps * 4)),
              ("pandapower run_timeseries, open loop, feeder profiles only", pandapower_timeseries(code, pp_steps))]
-    print(f"Feeder {DEFAULT} (129 buses, 118 loads); machine: {machine()}; before: {load_before}, "
-          f"after: {load()}\n")
-    print("| stack | steps run | ms per 15-min step of one sample | one year of one sample | ratio vs ours, S = 1 |")
-    print("|---|---|---|---|---|")
+    head = f"Feeder {DEFAULT} (129 buses, 118 loads); machine: {machine()}; before: {load_before}, after: {load()}"
+    table = ["| stack | steps run | ms per 15-min step of one sample | one year of one sample | ratio vs ours, S = 1 |",
+             "|---|---|---|---|---|"]
     for name, r in rows:
         year = r["ms_per_step"] * YEAR_STEPS / 1e3
-        print(f"| {name} | {r['steps']} | {r['ms_per_step']:.3f} | {year:.1f} s | "
-              f"{r['ms_per_step'] / a['ms_per_step']:.2f}x |")
-    print(f"\nours, setup (feeder load + scenario build) {a['setup_s']:.1f} s, not in the per-step figure")
+        table.append(f"| {name} | {r['steps']} | {r['ms_per_step']:.3f} | {year:.1f} s | "
+                     f"{r['ms_per_step'] / a['ms_per_step']:.2f}x |")
+    setup = f"ours, setup (feeder load + scenario build) {a['setup_s']:.1f} s, not in the per-step figure"
+    print(head + "\n\n" + "\n".join(table) + "\n\n" + setup)
+    if not args.quick:
+        write_table_page(head, table, setup)
     rows = phases_rows(args.quick)
     base = rows[0][1]["ms_per_step"]
     print("\n| phases (volt_watt closed loop, 100 % EVs, 50 % V2G, January) | steps | ms per step of one sample | "

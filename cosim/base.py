@@ -1,26 +1,27 @@
 """What the simulators here share: mosaik-api-v3, one entity per population, one step per time unit, S
 Monte Carlo samples stepped together, and recording of their own outputs.
 
-The world's time resolution is the scenario's step (seconds), so mosaik time t is step t. Each simulator
-receives its batch's scenarios as JSON strings (one per sample; they differ only in the sample) and builds
-the arrays of all samples with `build_batch()`, which is cached in-process.
+The world's time resolution is the run's step (seconds), so mosaik time t is step t. Each simulator is
+handed, in process, the model object it adapts (`models/home.Homes`, `feeders/powerflow/feeder_step.FeederStep`,
+`models/aggregator.Aggregator`); its step turns mosaik's inputs into one call of that object and the result
+into its outputs and recordings.
 
 Values crossing mosaik are numpy arrays with the samples first: (S,) for a feeder-wide value, S x n_cp
 (flattened sample by sample) per connection point. In-process simulators pass them by reference; as plain
 lists they would cost more than the step's power flow (turning 1,180 floats into a list and back: 64 us
 per attribute, measured, five attributes a step).
 
-Recording: each simulator writes the outputs it owns into preallocated arrays and, when mosaik finalizes
-it, hands them to `RECORDINGS[token]`, where `run_batch` (same process) picks them up. Every recording has
-the sample first (S x steps[ x columns]; per EV: the sample's EVs, as many in every sample of a level), so a
-sample's recordings are contiguous views, laid out as in a run of its own, and no copy is made. A separate collector simulator would receive the
-same values through mosaik, but costs 0.11 ms per step in mosaik's scheduler alone (measured: 0.49 vs 0.38
-ms per step on the default feeder), a fifth of a step.
+Recording: each simulator fills the series it owns (`models/series.py`: names, shapes, when) into
+preallocated arrays and, when mosaik finalizes it, hands them to `RECORDINGS[token]`, where the run (same
+process) picks them up. Every recording has the sample first (S x steps[ x shape]), so a sample's
+recordings are contiguous views, laid out as in a run of its own, and no copy is made. A separate collector
+simulator would receive the same values through mosaik, but costs 0.11 ms per step in mosaik's scheduler
+alone (measured: 0.49 vs 0.38 ms per step on the default feeder), a fifth of a step.
 """
 import mosaik_api_v3
 import numpy as np
 
-from hostcap.cosim.scenario import Scenario, build_batch
+from hostcap.models.series import Series
 
 RECORDINGS: dict[str, dict] = {}
 
@@ -36,26 +37,28 @@ class PopulationSim(mosaik_api_v3.Simulator):
         self.outputs: dict[str, dict] = {}
         self.recording: dict[str, np.ndarray] = {}
 
-    def init(self, sid, time_resolution=1.0, scenarios: tuple[str, ...] = (), token: str = "", **sim_params):
-        self.scenarios = [Scenario.model_validate_json(s) for s in scenarios]
-        self.scenario = self.scenarios[0]  # what the samples share
-        self.batch = build_batch(self.scenarios)
-        self.inputs = self.batch.first
-        self.n_samples = self.batch.n_samples
-        self.dt_h = self.inputs.dt_s / 3600.0
-        self.token = token
+    def init(self, sid, time_resolution=1.0, *, model=None, series: tuple[Series, ...] = (),
+             sizes: dict[str, int] | None = None, n_samples: int = 1, n_steps: int = 0, token: str = "",
+             **sim_params):
+        """model: the object this simulator adapts; series: those it records (`models/series.recorded`),
+        with the element counts of their dimensions."""
+        self.model, self.n_samples, self.n_steps, self.token = model, n_samples, n_steps, token
+        self.series = [s for s in series if s.per_step]
+        for s in series:
+            shape = s.shape(sizes or {})
+            self.recording[s.name] = np.full((n_samples, n_steps, *shape) if s.per_step else (n_samples, *shape),
+                                             np.nan)
         self.setup(**sim_params)
         return self.meta
 
     def setup(self, **sim_params) -> None:
-        """Build the simulator's state from self.batch."""
+        """Anything the simulator needs besides its model."""
 
-    def record(self, **shapes) -> None:
-        """Preallocate NaN-filled recording arrays S x steps x shape: name=shape of one sample's values at a
-        step (() for one value)."""
-        n = self.inputs.n_steps
-        for name, shape in shapes.items():
-            self.recording[name] = np.full((self.n_samples, n, *shape), np.nan)
+    def keep(self, t: int, state) -> None:
+        """Record step t of the series this simulator owns, each an attribute of `state` (flat over samples)."""
+        for s in self.series:
+            rec = self.recording[s.name]
+            rec[:, t] = np.reshape(getattr(state, s.name), rec.shape[:1] + rec.shape[2:])
 
     def create(self, num, model, **model_params):
         if num != 1 or model not in self.MODELS:

@@ -1,45 +1,31 @@
-"""Build the mosaik world of one scenario and run it: `run_scenario(Scenario) -> RunResult`, or of S Monte
-Carlo samples of it at once: `run_batch([Scenario, ...]) -> [RunResult, ...]`.
+"""The mosaik world of one run of S Monte Carlo samples: `run_world()` wires the simulators around the
+run's model objects, steps them and returns their recordings.
 
     Homes.Households --p_kw, q_kvar--> Grid.Feeder
     Homes.Fleet      --p_kw, q_kvar--> Grid.Feeder --vm_cp_pu (time-shifted, as vm_pu)--> Homes.Fleet
 
-(three-phase runs, `Inputs.unbalanced`: p_abc_kw, q_abc_kvar per connection point and phase instead).
+(three-phase runs: p_abc_kw, q_abc_kvar per connection point and phase instead).
 
 Two in-process simulators with three entities in all, whatever the number of vehicles, households and
 samples: mosaik's scheduling costs about 0.1 ms per simulator and step, more than the power flow itself, so
 the samples of one feeder, period, strategy and level share one world, one exchange per step and one power
-flow call (`cosim/base.py`); each sample's numbers are the same as in a run of its own (tests check it). Under
-`v2g_peak_shave` a third simulator, the aggregator (`cosim/aggregator_sim.py`), reads the transformer and
-bounds the fleet's power. The world runs with `lazy_stepping=False`: a simulator may step ahead of its
-successors where the data flow allows, which changes no value (time-shifted inputs still arrive a step
-late) and saved about 7 % per step.
+flow call (`cosim/base.py`); each sample's numbers are the same as in a run of its own (tests check it). With
+an aggregator (`v2g_peak_shave`) a third simulator (`cosim/aggregator_sim.py`) reads the transformer and
+bounds the fleet's power; with outages the grid tells the homes which connection points have supply. The
+world runs with `lazy_stepping=False`: a simulator may step ahead of its successors where the data flow
+allows, which changes no value (time-shifted inputs still arrive a step late) and saved about 7 % per step.
 """
-import functools
 import uuid
-import warnings
-from dataclasses import dataclass
 
 import mosaik
-from mosaik.exceptions import NonSerializableOutputsError
 import numpy as np
-import pandas as pd
-from scipy import sparse
-from threadpoolctl import threadpool_limits
+from mosaik.exceptions import NonSerializableOutputsError
 
-from hostcap.cosim.aggregator_sim import first_bounds_kw
 from hostcap.cosim.base import RECORDINGS
-from hostcap.cosim.base_case import check_base_case, no_ev_slack_kw
-from hostcap.cosim.scenario import Inputs, Scenario, build_batch, check_inputs
-from hostcap.models.battery import battery_balance
-from hostcap.models.customers import customer_energy
-from hostcap.models.errors import ModelError
-from hostcap.models.limits import unbalance_violations, voltage_band, voltage_violations
-from hostcap.models.metrics import run_metrics
-from hostcap.models.optimal import session_table
-from hostcap.models.outage import backup_energy
-from hostcap.models.strategies import charging_only
-from hostcap.models.wear import fleet_fade, run_outside_range_h
+from hostcap.feeders.powerflow.feeder_step import FeederStep
+from hostcap.models.aggregator import Aggregator
+from hostcap.models.home import Homes
+from hostcap.models.series import recorded
 
 SIM_CONFIG = {
     "Homes": {"python": "hostcap.cosim.homes_sim:HomesSim"},
@@ -48,258 +34,41 @@ SIM_CONFIG = {
 }
 
 
-@dataclass
-class RunResult:
-    scenario: Scenario
-    inputs: Inputs
-    metrics: dict
-    series: dict  # name -> array (steps x elements) or (steps,)
-    totals: dict  # unmet_kwh, driven_kwh
-
-    def element_summaries(self) -> pd.DataFrame:
-        """Per bus min/max voltage, per line and transformer max loading, and whether each broke its limit
-        (a bus: the run's voltage criterion)."""
-        s, sc, net = self.series, self.scenario, self.inputs.feeder.net
-        band = voltage_band(sc.band)
-        vm = self.vm_phases
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of never-converged runs
-            vmin, vmax = np.nanmin(vm, axis=(0, 2)), np.nanmax(vm, axis=(0, 2))
-            line = np.nanmax(s["line_loading_pct"], axis=0) if len(net.line) else np.zeros(0)
-            trafo = np.nanmax(s["trafo_loading_pct"], axis=0) if len(net.trafo) else np.zeros(0)
-        nan = np.nan
-        under, over = voltage_violations(vm, self.inputs.dt_s, band)
-        unbalance = (unbalance_violations(s["vuf_pct"], self.inputs.dt_s) if self.inputs.unbalanced
-                     else np.zeros(len(net.bus), bool))
-        parts = [
-            pd.DataFrame({"element": "bus", "index": net.bus.index, "vm_min_pu": vmin, "vm_max_pu": vmax,
-                          "max_loading_pct": nan, "violated": under | over | unbalance}),
-            pd.DataFrame({"element": "line", "index": net.line.index, "vm_min_pu": nan, "vm_max_pu": nan,
-                          "max_loading_pct": line, "violated": line > sc.line_limit_pct}),
-            pd.DataFrame({"element": "trafo", "index": net.trafo.index, "vm_min_pu": nan, "vm_max_pu": nan,
-                          "max_loading_pct": trafo, "violated": trafo > sc.trafo_limit_pct}),
-        ]
-        out = pd.concat([p for p in parts if len(p)], ignore_index=True)
-        out["index"] = out["index"].astype(np.int64)
-        return out
-
-    @property
-    def vm_phases(self) -> np.ndarray:
-        """Bus voltages, steps x buses x phases: the three phases of an unbalanced run, one of a balanced."""
-        return self.series["vm_abc_pu"] if self.inputs.unbalanced else self.series["vm_pu"][:, :, None]
-
-    @functools.cached_property
-    def charging_only(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each EV's power and stored energy (steps x EVs) had the same car on the same trips been charged
-        `uncontrolled`, with the same outages."""
-        inp, n, cp = self.inputs, self.inputs.n_steps, self.inputs.fleet.cp
-        if "powered" not in self.series:
-            return charging_only(inp.fleet, inp.mobility, n_steps=n, dt_h=inp.dt_s / 3600.0)
-        hh = inp.households
-        return charging_only(inp.fleet, inp.mobility, n_steps=n, dt_h=inp.dt_s / 3600.0,
-                             powered=self.series["powered"][:, cp] > 0.5, v2h_capable=inp.v2h_capable,
-                             demand_kw=self.scenario.outages.critical_load_share * hh.p_load_kw[:n, cp],
-                             pv_kw=hh.p_pv_kw[:n, cp])
-
-    def customers(self) -> pd.DataFrame:
-        """One row per connection point: its bus, EVs, and the household's energy through the meter and
-        rooftop-PV use with the run's EVs and without them; with a priced tariff its bills and the saving
-        against uncontrolled charging of the same car (`models/customers.py`); with outages its backup
-        (`models/outage.py`); with battery wear its EV's (`vehicles`). A dark connection point's meter sees
-        nothing."""
-        inp, s, f, sc = self.inputs, self.series, self.inputs.fleet, self.scenario
-        hh, n, dt_h = inp.households, inp.n_steps, inp.dt_s / 3600.0
-        cps = inp.feeder.connection_points
-        at_cp = sparse.csr_matrix((np.ones(f.n), (np.arange(f.n), f.cp)), shape=(f.n, len(cps)))
-        on = s["powered"] > 0.5 if "powered" in s else np.ones((n, len(cps)), bool)
-        ev_kw = np.asarray(s["ev_p_kw"] @ at_cp) * on
-        unc_kw = gain_kwh = None
-        if sc.tariff is not None:
-            unc_p, unc_e = self.charging_only
-            unc_kw = np.asarray(unc_p @ at_cp) * on
-            gain_kwh = np.bincount(f.cp, weights=(s["ev_e_kwh"][-1] - unc_e[-1]) / f.eta_ch, minlength=len(cps))
-        energy = customer_energy(load_kw=hh.p_load_kw[:n] * on, pv_kw=hh.p_pv_kw[:n] * on,
-                                 pv_curtailed_kw=s["pv_curtailed_kw"] * on, ev_kw=ev_kw,
-                                 ev_charge_kw=np.maximum(ev_kw, 0.0), export_limit_kw=sc.export_limit_kw, dt_h=dt_h,
-                                 tariff=sc.tariff, price_per_kwh=inp.price_per_kwh[:n], ev_uncontrolled_kw=unc_kw,
-                                 stored_gain_kwh=gain_kwh, battery_kw=s.get("battery_p_kw", 0.0),
-                                 batteries=hh.batteries)
-        if sc.outages is not None:
-            energy |= backup_energy(load_kw=hh.p_load_kw[:n], powered=on, islanded=s["islanded"] > 0.5,
-                                    served_kw=s["backup_served_kw"], critical_load_share=sc.outages.critical_load_share,
-                                    dt_h=dt_h)
-            energy["trips_short_after_outage"] = np.bincount(f.cp, weights=s["ev_trips_short_after_outage"],
-                                                             minlength=len(cps)).astype(int)
-        if sc.battery_wear is not None and f.n:  # the wear of each home's EV (one at most), NaN without
-            v = self.vehicles()
-            for col in ["fade_year_pct", "extra_fade_year_pct", f"extra_wear_cost_year_{sc.battery_wear.currency}"]:
-                energy[col] = np.full(len(cps), np.nan)
-                energy[col][f.cp] = v[col].to_numpy()
-        return pd.DataFrame({
-            "bus": cps["bus"].to_numpy(), "household": cps["household"].to_numpy(),
-            "n_ev": np.bincount(f.cp, minlength=len(cps)),
-            "n_bidirectional": np.bincount(f.cp, weights=f.bidirectional, minlength=len(cps)).astype(int),
-            **energy,
-        }, index=cps.index)
-
-    def sessions(self) -> pd.DataFrame:
-        """One row per EV and plug-in session that starts in the run (`models/optimal.session_table`): what
-        anyone needs to compute the perfect-foresight bound of the same sessions, with the energy each
-        session started with in this run and each EV's parameters."""
-        inp, f = self.inputs, self.inputs.fleet
-        t = session_table(f, inp.mobility, n_steps=inp.n_steps, e_kwh=self.series["ev_e_kwh"], dt_h=inp.dt_s / 3600.0)
-        ev = t.pop("ev")
-        stamp = lambda k: inp.index[0] + pd.to_timedelta(k * inp.dt_s, unit="s")  # noqa: E731 - beyond the run too
-        return pd.DataFrame({
-            "sample": self.scenario.sample, "ev": np.asarray(f.vehicle_id)[ev], "arrival": stamp(t.pop("start")),
-            "departure": stamp(t.pop("end")), **t, "p_charge_max_kw": f.p_ch_max_kw[ev],
-            "p_discharge_max_kw": f.p_dis_max_kw[ev], "capacity_kwh": f.capacity_kwh[ev],
-            "eta_charge": f.eta_ch[ev], "eta_discharge": f.eta_dis[ev], "target_kwh": f.target_kwh[ev],
-            "reserve_kwh": f.reserve_kwh[ev], "e_initial_kwh": f.initial_e_kwh[ev],
-        }).sort_values(["ev", "arrival"], kind="stable").reset_index(drop=True)
-
-    def vehicles(self) -> pd.DataFrame:
-        """One row per EV: its bus, connection point and parameters, and with `battery_wear` its capacity
-        fade over the run, after the first year and after ten years of a new cell doing the run's days, with
-        the run's strategy and charging only (the same car on the same trips charged `uncontrolled`), the extra
-        fade against that and the first year's cost, and the hours of the run its cells spent outside the
-        cell model's calibrated temperatures (`models/wear.py`)."""
-        f, inp, wear = self.inputs.fleet, self.inputs, self.scenario.battery_wear
-        cps = inp.feeder.connection_points
-        out = pd.DataFrame({
-            "vehicle": f.vehicle_id, "cp": f.cp, "bus": cps["bus"].to_numpy()[f.cp],
-            "capacity_kwh": f.capacity_kwh, "p_ch_max_kw": f.p_ch_max_kw, "p_dis_max_kw": f.p_dis_max_kw,
-            "bidirectional": f.bidirectional, "eta_ch": f.eta_ch, "eta_dis": f.eta_dis,
-            "reserve_kwh": f.reserve_kwh, "target_kwh": f.target_kwh, "initial_e_kwh": f.initial_e_kwh,
-        }).set_index("vehicle")
-        if wear is not None and f.n:
-            args = dict(initial_e_kwh=f.initial_e_kwh, capacity_kwh=f.capacity_kwh, index=inp.index, dt_s=inp.dt_s,
-                        wear=wear)
-            fade, base = fleet_fade(self.series["ev_e_kwh"], **args), fleet_fade(self.charging_only[1], **args)
-            extra = fade.year - base.year
-            out = out.assign(fade_run_pct=100 * fade.run, fade_year_pct=100 * fade.year,
-                             fade_10_years_pct=100 * fade.ten_years, fade_uncontrolled_run_pct=100 * base.run,
-                             fade_uncontrolled_year_pct=100 * base.year,
-                             fade_uncontrolled_10_years_pct=100 * base.ten_years, extra_fade_year_pct=100 * extra,
-                             extra_fade_10_years_pct=100 * (fade.ten_years - base.ten_years),
-                             **{f"extra_wear_cost_year_{wear.currency}": extra * f.capacity_kwh * wear.cost_per_kwh},
-                             cell_temperature_outside_range_h=run_outside_range_h(inp.index, inp.dt_s, wear))
-        return out
-
-
-def run_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
-    """Co-simulate one scenario (a batch of one sample, `run_batch`), its inputs checked first."""
-    check_inputs([scenario])
-    return run_batch([scenario], progress=progress)[0]
-
-
-def run_batch(scenarios: list[Scenario], *, progress: bool = False) -> list[RunResult]:
-    """Co-simulate S scenarios that differ only in their sample (and key) in one mosaik world; one result per
-    scenario, as run alone. BLAS and OpenMP run one thread inside (a step's small matrix products
-    oversubscribe the cores otherwise: 2.7 instead of 0.6 ms per step beside one busy process, measured),
-    whoever calls: the CLI, a Dask worker, the report or a notebook."""
-    with threadpool_limits(limits=1):
-        return _run_batch(list(scenarios), progress)
-
-
-def _run_batch(scenarios: list[Scenario], progress: bool) -> list[RunResult]:
-    batch = build_batch(scenarios)  # validates everything before mosaik starts
-    scenario, inputs = scenarios[0], batch.first
-    check_base_case(scenario)
-    n_s = batch.n_samples
+def run_world(homes: Homes, feeder: FeederStep, aggregator: Aggregator | None, *, n_steps: int, dt_s: float,
+              sizes: dict[str, int], progress: bool = False, label: str = "") -> dict[str, np.ndarray]:
+    """Step the homes, the feeder and the aggregator (None: none) through n_steps steps of dt_s seconds in
+    one mosaik world; the recordings by series name (S x steps x shape, `models/series.py`). sizes: the
+    element counts of one sample (ev, cp, bus, line, trafo)."""
+    outages = homes.critical_load_share is not None
+    flags = dict(unbalanced=feeder.unbalanced, batteries=homes.batteries is not None, outages=outages,
+                 aggregator=aggregator is not None)
     token = uuid.uuid4().hex
-    sc = tuple(s.model_dump_json() for s in scenarios)
-    world = mosaik.World(SIM_CONFIG, time_resolution=inputs.dt_s, skip_greetings=True,
-                         configure_logging=False)
-    homes = world.start("Homes", scenarios=sc, token=token)
-    households, fleet = homes.Households(), homes.Fleet()
-    grid = world.start("Grid", scenarios=sc, token=token, progress=progress).Feeder()
-    power = ("p_abc_kw", "q_abc_kvar") if inputs.unbalanced else ("p_kw", "q_kvar")
+    common = dict(sizes=sizes, n_samples=homes.n_samples, n_steps=n_steps, token=token)
+    world = mosaik.World(SIM_CONFIG, time_resolution=dt_s, skip_greetings=True, configure_logging=False)
+    sim = world.start("Homes", model=homes, series=tuple(recorded("homes", **flags)), **common)
+    households, fleet = sim.Households(), sim.Fleet()
+    grid = world.start("Grid", model=feeder, series=tuple(recorded("grid", **flags)), progress=progress, label=label,
+                       **common).Feeder()
+    power = ("p_abc_kw", "q_abc_kvar") if feeder.unbalanced else ("p_kw", "q_kvar")
     world.connect(households, grid, *power)
     world.connect(fleet, grid, *power)
-    world.connect(grid, fleet, ("vm_cp_pu", "vm_pu"), time_shifted=True,
-                  initial_data={"vm_cp_pu": np.ones(n_s * batch.n_cp)})
-    if scenario.outages is not None:  # the grid tells the homes which buses have supply
-        world.connect(grid, fleet, "energised", time_shifted=True, initial_data={"energised": batch.energised_cp(0)})
-    if scenario.strategy == "v2g_peak_shave":  # the aggregator: a third simulator, only where it runs
-        agg = world.start("Aggregator", scenarios=sc, token=token).Aggregator()
+    world.connect(grid, fleet, ("vm_cp_pu", "vm_pu"), time_shifted=True, initial_data={"vm_cp_pu": np.ones(homes.n_cp)})
+    if outages:
+        world.connect(grid, fleet, "energised", time_shifted=True, initial_data={"energised": feeder.energised(0)})
+    if aggregator is not None:
+        agg = world.start("Aggregator", model=aggregator, series=tuple(recorded("aggregator", **flags)),
+                          **common).Aggregator()
         world.connect(grid, agg, "p_slack_kw")
         world.connect(fleet, agg, ("p_total_kw", "p_fleet_kw"), "due_kwh")
+        lo, hi = aggregator.first_bounds_kw()
         world.connect(agg, fleet, "fleet_lo_kw", "fleet_hi_kw", time_shifted=True,
-                      initial_data=first_bounds_kw(scenario, n_s))
+                      initial_data={"fleet_lo_kw": lo, "fleet_hi_kw": hi})
     try:
-        world.run(until=inputs.n_steps, print_progress=False, lazy_stepping=False)
+        world.run(until=n_steps, print_progress=False, lazy_stepping=False)
     except NonSerializableOutputsError as exc:
         # mosaik takes any TypeError inside a step for unserialisable inputs (ours are arrays, by design):
         # the simulator's own error is the one to report
         raise (exc.__context__ or exc) from None
     finally:
         rec = RECORDINGS.pop(token, None)
-    # each sample's recordings: contiguous views, laid out as in a run of its own (so sums round alike)
-    return [_result(sample, batch.samples[k], {name: v[k] for name, v in rec.items()})
-            for k, sample in enumerate(scenarios)]
-
-
-def _result(scenario: Scenario, inputs: Inputs, rec: dict) -> RunResult:
-    """One sample's result from its recordings."""
-    totals = {"unmet_kwh": float(rec["ev_unmet_kwh"].sum()), "driven_kwh": float(rec["ev_driven_kwh"].sum())}
-    rec["converged"] = rec["converged"].astype(bool)
-    metrics = run_metrics(
-        vm_pu=rec["vm_abc_pu"] if inputs.unbalanced else rec["vm_pu"], vuf_pct=rec.get("vuf_pct"),
-        line_i_n_ka=rec.get("line_i_n_ka"), line_loading_pct=rec["line_loading_pct"],
-        trafo_loading_pct=rec["trafo_loading_pct"],
-        p_slack_mw=rec["p_slack_mw"], p_bus_mw=rec["p_bus_mw"], ev_p_kw=rec["ev_p_kw"],
-        ev_unmet_kwh=totals["unmet_kwh"], dt_h=inputs.dt_s / 3600.0, band=voltage_band(scenario.band),
-        line_limit_pct=scenario.line_limit_pct, trafo_limit_pct=scenario.trafo_limit_pct)
-    fleet = inputs.fleet
-    n_bidir = int(fleet.bidirectional.sum())
-    e_end = rec["ev_e_kwh"][-1].sum() if fleet.n else 0.0
-    metrics["ev_energy_delta_kwh"] = float(e_end - fleet.initial_e_kwh.sum())
-    metrics["ev_discharged_kwh_per_bidirectional_ev"] = (metrics["ev_discharged_kwh"] / n_bidir if n_bidir
-                                                         else float("nan"))
-    no_ev_kw = no_ev_slack_kw(scenario)
-    metrics["peak_demand_no_ev_kw"] = float(np.nanmax(no_ev_kw)) if np.isfinite(no_ev_kw).any() else float("nan")
-    metrics["pv_curtailed_kwh"] = float(rec["pv_curtailed_kw"].sum() * inputs.dt_s / 3600.0)
-    metrics["n_ev"] = int(fleet.n)
-    metrics["n_bidirectional"] = n_bidir
-    metrics["ev_charger_kw"] = float(fleet.p_ch_max_kw.sum())
-    metrics |= _energy_balances(scenario, inputs, rec, metrics, totals)
-    if scenario.outages is not None:
-        backup = backup_energy(load_kw=inputs.households.p_load_kw[:inputs.n_steps], powered=rec["powered"] > 0.5,
-                               islanded=rec["islanded"] > 0.5, served_kw=rec["backup_served_kw"],
-                               critical_load_share=scenario.outages.critical_load_share, dt_h=inputs.dt_s / 3600.0)
-        home_h = float(backup["outage_h"].sum())
-        metrics |= {"outage_home_h": home_h, "backup_home_h": float(backup["backup_h"].sum()),
-                    "outage_covered_share": float(backup["backup_h"].sum() / home_h) if home_h else float("nan"),
-                    "outage_unserved_kwh": float(backup["outage_unserved_kwh"].sum()),
-                    "outage_unserved_no_v2h_kwh": float(backup["outage_unserved_no_v2h_kwh"].sum()),
-                    "trips_short_after_outage": int(rec["ev_trips_short_after_outage"].sum())}
-    return RunResult(scenario, inputs, metrics, rec, totals)
-
-
-def _energy_balances(scenario: Scenario, inputs: Inputs, rec: dict, metrics: dict, totals: dict) -> dict:
-    """The home batteries' energy balance as metrics (`models/battery.py`; zeros without batteries), after
-    checking that the run's physics adds up: network losses are not negative (slack power minus all bus
-    demand), and the EVs' and batteries' stored energy changes by what went in and out. A run that fails is
-    an error naming the cause (`ModelError`), never a result."""
-    dt_h = inputs.dt_s / 3600.0
-    tol_kwh = 1e-6 * (1.0 + metrics["energy_import_kwh"] + metrics["export_kwh"])
-    if metrics["losses_kwh"] < -tol_kwh:
-        raise ModelError(f"run {scenario.key}: network losses are negative ({metrics['losses_kwh']:,.1f} kWh): the "
-                         "slack supplies less than the recorded demand, so some injection is not accounted for")
-    fleet = inputs.fleet
-    if fleet.n:
-        p = rec["ev_p_kw"]
-        moved = (fleet.eta_ch * np.maximum(p, 0.0) - np.maximum(-p, 0.0) / fleet.eta_dis).sum() * dt_h
-        gap = float(rec["ev_e_kwh"][-1].sum() - fleet.initial_e_kwh.sum() - moved + totals["driven_kwh"])
-        if abs(gap) > tol_kwh + 1e-9 * fleet.capacity_kwh.sum() * len(p):
-            raise ModelError(f"run {scenario.key}: the EVs' energy balance does not close by {gap:,.3f} kWh")
-    bat = inputs.households.batteries
-    if "battery_p_kw" not in rec:
-        return {"battery_charged_kwh": 0.0, "battery_discharged_kwh": 0.0, "battery_energy_delta_kwh": 0.0,
-                "battery_losses_kwh": 0.0}
-    balance = battery_balance(p_kw=rec["battery_p_kw"], e_kwh=rec["battery_e_kwh"], bat=bat, dt_h=dt_h)
-    gap = balance.pop("battery_balance_error_kwh")
-    if abs(gap) > tol_kwh + 1e-9 * bat.capacity_kwh.sum() * len(rec["battery_p_kw"]):
-        raise ModelError(f"run {scenario.key}: the home batteries' energy balance does not close by {gap:,.3f} kWh")
-    return balance
+    return rec

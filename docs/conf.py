@@ -8,10 +8,13 @@ Generated at build time and git-ignored: `study_file.md` (from the study spec's 
 and `api/` (autosummary's pages of every module of hostcap.models, .feeders, .cosim and .studies, found
 recursively, so a module that is added or moved needs no change here).
 """
+import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
+# autosummary writes a page per module but never removes one: a moved module's old page would fail the build
+shutil.rmtree(Path(__file__).resolve().parent / "api", ignore_errors=True)
 
 import hostcap  # noqa: E402  (the installed package: `pip install -e ".[docs]"`)
 

@@ -10,8 +10,8 @@ import json
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import pandas as pd
 import pandapower.topology as top
+import pandas as pd
 from pyproj import CRS
 from shapely.geometry import LineString, Point, shape
 

@@ -60,14 +60,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pandapower as pp
 import pandapower.networks as pn
+import pandas as pd
 from scipy import sparse
 
 from hostcap.feeders import DEFAULT_FEEDER
-from hostcap.feeders.profiles import (FLAT, FeederProfiles, flat_profiles, simbench_profiles, standard_profiles,
-                                      table_profiles)
+from hostcap.feeders.profiles import (
+    FLAT,
+    FeederProfiles,
+    flat_profiles,
+    simbench_profiles,
+    standard_profiles,
+    table_profiles,
+)
 from hostcap.feeders.validate import check_values, validate_net
 from hostcap.models.battery import HomeBatteries
 from hostcap.models.errors import InputError
@@ -293,7 +299,7 @@ def _simbench_storage_pv(net) -> None:
     """Add the PV system of each SimBench `PV_Storage` as an sgen with its named PV profile (module
     docstring)."""
     pv_profiles = set(net.profiles["renewables"].columns)
-    for i, row in net.storage.iterrows():
+    for _, row in net.storage.iterrows():
         m = re.match(r"Storage_(PV\d+)_", str(row.get("profile", "")))
         if row.get("type") == "PV_Storage" and m and m.group(1) in pv_profiles:
             idx = pp.create_sgen(net, row["bus"], p_mw=abs(row["p_mw"]), name=f"{row['name']} PV",

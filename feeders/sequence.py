@@ -1,6 +1,6 @@
 """The zero- and negative-sequence data a three-phase power flow needs, where a feeder lacks them.
 
-pandapower's `runpp_3ph` (and `cosim/powerflow3ph.py`, which solves the same equations) needs, besides the
+pandapower's `runpp_3ph` (and `feeders/powerflow/three_phase.py`, which solves the same equations) needs, besides the
 positive-sequence data every feeder has:
 - lines: `r0_ohm_per_km`, `x0_ohm_per_km`, `c0_nf_per_km`. Where missing: R0 = 4 R1 and X0 = 4 X1, the
   four-core LV cable whose neutral has the phase conductors' cross-section (the neutral carries the return

@@ -6,7 +6,6 @@ import pandapower.topology as top
 
 from hostcap.models.errors import InputError
 
-
 MAX_ELEMENT_MW = 1000.0  # a load or generator above a GW is no distribution customer: a unit error
 MAX_ELEMENT_MW_TEXT = f"a finite number of at most {MAX_ELEMENT_MW:g} MW (Mvar) in size"
 # (table, column, what a value must be, test): values nothing can be computed from (a NaN load, a line of no

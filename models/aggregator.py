@@ -173,3 +173,49 @@ def _dispatch(lo_kw, hi_kw, e_kwh, plugged, target_kwh, capacity_kwh, reserve_kw
     if total >= total_must:
         return must + water_fill(total - total_must, max_ch - must, need / np.maximum(steps_to_departure, 1.0))
     return must - water_fill(total_must - total, max_dis, above)
+
+
+def daily_targets_kw(no_ev_kw: np.ndarray, steps_per_day: int, target_kw: float | str) -> np.ndarray:
+    """Target per step: a fixed kW value, or `auto`: the previous day's highest no-EV demand (the first day
+    its own)."""
+    if target_kw != "auto":
+        return np.full(len(no_ev_kw), float(target_kw))
+    days = np.nanmax(np.asarray(no_ev_kw, float).reshape(-1, steps_per_day), axis=1)
+    previous = np.concatenate([days[:1], days[:-1]])
+    return np.repeat(previous, steps_per_day)
+
+
+class Aggregator:
+    """The aggregator of S samples: from each step's readings (the transformer's power, the fleet's power and
+    the energy due per hour) the fleet's bounds for the next step, with that step's target and valley-fill
+    level. `no_ev_kw`: the feeder's import with no EV per step (the day-ahead forecast and, where a step
+    diverged and gave no reading, the persistence forecast)."""
+
+    def __init__(self, no_ev_kw: np.ndarray, *, dt_s: float, peak_target_kw: float | str,
+                 trafo_export_limit_kw: float, n_samples: int):
+        self.no_ev_kw, self.dt_h, self.n_samples = no_ev_kw, dt_s / 3600.0, n_samples
+        self.export_limit_kw = trafo_export_limit_kw
+        spd = int(round(86400 / dt_s))
+        self.target_kw = daily_targets_kw(no_ev_kw, spd, peak_target_kw)
+        # day-ahead forecast: the previous day's no-EV demand at the same time (the first day its own),
+        # one more day past the run's end
+        self.forecast_kw = np.concatenate([no_ev_kw[:spd], no_ev_kw])
+        self.ends = np.arange(1, DEADLINE_HOURS + 1) * int(round(3600.0 / dt_s))  # steps to each deadline
+
+    def first_bounds_kw(self) -> tuple[np.ndarray, np.ndarray]:
+        """The bounds for the run's first step, before any reading: from the no-EV forecast (one per sample)."""
+        lo, hi = fleet_bounds_kw(float(self.no_ev_kw[0]), 0.0, self.target_kw[0], self.export_limit_kw)
+        return np.full(self.n_samples, lo), np.full(self.n_samples, hi)
+
+    def step(self, t: int, p_slack_kw: np.ndarray, p_fleet_kw: np.ndarray, due_kwh: np.ndarray):
+        """(lo, hi, fill level) per sample for step t + 1 from step t's readings (S,) and due energy (S x
+        DEADLINE_HOURS, flat)."""
+        nxt = min(t + 1, len(self.target_kw) - 1)
+        blind = ~np.isfinite(p_slack_kw)  # no reading (a diverged step): forecast from the no-EV baseline
+        p_slack, p_fleet = np.where(blind, self.no_ev_kw[nxt], p_slack_kw), np.where(blind, 0.0, p_fleet_kw)
+        due = due_kwh.reshape(self.n_samples, DEADLINE_HOURS)
+        ahead = self.forecast_kw[nxt:nxt + self.ends[-1]]
+        fill = np.array([deadline_fill_level_kw(ahead, d, self.ends, self.dt_h) for d in due])
+        lo, hi = fleet_bounds_kw(p_slack, p_fleet, self.target_kw[nxt], self.export_limit_kw, fill,
+                                 self.forecast_kw[nxt])
+        return lo, hi, fill

@@ -13,7 +13,7 @@ Each is also given for the same household without its EV (`_no_ev`): load - PV, 
 as far as the export limit alone requires. With a priced tariff (`models/tariff.py`) each also gets its
 bill, in the tariff's currency: import charge, export credit, fixed charge and bill; the EV's charging
 cost is the bill with it minus the bill without it; and, given the same car on the same trips charged
-`uncontrolled` (`strategies.charging_only`), the bill with that car and the saving against it. The saving
+`uncontrolled` (`home.uncontrolled_counterfactual`), the bill with that car and the saving against it. The saving
 counts energy still in the battery at the end: a strategy that ends the run with less stored than
 uncontrolled charging (it waits for a cheaper night after the last day, say) has not saved what it has yet
 to buy, so the difference in stored energy, grid side (over the charging efficiency), is valued at the

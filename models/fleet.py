@@ -12,7 +12,7 @@ Default parameter distributions (`FleetParams`), each a documented assumption:
 - initial state of charge uniform in 80-90 % of capacity (at or above the target: the run starts after a
   night at home, without an artificial start-up charging spike);
 - a start offset per vehicle, uniform in [0, 1): times the scenario's `start_delay_max_s`, the randomised
-  delay of a scheduled charger at the start of a price window (see `strategies.Controller`), as required
+  delay of a scheduled charger at the start of a price window (see `strategies.Smart`), as required
   by the UK Electric Vehicles (Smart Charge Points) Regulations 2021, reg. 11.
 
 State of charge integrates exactly: dE = eta_ch * p_ch * dt - p_dis * dt / eta_dis - trip energy, and
@@ -21,7 +21,6 @@ never leaves [0, capacity].
 from dataclasses import dataclass
 
 import numpy as np
-
 
 UNMET_TOL_KWH = 1e-9
 

@@ -4,7 +4,7 @@ are left out of voltage and loading figures but counted in `nonconverged_steps`.
 The slack is the MV side of the feeder's transformer: `energy_import_kwh` and `export_kwh` are the energy
 drawn from and fed into the MV grid, `reverse_flow_max_kw` the highest export (0 if none). Compare
 strategies' imports together with `ev_energy_delta_kwh` (the fleet's stored energy at the end minus the
-start, in `cosim/world.py`): a fleet that ends emptier imported less only by borrowing from its batteries.
+start, in `studies/scenario/result.py`): a fleet that ends emptier imported less only by borrowing from its batteries.
 
 Hours above a limit are element-hours: a bus (line, transformer) outside its limit for one hour counts one;
 for voltage, the limits are the run's criterion's (`models/limits.py`; for `en50160` those its 95 % must keep).
@@ -24,7 +24,6 @@ flags it (`nonconverged_share` above the limit).
 import numpy as np
 
 from hostcap.models.limits import BANDS, VoltageBand, unbalance_statistic, unbalance_violations, voltage_violations
-
 
 NONCONVERGED_MAX_SHARE = 0.05
 GRID_METRICS = ("v_min_pu", "v_max_pu", "undervoltage_bus_hours", "overvoltage_bus_hours", "undervoltage_buses",

@@ -40,7 +40,7 @@ import clarabel
 import numpy as np
 from scipy import sparse
 
-from hostcap.models.errors import InputError
+from hostcap.models.errors import ModelError
 from hostcap.models.fleet import Fleet
 from hostcap.models.mobility import Mobility
 
@@ -227,7 +227,7 @@ def solve_qp(cost: np.ndarray, quad: np.ndarray, *, a_ub, b_ub: np.ndarray, a_eq
                                       [clarabel.ZeroConeT(n_eq), clarabel.NonnegativeConeT(a.shape[0] - n_eq)],
                                       settings).solve()
     if solution.status not in (clarabel.SolverStatus.Solved, clarabel.SolverStatus.AlmostSolved):
-        raise InputError(f"v2g_optimal: the day's programme has no solution ({solution.status})")
+        raise ModelError(f"v2g_optimal: the day's programme has no solution ({solution.status})")
     return np.asarray(solution.x)
 
 

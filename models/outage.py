@@ -1,7 +1,8 @@
 """Outages of the supply and what a V2H home does in one: which buses are de-energised at each step, and
 how an islanded home's EV serves it.
 
-Outages (`Outages`, an `outages:` block in a study or scenario, CLI `--outage START,DURATION[,BUS;BUS]`):
+Outages (`Outages`, an `outages:` block in a study or scenario; `hostcap run --outage` builds its windows
+in studies/cli.py):
 
 - explicit windows: a start, a duration in hours, and the buses it takes out (their connection points'
   homes lose supply; what lies downstream of them is not derived: list every bus that goes dark), or the
@@ -30,7 +31,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hostcap.models.errors import InputError
 
@@ -89,24 +90,6 @@ class Outages(BackupShares):
         if not self.windows and self.saifi is None:
             raise ValueError("give windows, or saifi and caidi_h")
         return self
-
-
-def parse_outage(text: str) -> OutageWindow:
-    """`START,DURATION[,BUS;BUS...]` as on the command line, e.g. `2016-01-12T18:00,3h` or
-    `2016-01-12T18:00,90min,12;13`."""
-    parts = text.split(",")
-    if len(parts) not in (2, 3):
-        raise InputError(f"--outage: '{text}' is not START,DURATION[,BUS;BUS...]")
-    dur = parts[1].strip().lower()
-    try:
-        hours = float(dur[:-3]) / 60.0 if dur.endswith("min") else float(dur.removesuffix("h"))
-        buses = [int(b) for b in parts[2].split(";")] if len(parts) == 3 else None
-        return OutageWindow(start=parts[0].strip(), hours=hours, buses=buses)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(f"--outage: '{text}': {err['loc'][0]}: {err['msg'].removeprefix('Value error, ')}") from None
-    except ValueError as exc:
-        raise InputError(f"--outage: '{text}': {str(exc).splitlines()[0]}") from None
 
 
 def check_windows(outages: Outages, *, periods: list[tuple[pd.Timestamp, pd.Timestamp]],

@@ -5,7 +5,8 @@ off-peak 22:00-06:00, shoulder otherwise, a three-band residential time-of-use s
 EV owners (e.g. UK "Economy 7"-style night rates); only the order of the bands matters then, and no bill is
 computed.
 
-A priced tariff (`PricedTariff`, a `tariff:` block in a study or a YAML file, see `studies/tariffs/`) has a
+A priced tariff (`PricedTariff`, a `tariff:` block in a study or a YAML file, see `studies/tariffs/`,
+read by `studies/tariff_file.py`) has a
 currency, an import price per band with the band's hours on weekdays and at weekends, a fixed charge per
 day, and an export rule:
 
@@ -30,18 +31,14 @@ is refused rather than shifted by a guess. The series must price every step of t
 Every price (band, export, series) is a finite number per kWh, at least 0 and at most the tariff's
 `max_price_per_kwh`, `MAX_PRICE_PER_KWH` by default; a larger one is refused as a price per MWh.
 """
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hostcap.models.errors import InputError
-from hostcap.models.timestamps import local_stamps
-from hostcap.models.yaml_input import load_yaml
+from hostcap.models.errors import InputError, ModelError
 
 OFF_PEAK, SHOULDER, PEAK = 0, 1, 2
 SLOT_H = 0.25  # band hours are checked and looked up on quarter hours
@@ -163,61 +160,28 @@ class PricedTariff(BaseModel):
         slot = ((index.hour * 60 + index.minute) // int(SLOT_H * 60)).to_numpy()
         return np.where(index.weekday.to_numpy() >= 5, weekend[slot], weekday[slot])
 
-    def series(self) -> pd.Series:
-        """The price series read and checked (module docstring); refused with one line naming the file."""
-        price = read_price_series(self.price_series)
-        dearest = price.idxmax()
-        try:
-            self.check_per_kwh(f"at {dearest}", float(price[dearest]))
-        except ValueError as exc:
-            raise InputError(f"tariff.price_series: {self.price_series}: {exc}") from None
-        return price
-
-    def price_per_kwh(self, index: pd.DatetimeIndex) -> np.ndarray:
+    def price_per_kwh(self, index: pd.DatetimeIndex, series: pd.Series | None = None) -> np.ndarray:
+        """The import price of each step starting at `index`; for a price series, `series` holds its prices
+        (`studies/tariff_file.read_price_series` reads them)."""
         if self.price_series is not None:
-            return series_prices(self.series(), index, self.price_series)
+            return series_prices(self._series(series), index, self.price_series)
         return np.array([b.price_per_kwh for b in self.bands])[self.band_index(index)]
 
-    def levels(self, index: pd.DatetimeIndex) -> np.ndarray:
+    def levels(self, index: pd.DatetimeIndex, series: pd.Series | None = None) -> np.ndarray:
         """Price level per step for the strategies: the band prices ranked, cheapest 0 (equal prices equal);
-        for a price series its quintile over these steps."""
+        for a price series (`series`, as in `price_per_kwh`) its quintile over these steps."""
         if self.price_series is not None:
-            price = series_prices(self.series(), index, self.price_series)
+            price = series_prices(self._series(series), index, self.price_series)
             edges = np.unique(np.quantile(price, [0.2, 0.4, 0.6, 0.8]))
             return np.searchsorted(edges, price, side="right").astype(np.int8)
         prices = np.array([b.price_per_kwh for b in self.bands])
         rank = np.unique(prices, return_inverse=True)[1]
         return rank[self.band_index(index)].astype(np.int8)
 
-
-def read_price_series(path: str) -> pd.Series:
-    """Import price by time stamp from a CSV (timestamp, price_per_kwh): ISO 8601 local times without an
-    offset, finite prices (module docstring); a bad file is refused with one line. Read once per process and
-    version of the file (its size and modification time)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"tariff.price_series: file not found: {path}")
-    st = p.stat()
-    return _read_price_series(str(p), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _read_price_series(path: str, size: int, mtime_ns: int) -> pd.Series:
-    p = Path(path)
-    try:
-        df = pd.read_csv(p)
-        stamps, price_per_kwh = df["timestamp"], df["price_per_kwh"].to_numpy(float)
-    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InputError(f"tariff.price_series: {path}: needs columns timestamp (ISO 8601) and price_per_kwh "
-                         f"({str(exc).splitlines()[0]})") from None
-    price = pd.Series(price_per_kwh, index=local_stamps(stamps, f"tariff.price_series: {path}"))
-    if (not np.isfinite(price.to_numpy()).all() or not price.index.is_monotonic_increasing
-            or price.index.has_duplicates):
-        raise InputError(f"tariff.price_series: {path}: prices must be finite numbers at increasing, distinct "
-                         "time stamps")
-    if price.empty:
-        raise InputError(f"tariff.price_series: {path}: no prices")
-    return price
+    def _series(self, series: pd.Series | None) -> pd.Series:
+        if series is None:
+            raise ModelError(f"tariff {self.name}: its price_series is not read; pass its prices as `series`")
+        return series
 
 
 def series_prices(price: pd.Series, index: pd.DatetimeIndex, path: str) -> np.ndarray:
@@ -236,27 +200,6 @@ def _mask(hours: Hours) -> np.ndarray:
     for start, end in hours:
         out |= ((h >= start) & (h < end)) if start < end else ((h >= start) | (h < end))
     return out
-
-
-def load_tariff(path: str | Path) -> PricedTariff:
-    """A priced tariff from a YAML file; a bad file is refused with one line naming the field."""
-    p = Path(path)
-    try:
-        data = load_yaml(p, "tariff file")
-    except InputError as exc:
-        raise InputError(f"tariff: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("price_series"), str):
-        data["price_series"] = str((p.parent / data["price_series"]).resolve())
-    try:
-        tariff = PricedTariff.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        where = f"{field}: " if field else ""  # a model check names its field in its message
-        raise InputError(f"tariff: {path}: {where}{err['msg'].removeprefix('Value error, ')}") from None
-    if tariff.price_series is not None:
-        tariff.series()  # a bad series is refused now, not in a worker
-    return tariff
 
 
 def bills(*, import_kwh: np.ndarray, export_kwh: np.ndarray, price_per_kwh: np.ndarray, tariff: PricedTariff,

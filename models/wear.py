@@ -48,7 +48,7 @@ laws being square roots, reads lower than a long one (the `uncontrolled` counter
 1.79, 2.27 and 2.49 %/year): a week or more is the run to read wear from.
 
 The extra fade that V2G or V2H causes is the fade of the run minus that of the same car on the same trips
-charged `uncontrolled` (`strategies.charging_only`), and its cost is that difference times the usable
+charged `uncontrolled` (`home.uncontrolled_counterfactual`), and its cost is that difference times the usable
 capacity times a battery replacement cost per kWh.
 
 Calibrated temperatures: each model declares the cell temperatures its ageing tests covered,

@@ -3,11 +3,11 @@
 A study with `samples: N` runs samples 0..N-1 at every level. With `samples: {min, max, step}` it runs
 samples 0..min-1 at every level, then, in rounds, `step` more (the next sample numbers, up to `max`) at each
 level of a feeder x strategy x bidirectional share that is still undecided and can still move
-`hc_confident`:
+`hc_confident_frac`:
 - undecided: the level's 95 % interval straddles the threshold, neither `p_violation_ub` <= threshold
   (shown safe at 95 % confidence) nor `p_violation_lo` > threshold (shown unsafe);
-- can still move `hc_confident`: no lower level of the same feeder, strategy and share is shown unsafe, or
-  has reached `max` without being shown safe (hc_confident stops below it whatever this level shows).
+- can still move `hc_confident_frac`: no lower level of the same feeder, strategy and share is shown unsafe, or
+  has reached `max` without being shown safe (hc_confident_frac stops below it whatever this level shows).
 A sample is all periods of the study; a sample with a failed run is counted as taken but not as evidence,
 and a level none of whose samples finished is not grown (nor are the levels above it). Level 0 with an exact
 baseline (`studies/hosting.py`) has its one sample; if it violates, no level grows (the hosting capacity is

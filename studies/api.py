@@ -8,20 +8,26 @@
 
 `run` co-simulates one scenario in this process (the same `run_scenario` as `hostcap run`); `study` runs a
 study file on Dask (the same `run_study` as `hostcap study`; local workers are subprocesses of their own, so
-a script needs no `if __name__ == "__main__"` guard) and returns its tables.
+a script needs no `if __name__ == "__main__"` guard), prints what `hostcap study` prints when it ends, and
+returns its tables. Both results show what they are and their key numbers when printed (`repr`).
 """
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from pydantic import ValidationError
 
-from hostcap.cosim.scenario import Scenario
-from hostcap.cosim.world import RunResult, run_scenario
+from hostcap.studies.answer import answer as answer_of
+from hostcap.studies.answer import echo, study_lines
 from hostcap.studies.errors import input_error
-from hostcap.studies.hosting import violated_criteria
+from hostcap.studies.hosting import read_hosting, violated_criteria
+from hostcap.studies.layout import RESULTS, StudyPaths, study_paths
 from hostcap.studies.outputs import timeseries_tables, write_run
-from hostcap.studies.runner import StudyPaths, run_study, study_paths
+from hostcap.studies.runner import run_study
+from hostcap.studies.scenario.result import RunResult
+from hostcap.studies.scenario.run import run_scenario
+from hostcap.studies.scenario.settings import Scenario
 from hostcap.studies.spec import StudySpec, load_spec, parse_spec
 
 
@@ -37,6 +43,16 @@ class Run:
     @property
     def metrics(self) -> dict:
         return self.result.metrics
+
+    def __repr__(self) -> str:
+        """What ran and what came of it: strategy, feeder, EVs, days; extreme voltages, transformer loading,
+        peak and the limits broken."""
+        sc, m = self.scenario, self.metrics
+        return (f"<hostcap.Run {sc.strategy} on {sc.feeder}, {sc.start} + {sc.days} d: {m['n_ev']} EVs "
+                f"({sc.penetration:.0%} of households, {sc.v2g_share:.0%} bidirectional); voltage "
+                f"{m['v_min_pu']:.3f}-{m['v_max_pu']:.3f} pu, transformer max {m['trafo_max_loading_pct']:.1f} %, "
+                f"peak {m['peak_demand_kw']:.1f} kW; limits broken ({sc.band}): "
+                f"{', '.join(self.violations) or 'none'}>")
 
     @property
     def violations(self) -> list[str]:
@@ -76,7 +92,8 @@ class Run:
 
 def run(scenario: Scenario | None = None, /, **options) -> Run:
     """Co-simulate one scenario: a `Scenario`, or its fields as keywords (those of `hostcap run`: feeder,
-    strategy, penetration, v2g_share, start, days, step_min, seed, band, ...)."""
+    strategy, penetration, v2g_share, start, days, step_min, seed, band, ...), with `hostcap run`'s defaults
+    (strategy uncontrolled, penetration 0.5, v2g_share 0.5)."""
     if scenario is None:
         try:
             scenario = Scenario(**options)
@@ -89,9 +106,30 @@ def run(scenario: Scenario | None = None, /, **options) -> Run:
 
 @dataclass
 class StudyResults:
-    """A study's output tables, each read from OUT/<name>/ when asked for, and the run counts."""
+    """A study's output tables, each read from OUT/<name>/ when asked for, the run counts, and its answer
+    (`answer`, also what it shows when printed)."""
     paths: StudyPaths
     counts: dict
+    spec: StudySpec | None = field(default=None, repr=False)  # for the answer's study order and conclusion
+
+    def __repr__(self) -> str:
+        c = self.counts
+        head = (f"<hostcap.StudyResults {self.root.name} in {self.root}: {c.get('total', 0)} scenarios, "
+                f"{c.get('failed', 0)} failed, {c.get('skipped', 0)} reused")
+        lines = self.answer
+        return head + (">" if not lines else "\n" + "\n".join(f"  {line}" for line in lines) + "\n>")
+
+    @property
+    def answer(self) -> list[str]:
+        """The study's answer as `hostcap study` ends with it: a line per feeder, strategy and V2G share, the
+        conclusion, and the notes; empty before hosting capacity is computed."""
+        if not self.paths.hosting.is_file():
+            return []
+        if self.spec is None:
+            from hostcap.studies.answer import answer_lines
+
+            return answer_lines(self.hosting)
+        return [line.text for line in answer_of(self.spec, self.paths)]
 
     @property
     def root(self) -> Path:
@@ -105,8 +143,9 @@ class StudyResults:
 
     @property
     def hosting(self) -> pd.DataFrame:
-        """hosting_capacity.csv: per feeder, strategy and V2G share."""
-        return self._table(self.paths.hosting)
+        """hosting_capacity.csv: per feeder, strategy and V2G share (with this version's column names, also
+        from a file an older version wrote: `hosting.read_hosting`)."""
+        return read_hosting(self.paths.hosting) if self.paths.hosting.is_file() else pd.DataFrame()
 
     @property
     def probability(self) -> pd.DataFrame:
@@ -126,15 +165,20 @@ class StudyResults:
         return self._table(self.paths.customer_value)
 
 
-def study(spec: StudySpec | str | Path | dict, out: str | Path = "results", *, workers: int | None = None,
+def study(spec: StudySpec | str | Path | dict, out: str | Path = RESULTS, *, workers: int | None = None,
           scheduler: str | None = None, scheduler_file: str | None = None, slurm: bool = False,
           samples_per_run: int | None = None, progress: bool = True) -> StudyResults:
     """Run a study (a spec, a study file's path, or its content as a dict) on Dask, with hosting capacity,
-    and return its tables. Finished runs under OUT/<name>/ are reused, as with `hostcap study`."""
+    and return its tables. Finished runs under OUT/<name>/ are reused, as with `hostcap study`. With
+    `progress` it shows progress bars and ends with the lines `hostcap study` ends with (`studies/answer.py`)."""
     if isinstance(spec, dict):
         spec = parse_spec(spec, "study")
     elif not isinstance(spec, StudySpec):
         spec = load_spec(spec)
+    t0 = time.perf_counter()
     counts = run_study(spec, out, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
                        workers=workers, samples_per_run=samples_per_run, progress=progress)
-    return StudyResults(study_paths(spec, out), counts)
+    paths = study_paths(spec, out)
+    if progress:
+        echo(study_lines(spec, paths, counts, elapsed_s=time.perf_counter() - t0))
+    return StudyResults(paths, counts, spec)

@@ -1,5 +1,4 @@
 """The `hostcap` command line. Bad input ends with one line on stderr and exit code 2."""
-import json
 import logging
 import signal
 import sys
@@ -11,12 +10,40 @@ import click
 from pydantic import ValidationError
 
 from hostcap.feeders import DEFAULT_FEEDER
+from hostcap.models.choices import STRATEGIES
 from hostcap.models.errors import InputError, ModelError
 from hostcap.models.limits import BAND_NAMES
-from hostcap.models.choices import STRATEGIES
-from hostcap.studies.errors import input_error
+from hostcap.studies.errors import did_you_mean, input_error
 
 log = logging.getLogger("hostcap")
+
+
+def known_strategy(ctx, param, value: str) -> str:
+    """`--strategy`: refused while the command line is read, before any work, with the likeliest name."""
+    if value not in STRATEGIES:
+        raise click.BadParameter(f"unknown strategy '{value}', choose one of {', '.join(STRATEGIES)}"
+                                 f"{did_you_mean(value, STRATEGIES)}")
+    return value
+
+
+def parse_outage(text: str):
+    """One `--outage START,DURATION[,BUS;BUS...]`, e.g. `2016-01-12T18:00,3h` or `2016-01-12T18:00,90min,12;13`,
+    as a `models.outage.OutageWindow`; bad text is an InputError naming the flag (the model names its fields)."""
+    from hostcap.models.outage import OutageWindow
+
+    parts = text.split(",")
+    if len(parts) not in (2, 3):
+        raise InputError(f"--outage: '{text}' is not START,DURATION[,BUS;BUS...]")
+    dur = parts[1].strip().lower()
+    try:
+        hours = float(dur[:-3]) / 60.0 if dur.endswith("min") else float(dur.removesuffix("h"))
+        buses = [int(b) for b in parts[2].split(";")] if len(parts) == 3 else None
+        return OutageWindow(start=parts[0].strip(), hours=hours, buses=buses)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"--outage: '{text}': {err['loc'][0]}: {err['msg'].removeprefix('Value error, ')}") from None
+    except ValueError as exc:
+        raise InputError(f"--outage: '{text}': {str(exc).splitlines()[0]}") from None
 
 
 @click.group()
@@ -35,9 +62,12 @@ def cli(verbose: bool):
 @click.option("--profiles", default=None, help="CSV/Parquet of load/sgen profiles, or `flat` (rated power every "
               "step); default: SimBench's own, else standard household profiles.")
 @click.option("--trips", default=None, help="CSV/Parquet trip table: vehicle, departure, arrival, energy_kwh.")
-@click.option("--strategy", default="uncontrolled", show_default=True, help=f"One of {', '.join(STRATEGIES)}.")
-@click.option("--penetration", default=0.5, show_default=True, type=float, help="Share of households with an EV, 0..1.")
-@click.option("--v2g-share", default=0.0, show_default=True, type=float, help="Share of EVs that are bidirectional, 0..1.")
+@click.option("--strategy", default="uncontrolled", show_default=True, callback=known_strategy,
+              help=f"One of {', '.join(STRATEGIES)}.")
+@click.option("--penetration", default=0.5, show_default=True, type=float,
+              help="Share of households with an EV, 0..1.")
+@click.option("--v2g-share", default=0.5, show_default=True, type=float,
+              help="Share of EVs that are bidirectional, 0..1.")
 @click.option("--start", default="2016-01-11", show_default=True, help="First day, YYYY-MM-DD (ISO 8601).")
 @click.option("--days", default=7, show_default=True, type=int)
 @click.option("--step-min", default=15.0, show_default=True, type=float, help="Step in minutes.")
@@ -62,6 +92,7 @@ def cli(verbose: bool):
 @click.option("--tariff", default=None, help="A priced tariff YAML (e.g. studies/tariffs/de_household_2024.yaml): "
               "household bills in customers.parquet; default: the default time-of-use bands, no bills.")
 @click.option("--outage", "outages", multiple=True, metavar="START,DURATION[,BUS;BUS]",
+              callback=lambda ctx, param, value: tuple(parse_outage(v) for v in value),
               help="A supply outage, e.g. 2016-01-12T18:00,3h (whole feeder) or 2016-01-12T18:00,90min,12;13 "
               "(those buses); repeatable. V2H-capable EVs back up their homes.")
 @click.option("--critical-load-share", default=1.0, show_default=True, type=float,
@@ -74,17 +105,17 @@ def cli(verbose: bool):
 def run(out, tariff, outages, critical_load_share, v2h_share, **options):
     """Co-simulate one scenario and write metrics.json, manifest.json, customers.parquet and timeseries/ to
     OUT."""
-    from hostcap.cosim.scenario import Scenario, date_span
-    from hostcap.cosim.world import run_scenario
     from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
-    from hostcap.models.outage import BackupShares, Outages, parse_outage
-    from hostcap.models.tariff import load_tariff
+    from hostcap.models.outage import BackupShares, Outages
     from hostcap.studies.hosting import violated_criteria
     from hostcap.studies.outputs import check_out, write_run
+    from hostcap.studies.scenario.run import run_scenario
+    from hostcap.studies.scenario.settings import Scenario, date_span
+    from hostcap.studies.tariff_file import load_tariff
 
     try:
         shares = BackupShares(critical_load_share=critical_load_share, v2h_share=v2h_share)  # with or without
-        outage = Outages(windows=[parse_outage(o) for o in outages], **dict(shares)) if outages else None
+        outage = Outages(windows=list(outages), **dict(shares)) if outages else None
         scenario = Scenario(**options, tariff=tariff and load_tariff(tariff), outages=outage)
     except ValidationError as exc:
         raise input_error(exc) from None
@@ -127,7 +158,8 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
         v, w = result.vehicles(), scenario.battery_wear
         click.echo(f"battery wear ({w.model}): median fade {v['fade_year_pct'].median():.2f} %/year "
                    f"({v['fade_uncontrolled_year_pct'].median():.2f} % charged uncontrolled); extra "
-                   f"{v['extra_fade_year_pct'].median():+.2f} %/year, {v[f'extra_wear_cost_year_{w.currency}'].sum():,.0f} "
+                   f"{v['extra_fade_year_pct'].median():+.2f} %/year, "
+                   f"{v[f'extra_wear_cost_year_{w.currency}'].sum():,.0f} "
                    f"{w.currency}/year for the fleet")
     if m["nonconverged_share"] > NONCONVERGED_MAX_SHARE:
         click.echo(f"error: the power flow did not converge at {m['nonconverged_steps']} of "
@@ -151,6 +183,8 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
 @click.option("--no-hosting", is_flag=True, help="Only run the scenarios (the pipeline's `hosting` step follows).")
 def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_per_run, no_hosting):
     """Run a hosting-capacity study file on Dask and write results to OUT/<name>/."""
+    from hostcap.studies.answer import echo, study_lines
+    from hostcap.studies.layout import study_paths
     from hostcap.studies.runner import run_study
     from hostcap.studies.spec import load_spec
 
@@ -158,57 +192,9 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_pe
     t0 = time.perf_counter()
     counts = run_study(spec, out, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
                        workers=workers, samples_per_run=samples_per_run, hosting=not no_hosting)
-    click.echo(f"{spec.name}: {counts['total']} scenarios, {counts['skipped']} already done, {counts['ran']} run, "
-               f"{counts['failed']} failed, {time.perf_counter() - t0:.1f} s -> {Path(out) / spec.name}")
-    for line in _study_dates(spec):
-        click.echo(line)
-    for name, source in _manifest_profiles(spec, out).items():
-        click.echo(f"profiles ({name}): {source}")
-    if not isinstance(spec.samples, int):
-        click.echo(f"adaptive samples: {counts['total']} scenarios instead of {counts['max_everywhere']} with "
-                   f"{spec.samples.max} samples at every level ({counts['max_everywhere'] - counts['total']} saved)")
-    for error, n in counts["errors"].items():
-        click.echo(f"failed: {n} x {error}", err=True)
-    if not no_hosting and counts["failed"] < counts["total"]:
-        import pandas as pd
-
-        from hostcap.studies.hosting import answer_lines, baseline_notes, in_study_order, too_few_samples
-        from hostcap.studies.runner import study_paths
-
-        hosting = pd.read_csv(study_paths(spec, out).hosting)
-        for line in answer_lines(in_study_order(spec, hosting)):
-            click.echo(line)
-        for note in baseline_notes(hosting):
-            click.echo(f"note: {note}", err=True)
-        if warn := too_few_samples(hosting):
-            click.echo(f"note: {warn}", err=True)
-    if counts["unreliable"]:
-        from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
-
-        click.echo(f"warning: {counts['unreliable']} runs did not converge at more than "
-                   f"{NONCONVERGED_MAX_SHARE:.0%} of their steps (column nonconverged_share)", err=True)
+    echo(study_lines(spec, study_paths(spec, out), counts, elapsed_s=time.perf_counter() - t0,
+                     hosting=not no_hosting))
     return 1 if counts["total"] and counts["failed"] == counts["total"] else 0
-
-
-def _manifest_profiles(spec, out) -> dict[str, str]:
-    """Feeder name -> the profiles its runs used, as the study's manifest records them."""
-    from hostcap.studies.runner import study_paths
-
-    return json.loads(study_paths(spec, out).manifest.read_text())["profiles"]
-
-
-def _study_dates(spec) -> list[str]:
-    """The first and last day of each period: one line, or one per set of feeders whose `year` or `seasons`
-    fall on other days (they follow each feeder's profiles)."""
-    from hostcap.cosim.scenario import date_span
-
-    feeders_of = {}
-    for f in spec.feeders:
-        text = ", ".join(f"{p.name} {date_span(p.start, p.days)}" for p in spec.periods_of(f))
-        feeders_of.setdefault(text, []).append(f.name)
-    if len(feeders_of) == 1:
-        return [f"dates: {text}"]
-    return [f"dates ({', '.join(names)}): {text}" for text, names in feeders_of.items()]
 
 
 STUDY = click.argument("study_file")
@@ -243,15 +229,13 @@ def prepare_feeder(feeder_ref, name, profiles, out):
 @OUT
 def hosting(study_file, out):
     """Hosting capacity and locational results from a study's runs."""
-    import pandas as pd
-
-    from hostcap.studies.hosting import answer_lines, in_study_order
-    from hostcap.studies.runner import study_paths, write_hosting
+    from hostcap.studies.answer import answer, echo
+    from hostcap.studies.layout import study_paths
+    from hostcap.studies.runner import write_hosting
 
     spec = _spec_and_feeder(study_file)
     write_hosting(spec, out)
-    for line in answer_lines(in_study_order(spec, pd.read_csv(study_paths(spec, out).hosting))):
-        click.echo(line)
+    echo(answer(spec, study_paths(spec, out)))
 
 
 @cli.command()

@@ -1,4 +1,7 @@
 """Turn validation failures into the one-line messages the CLI prints."""
+import difflib
+import re
+
 from pydantic import ValidationError
 
 from hostcap.models.errors import InputError
@@ -13,7 +16,15 @@ def input_error(exc: ValidationError, source: str = "") -> InputError:
     where = f"{source}: " if source else ""
     value = err.get("input")
     shown = "" if isinstance(value, dict) else f" (got {_short(repr(value))})"
+    if err["type"] == "literal_error" and isinstance(value, str):  # a misspelt name: say which was meant
+        shown += did_you_mean(value, re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", "")))
     return InputError(f"{where}{field}: {msg}{shown}")
+
+
+def did_you_mean(name: str, choices) -> str:
+    """'; did you mean 'v2g_tou'?' for the choice closest to a misspelt name ('' when none is close)."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _wrong_branch(err: dict) -> bool:

@@ -28,10 +28,10 @@ import pandas as pd
 
 from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import topology_layers
-from hostcap.studies.customer_value import EV_FIGURES, OUTAGE_FIGURES, figure_columns
 from hostcap.studies.atomic import atomic_path
-from hostcap.studies.styles import write_layer_styles
+from hostcap.studies.customer_value import EV_FIGURES, OUTAGE_FIGURES, figure_columns
 from hostcap.studies.spec import FeederEntry
+from hostcap.studies.styles import write_layer_styles
 
 KEY = {"buses": ("bus", "bus"), "lines": ("line", "line"), "transformers": ("trafo", "trafo")}
 

@@ -19,18 +19,22 @@ Definitions (also in docs/reference.md):
   (1 when k = n; the upper end of the two-sided 90 % interval). With no violation it is 1 - 0.05^(1/n):
   25.9 % for 10 samples; n >= ln(0.05) / ln(1 - threshold) samples are needed (59 for 5 %):
   `min_samples_confident`; a study with fewer cannot show any level safe, and the CLI and the report say so.
-- Hosting capacity, twice: `hc_point` = the highest penetration level L such that P(violation) <= the
-  threshold (5 % by default) at L and at every lower level; `hc_confident` = the same with `p_violation_ub`
-  in place of the estimate, a level the samples show to be safe at 95 % confidence. NaN when even the lowest
-  level fails. `samples_limit_confident`: hc_confident stops below hc_point at a level with fewer samples
-  than that. `hc_point` per criterion as `hc_<criterion>` and per voltage criterion as
-  `hc_point_<band>`, with the EV count and the installed charger power (median over samples) that
-  `hc_point` means. `binding`: the criteria whose P(violation) exceeds the threshold at the first level
-  above `hc_point` (";"-separated; empty when every level is hosted).
+- Hosting capacity, twice, as a fraction of the households (0-1; the report shows it in %, so the columns
+  say `_frac`): `hc_point_frac` = the highest penetration level L such that P(violation) <= the threshold
+  (5 % by default) at L and at every lower level; `hc_confident_frac` = the same with `p_violation_ub` in
+  place of the estimate, a level the samples show to be safe at 95 % confidence: the number to quote. NaN
+  when even the lowest level fails. `samples_limit_confident`: hc_confident_frac stops below hc_point_frac
+  at a level with fewer samples than that. `hc_point_frac` per criterion as `hc_<criterion>_frac` and per
+  voltage criterion as `hc_point_<band>_frac`, with the EV count and the installed charger power (median
+  over samples) that `hc_point_frac` means. `binding`: the criteria whose P(violation) exceeds the threshold
+  at the first level above `hc_point_frac` (";"-separated; empty when every level is hosted).
+- Probabilities (`p_*`, `threshold`) are probabilities, 0-1, in the tables and the report alike;
+  `penetration` and `v2g_share` keep the study file's names and its fractions.
 - Level 0 has no random input when no outage is drawn at random (no EV; the household profiles are the
   feeder's): every sample is the same run, so a study runs it once (`exact_baseline`) and its P(violation)
   is exact, 0 or 1, with lo = hi = ub = P.
-- V2G uplift = hosting capacity of a strategy minus that of `uncontrolled` (same feeder and share).
+- V2G uplift = hosting capacity of a strategy minus that of `uncontrolled` (same feeder and share):
+  `uplift_vs_uncontrolled_frac`, a difference of fractions (the report: percentage points).
 - Baseline: every study runs level 0, the feeder without EVs. `baseline_violates` names the criteria whose
   P(violation) there exceeds the threshold (";"-separated; empty: none): the feeder breaks them before any EV
   arrives, so its hosting capacity is NaN for that reason, not because of the EVs.
@@ -53,6 +57,12 @@ CRITERIA = {
     "nonconverged": "nonconverged_steps",
 }
 GROUP = ["feeder", "strategy", "v2g_share"]
+# hosting_capacity.csv as version 0.6.0 and older named its columns (no unit): `read_hosting` renames them
+RENAMED_COLUMNS = {
+    "hc_point": "hc_point_frac", "hc_confident": "hc_confident_frac",
+    **{f"hc_{c}": f"hc_{c}_frac" for c in CRITERIA}, **{f"hc_point_{b}": f"hc_point_{b}_frac" for b in BANDS},
+    "uplift_vs_uncontrolled": "uplift_vs_uncontrolled_frac",
+}
 
 
 def violated_criteria(metrics: dict) -> list[str]:
@@ -142,13 +152,13 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
     for key, g in prob.groupby(GROUP):
         row = dict(zip(GROUP, key))
         levels = g["penetration"].to_numpy()
-        row["hc_point"] = highest_safe_level(levels, g["p_violation"].to_numpy(), threshold)
-        row["hc_confident"] = highest_safe_level(levels, g["p_violation_ub"].to_numpy(), threshold)
+        row["hc_point_frac"] = highest_safe_level(levels, g["p_violation"].to_numpy(), threshold)
+        row["hc_confident_frac"] = highest_safe_level(levels, g["p_violation_ub"].to_numpy(), threshold)
         for c in CRITERIA:
-            row[f"hc_{c}"] = highest_safe_level(levels, g[f"p_{c}"].to_numpy(), threshold)
+            row[f"hc_{c}_frac"] = highest_safe_level(levels, g[f"p_{c}"].to_numpy(), threshold)
         for b in BANDS:
-            row[f"hc_point_{b}"] = highest_safe_level(levels, g[f"p_any_{b}"].to_numpy(), threshold)
-        hc = row["hc_point"]
+            row[f"hc_point_{b}_frac"] = highest_safe_level(levels, g[f"p_any_{b}"].to_numpy(), threshold)
+        hc = row["hc_point_frac"]
         above = g[g["penetration"] > (hc if np.isfinite(hc) else -1.0)].sort_values("penetration").head(1)
         row["binding"] = ";".join(c for c in CRITERIA if len(above) and above[f"p_{c}"].iloc[0] > threshold)
         if np.isnan(hc):
@@ -158,7 +168,7 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
             row["hc_evs"], row["hc_charger_kw"] = float(s["n_ev"]), float(s["charger_kw"])
         sampled = g[~g["exact"]] if (~g["exact"]).any() else g
         row["n_samples_min"] = int(sampled["n_samples"].min())
-        conf = row["hc_confident"]
+        conf = row["hc_confident_frac"]
         gap = g[(g["penetration"] > (conf if np.isfinite(conf) else -1.0)) & (g["penetration"] <= hc)]
         row["samples_limit_confident"] = bool(len(gap) and gap["n_samples"].iloc[0] < need) if np.isfinite(hc) \
             else False
@@ -166,14 +176,20 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
         row["baseline_violates"] = ";".join(c for c in CRITERIA if len(base) and base[f"p_{c}"].iloc[0] > threshold)
         rows.append(row)
     hc = pd.DataFrame(rows)
-    base = hc[hc["strategy"] == "uncontrolled"].set_index(["feeder", "v2g_share"])["hc_point"]
+    base = hc[hc["strategy"] == "uncontrolled"].set_index(["feeder", "v2g_share"])["hc_point_frac"]
     ref = [base.get((f, s), np.nan) for f, s in zip(hc["feeder"], hc["v2g_share"])]
-    hc["uplift_vs_uncontrolled"] = hc["hc_point"] - np.asarray(ref, dtype=float)
+    hc["uplift_vs_uncontrolled_frac"] = hc["hc_point_frac"] - np.asarray(ref, dtype=float)
     hc["threshold"] = threshold
     hc["voltage_criterion"] = band
     hc["min_samples_confident"] = need
     hc["exact_baseline"] = exact_baseline
     return hc
+
+
+def read_hosting(path) -> pd.DataFrame:
+    """hosting_capacity.csv, with the column names of this version (`RENAMED_COLUMNS`) also when an older
+    version wrote it."""
+    return pd.read_csv(path).rename(columns=RENAMED_COLUMNS)
 
 
 def in_study_order(spec, table: pd.DataFrame) -> pd.DataFrame:
@@ -182,21 +198,6 @@ def in_study_order(spec, table: pd.DataFrame) -> pd.DataFrame:
              "v2g_share": list(spec.v2g_shares)}
     return table.sort_values(list(order), key=lambda col: col.map({v: i for i, v in enumerate(order[col.name])}),
                              kind="stable").reset_index(drop=True)
-
-
-def answer_lines(hc: pd.DataFrame) -> list[str]:
-    """The study's answer, one line per feeder, strategy and V2G share: hosting capacity (point and 95 %
-    confident, in % of households and EVs) and what binds above it."""
-    lines = []
-    for r in hc.itertuples():
-        point = "none" if pd.isna(r.hc_point) else f"{r.hc_point:.0%}"
-        sure = "none" if pd.isna(r.hc_confident) else f"{r.hc_confident:.0%}"
-        evs = "" if pd.isna(r.hc_evs) else f" ({r.hc_evs:.0f} EVs)"
-        binds = (r.binding.replace(";", ", ") if isinstance(r.binding, str) and r.binding
-                 else "nothing up to the top level")
-        lines.append(f"{r.feeder} | {r.strategy} ({r.v2g_share:.0%} bidirectional): hosting capacity {point}{evs}, "
-                     f"{sure} at 95 % confidence; binding: {binds}")
-    return lines
 
 
 def baseline_notes(hc: pd.DataFrame) -> list[str]:
@@ -208,15 +209,15 @@ def baseline_notes(hc: pd.DataFrame) -> list[str]:
 
 
 def too_few_samples(hc: pd.DataFrame) -> str:
-    """One sentence when hc_confident stops below hc_point only because a level has too few samples to show
+    """One sentence when hc_confident_frac stops below hc_point_frac only because a level has too few samples to show
     it safe at 95 % confidence (`samples_limit_confident`), else ''."""
     if hc.empty or not hc["samples_limit_confident"].any():
         return ""
     need = int(hc["min_samples_confident"].iloc[0])
     have = int(hc.loc[hc["samples_limit_confident"], "n_samples_min"].min())
     return (f"{have} samples at a level cannot show P(violation) <= {hc['threshold'].iloc[0]:.0%} at 95 % "
-            f"confidence even with no violation (that needs {need}): hc_confident stops below such a level, "
-            "hc_point is an estimate")
+            f"confidence even with no violation (that needs {need}): hc_confident_frac stops below such a level, "
+            "hc_point_frac is an estimate")
 
 
 def locational(runs: pd.DataFrame, elements: pd.DataFrame) -> pd.DataFrame:

@@ -27,8 +27,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 import offlinefolium as folium  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.cm import ScalarMappable  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
@@ -273,14 +273,17 @@ def interactive_map(layers: dict, variants: list[str], levels: list[float], path
         tag = level_tag(level)
         group = folium.FeatureGroup(name=str(escape(f"{v}, {level:.0%} EVs")), overlay=False, show=(v, level) == first)
         _geojson(lines, lscale, f"max_loading_pct_{v}__{tag}", {
-            "line": "line", "name": "name", "max loading (%)": f"max_loading_pct_{v}__{tag}", "P(overload)": f"p_overload_{v}__{tag}",
+            "line": "line", "name": "name", "max loading (%)": f"max_loading_pct_{v}__{tag}",
+            "P(overload)": f"p_overload_{v}__{tag}",
             "lowest violating penetration": f"lowest_pen_{v}", "length (km)": "length_km"}).add_to(group)
         _geojson(buses, vscale, f"vm_worst_pu_{v}__{tag}", {
-            "bus": "bus", "name": "name", "worst voltage (pu)": f"vm_worst_pu_{v}__{tag}", "P(violation)": f"p_violation_{v}__{tag}",
+            "bus": "bus", "name": "name", "worst voltage (pu)": f"vm_worst_pu_{v}__{tag}",
+            "P(violation)": f"p_violation_{v}__{tag}",
             "lowest violating penetration": f"lowest_pen_{v}", "min over all levels (pu)": f"vm_min_pu_{v}",
             "max over all levels (pu)": f"vm_max_pu_{v}"}, radius=5).add_to(group)
         _geojson(trafos, lscale, f"max_loading_pct_{v}__{tag}", {
-            "transformer": "trafo", "name": "name", "rating (MVA)": "sn_mva", "max loading (%)": f"max_loading_pct_{v}__{tag}",
+            "transformer": "trafo", "name": "name", "rating (MVA)": "sn_mva",
+            "max loading (%)": f"max_loading_pct_{v}__{tag}",
             "P(overload)": f"p_overload_{v}__{tag}"}, radius=11).add_to(group)
         group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)

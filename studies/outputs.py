@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hostcap.cosim.world import RunResult
 from hostcap.models.errors import InputError
-from hostcap.studies.atomic import check_writable, ordinary_mode
 from hostcap.models.limits import voltage_band
+from hostcap.models.series import EXTREMES, SERIES
+from hostcap.studies.atomic import check_writable, ordinary_mode
 from hostcap.studies.plots import run_summary
+from hostcap.studies.scenario.result import RunResult
 
 MARKER = ".hostcap-run"
 PACKAGES = ["v2g-hostcap", "pandapower", "simbench", "mosaik", "mosaik-api-v3", "numpy", "scipy", "pandas",
@@ -48,49 +49,40 @@ def package_versions() -> dict[str, str]:
 
 
 def timeseries_tables(result: RunResult) -> dict[str, pd.DataFrame]:
-    """Relative path (without .parquet) -> wide table. An unbalanced run's bus voltages, line and
-    transformer loading are pandapower's three-phase results (`res_bus_3ph/vm_a_pu` ..., loading on the
+    """Relative path (without .parquet) -> wide table, one per recorded series that has an OutputWriter
+    table (`models/series.py`), columns the elements of its dimension. An unbalanced run's bus voltages, line
+    and transformer loading are pandapower's three-phase results (`res_bus_3ph/vm_a_pu` ..., loading on the
     worst phase), with the unbalance factor, the lines' neutral current and the demand per phase
     (`bus/p_a_mw` ...) beside the totals. `feeder/extremes`: per step the lowest and highest bus voltage (over
     buses and phases) and the highest transformer loading, NaN where the feeder is dark or the step diverged
     (the report's duration curves)."""
     s, inp = result.series, result.inputs
     net, index = inp.feeder.net, pd.DatetimeIndex(inp.index, name="timestamp")
+    columns = {"ev": inp.fleet.vehicle_id, "cp": inp.feeder.connection_points.index, "bus": net.bus.index,
+               "line": net.line.index, "trafo": net.trafo.index}
 
-    def wide(values, columns):
-        return pd.DataFrame(values, index=index, columns=[str(c) for c in columns])
+    def wide(values, dim):
+        labels = columns[dim] if dim else ["slack"]
+        return pd.DataFrame(values.reshape(len(index), -1), index=index, columns=[str(c) for c in labels])
 
-    ev_ids = inp.fleet.vehicle_id
-    res = "_3ph" if inp.unbalanced else ""
-    tables = {
-        f"res_line{res}/loading_percent": wide(s["line_loading_pct"], net.line.index),
-        f"res_trafo{res}/loading_percent": wide(s["trafo_loading_pct"], net.trafo.index),
-        "res_ext_grid/p_mw": wide(s["p_slack_mw"][:, None], ["slack"]),
-        "res_ext_grid/q_mvar": wide(s["q_slack_mvar"][:, None], ["slack"]),
-        "bus/p_mw": wide(s["p_bus_mw"], net.bus.index),
-        "bus/q_mvar": wide(s["q_bus_mvar"], net.bus.index),
-        "ev/soc_kwh": wide(s["ev_e_kwh"], ev_ids),
-        "ev/p_kw": wide(s["ev_p_kw"], ev_ids),
-    }
-    if "battery_p_kw" in s:  # home batteries (`models/battery.py`), columns = connection point
-        cps = inp.feeder.connection_points.index
-        tables["storage/p_kw"] = wide(s["battery_p_kw"], cps)
-        tables["storage/e_kwh"] = wide(s["battery_e_kwh"], cps)
+    tables = {}
+    for series in SERIES:
+        if series.name not in s or series.table is None:
+            continue
+        values, dims = s[series.name], series.dims
+        names = series.tables(inp.unbalanced)
+        if "phase" in dims:
+            for k, name in enumerate(names):
+                tables[name] = wide(values[..., k], dims[0])
+        else:
+            tables[names[0]] = wide(values, dims[0] if dims else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps
         vm, trafo = result.vm_phases, s["trafo_loading_pct"]
-        tables["feeder/extremes"] = pd.DataFrame({
+        tables[EXTREMES] = pd.DataFrame({
             "vm_min_pu": np.nanmin(vm, axis=(1, 2)), "vm_max_pu": np.nanmax(vm, axis=(1, 2)),
             "trafo_loading_max_pct": np.nanmax(trafo, axis=1) if trafo.shape[1] else np.full(len(index), np.nan)},
             index=index)
-    if not inp.unbalanced:
-        return {"res_bus/vm_pu": wide(s["vm_pu"], net.bus.index), **tables}
-    for k, ph in enumerate("abc"):
-        tables[f"res_bus_3ph/vm_{ph}_pu"] = wide(s["vm_abc_pu"][:, :, k], net.bus.index)
-        tables[f"bus/p_{ph}_mw"] = wide(s["p_abc_bus_mw"][:, :, k], net.bus.index)
-        tables[f"bus/q_{ph}_mvar"] = wide(s["q_abc_bus_mvar"][:, :, k], net.bus.index)
-    tables["res_bus_3ph/unbalance_percent"] = wide(s["vuf_pct"], net.bus.index)
-    tables["res_line_3ph/i_n_ka"] = wide(s["line_i_n_ka"], net.line.index)
     return tables
 
 

@@ -1,4 +1,5 @@
-"""The pipeline's steps as functions: the `hostcap` CLI and the Snakefile's rules call these.
+"""The pipeline's steps as functions: the `hostcap` CLI and the Snakefile's rules call these; their files'
+places are `studies/layout.py`.
 
     prepare_feeder -> run_study (runner) -> write_hosting (runner) -> write_gis -> write_map /
     write_webmap -> write_report
@@ -15,17 +16,12 @@ from hostcap.models.errors import InputError
 from hostcap.studies import maps
 from hostcap.studies.atomic import atomic_path
 from hostcap.studies.gis import study_layers, variant_name, write_gpkg
+from hostcap.studies.layout import feeder_slug, prepared_feeder, study_paths
 from hostcap.studies.report import write_report as _write_report
-from hostcap.studies.runner import safe_name, study_paths
 from hostcap.studies.spec import StudySpec
 from hostcap.studies.styles import loading_scale, study_styles, voltage_scale
 
 MAP_ROWS = 4  # variants per figure of small multiples in the report: four rows fit an A4 landscape page
-
-
-def feeder_slug(name: str) -> str:
-    """File-name form of a feeder's name."""
-    return safe_name(name)
 
 
 def _require(path: Path, step: str) -> Path:
@@ -44,8 +40,7 @@ def prepare_feeder(ref: str, out_dir: str | Path, name: str | None = None,
     the reference)."""
     out_dir = Path(out_dir)
     feeder = load_feeder(ref, profiles)
-    slug = feeder_slug(name or ref)
-    net_path, gpkg_path = out_dir / f"{slug}.json", out_dir / f"{slug}.gpkg"
+    net_path, gpkg_path = prepared_feeder(feeder_slug(name or ref), out_dir)
     with atomic_path(net_path, suffix=".json") as tmp:
         pp.to_json(feeder.net, str(tmp))
     write_gpkg(topology_layers(feeder), gpkg_path)
@@ -53,15 +48,15 @@ def prepare_feeder(ref: str, out_dir: str | Path, name: str | None = None,
 
 
 def gis_path(spec: StudySpec, out: str | Path, ref: str) -> Path:
-    return study_paths(spec, out).root / "gis" / f"{feeder_slug(ref)}.gpkg"
+    return study_paths(spec, out).gis(feeder_slug(ref))
 
 
 def map_path(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
-    return study_paths(spec, out).root / "maps" / feeder_slug(ref) / f"{variant}__{kind}.png"
+    return study_paths(spec, out).static_map(feeder_slug(ref), variant, kind)
 
 
 def webmap_path(spec: StudySpec, out: str | Path, ref: str) -> Path:
-    return study_paths(spec, out).root / "maps" / f"{feeder_slug(ref)}.html"
+    return study_paths(spec, out).webmap(feeder_slug(ref))
 
 
 def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
@@ -148,7 +143,7 @@ def write_report(spec: StudySpec, out: str | Path) -> tuple[Path, Path]:
     paths = study_paths(spec, out)
     _require(paths.runs, "study")
     _require(paths.hosting, "hosting")
-    root = study_paths(spec, out).root
+    root = paths.root
     webmaps = [(f.name, webmap_path(spec, out, f.name).relative_to(root).as_posix()) for f in spec.feeders]
     periods = {f.name: periods_text(spec, out, f.name) for f in spec.feeders}
     return _write_report(spec, root, report_maps(spec, out, periods), webmaps, list(periods.items()))

@@ -8,8 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hostcap.cosim.world import RunResult  # noqa: E402
 from hostcap.models.limits import voltage_band  # noqa: E402
+from hostcap.studies.scenario.result import RunResult  # noqa: E402
 
 
 def run_summary(result: RunResult, path: Path) -> None:

@@ -3,8 +3,8 @@
 A record is one Parquet file, `<study>/records/<record key>.parquet`, written (atomically) as soon as its
 run finishes: the table is the run's per-element summary, the file's metadata holds the run's metrics,
 status, error and the SHA-256 of every time series it kept, and its households table (one row per connection
-point, `RunResult.customers`; Arrow IPC, base64, so every value reads back bit for bit). The record key is a hash of what decides the
-run's numbers and nothing else:
+point, `RunResult.customers`; Arrow IPC, base64, so every value reads back bit for bit). The record key is a
+hash of what decides the run's numbers and nothing else:
 
 - the scenario's own inputs (strategy, level, sample, seed, period, band, limits, curves, ...), without its
   key and without the paths of the files it reads;
@@ -32,9 +32,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hostcap.cosim.scenario import Scenario
 from hostcap.studies.atomic import atomic_path
 from hostcap.studies.outputs import json_safe
+from hostcap.studies.scenario.settings import Scenario
 from hostcap.studies.spec import FeederEntry, StudySpec
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,10 @@
 """The study report: report.html, self-contained (images embedded as base64 PNG), and report.pdf, printed
 from the same HTML by WeasyPrint; both from one Jinja2 template (studies/templates/report.html.j2).
 
-Contents: the answer (hosting capacity per feeder and strategy, what binds), a summary per feeder at the highest
+Contents: first the conclusion in a sentence per feeder, generated from the results (what breaks, from which
+level, in which periods and under which strategy; what hosts every level) and which of the two hosting-capacity
+numbers to quote (`studies/answer.py`); then the answer per feeder (hosting capacity per strategy, what binds,
+strategies of equal outcome on one line), a summary per feeder at the highest
 level in two tables: hosting capacity with its 95 % confident value and P(violation) with its interval, which
 judge all periods together (a sample violates when it does in any period), and a row per period and strategy
 of min and max voltage, transformer and line loading, peak against the same period without EVs, reverse flow,
@@ -30,12 +33,12 @@ from hostcap.models.errors import InputError  # noqa: E402
 from hostcap.models.limits import BANDS, voltage_band  # noqa: E402
 from hostcap.models.strategies import VoltWattCurve  # noqa: E402
 from hostcap.models.tariff import Tariff  # noqa: E402
+from hostcap.studies import webpage  # noqa: E402
+from hostcap.studies.answer import answer_groups, conclusion, pct  # noqa: E402
 from hostcap.studies.atomic import atomic_path, write_text  # noqa: E402
 from hostcap.studies.gis import variant_name  # noqa: E402
-from hostcap.studies.hosting import (answer_lines, baseline_notes, in_study_order,  # noqa: E402
-                                     min_samples_confident, too_few_samples)
-from hostcap.studies.runner import StudyPaths  # noqa: E402
-from hostcap.studies import webpage  # noqa: E402
+from hostcap.studies.hosting import baseline_notes, in_study_order, min_samples_confident, read_hosting, too_few_samples  # noqa: E402
+from hostcap.studies.layout import StudyPaths  # noqa: E402
 from hostcap.studies.spec import StudySpec  # noqa: E402
 from hostcap.studies.sweep import curve_keys  # noqa: E402
 
@@ -44,12 +47,27 @@ STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), 
           ((0, (3, 1, 1, 1, 1, 1)), "X")]  # a line style and marker per strategy: told apart in grey too
 
 
+def _hour(h: float) -> str:
+    return f"{int(h):02d}:{round(60 * (h % 1)):02d}"
+
+
 def tariff_text(spec: StudySpec) -> str:
-    """The tariff the strategies scheduled by, with its source when it is priced."""
+    """The tariff the strategies scheduled by, with its source when it is priced; the default's hours."""
     if spec.tariff is None:
-        return f"default time-of-use bands (no prices) {Tariff()}"
+        t = Tariff()
+        return (f"default time-of-use bands, no prices: peak {_hour(t.peak_start_h)}-{_hour(t.peak_end_h)}, "
+                f"off-peak {_hour(t.off_peak_start_h)}-{_hour(t.off_peak_end_h)}, shoulder the rest of the day")
     t = spec.tariff
     return f"{t.name} ({t.currency}; source: {t.source})"
+
+
+def volt_watt_text(curve: VoltWattCurve = VoltWattCurve()) -> str:
+    """The volt-watt curve of `volt_watt` (models/strategies.py) in words and units."""
+    points = ", ".join(f"{100 * f:+.0f} % at {v:g} pu" for v, f in zip(curve.v_pu, curve.frac))
+    lo, hi = curve.v_absorb_pu
+    return (f"charger power {points} (of its rating; negative: discharging); above {lo:g} pu it charges more "
+            f"to absorb, at full power from {hi:g} pu; each step it moves {curve.smoothing:.0%} of the way to "
+            "the curve")
 
 
 def wear_text(spec: StudySpec) -> str:
@@ -98,10 +116,6 @@ def number(x, digits: int = 3) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _pct(x) -> str:
-    return "none" if x is None or not np.isfinite(x) else f"{100 * x:.0f} %"
-
-
 def period_labels(runs: pd.DataFrame) -> dict[tuple[str, str], str]:
     """(feeder, period) -> 'name (first day + days d)', as the runs ran them (whole periods such as `seasons`
     depend on each feeder's profiles)."""
@@ -128,13 +142,13 @@ def hosting_table(spec: StudySpec, hosting: pd.DataFrame, prob: pd.DataFrame) ->
         binding = h["binding"] if isinstance(h["binding"], str) and h["binding"] else ""
         rows.append({
             "feeder": h["feeder"], "strategy": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
-            "hosting capacity": _pct(h["hc_point"]) + ("" if pd.isna(h["hc_evs"]) else f" ({h['hc_evs']:.0f} EVs)"),
-            "95 % confident": _pct(h["hc_confident"]),
+            "hosting capacity": pct(h["hc_point_frac"]) + ("" if pd.isna(h["hc_evs"]) else f" ({h['hc_evs']:.0f} EVs)"),
+            "95 % confident": pct(h["hc_confident_frac"]),
             "binding": binding.replace(";", ", ") or "none up to the top level",
-            f"P(violation) at {top:.0%} EVs [95 % interval]": "-" if p.empty else
+            f"P(violation) at {top:.0%} EVs, 0-1 [95 % interval]": "-" if p.empty else
             f"{number(p['p_violation'].iloc[0], 2)} [{number(p['p_violation_lo'].iloc[0], 2)}-"
             f"{number(p['p_violation_hi'].iloc[0], 2)}]",
-            "uplift vs uncontrolled (pp)": number(100 * h["uplift_vs_uncontrolled"], 2),
+            "uplift vs uncontrolled (pp)": number(100 * h["uplift_vs_uncontrolled_frac"], 2),
         })
     return pd.DataFrame(rows)
 
@@ -350,16 +364,43 @@ def power_flow_text(runs: pd.DataFrame) -> str:
     return "; ".join(f"{f}: {three if u else one}" for f, u in by_feeder.items())
 
 
+def settings(spec: StudySpec, runs: pd.DataFrame, manifest: dict, periods: list[tuple[str, str]]) -> list[dict]:
+    """What the study assumed, in words, for the report's opening (label, text): what ran, on which feeders
+    and days, with which EVs and strategies, judged by which limits. The exact settings, seed and versions
+    close the report (`provenance`)."""
+    band = voltage_band(spec.band)
+    failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
+    shares = ", ".join(pct(s) for s in spec.v2g_shares)
+    customers = " and ".join(spec.ev_at)
+    rows = [
+        ("Feeders", "; ".join(f"{name} (load and PV profiles: {manifest['profiles'].get(name, 'as given')})"
+                              for name in (f.name for f in spec.feeders))),
+        ("Periods", "; ".join(f"{name}: {text}" for name, text in periods) or ", ".join(spec.period_names)),
+        ("EVs", f"{', '.join(pct(x) for x in spec.penetrations)} of the {customers} households have an EV "
+                f"(penetration levels); {shares} of the EVs are bidirectional (V2G/V2H)"),
+        ("Strategies", ", ".join(spec.strategies) + f"; tariff: {tariff_text(spec)}"),
+        ("Limits", f"voltage: {band.source} ({band.statistic_note(spec.step_min * 60)}); lines "
+                   f"{spec.line_limit_pct:g} % of their rated current, transformers {spec.trafo_limit_pct:g} % of "
+                   "their rated power"),
+        ("Hosted", f"a level is hosted when at most {pct(spec.max_violation_probability)} of its samples break any "
+                   "limit in any period, and every lower level is hosted too"),
+        ("Samples", f"{samples_text(spec, manifest)}; {len(runs):,} runs, {failed:,} failed"),
+        ("Power flow", power_flow_text(runs)),
+    ]
+    return [{"label": label, "text": text} for label, text in rows]
+
+
 def provenance(spec: StudySpec, manifest: dict) -> list[str]:
     band = voltage_band(spec.band)
     mv_text = "the feeders' own" if spec.slack_vm_pu is None else f"{spec.slack_vm_pu:g} pu"
     return [
         f"Voltage criterion: {band.source} ({band.statistic_note(spec.step_min * 60)}); MV-side voltage {mv_text}; "
-        f"EVs at {', '.join(spec.ev_at)} customers; line limit {spec.line_limit_pct:g} % of max_i_ka, "
-        f"transformer limit {spec.trafo_limit_pct:g} % of sn_mva.",
+        f"EVs at {', '.join(spec.ev_at)} customers; line limit {spec.line_limit_pct:g} % of the rated current "
+        f"(max_i_ka), transformer limit {spec.trafo_limit_pct:g} % of the rated power (sn_mva).",
         "Load and PV profiles: " + "; ".join(f"{name}: {source}" for name, source in manifest["profiles"].items())
         + ".",
-        f"Tariff: {tariff_text(spec)}; volt-watt curve: {VoltWattCurve()}.",
+        f"Tariff: {tariff_text(spec)}.",
+        f"Volt-watt curve (volt_watt): {volt_watt_text()}.",
         f"Battery wear: {wear_text(spec)}.",
         f"Seed {spec.seed}; spec hash {manifest['spec_hash']}; step {spec.step_min:g} min; solver {spec.solver}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()) + ".",
@@ -378,7 +419,7 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
     them)."""
     root = Path(root)
     page = report_html(spec, root, maps, webmaps, periods)
-    html_path, pdf_path = root / "report.html", root / "report.pdf"
+    html_path, pdf_path = StudyPaths(root).report_html, StudyPaths(root).report_pdf
     write_pdf(page, pdf_path, root)
     write_text(page, html_path)
     return html_path, pdf_path
@@ -387,24 +428,24 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
 def report_html(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webmaps: list[tuple[str, str]],
                 periods: list[tuple[str, str]]) -> str:
     """The report's HTML page from the study's outputs in root (`write_report`'s arguments)."""
-    root = Path(root)
-    for name in ("runs.parquet", "hosting_capacity.csv", "violation_probability.csv", "manifest.json"):
-        if not (root / name).is_file():
-            raise InputError(f"report: {root / name} does not exist; run `hostcap study` (and `hostcap "
+    paths = StudyPaths(root)
+    for path in (paths.runs, paths.hosting, paths.probability, paths.manifest):
+        if not path.is_file():
+            raise InputError(f"report: {path} does not exist; run `hostcap study` (and `hostcap "
                              "hosting`) on the study file first")
-    runs = pd.read_parquet(root / "runs.parquet")
-    hosting = in_study_order(spec, pd.read_csv(root / "hosting_capacity.csv"))
-    prob = in_study_order(spec, pd.read_csv(root / "violation_probability.csv"))
-    value_file = root / "customer_value.csv"
+    runs = pd.read_parquet(paths.runs)
+    hosting = in_study_order(spec, read_hosting(paths.hosting))
+    prob = in_study_order(spec, pd.read_csv(paths.probability))
+    value_file = paths.customer_value
     value = pd.read_csv(value_file) if value_file.is_file() and value_file.stat().st_size > 1 else pd.DataFrame()
-    manifest = json.loads((root / "manifest.json").read_text())
+    manifest = json.loads(paths.manifest.read_text())
     band = voltage_band(spec.band)
-    by_band = hosting[["feeder", "strategy", "v2g_share", *(f"hc_point_{b}" for b in BANDS)]].copy()
+    by_band = hosting[["feeder", "strategy", "v2g_share", *(f"hc_point_{b}_frac" for b in BANDS)]].copy()
     by_band.insert(1, "strategy ", [variant_name(s, b, spec.v2g_shares) for s, b in zip(by_band.pop("strategy"),
                                                                                         by_band.pop("v2g_share"))])
-    by_band = by_band.rename(columns={"strategy ": "strategy", **{f"hc_point_{b}": b for b in BANDS}})
+    by_band = by_band.rename(columns={"strategy ": "strategy", **{f"hc_point_{b}_frac": b for b in BANDS}})
     for b in BANDS:
-        by_band[b] = by_band[b].map(_pct)
+        by_band[b] = by_band[b].map(pct)
     failed = runs[runs["status"] != "ok"]
     notes = [n for n in [too_few_samples(hosting)] if n] + [f"Baseline: {n}." for n in baseline_notes(hosting)]
     context = {
@@ -413,7 +454,9 @@ def report_html(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webm
         "n_runs": f"{len(runs):,}", "n_failed": f"{len(failed):,}", "samples": samples_text(spec, manifest),
         "feeders": ", ".join(f.name for f in spec.feeders),
         "periods": "; ".join(f"{name}: {text}" for name, text in periods),
-        "answer": answer_lines(hosting), "notes": notes, "webmaps": webmaps,
+        "settings": settings(spec, runs, manifest, periods),
+        "conclusion": conclusion(spec, hosting, runs), "answer": answer_groups(spec, hosting), "notes": notes,
+        "webmaps": webmaps,
         "top": f"{max(spec.penetrations):.0%}", "threshold": f"{spec.max_violation_probability:.0%}",
         "min_samples": min_samples_confident(spec.max_violation_probability),
         "summaries": summaries(spec, runs, hosting, prob),

@@ -2,97 +2,49 @@
 capacity and customer value. An adaptive study (`studies/adaptive.py`) runs in rounds on one Dask cluster.
 
 Each Dask task co-simulates a batch: up to `dask.samples_per_run` samples of one feeder, period, strategy
-and level in one mosaik world (`cosim/world.run_batch`; each sample's numbers are those of a run of its own,
-so batching changes no output). It returns each sample's metrics and per-element summaries (and writes the
-time series the study keeps under <study>/runs/<key>/: those the study file asks for, and `feeder/extremes`
-of the runs the report draws duration curves of, `sweep.curve_keys`). The client writes each sample's
-record the moment its batch arrives (`studies/records.py`), so an interrupt (Ctrl-C, SIGTERM, a killed job)
-loses only the batches in flight, and the next run of the study resumes sample by sample from the records.
-A batch that raises runs its samples one by one, and a sample that raises is recorded as failed with its
-error; the study goes on. A killed worker's tasks are recomputed by Dask (`retries=1`). One study folder is
-used by one process at a time (an OS lock on the folder itself, `_locked`).
+and level in one mosaik world (`studies/worker.py`; each sample's numbers are those of a run of its own,
+so batching changes no output; `studies/memory.py` sizes "auto"). It returns each sample's metrics and
+per-element summaries (and writes the time series the study keeps under <study>/runs/<key>/: those the
+study file asks for, and `feeder/extremes` of the runs the report draws duration curves of,
+`sweep.curve_keys`). The client writes each sample's record the moment its batch arrives
+(`studies/records.py`), so an interrupt (Ctrl-C, SIGTERM, a killed job) loses only the batches in flight,
+and the next run of the study resumes sample by sample from the records. A sample that raises is recorded
+as failed with its error; the study goes on. A killed worker's tasks are recomputed by Dask (`retries=1`).
+One study folder is used by one process at a time (`studies/lock.py`); where its files go is
+`studies/layout.py`; the Dask cluster is `studies/cluster.py`.
 """
-import contextlib
-import fcntl
-import functools
 import json
 import logging
-import os
-import socket
-import subprocess
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from hostcap.feeders import load_feeder
-from hostcap.cosim.scenario import Scenario
 from hostcap.models.errors import InputError
 from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
 from hostcap.studies.adaptive import first_round, next_round
 from hostcap.studies.atomic import check_writable, write_parquet, write_text
+from hostcap.studies.cluster import dask_client
 from hostcap.studies.customer_value import customer_value
 from hostcap.studies.hosting import hosting_capacity, locational, violation_probability
+from hostcap.studies.layout import RESULTS, StudyPaths, study_paths
+from hostcap.studies.lock import study_lock
+from hostcap.studies.memory import auto_samples_per_run
 from hostcap.studies.outputs import package_versions
+from hostcap.studies.progress import StudyProgress
 from hostcap.studies.records import RecordStore, build_tables, file_sha256, kept_ok, record_keys
-from hostcap.studies.spec import Slurm, StudySpec, safe_name
+from hostcap.studies.scenario.settings import Scenario
+from hostcap.studies.spec import StudySpec
 from hostcap.studies.sweep import curve_keys, plan
+from hostcap.studies.worker import failed, run_samples
 
 log = logging.getLogger(__name__)
 RETRIES = 1
-CONNECT_TIMEOUT_S = 10
-WORKER_START_TIMEOUT_S = 120  # local workers import numba, pandapower and mosaik: slow on a busy machine
-CLOSE_TIMEOUT_S = 20
-SLURM_START_TIMEOUT_S = 60  # jobs gone from the queue with no worker by then have failed
-SLURM_POLL_S = 5
-UNSCHEDULABLE = ("PartitionConfig", "ReqNodeNotAvail", "PartitionNodeLimit", "PartitionTimeLimit",
-                 "BadConstraints")  # squeue reasons of a request that cannot be scheduled as configured
 POLL_S = 0.05
 INTERRUPTED = threading.Event()  # set by the CLI's SIGINT and SIGTERM handlers
-
-
-def run_samples(scenario_jsons: list[str], series_dirs: list[str | None], keeps: list[list[str]]) -> list[dict]:
-    """Worker task: a batch of samples of one scenario, each writing its kept time series (`keeps`) under its
-    folder. Returns per sample {"result": metrics and status, "elements": DataFrame, "households": DataFrame}.
-    If the batch raises, its samples run one by one, and a sample that raises gets {"result": {"status":
-    "failed", "error": ...}}."""
-    import warnings
-
-    from hostcap.cosim.world import run_batch
-
-    warnings.filterwarnings("ignore")
-    scenarios = [Scenario.model_validate_json(s) for s in scenario_jsons]
-    t0 = time.perf_counter()
-    try:
-        results = run_batch(scenarios)
-    except Exception as exc:  # noqa: BLE001 - find the sample that fails; the others still count
-        if len(scenarios) == 1:
-            return [_failed(exc)]
-        return [out for s, d, k in zip(scenario_jsons, series_dirs, keeps) for out in run_samples([s], [d], [k])]
-    wall = (time.perf_counter() - t0) / len(scenarios)  # a batch's wall time, shared by its samples
-    return [_outputs(r, wall, d, k) for r, d, k in zip(results, series_dirs, keeps)]
-
-
-def _failed(exc: BaseException) -> dict:
-    return {"result": {"status": "failed", "error": _error_line(exc)}, "elements": None}
-
-
-def _outputs(result, wall_s: float, series_dir: str | None, keep: list[str]) -> dict:
-    from hostcap.studies.outputs import timeseries_tables
-
-    sums = {}
-    if keep and series_dir:
-        tables = timeseries_tables(result)
-        for name in (n for n in keep if n in tables):  # a balanced run has no three-phase tables, and back
-            path = Path(series_dir) / f"{name}.parquet"
-            write_parquet(tables[name], path)
-            sums[name] = file_sha256(path)
-    return {"result": {"status": "ok", "error": "", **result.metrics, "wall_s": wall_s, "timeseries": sums},
-            "elements": result.element_summaries(), "households": result.customers()}
 
 
 def kept_series(spec: StudySpec, planned: list) -> dict[str, list[str]]:
@@ -112,127 +64,13 @@ def batches(scenarios: list[Scenario], size: int) -> list[list[Scenario]]:
     return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
-AUTO_MAX_SAMPLES = 16
-AUTO_MEMORY_SHARE = 0.4
-FLOAT_BYTES = 8
-TRIP_BYTES_PER_EV_STEP = 26  # `Mobility`: two bools, two floats and an int64 per vehicle and step
-
-
-def auto_samples_per_run(spec: StudySpec, worker_memory_bytes: float | None) -> int:
-    """Samples per run such that a run's arrays fit in AUTO_MEMORY_SHARE of a worker's memory; at most
-    AUTO_MAX_SAMPLES, at least 1. Per sample they are its recordings (float64 per step: bus voltages and
-    P/Q, line and transformer loading, per connection point PV curtailment, home batteries' power and energy
-    and, with outages, supply and backup; per EV power, reactive power and energy; three-phase runs also the
-    voltage, P and Q of every phase, the unbalance factor and the lines' neutral current) and its trips (`Mobility`), with one EV per
-    connection point at most. The share leaves room for the previous run's trips while the next is built
-    and for the process itself: on a year of the default feeder at S = 10, 0.40 GB per sample measured
-    against 0.49 GB estimated."""
-    from hostcap.cosim.scenario import build_inputs
-
-    if worker_memory_bytes is None:
-        return AUTO_MAX_SAMPLES
-    per_sample = 0.0
-    for entry in spec.feeders:
-        period = max(spec.periods_of(entry), key=lambda p: p.days)
-        inp = build_inputs(Scenario(feeder=entry.ref, profiles=entry.profiles, start=period.start, days=period.days,
-                                    step_min=spec.step_min, penetration=0.0, phases=spec.phases))
-        net, n_cp = inp.feeder.net, len(inp.cp_bus_pos)
-        per_bus, per_line = (12, 2) if inp.unbalanced else (3, 1)
-        batteries = 2 * n_cp if inp.households.batteries.present else 0
-        columns = (per_bus * len(net.bus) + per_line * len(net.line) + len(net.trafo) + 4 * n_cp + 3 * n_cp + 4
-                   + batteries)
-        per_sample = max(per_sample, inp.n_steps * (columns * FLOAT_BYTES + n_cp * TRIP_BYTES_PER_EV_STEP))
-    fit = int(AUTO_MEMORY_SHARE * worker_memory_bytes // per_sample)
-    return max(1, min(AUTO_MAX_SAMPLES, fit))
-
-
-@dataclass
-class StudyPaths:
-    root: Path
-
-    def __post_init__(self):
-        self.root = Path(self.root)
-        self.runs = self.root / "runs.parquet"
-        self.elements = self.root / "elements.parquet"
-        self.households = self.root / "households.parquet"
-        self.customer_value = self.root / "customer_value.csv"
-        self.hosting = self.root / "hosting_capacity.csv"
-        self.probability = self.root / "violation_probability.csv"
-        self.locational = self.root / "locational.parquet"
-        self.manifest = self.root / "manifest.json"
-        self.timeseries = self.root / "runs"
-        self.records = self.root / "records"
-        self.lock = self.root / ".lock"
-
-    def outputs(self) -> list[Path]:
-        return [*self.tables, *self.hosting_outputs, self.manifest]
-
-    @property
-    def tables(self) -> list[Path]:
-        """What the study step writes from the records."""
-        return [self.runs, self.elements, self.households]
-
-    @property
-    def hosting_outputs(self) -> list[Path]:
-        return [self.hosting, self.probability, self.locational, self.customer_value]
-
-    def series_dir(self, key: str) -> Path:
-        return self.timeseries / safe_name(key)
-
-
-def study_paths(spec: StudySpec, out_root: str | Path) -> StudyPaths:
-    """Where a study's results go: <out_root>/<study name>/."""
-    return StudyPaths(Path(out_root) / spec.name)
-
-
-@contextlib.contextmanager
-def study_lock(spec: StudySpec, paths: StudyPaths):
-    """Hold the study folder for this process; a second study into the same folder is refused."""
-    created = [p for p in (paths.root, *paths.root.parents) if not p.exists()]  # the study's, then --out's
-    paths.root.mkdir(parents=True, exist_ok=True)
-    try:
-        with _locked(spec, paths):
-            yield
-    except BaseException:
-        for folder in created:  # nothing was written: leave nothing behind
-            if any(folder.iterdir()):
-                break
-            folder.rmdir()
-        raise
-
-
-@contextlib.contextmanager
-def _locked(spec: StudySpec, paths: StudyPaths):
-    """flock(2) on the study folder's own directory descriptor, so that deleting or replacing the `.lock`
-    file does not free the folder (the kernel releases the lock when the descriptor closes, also when the
-    process is killed). `.lock` only names the holder for the refusal message, and goes when the study ends."""
-    fd = os.open(paths.root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                holder = paths.lock.read_text().strip()
-            except OSError:
-                holder = ""
-            raise InputError(f"study {spec.name}: {paths.root} is in use by {holder or 'another process'}; wait "
-                             "for it to finish or choose another --out") from None
-        paths.lock.write_text(f"hostcap pid {os.getpid()} on {socket.gethostname()}\n")
-        try:
-            yield
-        finally:
-            paths.lock.unlink(missing_ok=True)
-    finally:
-        os.close(fd)
-
-
 def validate_inputs(spec: StudySpec) -> None:
     """Load every feeder and check one no-EV scenario per feeder x period (feeder, profiles, trips, period,
     step, and the base case's plausibility), then each feeder's periods together (tariff prices, outage
-    windows: `cosim.scenario.check_inputs`, as `hostcap run` does), so bad input is refused before anything
+    windows: `scenario.inputs.check_inputs`, as `hostcap run` does), so bad input is refused before anything
     runs."""
-    from hostcap.cosim.base_case import check_base_case
-    from hostcap.cosim.scenario import check_inputs
+    from hostcap.studies.scenario.base_case import check_base_case
+    from hostcap.studies.scenario.inputs import check_inputs
 
     firsts = {}
     for scenario, coords in plan(spec):
@@ -243,107 +81,7 @@ def validate_inputs(spec: StudySpec) -> None:
         check_inputs([sc for (f, _), sc in firsts.items() if f == feeder])
 
 
-def slurm_cluster(settings: Slurm):
-    """A dask-jobqueue SLURMCluster (not yet scaled): one single-threaded worker process per core."""
-    from dask_jobqueue import SLURMCluster
-
-    return SLURMCluster(cores=settings.cores, processes=settings.cores, memory=settings.memory,
-                        walltime=settings.walltime, account=settings.account, queue=settings.partition,
-                        interface=settings.interface, scheduler_options={"dashboard_address": ":0"})
-
-
-def open_slurm(settings: Slurm):
-    """A client of a SLURMCluster scaled to `settings.jobs` jobs, and its closer, once a worker has started.
-    While none has, the pending jobs' reasons are read from squeue (`%r`; the codes:
-    https://slurm.schedmd.com/job_reason_codes.html) every SLURM_POLL_S: a request the partition cannot hold
-    as configured (UNSCHEDULABLE) stops the study at once with one line naming the reason (an InputError), as
-    do jobs that left the queue with no worker after SLURM_START_TIMEOUT_S (a TimeoutError); a busy cluster
-    (Priority, Resources) is waited for, and said so once. Either way the cluster is closed: its jobs are
-    cancelled, none is left queued."""
-    from dask.distributed import Client
-
-    cluster = slurm_cluster(settings)
-    try:
-        cluster.scale(jobs=settings.jobs)
-        client = Client(cluster)
-        t0, told = time.monotonic(), False
-        while True:
-            try:
-                client.wait_for_workers(1, timeout=SLURM_POLL_S)
-                break
-            except TimeoutError:
-                pass
-            ids = [job.job_id for job in cluster.workers.values() if job.job_id]
-            job, reason = _pending_reason(ids)
-            waited_s = time.monotonic() - t0
-            if reason.split(",")[0] in UNSCHEDULABLE:  # e.g. "ReqNodeNotAvail, UnavailableNodes:node1"
-                client.close()
-                raise InputError(f"slurm: job {job} cannot start: {reason} (the request, {settings.cores} cores "
-                                 f"and {settings.memory} per job, does not fit partition "
-                                 f"{settings.partition or 'default'}; ask for less under dask.slurm)")
-            if reason == "not in squeue" and waited_s > SLURM_START_TIMEOUT_S:
-                client.close()
-                raise TimeoutError(f"slurm: jobs {job} left the queue and no Dask worker started within "
-                                   f"{SLURM_START_TIMEOUT_S} s; see the jobs' output files")
-            if not told and waited_s > SLURM_START_TIMEOUT_S:
-                log.warning("slurm: waiting for job %s to start: pending (%s)", job, reason)
-                told = True
-    except BaseException:
-        cluster.close(timeout=CLOSE_TIMEOUT_S)
-        raise
-    return client, cluster.close
-
-
-def _pending_reason(ids: list[str]) -> tuple[str, str]:
-    """The first of the jobs `ids` still in the queue and its squeue reason, or ("ids", "not in squeue")."""
-    out = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i %r"], capture_output=True, text=True,
-                         timeout=CONNECT_TIMEOUT_S).stdout.splitlines() if ids else []
-    return tuple(out[0].split(maxsplit=1)) if out else (",".join(ids) or "none", "not in squeue")
-
-
-def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str | None, slurm: bool,
-                workers: int | None):
-    """A Dask client and a closer of the cluster this study started (None for an existing scheduler): an
-    existing scheduler, a SLURM cluster from the study file, or a local cluster (worker processes, one
-    thread each, one worker per core by default; `studies/local_cluster.py`). Unreachable schedulers fail
-    within CONNECT_TIMEOUT_S with one line, SLURM jobs that cannot start too (`open_slurm`)."""
-    from dask.distributed import Client
-
-    from hostcap.studies.local_cluster import close_local_cluster, local_cluster
-
-    quiet = not logging.getLogger("hostcap").isEnabledFor(logging.INFO)  # no -v
-    if quiet:  # importing distributed has just set its logger to INFO (dask's logging config)
-        logging.getLogger("distributed").setLevel(logging.WARNING)
-    d = spec.dask
-    scheduler = scheduler or d.scheduler
-    scheduler_file = scheduler_file or d.scheduler_file
-    if scheduler or scheduler_file:
-        where = scheduler or scheduler_file
-        try:
-            client = Client(scheduler, scheduler_file=scheduler_file if not scheduler else None,
-                            timeout=CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError, ValueError, TypeError, json.JSONDecodeError) as exc:
-            raise InputError(f"scheduler: cannot reach {where} within {CONNECT_TIMEOUT_S} s "
-                             f"({type(exc).__name__})") from None
-        return client, None
-    if slurm or d.slurm:
-        return open_slurm(d.slurm or Slurm())
-    n = workers or d.workers or os.cpu_count() or 1
-    cluster = local_cluster(n, quiet)
-    client = Client(cluster)
-    client.wait_for_workers(n, timeout=WORKER_START_TIMEOUT_S)
-    if quiet:
-        from hostcap.studies.quiet import QuietWorkers
-
-        client.register_plugin(QuietWorkers())
-    return client, functools.partial(close_local_cluster, cluster)
-
-
-def _error_line(exc: BaseException) -> str:
-    return (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
-
-
-def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: str | None = None,
+def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str | None = None,
               scheduler_file: str | None = None, slurm: bool = False, workers: int | None = None,
               samples_per_run: int | None = None, progress: bool = True, hosting: bool = True) -> dict:
     """Run the chosen scenarios that have no valid record, round by round, then (re)write the tables, the
@@ -361,18 +99,23 @@ def run_study(spec: StudySpec, out_root: str | Path = "results", *, scheduler: s
     store = RecordStore(paths.records)
     keep = kept_series(spec, planned)
     ran = 0
-    with study_lock(spec, paths), _dask(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
+    with study_lock(spec, paths), dask_client(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
                                         workers=workers) as client:
         records = _read_records(paths, store, planned, rkeys, keep)
+        bar = StudyProgress(spec.name, enabled=progress)
 
         def run(pending: list[Scenario]) -> None:
             nonlocal ran
             if pending:
-                _run_pending(spec, paths, client(), pending, rkeys, store, records, keep, progress=progress,
+                bar.next_round(len(pending))
+                _run_pending(spec, paths, client(), pending, rkeys, store, records, keep, bar=bar,
                              samples_per_run=samples_per_run)
                 ran += len(pending)
 
-        chosen = chosen_scenarios(spec, planned, records, run)
+        try:
+            chosen = chosen_scenarios(spec, planned, records, run)
+        finally:
+            bar.close()
         counts = {"total": len(chosen), "max_everywhere": spec.n_scenarios(), "skipped": len(chosen) - ran,
                   "ran": ran}
         if not ran and _outputs_current(spec, paths, hosting):
@@ -399,30 +142,6 @@ def chosen_scenarios(spec: StudySpec, planned: list, records: dict, run=None) ->
         round_ = next_round(spec, planned, chosen, {k: r.result for k, r in records.items()})
         chosen += round_
     return chosen
-
-
-@contextlib.contextmanager
-def _dask(spec: StudySpec, **how):
-    """A getter of the study's Dask client, opened on first use (a study with nothing to run starts none) and
-    closed within bounded time: an interrupted study must end even if a worker does not answer."""
-    held = []
-
-    def client():
-        if not held:
-            held.extend(open_client(spec, **how))
-        return held[0]
-
-    try:
-        yield client
-    finally:
-        if held:
-            try:
-                held[0].close(timeout=CLOSE_TIMEOUT_S)
-                if held[1] is not None:
-                    held[1](timeout=CLOSE_TIMEOUT_S)
-            except TimeoutError:
-                log.warning("the Dask cluster did not close within %s s; its processes end with this one",
-                            CLOSE_TIMEOUT_S)
 
 
 def _read_records(paths: StudyPaths, store: RecordStore, planned: list, rkeys: dict[str, str],
@@ -452,7 +171,7 @@ def _failures(runs: pd.DataFrame) -> dict:
             "unreliable": int((share > NONCONVERGED_MAX_SHARE).sum())}
 
 
-def _run_pending(spec, paths, client, pending, rkeys, store, records, keep, *, progress,
+def _run_pending(spec, paths, client, pending, rkeys, store, records, keep, *, bar: "StudyProgress",
                  samples_per_run=None) -> None:
     """Submit the pending scenarios in batches and record each sample as its batch finishes. The loop polls
     (POLL_S) and ends with KeyboardInterrupt as soon as INTERRUPTED is set (the CLI sets it on SIGINT and
@@ -471,25 +190,24 @@ def _run_pending(spec, paths, client, pending, rkeys, store, records, keep, *, p
                             retries=RETRIES, pure=False, key=f"run-{rkeys[batch[0].key]}-{len(batch)}")
         futures[fut] = [s.key for s in batch]
     done = as_completed(futures)
-    with tqdm(total=len(pending), desc=spec.name, unit="run", disable=not progress) as bar:
-        while not done.is_empty():
-            if INTERRUPTED.is_set():
-                raise KeyboardInterrupt
-            finished = done.next_batch(block=False)
-            if not finished:
-                time.sleep(POLL_S)
-            for future in finished:
-                keys = futures.pop(future)
-                try:
-                    outs = future.result()
-                except Exception as exc:  # noqa: BLE001 - a failing batch is recorded, the study goes on
-                    if INTERRUPTED.is_set():  # cancelled because the study is being stopped
-                        raise KeyboardInterrupt from None
-                    outs = [_failed(exc)] * len(keys)
-                for key, out in zip(keys, outs):
-                    store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
-                    records[key] = store.read(rkeys[key])  # as read back: tables equal a resumed study's
-                bar.update(len(keys))
+    while not done.is_empty():
+        if INTERRUPTED.is_set():
+            raise KeyboardInterrupt
+        finished = done.next_batch(block=False)
+        if not finished:
+            time.sleep(POLL_S)
+        for future in finished:
+            keys = futures.pop(future)
+            try:
+                outs = future.result()
+            except Exception as exc:  # noqa: BLE001 - a failing batch is recorded, the study goes on
+                if INTERRUPTED.is_set():  # cancelled because the study is being stopped
+                    raise KeyboardInterrupt from None
+                outs = [failed(exc)] * len(keys)
+            for key, out in zip(keys, outs):
+                store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
+                records[key] = store.read(rkeys[key])  # as read back: tables equal a resumed study's
+            bar.update(len(keys))
 
 
 def _checksums(paths: StudyPaths, files: list[Path]) -> dict[str, str]:
@@ -578,7 +296,7 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
     write_text(customer_value(households).to_csv(index=False), paths.customer_value)
 
 
-def write_hosting(spec: StudySpec, out_root: str | Path = "results") -> None:
+def write_hosting(spec: StudySpec, out_root: str | Path = RESULTS) -> None:
     """hosting_capacity.csv, violation_probability.csv and locational.parquet from the study's tables."""
     paths = study_paths(spec, out_root)
     _write_hosting_tables(spec, paths, *read_tables(spec, out_root))

@@ -5,7 +5,7 @@ An invalid file is refused with one line naming the file, the field, the value a
 
 Input rules beyond types: names are safe slugs (they become folder and file names); feeders, periods
 and strategies are unique; the file's size and alias expansion are bounded before any object is built
-from it, and a mapping may not repeat a key (`models/yaml_input.py`); a study has at most `MAX_SCENARIOS`
+from it, and a mapping may not repeat a key (`studies/yaml_input.py`); a study has at most `MAX_SCENARIOS`
 scenarios. Relative paths (feeder files, profiles, trips) are resolved against the study file's folder, so
 remote Dask workers and Snakemake rules see the same files.
 """
@@ -17,22 +17,17 @@ from typing import Annotated, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from hostcap.cosim.scenario import IsoDate, RunSettings
 from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.feeders.profiles import FLAT
 from hostcap.models.errors import InputError
+from hostcap.models.series import table_names
 from hostcap.models.strategies import STRATEGIES
-from hostcap.models.tariff import load_tariff
-from hostcap.models.yaml_input import load_yaml
 from hostcap.studies.errors import input_error
+from hostcap.studies.scenario.settings import IsoDate, RunSettings
+from hostcap.studies.tariff_file import load_tariff
+from hostcap.studies.yaml_input import load_yaml
 
-TIMESERIES = ("res_bus/vm_pu", "res_line/loading_percent", "res_trafo/loading_percent", "res_ext_grid/p_mw",
-              "res_ext_grid/q_mvar", "bus/p_mw", "bus/q_mvar", "ev/soc_kwh", "ev/p_kw",
-              "feeder/extremes",
-              # unbalanced runs (a run writes those of its power flow: `studies/outputs.py`)
-              "res_bus_3ph/vm_a_pu", "res_bus_3ph/vm_b_pu", "res_bus_3ph/vm_c_pu", "res_bus_3ph/unbalance_percent",
-              "res_line_3ph/loading_percent", "res_line_3ph/i_n_ka", "res_trafo_3ph/loading_percent",
-              "bus/p_a_mw", "bus/p_b_mw", "bus/p_c_mw", "bus/q_a_mvar", "bus/q_b_mvar", "bus/q_c_mvar")
+TIMESERIES = table_names()  # every table a run may write (`models/series.py`), those of its power flow
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$"  # no '/', no '..', no leading dot
 MAX_SCENARIOS = 100_000  # a 2-core machine runs about 10,000 week-long scenarios an hour
 MAX_NAME_BYTES = 150  # a feeder's file name; a run's key adds about 60 bytes, file systems allow 255
@@ -154,7 +149,8 @@ class DaskSettings(Strict):
     slurm: Slurm | None = None
     samples_per_run: int | Literal["auto"] = Field(
         "auto", description="Monte Carlo samples of one feeder, period, strategy and level co-simulated together "
-        "in one run (`cosim/world.run_batch`; the numbers do not depend on it); auto: as many as the recordings "
+        "in one run (`studies/scenario/run.run_batch`; the numbers do not depend on it); auto: as many as the "
+        "recordings "
         "and trips of a run fit in 40 % of a worker's memory, at most 16.")
 
     @field_validator("samples_per_run")

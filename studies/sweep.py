@@ -7,7 +7,7 @@ Keys are stable strings; a scenario's random draws depend only on (study seed, f
 `models/population.py` — so placements are nested across penetration levels and every strategy sees the
 same cars and trips. Results therefore do not depend on the number of workers or the order of execution.
 """
-from hostcap.cosim.scenario import RunSettings, Scenario
+from hostcap.studies.scenario.settings import RunSettings, Scenario
 from hostcap.studies.spec import StudySpec
 
 

@@ -9,7 +9,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 @pytest.fixture(scope="session")
 def run_cache():
     """Runs on the default feeder shared by the tests of one session, keyed by scenario."""
-    from hostcap.cosim.world import run_scenario
+    from hostcap.studies.scenario.run import run_scenario
 
     cache = {}
 

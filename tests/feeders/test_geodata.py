@@ -7,7 +7,7 @@ from hostcap.studies.gis import write_gpkg
 
 def test_geographic_feeder_in_wgs84_with_line_geometry():
     layers = topology_layers(load_feeder("simbench:1-LV-rural3--0-sw"))
-    assert all(l.crs.to_epsg() == 4326 for l in layers.values())
+    assert all(layer.crs.to_epsg() == 4326 for layer in layers.values())
     assert not layers["buses"]["schematic"].any()
     assert layers["lines"].geometry.geom_type.eq("LineString").all()
     assert layers["lines"].to_crs(layers["lines"].estimate_utm_crs()).length.sum() > 1000  # metres of cable
@@ -15,7 +15,7 @@ def test_geographic_feeder_in_wgs84_with_line_geometry():
 
 def test_feeder_without_coordinates_gets_a_flagged_schematic_layout(tmp_path, tiny_feeder):
     layers = topology_layers(load_feeder(tiny_feeder))
-    assert all(l.crs == SCHEMATIC_CRS and l["schematic"].all() for l in layers.values())
+    assert all(layer.crs == SCHEMATIC_CRS and layer["schematic"].all() for layer in layers.values())
     assert layers["buses"].geometry.is_valid.all() and layers["buses"].geometry.nunique() == 5
     write_gpkg(layers, tmp_path / "t.gpkg")
     back = gpd.read_file(tmp_path / "t.gpkg", layer="buses")

@@ -119,7 +119,8 @@ def test_unknown_code_missing_and_malformed_files(tmp_path):
 
 
 def test_commercial_and_agricultural_loads_get_no_ev_unless_the_study_says_so():
-    from hostcap.cosim.scenario import Scenario, build_inputs
+    from hostcap.studies.scenario.inputs import build_inputs
+    from hostcap.studies.scenario.settings import Scenario
 
     f = load_feeder("simbench:1-LV-semiurb5--0-sw")
     cps = f.connection_points
@@ -154,7 +155,8 @@ def test_lumped_residential_loads_are_split_into_homes_of_at_most_30_kw():
 
 
 def test_a_feeder_without_households_is_refused_with_one_line():
-    from hostcap.cosim.scenario import Scenario, build_inputs
+    from hostcap.studies.scenario.inputs import build_inputs
+    from hostcap.studies.scenario.settings import Scenario
 
     with pytest.raises(InputError) as err:
         build_inputs(Scenario(feeder="pandapower:mv_oberrhein", days=1))

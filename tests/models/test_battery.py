@@ -36,6 +36,7 @@ def test_energy_balance_closes_with_losses_and_self_discharge():
     # independent: stored energy from the first principles of the docstring, step by step
     now = bat.e_initial_kwh.copy()
     for t in range(len(p)):
-        now = now * (1 - bat.self_discharge_per_h * 0.25) + (0.95 * np.maximum(p[t], 0) - np.maximum(-p[t], 0) / 0.95) * 0.25
+        moved = 0.95 * np.maximum(p[t], 0) - np.maximum(-p[t], 0) / 0.95
+        now = now * (1 - bat.self_discharge_per_h * 0.25) + moved * 0.25
     np.testing.assert_allclose(e[-1], now, atol=1e-9)
     assert abs(b["battery_balance_error_kwh"]) < 1e-9

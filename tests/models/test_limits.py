@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from hostcap.models.limits import BANDS, voltage_band, voltage_violations
 from hostcap.models.errors import InputError
+from hostcap.models.limits import BANDS, voltage_band, voltage_violations
 
 WEEK_10MIN = 7 * 144  # 10-minute values in a week
 

@@ -55,8 +55,9 @@ def test_trip_table_mapping_and_errors(tmp_path):
 def test_drivers_who_plug_in_about_three_times_a_week_as_in_electric_nation():
     """p = 0.55 with the default trips: about three plug-ins a week, and a car is always plugged in once its
     trips since the last plug-in took more than PLUG_IN_DRIVEN_SHARE of its battery; p = 1: every return."""
-    from hostcap.cosim.scenario import Scenario, build_inputs
     from hostcap.models.mobility import PLUG_IN_DRIVEN_SHARE, Trips, plugs_in
+    from hostcap.studies.scenario.inputs import build_inputs
+    from hostcap.studies.scenario.settings import Scenario
 
     every, some = (build_inputs(Scenario(penetration=1.0, days=28, plug_in_probability=p, battery_wear=None))
                    for p in (1.0, 0.55))

@@ -165,15 +165,16 @@ def relaxation_peak_kw(sessions, other_kw: np.ndarray, dt_h: float, start) -> fl
     step, at least e_required at its end; floors as the tool's docstring states them: reserve plus the next
     trip (e_min_kwh), relaxed to what uncontrolled charging holds, which this test replays itself. The peak
     holds on the run's steps; EV discharge never takes the transformer below 0 nor adds to PV's reverse flow."""
-    from scipy.optimize import linprog
     from scipy import sparse
+    from scipy.optimize import linprog
 
     n_run = len(other_kw)
     step = lambda ts: int(round((ts - start).total_seconds() / 3600.0 / dt_h))  # noqa: E731
     rows = []  # (session, step) of every plugged step
     floors, ends = [], []
-    for ev, group in sessions.groupby("ev", sort=False):
+    for _, group in sessions.groupby("ev", sort=False):
         e = float(group["e_initial_kwh"].iloc[0])  # uncontrolled charging, replayed from the EV's start
+        prev_trip = 0.0  # the trip after the previous session (none before the first)
         for s in group.itertuples():
             a, b = step(s.arrival), step(s.departure)
             if a > 0 and s.Index != group.index[0]:
@@ -230,10 +231,10 @@ def relaxation_peak_kw(sessions, other_kw: np.ndarray, dt_h: float, start) -> fl
 def test_v2g_optimal_is_the_bound_of_its_sessions_and_no_strategy_lies_below_it():
     """A study week (default feeder, 20 % EVs, half bidirectional): an LP over sessions.parquet alone gives
     v2g_optimal's planned peak, and no strategy's EVs with the same no-EV demand peak lower."""
-    from hostcap.cosim.base_case import no_ev_slack_kw
-    from hostcap.cosim.scenario import Scenario
-    from hostcap.cosim.world import run_scenario
     from hostcap.models.strategies import STRATEGIES
+    from hostcap.studies.scenario.base_case import no_ev_slack_kw
+    from hostcap.studies.scenario.run import run_scenario
+    from hostcap.studies.scenario.settings import Scenario
 
     base = dict(penetration=0.2, v2g_share=0.5, days=7, battery_wear=None)
     opt = run_scenario(Scenario(strategy="v2g_optimal", **base))

@@ -3,10 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hostcap.models.choices import STRATEGIES
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import depart, draw_vehicle_parameters, integrate, limit_power, make_fleet
 from hostcap.models.mobility import build_mobility, draw_trips
-from hostcap.models.strategies import Controller, VoltWattCurve
+from hostcap.models.strategies import STRATEGY_CLASSES, Horizon, Strategy, VoltWattCurve, make_strategy
 from hostcap.models.tariff import OFF_PEAK, PEAK, Tariff
 
 DT_H = 0.25
@@ -26,8 +27,10 @@ def setup(n=60, bidir_share=0.5, seed=3):
     return fleet, mob, levels
 
 
-def simulate(strategy, fleet, mob, levels, household_kw=None, vm=None, curve=VoltWattCurve(), **kwargs):
-    ctl = Controller(strategy, fleet, mob, levels, DT_H, curve, **kwargs)
+def simulate(strategy, fleet, mob, levels, household_kw=None, vm=None, standard_load_kw=None, **params):
+    horizon = Horizon(fleet=fleet, mobility=mob, levels=levels, dt_h=DT_H, n_steps=STEPS,
+                      standard_load_kw=standard_load_kw)
+    ctl = make_strategy(strategy, horizon, **params)
     e = fleet.initial_e_kwh.copy()
     ps, unmet = [], 0.0
     for t in range(STEPS):
@@ -126,7 +129,19 @@ def test_volt_watt_follows_the_curve():
 
 def test_unknown_strategy_and_bad_curve_refused():
     fleet, mob, levels = setup(n=2)
-    with pytest.raises(InputError, match="strategy"):
-        Controller("greedy", fleet, mob, levels, DT_H)
+    with pytest.raises(InputError, match="strategy: unknown 'greedy'"):
+        make_strategy("greedy", Horizon(fleet=fleet, mobility=mob, levels=levels, dt_h=DT_H))
     with pytest.raises(InputError, match="increase"):
         VoltWattCurve(v_pu=(0.95, 0.92, 0.98))
+
+
+def test_every_strategy_is_one_registered_class_with_its_docstring():
+    """The registry is the list of choices (a new strategy is one new class), each class names itself and
+    documents what it does; settings reach a class's parameters (`from_settings`)."""
+    assert list(STRATEGY_CLASSES) == list(STRATEGIES)
+    for name, cls in STRATEGY_CLASSES.items():
+        assert issubclass(cls, Strategy) and cls.name == name and f"`{name}`" in cls.__doc__
+    fleet, mob, levels = setup(n=4)
+    horizon = Horizon(fleet=fleet, mobility=mob, levels=levels, dt_h=DT_H, n_steps=STEPS)
+    assert (make_strategy("smart", horizon, start_delay_max_s=0.0)._wait_h == 0.0).all()
+    assert STRATEGY_CLASSES["v2g_peak_shave"].aggregator and not STRATEGY_CLASSES["smart"].aggregator

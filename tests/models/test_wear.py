@@ -4,8 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostcap.models.wear import (BatteryWear, _blast_models, _fade, _simulate, calibrated_temperature_c,
-                                 capacity_fade, cell_temperature_c, fleet_fade, outside_range_h, run_outside_range_h)
+from hostcap.models.wear import (
+    BatteryWear,
+    _blast_models,
+    _fade,
+    _simulate,
+    calibrated_temperature_c,
+    capacity_fade,
+    cell_temperature_c,
+    fleet_fade,
+    outside_range_h,
+    run_outside_range_h,
+)
 
 DT_S = 900.0
 WEEK = 7 * 96
@@ -160,7 +170,8 @@ def test_the_price_of_discharge_is_blast_lites_extra_fade_of_a_year_of_v2g_cycle
     cycle = np.interp(hour, [0, 2, 17, 21, 22, 24], [0.6, 0.8, 0.8, 0.4, 0.4, 0.6])
     temp = np.full(len(time_s), np.mean(DWD_MONTHLY_MEAN_C))
     fade = [1 - _blast_models().Nmc622_Gr_DENSO50Ah_Battery().simulate_battery_life(
-        {"Time_s": time_s, "SOC": soc, "Temperature_C": temp}).outputs["q"][-1] for soc in (cycle, np.full(len(time_s), 0.8))]
+        {"Time_s": time_s, "SOC": soc, "Temperature_C": temp}).outputs["q"][-1]
+        for soc in (cycle, np.full(len(time_s), 0.8))]
     direct = (fade[0] - fade[1]) / (0.4 * 365) * 115.0
     assert 0.01 < direct < 0.06
     assert discharge_wear_cost(None) == pytest.approx(direct, rel=0.1)

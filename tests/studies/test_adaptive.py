@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from hostcap.studies.adaptive import first_round, next_round
-from hostcap.studies.runner import StudyPaths, run_study
+from hostcap.studies.layout import StudyPaths
+from hostcap.studies.runner import run_study
 from hostcap.studies.spec import parse_spec
 from hostcap.studies.sweep import plan
 
@@ -36,7 +37,7 @@ def test_one_and_two_workers_choose_the_same_samples_and_write_the_same_outputs(
     assert prob.loc[0.5, "n_violating"] == 1 and prob.loc[0.5, "p_violation_ub"] > 0.25
     assert prob.loc[0.5, "p_violation_lo"] <= 0.25  # neither shown safe nor unsafe at max
     hc = pd.read_csv(a.hosting).iloc[0]
-    assert hc["hc_point"] == 0.5 and hc["hc_confident"] == 0.0 and hc["binding"] == "overvoltage"
+    assert hc["hc_point_frac"] == 0.5 and hc["hc_confident_frac"] == 0.0 and hc["binding"] == "overvoltage"
     # the manifest says what adaptive sampling saved, and a rerun runs nothing
     again = run_study(spec, tmp_path / "one", workers=1, progress=False)
     assert again["ran"] == 0 and again["total"] == one["total"]

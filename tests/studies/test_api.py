@@ -58,6 +58,6 @@ def test_readme_notebook_example_runs_as_a_plain_script(tmp_path):
     out = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     assert hostcap.__version__ in out.stdout
-    assert "v2g_tou" in out.stdout and "hc_point" in out.stdout  # the study's answer, printed
+    assert "v2g_tou" in out.stdout and "hc_point_frac" in out.stdout  # the study's answer, printed
     assert (tmp_path / "results").is_dir()
     assert "Nanny failed" not in out.stderr and " INFO " not in out.stderr  # quiet Dask

@@ -178,7 +178,8 @@ CASES = {
     "run: peak target negative": (RUN + ["--strategy", "v2g_peak_shave", "--peak-target-kw=-5"],
                                   "peak_target_kw: Input should be greater than or equal to 0"),
     "study: feeder name of 5000 characters": (["study", "@long name"], "a feeder name is at most 150 bytes"),
-    "study: feeder names of one file name": (["study", "@same file"], "feeder names 'a/b' and 'a_b' give the same file"),
+    "study: feeder names of one file name": (["study", "@same file"],
+                                             "feeder names 'a/b' and 'a_b' give the same file"),
     "run: transformer of 0 MVA": (RUN + ["--feeder", "{in}/zero_trafo.json"],
                                   "trafo 0: sn_mva is 0; it must be finite and above 0"),
     "run: transformer of NaN short-circuit voltage": (RUN + ["--feeder", "{in}/nan_vk.json"],
@@ -191,7 +192,8 @@ CASES = {
     "run: profiles with a UTC offset": (RUN + ["--feeder", "{in}/tiny.json", "--profiles", "{in}/tz.csv"],
                                         "tz.csv: time stamps with a UTC offset"),
     "run: trips stamped 11.01.2016": (RUN + ["--feeder", "{in}/tiny.json", "--trips", "{in}/de_trips.csv"],
-                                      "trip table, departure: time stamps must be ISO 8601 (YYYY-MM-DD HH:MM), e.g. not '11.01.2016"),
+                                      "trip table, departure: time stamps must be ISO 8601 (YYYY-MM-DD HH:MM), "
+                                      "e.g. not '11.01.2016"),
     # hostcap study: the study file
     "study: slurm partition with a newline": (["study", "@slurm partition"], "dask.slurm.partition"),
     "study: slurm account with a quote": (["study", "@slurm account"], "dask.slurm.account"),
@@ -221,7 +223,8 @@ CASES = {
     "study price series short of the period": (["study", "@short_series"],
                                                "short_series.csv covers 2016-01-04 00:00:00 to 2016-01-05 23:00:00, "
                                                "not 2016-01-11 00:00:00"),
-    "study outage on an unknown bus": (["study", "@outage_bus"], "outages.windows.0.buses: bus 99 is not in the feeder"),
+    "study outage on an unknown bus": (["study", "@outage_bus"],
+                                       "outages.windows.0.buses: bus 99 is not in the feeder"),
     "study outage outside every period": (["study", "@outage_outside"],
                                           "outages.windows.0: 2016-03-01T18:00 + 3 h lies outside the simulated "
                                           "periods (2016-01-11 00:00 to 2016-01-12 00:00, 2016-07-04 00:00"),

@@ -1,10 +1,12 @@
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from hostcap.models.errors import InputError
 from hostcap.studies.cli import main
 from hostcap.studies.hosting import CRITERIA
 
@@ -68,6 +70,7 @@ def test_unbalanced_run_writes_three_phase_timeseries_and_says_so(tmp_path, caps
     (["--penetration", "1.5"], "penetration"),
     (["--v2g-share", "-0.1"], "v2g_share"),
     (["--strategy", "greedy"], "strategy"),
+    (["--strategy", "v2g_tuo"], "--strategy': unknown strategy 'v2g_tuo', choose one of uncontrolled, "),
     (["--band", "iec"], "band"),
     (["--start", "2016-13-45"], "start"),
     (["--start", "2019-01-01"], "start"),
@@ -86,6 +89,54 @@ def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, args, f
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and field in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_strategy_is_refused_at_once_with_the_likeliest_name():
+    """Refused while the command line is read: one line, exit 2, before any model or simulator is imported."""
+    code = ("import sys; from hostcap.studies.cli import main; rc = main(['run', '--strategy', 'v2g_tuo', '--days', "
+            "'1']); print(rc, sorted(m for m in ('pandapower', 'mosaik', 'dask', 'numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "2 []"
+    assert out.stderr.count("\n") == 1 and out.stderr.rstrip().endswith("did you mean 'v2g_tou'?")
+    assert out.stderr.startswith("error: Invalid value for '--strategy': unknown strategy 'v2g_tuo'")
+
+
+def test_a_study_file_with_a_misspelt_strategy_names_the_likeliest(tmp_path, capsys):
+    (tmp_path / "s.yaml").write_text("name: s\nperiods: [{name: d, start: '2016-01-11', days: 1}]\n"
+                                     "strategies: [uncontrolled, v2g_peakshave]\npenetrations: [0.5]\n")
+    assert main(["study", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "strategies.1:" in err and err.rstrip().endswith("did you mean 'v2g_peak_shave'?")
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_makes_half_the_evs_bidirectional_by_default_as_the_api_does():
+    from hostcap.studies import api
+    from hostcap.studies.cli import cli
+
+    default = {p.name: p.default for p in cli.commands["run"].params}
+    assert default["v2g_share"] == api.Scenario.model_fields["v2g_share"].default == 0.5
+    assert api.Scenario(strategy="v2g_tou").v2g_share == 0.5  # what hostcap.run(strategy=...) runs
+
+
+def test_outages_on_the_command_line_parse_and_bad_ones_name_the_flag():
+    from hostcap.models.outage import OutageWindow
+    from hostcap.studies.cli import parse_outage
+
+    assert parse_outage("2016-01-12T18:00,3h") == OutageWindow(start="2016-01-12T18:00", hours=3.0)
+    assert parse_outage("2016-01-12T18:00,90min,3;9") == OutageWindow(start="2016-01-12T18:00", hours=1.5,
+                                                                       buses=[3, 9])
+    for bad, why in [("2016-01-12T18:00", "is not START,DURATION"), ("2016-01-12T18:00,3x", "could not convert"),
+                     ("noon,3h", "start: 'noon' is not an ISO 8601 date and time"),
+                     ("12/01/2016 18:00,3h", "start: '12/01/2016 18:00' is not an ISO 8601 date and time"),
+                     ("2016-01-12T18:00+01:00,3h", "has a UTC offset"),
+                     ("2016-01-12T18:00,-1h", "hours: Input should be greater than 0"),
+                     ("2016-01-12T18:00,infh", "hours: Input should be a finite number"),
+                     ("2016-01-12T18:00,nanh", "hours: Input should be a finite number"),
+                     ("2016-01-12T18:00,3h,a;b", "invalid literal for int")]:
+        with pytest.raises(InputError, match="^--outage: ") as err:
+            parse_outage(bad)
+        assert "\n" not in str(err.value) and why in str(err.value)
 
 
 def test_console_script_exit_code():
@@ -140,12 +191,12 @@ def test_metrics_of_a_run_that_never_converged_are_nan_not_zero():
 
 def test_a_study_names_the_days_of_each_period(tmp_path, tiny_feeder):
     """Explicit periods as written; `seasons` from the feeder's profiles; one line when every feeder agrees."""
-    from hostcap.studies.cli import _study_dates
+    from hostcap.studies.answer import study_dates
     from hostcap.studies.spec import parse_spec
 
     spec = parse_spec({"name": "s", "feeders": [tiny_feeder], "strategies": ["uncontrolled"], "penetrations": [1.0],
                        "periods": [{"name": "jan", "start": "2016-01-11", "days": 7}, "seasons"]})
-    assert _study_dates(spec) == ["dates: jan 2016-01-11 to 2016-01-17 (7 days), winter 2016-01-04 to 2016-01-10 "
+    assert study_dates(spec) == ["dates: jan 2016-01-11 to 2016-01-17 (7 days), winter 2016-01-04 to 2016-01-10 "
                                   "(7 days), spring 2016-04-04 to 2016-04-10 (7 days), summer 2016-07-04 to "
                                   "2016-07-10 (7 days), autumn 2016-10-03 to 2016-10-09 (7 days)"]
 
@@ -161,7 +212,7 @@ def test_study_whose_every_scenario_fails_names_each_error_and_exits_1(tmp_path,
     rc = main(["study", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "--workers", "1"])
     assert rc == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "|" not in line]
-    assert err == ["failed: 4 x InputError: solver fast: the feeder has generators or wards; use --solver pandapower"]
+    assert err == ["failed: 4 x InputError: solver fast: the feeder has generators or wards; set solver: pandapower"]
     runs = pd.read_parquet(tmp_path / "out" / "allfail" / "runs.parquet")
     assert len(runs) == 4 and (runs["status"] == "failed").all()
 

@@ -4,9 +4,20 @@ import pandas as pd
 import pytest
 
 from hostcap.models.limits import BANDS
-from hostcap.studies.hosting import (baseline_notes, clopper_pearson, highest_safe_level, hosting_capacity,
-                                     locational, min_samples_confident, too_few_samples, upper_bound,
-                                     violation_probability)
+from hostcap.studies.hosting import (
+    GROUP,
+    RENAMED_COLUMNS,
+    baseline_notes,
+    clopper_pearson,
+    highest_safe_level,
+    hosting_capacity,
+    locational,
+    min_samples_confident,
+    read_hosting,
+    too_few_samples,
+    upper_bound,
+    violation_probability,
+)
 
 LEVELS = [0.0, 0.2, 0.4, 0.6]
 
@@ -36,9 +47,29 @@ def test_unbalance_is_a_criterion_of_its_own():
     runs = runs_table({"uncontrolled": [0, 0, 0, 0]})
     runs.loc[(runs["penetration"] == 0.6) & (runs["sample"] < 5), "unbalance_buses"] = 2
     hc = hosting_capacity(runs, 0.05).set_index("strategy")
-    assert hc.loc["uncontrolled", "hc_point"] == 0.4 and hc.loc["uncontrolled", "binding"] == "unbalance"
-    assert hc.loc["uncontrolled", "hc_unbalance"] == 0.4 and hc.loc["uncontrolled", "hc_undervoltage"] == 0.6
-    assert (hc[[f"hc_point_{b}" for b in BANDS]] == 0.4).all(axis=None)
+    assert hc.loc["uncontrolled", "hc_point_frac"] == 0.4 and hc.loc["uncontrolled", "binding"] == "unbalance"
+    assert hc.loc["uncontrolled", "hc_unbalance_frac"] == 0.4
+    assert hc.loc["uncontrolled", "hc_undervoltage_frac"] == 0.6
+    assert (hc[[f"hc_point_{b}_frac" for b in BANDS]] == 0.4).all(axis=None)
+
+
+# columns of hosting_capacity.csv that are names, counts, flags or probabilities (0-1, as `p_*`): no unit
+UNITLESS = {*GROUP, "binding", "hc_evs", "n_samples_min", "samples_limit_confident", "baseline_violates",
+            "threshold", "voltage_criterion", "min_samples_confident", "exact_baseline"}
+
+
+def test_hosting_columns_name_their_unit_and_a_file_of_0_6_0_still_reads(tmp_path):
+    hc = hosting_capacity(runs_table({"uncontrolled": [0, 0, 0.1, 0.5], "v2g_tou": [0, 0, 0, 0.05]}), 0.05)
+    unitless = [c for c in hc.columns if c not in UNITLESS and not c.endswith(("_frac", "_kw"))]
+    assert unitless == [], "a new column of hosting_capacity.csv without its unit"
+    assert {"hc_point_frac", "hc_confident_frac", "uplift_vs_uncontrolled_frac"} <= set(hc.columns)
+    assert not set(RENAMED_COLUMNS) & set(hc.columns) and set(RENAMED_COLUMNS.values()) <= set(hc.columns)
+    hc.to_csv(tmp_path / "new.csv", index=False)
+    old = hc.rename(columns={new: old for old, new in RENAMED_COLUMNS.items()})
+    assert {"hc_point", "hc_confident", "hc_overvoltage", "hc_point_ansi_a", "uplift_vs_uncontrolled"} <= set(old)
+    old.to_csv(tmp_path / "old.csv", index=False)  # as version 0.6.0 wrote it
+    pd.testing.assert_frame_equal(read_hosting(tmp_path / "old.csv"), read_hosting(tmp_path / "new.csv"))
+    pd.testing.assert_frame_equal(read_hosting(tmp_path / "new.csv"), pd.read_csv(tmp_path / "new.csv"))
 
 
 def test_highest_safe_level():
@@ -59,20 +90,21 @@ def test_hosting_capacity_counts_and_uplift():
     assert prob.loc[("uncontrolled", 0.4), "p_overvoltage"] == 0.0
     assert (prob["n_samples"] == 20).all()  # periods are folded into samples
     hc = hosting_capacity(runs, 0.05).set_index("strategy")
-    assert hc.loc["uncontrolled", "hc_point"] == 0.2 and hc.loc["v2g_tou", "hc_point"] == 0.6
+    assert hc.loc["uncontrolled", "hc_point_frac"] == 0.2 and hc.loc["v2g_tou", "hc_point_frac"] == 0.6
     assert hc.loc["uncontrolled", "hc_evs"] == 20 and hc.loc["v2g_tou", "hc_charger_kw"] == pytest.approx(480.0)
-    assert hc.loc["v2g_tou", "uplift_vs_uncontrolled"] == pytest.approx(0.4)
-    assert hc.loc["v2g_tou", "hc_overvoltage"] == 0.6 and hc.loc["uncontrolled", "hc_undervoltage"] == 0.2
-    assert hosting_capacity(runs, 0.2).set_index("strategy").loc["uncontrolled", "hc_point"] == 0.4
+    assert hc.loc["v2g_tou", "uplift_vs_uncontrolled_frac"] == pytest.approx(0.4)
+    assert hc.loc["v2g_tou", "hc_overvoltage_frac"] == 0.6 and hc.loc["uncontrolled", "hc_undervoltage_frac"] == 0.2
+    assert hosting_capacity(runs, 0.2).set_index("strategy").loc["uncontrolled", "hc_point_frac"] == 0.4
     # 20 clean samples bound P(violation) at 13.9 % (one-sided 95 %), above 5 %: nothing is confidently safe,
     # and it is said
-    assert hc["hc_confident"].isna().all() and (hc["min_samples_confident"] == 59).all()
+    assert hc["hc_confident_frac"].isna().all() and (hc["min_samples_confident"] == 59).all()
     assert hc["samples_limit_confident"].all()
     assert "20 samples at a level cannot show P(violation) <= 5% at 95 % confidence" in too_few_samples(
         hc.reset_index())
     assert hc.loc["uncontrolled", "binding"] == "undervoltage" and hc.loc["v2g_tou", "binding"] == ""
     # the same runs judged by each voltage criterion: only ansi_a saw the undervoltage
-    assert hc.loc["uncontrolled", "hc_point_ansi_a"] == 0.2 and hc.loc["uncontrolled", "hc_point_en50160"] == 0.6
+    assert hc.loc["uncontrolled", "hc_point_ansi_a_frac"] == 0.2
+    assert hc.loc["uncontrolled", "hc_point_en50160_frac"] == 0.6
     assert (hc["voltage_criterion"] == "en50160").all()
 
 
@@ -108,8 +140,8 @@ def test_hc_confident_on_a_hand_made_table():
     # 80 samples per level: 0 violations at 0 and 0.2, 1 at 0.4 (ub = 5.8 % > 5 %), 4 at 0.6
     runs = runs_table({"smart": [0, 0, 1 / 80, 4 / 80]}, samples=80)
     hc = hosting_capacity(runs, 0.05).set_index("strategy").loc["smart"]
-    assert hc["hc_point"] == 0.6  # every estimate <= 5 %
-    assert hc["hc_confident"] == 0.2  # 0/80: ub 3.7 %; 1/80: ub 5.8 %
+    assert hc["hc_point_frac"] == 0.6  # every estimate <= 5 %
+    assert hc["hc_confident_frac"] == 0.2  # 0/80: ub 3.7 %; 1/80: ub 5.8 %
     prob = violation_probability(runs).set_index("penetration")
     assert prob.loc[0.2, "p_violation_ub"] < 0.05 < prob.loc[0.4, "p_violation_ub"]
     assert too_few_samples(hosting_capacity(runs, 0.05)) == ""
@@ -121,9 +153,9 @@ def test_an_exact_baseline_has_one_sample_and_no_width():
     prob = violation_probability(runs, exact_baseline=True).set_index("penetration")
     assert prob.loc[0.0, "n_samples"] == 1 and prob.loc[0.0, ["p_violation_lo", "p_violation_ub"]].tolist() == [0, 0]
     hc = hosting_capacity(runs, 0.05, exact_baseline=True).iloc[0]
-    assert hc["hc_confident"] == 0.4 and hc["n_samples_min"] == 60 and too_few_samples(
+    assert hc["hc_confident_frac"] == 0.4 and hc["n_samples_min"] == 60 and too_few_samples(
         hosting_capacity(runs, 0.05, exact_baseline=True)) == ""
-    assert np.isnan(hosting_capacity(runs, 0.05).iloc[0]["hc_confident"])  # one sample proves nothing
+    assert np.isnan(hosting_capacity(runs, 0.05).iloc[0]["hc_confident_frac"])  # one sample proves nothing
 
 
 def test_failed_runs_are_left_out():
@@ -174,7 +206,7 @@ def test_lowest_violating_level_uses_the_samples_that_ran_at_every_level():
 def test_a_feeder_that_breaks_a_limit_without_evs_is_named_not_blamed_on_the_evs():
     runs = runs_table({"uncontrolled": [0.5, 0.5, 0.6, 0.9], "smart": [0.5, 0.5, 0.5, 0.5]})
     hc = hosting_capacity(runs, 0.05)
-    assert (hc["baseline_violates"] == "undervoltage").all() and hc["hc_point"].isna().all()
+    assert (hc["baseline_violates"] == "undervoltage").all() and hc["hc_point_frac"].isna().all()
     notes = baseline_notes(hc)
     assert len(notes) == 2 and notes[0].startswith("f already breaks undervoltage without EVs (smart, 50% bidir")
     clean = hosting_capacity(runs_table({"uncontrolled": [0, 0, 0.1, 0.5]}), 0.05)

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from hostcap.models.errors import InputError
-from hostcap.studies.pipeline import feeder_slug, periods_text
+from hostcap.studies.layout import feeder_slug, study_paths
+from hostcap.studies.pipeline import periods_text
 from hostcap.studies.records import Record, build_tables
-from hostcap.studies.runner import study_paths
 from hostcap.studies.spec import parse_spec
 from hostcap.studies.sweep import plan
 
@@ -73,8 +73,9 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     res = pipeline / "results" / "tiny"
     runs = pd.read_parquet(res / "runs.parquet")
     assert len(runs) == 10 and (runs["status"] == "ok").all()  # level 0 once per strategy
-    for name in ["hosting_capacity.csv", "violation_probability.csv", "locational.parquet", "report.html", "report.pdf",
-                 f"maps/{FEEDER}.html", f"maps/{FEEDER}/v2g_tou__lowest.png", f"maps/{FEEDER}/uncontrolled__voltage.png"]:
+    for name in ["hosting_capacity.csv", "violation_probability.csv", "locational.parquet", "report.html",
+                 "report.pdf", f"maps/{FEEDER}.html", f"maps/{FEEDER}/v2g_tou__lowest.png",
+                 f"maps/{FEEDER}/uncontrolled__voltage.png"]:
         assert (res / name).stat().st_size > 0, name
     assert (pipeline / "resources" / "feeders" / f"{FEEDER}.json").is_file()
     for rule in ["study", "hosting", f"gis/{FEEDER}", "report"]:
@@ -82,7 +83,7 @@ def test_outputs_and_geopackage_match_runs(pipeline):
 
     gpkg = res / "gis" / f"{FEEDER}.gpkg"
     layers = {name: gpd.read_file(gpkg, layer=name) for name in ("buses", "lines", "transformers")}
-    assert all(l.crs.to_epsg() == 4326 for l in layers.values())
+    assert all(layer.crs.to_epsg() == 4326 for layer in layers.values())
     assert len(layers["buses"]) == 129 and len(layers["lines"]) == 127 and len(layers["transformers"]) == 1
     assert not layers["buses"]["schematic"].any()
     buses, trafos = layers["buses"], layers["transformers"]
@@ -97,8 +98,8 @@ def test_outputs_and_geopackage_match_runs(pipeline):
         loc = pd.read_parquet(res / "locational.parquet")
         for level in (0.0, 0.5, 1.0):
             at = loc[(loc["strategy"] == strategy) & (loc["element"] == "bus") & (loc["penetration"] == level)]
-            np.testing.assert_allclose(buses.set_index("bus").loc[at["index"], f"p_violation_{strategy}__pen{level * 100:03.0f}"],
-                                       at["p_violation"])
+            column = f"p_violation_{strategy}__pen{level * 100:03.0f}"
+            np.testing.assert_allclose(buses.set_index("bus").loc[at["index"], column], at["p_violation"])
     # the envelope says it is one
     assert buses["vm_max_pu__all_strategies"].max() == pytest.approx(runs["v_max_pu"].max())
     assert "vm_max_pu" not in buses and "max_loading_pct" not in trafos
@@ -112,10 +113,15 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     share = el.groupby("index")["violated"].mean()
     assert share.max() > 0
     np.testing.assert_allclose(buses.set_index("bus").loc[share.index, "p_violation_v2g_tou__pen100"], share)
-    assert buses["vm_worst_pu_v2g_tou"].max() == pytest.approx(runs.loc[runs["strategy"] == "v2g_tou", "v_max_pu"].max())
+    v_max = runs.loc[runs["strategy"] == "v2g_tou", "v_max_pu"].max()
+    assert buses["vm_worst_pu_v2g_tou"].max() == pytest.approx(v_max)
 
     html = (res / "report.html").read_text()
-    assert "<table" in html and ">95 % confident<" in html and "Assumptions and provenance" in html
+    assert "<table" in html and ">95 % confident<" in html and "Exact settings and provenance" in html
+    # it opens with the conclusion, then what was studied, in that order before the details
+    assert html.index("<h2>Conclusion</h2>") < html.index("<h2>What was studied</h2>") < html.index(
+        "<h2>The answer</h2>")
+    assert "v2g_tou break" in html and "the 0.95-1.05 pu voltage limit (overvoltage" in html
     assert html.count("data:image/png;base64,") == 1 + 1 + 1 + 1  # curves, duration curves, households, maps
     assert f'href="maps/{FEEDER}.html"' in html  # the link to the interactive map
     assert "binding: overvoltage" in html and "max voltage (pu)" in html and "min voltage (pu)" in html
@@ -127,10 +133,12 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     assert "every 15-min value within 0.95-1.05 pu" in html  # the criterion, named
     prob = pd.read_csv(res / "violation_probability.csv")
     assert {"n_samples", "n_violating", "p_violation", "p_violation_lo", "p_violation_hi"} <= set(prob.columns)
-    assert (prob["p_violation_lo"] <= prob["p_violation"]).all() and (prob["p_violation"] <= prob["p_violation_hi"]).all()
+    assert (prob["p_violation_lo"] <= prob["p_violation"]).all()
+    assert (prob["p_violation"] <= prob["p_violation_hi"]).all()
     hc = pd.read_csv(res / "hosting_capacity.csv")
     # only level 0 (exact: no random input) is shown safe; the EV levels need 59 samples
-    assert (hc["hc_confident"] == 0.0).all() and hc["hc_point"].notna().any() and hc["samples_limit_confident"].any()
+    assert (hc["hc_confident_frac"] == 0.0).all() and hc["hc_point_frac"].notna().any()
+    assert hc["samples_limit_confident"].any()
     assert (hc["voltage_criterion"] == "ansi_a").all() and (prob.loc[prob["penetration"] == 0, "n_samples"] == 1).all()
 
     # the customer side: per level, over the EV homes of both samples; backup over the homes that went dark
@@ -141,7 +149,8 @@ def test_outputs_and_geopackage_match_runs(pipeline):
     assert value.loc[("uncontrolled", 0.0), "outage_households"] == 118  # level 0 runs once
     sel = homes[(homes["strategy"] == "v2g_tou") & (homes["penetration"] == 1.0)]
     assert value.loc[("v2g_tou", 1.0), "backup_h_median"] == sel["backup_h"].median()
-    assert value.loc[("v2g_tou", 1.0), "outage_unserved_no_v2h_kwh_median"] > value.loc[("v2g_tou", 1.0), "outage_unserved_kwh_median"]
+    tou = value.loc[("v2g_tou", 1.0)]
+    assert tou["outage_unserved_no_v2h_kwh_median"] > tou["outage_unserved_kwh_median"]
     hh = gpd.read_file(gpkg, layer="households")
     assert len(hh) == 118 and hh.crs.to_epsg() == 4326
     top = sel.groupby("cp")["saving_vs_uncontrolled_USD"].median()

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from hostcap.models.errors import InputError
+from hostcap.studies.layout import StudyPaths
 from hostcap.studies.report import duration_curves, power_flow_text, report_html
-from hostcap.studies.runner import StudyPaths, run_study
+from hostcap.studies.runner import run_study
 from hostcap.studies.spec import parse_spec
 
 
@@ -128,6 +129,15 @@ def test_the_summary_shows_each_periods_peak_as_runs_parquet_gives_it(two_season
     spec, paths = two_seasons
     html = report_html(spec, paths.root, [], [], [(FEEDER, "cold, mild")])
     assert "<b>" not in html and "rural &#34;&lt;b&gt;&#34; &amp; co" in html  # every input string escaped
+    # it opens with the conclusion, a sentence per feeder and which number to quote, then the settings in words
+    start = html.index("<h2>Conclusion</h2>")
+    assert start < html.index("<h2>What was studied</h2>") < html.index("<h2>The answer</h2>")
+    opening = html[start:html.index("<h2>The answer</h2>")]
+    assert "On rural &#34;&lt;b&gt;&#34; &amp; co (50 % of the EVs bidirectional): " in opening
+    assert "Quote the hosting capacity at 95 % confidence (hc_confident_frac)" in opening
+    assert "50 %, 100 % of the residential households have an EV" in opening and "ANSI C84.1-2020 Range A" in opening
+    assert "default time-of-use bands, no prices: peak " in opening and ">Periods<" in opening
+    assert not any(raw in html for raw in ("Tariff(", "VoltWattCurve(", "peak_start_h=", "v_pu="))  # no repr dumps
     runs = pd.read_parquet(paths.runs)
     top = runs[(runs["status"] == "ok") & (runs["penetration"] == max(spec.penetrations))]
     expect = top.groupby(["feeder", "period", "strategy"]).agg(

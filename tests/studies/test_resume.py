@@ -17,7 +17,8 @@ import pytest
 import yaml
 from dask.distributed import Client, LocalCluster
 
-from hostcap.studies.runner import StudyPaths, run_study, write_hosting
+from hostcap.studies.layout import StudyPaths
+from hostcap.studies.runner import run_study, write_hosting
 from hostcap.studies.spec import load_spec
 
 STUDY = {"name": "tiny", "feeders": ["tiny.json"], "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],

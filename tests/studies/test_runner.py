@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from dask.distributed import LocalCluster
 
-from hostcap.studies.runner import StudyPaths, run_study
-from hostcap.studies.spec import safe_name
-from hostcap.studies.spec import parse_spec
+from hostcap.studies.layout import StudyPaths
+from hostcap.studies.runner import run_study
+from hostcap.studies.spec import parse_spec, safe_name
 
 TINY = {"name": "tiny", "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}],
         "strategies": ["uncontrolled", "v2g_tou"], "penetrations": [0.0, 0.5, 1.0], "samples": 2, "seed": 1,
@@ -63,8 +63,8 @@ def test_two_tcp_workers_equal_one_worker_batched_or_not_and_rerun_changes_nothi
         assert (x["vm_min_pu"].min(), x["vm_max_pu"].max(), x["trafo_loading_max_pct"].max()) == (
             r.v_min_pu, r.v_max_pu, r.trafo_max_loading_pct)
     hc = pd.read_csv(a.hosting).set_index("strategy")
-    assert hc.loc["uncontrolled", "hc_point"] == 1.0  # this feeder hosts a full winter day
-    assert hc.loc["v2g_tou", "hc_overvoltage"] < 1.0  # V2G export breaks ANSI Range A here
+    assert hc.loc["uncontrolled", "hc_point_frac"] == 1.0  # this feeder hosts a full winter day
+    assert hc.loc["v2g_tou", "hc_overvoltage_frac"] < 1.0  # V2G export breaks ANSI Range A here
 
     before = snapshot(tmp_path / "one" / "tiny")
     mtimes = {p: p.stat().st_mtime_ns for p in b.outputs()}
@@ -110,7 +110,7 @@ def test_bad_feeder_or_period_refused_before_running(tmp_path, change, message):
 
 
 def test_slurm_cluster_job_script_from_study_settings():
-    from hostcap.studies.runner import slurm_cluster
+    from hostcap.studies.cluster import slurm_cluster
     from hostcap.studies.spec import Slurm
 
     cluster = slurm_cluster(Slurm(account="grid-lab", partition="short", cores=8, memory="32GB",
@@ -124,7 +124,8 @@ def test_slurm_cluster_job_script_from_study_settings():
 
 
 def test_batches_group_samples_of_one_scenario_and_auto_size_follows_memory():
-    from hostcap.studies.runner import auto_samples_per_run, batches
+    from hostcap.studies.memory import auto_samples_per_run
+    from hostcap.studies.runner import batches
     from hostcap.studies.sweep import plan
 
     spec = parse_spec({**TINY, "samples": 5})
@@ -154,7 +155,7 @@ def test_an_unbalanced_study_is_the_same_on_two_workers_and_batched(tmp_path):
     pd.testing.assert_frame_equal(runs.drop(columns=TIMING), pd.read_parquet(b.runs).drop(columns=TIMING))
     assert runs["unbalanced"].all() and (runs.loc[runs["penetration"] == 1.0, "vuf_max_pct"] > 0).all()
     assert a.hosting.read_text() == b.hosting.read_text()
-    assert "hc_unbalance" in pd.read_csv(a.hosting).columns
+    assert "hc_unbalance_frac" in pd.read_csv(a.hosting).columns
     # a run keeps the series its power flow has: the three-phase ones here, no balanced vm_pu
     assert len(sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus_3ph/vm_a_pu.parquet"))) == 3
     assert not sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus/vm_pu.parquet"))

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostcap.studies.runner import SLURM_START_TIMEOUT_S, run_study
+from hostcap.studies.cluster import SLURM_START_TIMEOUT_S
+from hostcap.studies.runner import run_study
 from hostcap.studies.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 import numpy as np
 
-from hostcap.cosim.scenario import build_inputs
+from hostcap.studies.scenario.inputs import build_inputs
 from hostcap.studies.spec import parse_spec
 from hostcap.studies.sweep import sweep
 

@@ -1,9 +1,8 @@
 """The power flow's compiled (numba) kernels and the LU factors they solve with, for the balanced
-(`cosim/powerflow.py`) and the three-phase (`cosim/powerflow3ph.py`) fast solvers.
+(`balanced.py`) and the three-phase (`three_phase.py`) fast solvers.
 
 They share one file because numba's on-disk cache notices changes only in a function's own file: a cached
-kernel that called `lu_solve` from another file kept the old `lu_solve` after it changed (measured,
-2026-11-28: every step of a three-phase run then fell back to runpp_3ph).
+kernel that called `lu_solve` from another file kept the old `lu_solve` after it changed.
 """
 import numpy as np
 from numba import njit

@@ -1,166 +1,27 @@
-"""One scenario (a single co-simulated run) and the inputs built from it.
-
-`Scenario` is a pydantic model, so that the CLI, a study sweep and a simulator running out of process all
-pass the same JSON-safe description. `build_inputs()` turns it into arrays: the feeder, household demand and
-PV per connection point, the EV fleet, its mobility and the price levels over the period plus one day of
-look-ahead. It is cached, so the simulators of one in-process world share one copy.
-"""
+"""The inputs of a run, built from its `Scenario`: the feeder, household demand and PV per connection
+point, the EV fleet, its mobility and the price levels over the period plus one day of look-ahead
+(`Inputs`), and those of S samples stepped together (`Batch`). Built once and cached, so the samples,
+strategies and levels of one feeder and period share one copy of what they have in common."""
 import dataclasses
 import functools
-import re
 from dataclasses import dataclass
-from datetime import date
-from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from hostcap.feeders import DEFAULT_FEEDER, Feeder, load_feeder
-from hostcap.feeders.load import CLASSES
+from hostcap.feeders import Feeder, load_feeder
 from hostcap.feeders.sequence import check_earthed
 from hostcap.models.battery import battery_series
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, concat_fleets, make_fleet
-from hostcap.models.limits import BAND_NAMES
 from hostcap.models.households import Households, resample
-from hostcap.models.mobility import (Mobility, build_mobility, concat_mobility, draw_trips, plugs_in,
-                                     trips_from_table)
-from hostcap.models.outage import Outages, check_windows, deenergised
+from hostcap.models.mobility import Mobility, build_mobility, concat_mobility, draw_trips, plugs_in, trips_from_table
+from hostcap.models.outage import check_windows, deenergised
 from hostcap.models.phases import PhaseWeights, cap_chargers, draw_circuits, phase_weights, single_phase_connection
 from hostcap.models.population import draw_candidates, sample_seed_sequence
-from hostcap.models.strategies import STRATEGIES, VoltWattCurve
-from hostcap.models.tariff import PricedTariff, Tariff
-from hostcap.models.wear import BatteryWear
-
-
-def _iso_date(v: str) -> str:
-    """An ISO 8601 calendar date, YYYY-MM-DD, and nothing else: `11/01/2016` is 11 January to a European and
-    1 November to pandas, so no other form is guessed at."""
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            raise ValueError
-        pd.Timestamp(date.fromisoformat(v))  # a real day, within pandas' years 1677-2262
-    except ValueError:
-        raise ValueError(f"'{v}' is not an ISO 8601 date (YYYY-MM-DD)") from None
-    return v
-
-
-def _yaml_date(v):
-    """YAML reads an unquoted 2016-01-11 as a date: it is the same ISO date."""
-    return v.isoformat() if isinstance(v, date) else v
-
-
-IsoDate = Annotated[str, BeforeValidator(_yaml_date), AfterValidator(_iso_date)]
-
-
-def date_span(start: str, days: int) -> str:
-    """The first and last day simulated, for the console: `2016-01-11 to 2016-01-17 (7 days)`."""
-    last = pd.Timestamp(start) + pd.Timedelta(days=days - 1)
-    return f"{start} to {last:%Y-%m-%d} ({days} day{'s' if days != 1 else ''})"
-
-
-def check_setpoint_interval(setpoint_min: float, step_min: float) -> None:
-    """v2g_optimal's setpoint interval must be a whole number of steps that divides a day."""
-    k = setpoint_min / step_min
-    if abs(k - round(k)) > 1e-9 or round(k) < 1 or abs(1440.0 / setpoint_min - round(1440.0 / setpoint_min)) > 1e-9:
-        raise ValueError(f"optimal_setpoint_min: {setpoint_min:g} min is not a multiple of the {step_min:g} min "
-                         "step that divides a day")
-
-
-class RunSettings(BaseModel):
-    """The settings a study passes to each of its scenarios unchanged: step, solver, limits, utility rules,
-    tariff and strategy settings (one definition for `Scenario` and `studies.spec.StudySpec`)."""
-
-    model_config = ConfigDict(allow_inf_nan=False)  # no setting is infinite or NaN (none: no limit)
-
-    seed: int = Field(0, ge=0)
-    band: Literal[BAND_NAMES] = Field("en50160", description="Voltage criterion (`models/limits.py`): "  # type: ignore[valid-type]
-                                      "en50160 (the weekly 95 % statistic), en50160_strict, ansi_a, ansi_b.")
-    slack_vm_pu: float | None = Field(None, ge=0.9, le=1.1, description="Voltage of the external grid (the MV "
-                                      "side), pu; none: the feeder's own.")
-    ev_at: list[Literal[CLASSES]] = Field(["residential"], min_length=1, description="Customer classes "  # type: ignore[valid-type]
-                                          "whose connection points may get an EV (`feeders/load.py`).")
-    line_limit_pct: float = Field(100.0, gt=0)
-    trafo_limit_pct: float = Field(100.0, gt=0)
-    export_limit_kw: float | None = Field(None, ge=0, description="Meter export limit per connection point "
-                                          "(EV discharge + PV - load), kW; 0: no export; none: no limit.")
-    q_control: Literal["none", "volt_var"] = Field("none", description="Bidirectional chargers' reactive "
-                                                   "power: IEEE 1547-2018 Cat. B volt-var, or none.")
-    peak_target_kw: Annotated[float, Field(ge=0)] | Literal["auto"] = Field("auto", description="v2g_peak_shave: transformer import "
-                                                    "target, kW, or auto (the previous day's no-EV peak).")
-    trafo_export_limit_kw: float = Field(0.0, ge=0, description="v2g_peak_shave: EV discharge never takes the "
-                                         "transformer below -this (reverse flow to the MV grid), kW.")
-    tariff: PricedTariff | None = Field(None, description="A priced tariff (in a study file a mapping, or the "
-                                        "path of a tariff YAML file): bills per household, and the strategies' "
-                                        "price levels; none: the default time-of-use bands, no bills.")
-    optimal_setpoint_min: float | None = Field(None, gt=0, description="v2g_optimal: how often the perfect "
-                                               "aggregator sets each EV's power, min, a multiple of the step "
-                                               "that divides a day (the bound for an aggregator that "
-                                               "dispatches so often); none: every step, the bound.")
-    plug_in_probability: float = Field(1.0, gt=0.0, le=1.0, description="Chance that a driver plugs the car in on "
-                                       "returning home (always once the trips since the last plug-in took 40 % "
-                                       "of the battery; models/mobility.py); 1: every return. Electric Nation "
-                                       "(2019): about three plug-ins a week, 0.55 with the default trips.")
-    outages: Outages | None = Field(None, description="Supply outages (windows, or SAIFI and CAIDI) and "
-                                    "V2H backup; none: no outage, and no backup figures.")
-    battery_wear: BatteryWear | None = Field(BatteryWear(), description="Battery wear per EV with BLAST-Lite "
-                                             "(cell model, replacement cost, temperature); none: no wear figures.")
-    step_min: float = Field(15.0, gt=0)
-    solver: Literal["fast", "pandapower"] = "fast"
-    phases: Literal["auto", "balanced", "unbalanced"] = Field("auto", description="Power flow: balanced "
-                                                               "(positive sequence), unbalanced (three-phase, "
-                                                               "each device on its phase: models/phases.py), "
-                                                               "or auto: unbalanced where the feeder gives "
-                                                               "single-phase connections, else balanced.")
-
-    @model_validator(mode="after")
-    def _setpoint_fits_the_step(self):
-        if self.optimal_setpoint_min is not None:
-            check_setpoint_interval(self.optimal_setpoint_min, self.step_min)
-        return self
-
-
-class Scenario(RunSettings):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: str = "run"
-    feeder: str = DEFAULT_FEEDER
-    feeder_name: str | None = None  # name in keys and seeds (a study's feeder name); default: `feeder`
-    profiles: str | None = None
-    trips: str | None = None
-    strategy: str = "uncontrolled"
-    penetration: float = Field(0.5, ge=0.0, le=1.0)
-    v2g_share: float = Field(0.0, ge=0.0, le=1.0)
-    start: IsoDate = "2016-01-11"
-    days: int = Field(7, ge=1, le=366)
-    sample: int = Field(0, ge=0)
-    volt_watt_v_pu: tuple[float, ...] = VoltWattCurve.v_pu
-    volt_watt_frac: tuple[float, ...] = VoltWattCurve.frac
-    volt_watt_absorb_pu: tuple[float, float] = VoltWattCurve.v_absorb_pu
-    volt_watt_smoothing: float = VoltWattCurve.smoothing
-    start_delay_max_s: float = Field(600.0, ge=0.0, le=1800.0, description="smart, v2g_tou, v2h: longest "
-                                     "randomised delay of a charger at the start of a price window, s.")
-
-    @field_validator("strategy")
-    @classmethod
-    def _known_strategy(cls, v: str) -> str:
-        if v not in STRATEGIES:
-            raise ValueError(f"unknown strategy '{v}', choose one of {', '.join(STRATEGIES)}")
-        return v
-
-    @property
-    def setpoint_h(self) -> float | None:
-        """v2g_optimal's setpoint interval, h (see `optimal_setpoint_min`); None: every step."""
-        return None if self.optimal_setpoint_min is None else self.optimal_setpoint_min / 60.0
-
-    @property
-    def seed_name(self) -> str:
-        return self.feeder_name or self.feeder
-
-    def curve(self) -> VoltWattCurve:
-        return VoltWattCurve(self.volt_watt_v_pu, self.volt_watt_frac, self.volt_watt_absorb_pu,
-                             self.volt_watt_smoothing)
+from hostcap.models.tariff import Tariff
+from hostcap.studies.scenario.settings import Scenario
+from hostcap.studies.tariff_file import tariff_prices
 
 
 @dataclass(frozen=True)
@@ -187,7 +48,7 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Batch:
-    """S samples of one scenario stepped together (`cosim/world.py`). They share the feeder, the period, the
+    """S samples of one scenario stepped together (`run.py`). They share the feeder, the period, the
     households, the prices and every setting; only the sample's draws differ: its fleet, trips and outages.
     The EVs of all samples form one fleet, sample by sample, whose connection points are numbered
     sample-major (`s * n_cp + cp`), so every per-EV model runs unchanged over all S samples at once."""
@@ -226,35 +87,13 @@ class Batch:
         """Sample s's EVs are fleet[ev_offsets[s]:ev_offsets[s + 1]]."""
         return np.arange(self.n_samples + 1) * self.n_ev
 
-    @functools.cached_property
-    def ev_sample(self) -> np.ndarray:
-        """The sample of each EV."""
-        return np.repeat(np.arange(self.n_samples), self.n_ev)
-
-    @functools.cached_property
-    def home_cp(self) -> np.ndarray:
-        """Each EV's connection point on the feeder (the column of the households' arrays)."""
-        return self.fleet.cp % self.n_cp
-
-    def energised_cp(self, t: int) -> np.ndarray:
-        """1.0 for each connection point (S x n_cp, flat) whose bus has supply during step t (all after the
-        run), else 0.0."""
-        if self.dark_bus is None or t >= self.n_steps:
-            return np.ones(self.n_samples * self.n_cp)
-        return (~self.dark_bus[:, t, self.first.cp_bus_pos]).astype(float).ravel()
-
 
 def build_batch(scenarios: list[Scenario]) -> Batch:
     """The inputs of scenarios that differ only in their sample (and key); refuses others."""
     same = {sc.model_dump_json(exclude={"key", "sample"}) for sc in scenarios}
     if len(same) != 1:
         raise InputError("a batched run's scenarios may differ only in their sample and key")
-    return _build_batch(tuple(sc.model_dump_json() for sc in scenarios))
-
-
-@functools.lru_cache(maxsize=1)  # every simulator of a run asks for the same batch; an older one is let go
-def _build_batch(scenario_jsons: tuple[str, ...]) -> Batch:
-    runs = tuple(_make_inputs(s) for s in scenario_jsons)
+    runs = tuple(_make_inputs(sc.model_dump_json()) for sc in scenarios)
     if len({r.fleet.n for r in runs}) != 1:  # a level places round(penetration x households) EVs in every sample
         raise InputError("a batched run's samples must have as many EVs each")
     n_cp = len(runs[0].cp_bus_pos)
@@ -281,7 +120,7 @@ def check_inputs(scenarios: list[Scenario]) -> None:
     sc = scenarios[0]
     for s in scenarios:
         if s.tariff is not None:
-            s.tariff.price_per_kwh(_horizon(s))
+            tariff_prices(s.tariff, _horizon(s))
     if sc.outages is not None:
         periods = [(pd.Timestamp(s.start), pd.Timestamp(s.start) + pd.Timedelta(days=s.days)) for s in scenarios]
         bus_index = _feeder(sc.feeder, sc.profiles, sc.slack_vm_pu).net.bus.index.to_numpy()
@@ -404,7 +243,7 @@ def _period(period_json: str) -> _Period:
         price = levels + 1.0  # an ordinal stand-in: only the order of the bands is known
     else:
         stamps = _horizon(sc)
-        levels, price = sc.tariff.levels(stamps), sc.tariff.price_per_kwh(stamps)
+        levels, price = tariff_prices(sc.tariff, stamps)
     prof_index = pd.date_range(start, periods=int(round(horizon * factor)) if factor >= 1 else
                                int(np.ceil(horizon * factor)), freq=pd.Timedelta(seconds=prof.dt_s))
     standard_load_kw = resample(feeder.standard_load_kw(prof_index)[:, None], factor)[:horizon, 0]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hostcap.cosim.scenario import Scenario
+from hostcap.studies.scenario.settings import Scenario
 
 
 @pytest.mark.parametrize("feeder", ["simbench:1-LV-rural3--0-sw", "simbench:1-LV-semiurb4--0-sw"])
@@ -21,9 +21,9 @@ def test_fast_and_reference_solvers_agree_over_a_day(run_cache, feeder):
 def test_lu_factors_solve_exactly_without_fill_on_a_radial_feeder_and_pivot_where_they_must():
     from scipy import sparse
 
-    from hostcap.cosim.kernels import lu_factors, lu_solve
-    from hostcap.cosim.powerflow import FastSolver
     from hostcap.feeders import load_feeder
+    from hostcap.feeders.powerflow import FastSolver
+    from hostcap.feeders.powerflow.kernels import lu_factors, lu_solve
 
     def solve(factors, rhs):
         y, out = np.empty_like(rhs), np.empty_like(rhs)

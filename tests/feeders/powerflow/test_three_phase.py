@@ -9,11 +9,10 @@ import pandapower.networks as pn
 import pandapower.topology as top
 import pytest
 
-from hostcap.cosim.powerflow import FastSolver
-from hostcap.cosim.powerflow3ph import FastSolver3ph, PandapowerSolver3ph
-from hostcap.cosim.scenario import Scenario
 from hostcap.feeders import DEFAULT_FEEDER, load_feeder
+from hostcap.feeders.powerflow import FastSolver, FastSolver3ph, PandapowerSolver3ph
 from hostcap.feeders.sequence import with_sequence_data
+from hostcap.studies.scenario.settings import Scenario
 
 PHASE_V = ["vm_a_pu", "vm_b_pu", "vm_c_pu"]
 
@@ -143,7 +142,7 @@ def test_coupling_honesty_three_phase(run_cache):
 def test_a_day_on_the_ieee_european_lv_feeder_with_its_own_phases():
     sc = Scenario(feeder="pandapower:ieee_european_lv_asymmetric", strategy="smart", penetration=0.5,
                   v2g_share=0.0, days=1)  # phases: auto
-    from hostcap.cosim.world import run_scenario
+    from hostcap.studies.scenario.run import run_scenario
 
     r = run_scenario(sc)
     inp = r.inputs

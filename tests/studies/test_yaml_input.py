@@ -5,7 +5,7 @@ import time
 import pytest
 
 from hostcap.models.errors import InputError
-from hostcap.models.yaml_input import MAX_NODES, load_yaml
+from hostcap.studies.yaml_input import MAX_NODES, load_yaml
 
 
 @pytest.mark.parametrize("text, message", [
@@ -30,7 +30,7 @@ def test_shared_nodes_within_the_bound_are_read():
     """Anchors used as intended (a block repeated a few times) expand normally."""
     import yaml
 
-    from hostcap.models.yaml_input import _StrictLoader
+    from hostcap.studies.yaml_input import _StrictLoader
 
     data = yaml.load("base: &b {step: 15, band: en50160}\nruns: [*b, *b, *b]\n", Loader=_StrictLoader)  # noqa: S506
     assert data["runs"] == [{"step": 15, "band": "en50160"}] * 3

@@ -14,7 +14,7 @@ networks are decoupled (pandapower's lines are transposed), only the loads coupl
     V1_n <- Y1_nn^-1 (I1_n - Y1_ns V1_s),   V0 <- Y0^-1 I0,   V2 <- Y2^-1 I2
 (the positive sequence holds the slack's voltage; the external grid's zero- and negative-sequence source
 impedance is a shunt at its bus, as in `runpp_3ph`) with the three matrices factorised once per feeder
-(SuperLU), until no voltage moves by 1e-9 pu: the fixed point of `cosim/powerflow.py` on three sequence
+(SuperLU), until no voltage moves by 1e-9 pu: the fixed point of `balanced.py` on three sequence
 networks. `runpp_3ph` solves the positive sequence by Newton-Raphson inside the same outer loop, so both
 reach the same solution (tests: within 1e-6 pu per phase, on the IEEE European LV test feeder too).
 """
@@ -27,8 +27,8 @@ from pandapower.pypower.idx_brch import F_BUS, T_BUS
 from pandapower.pypower.idx_bus import BASE_KV, BUS_TYPE, PV, REF, VA, VM
 from scipy import sparse
 
-from hostcap.cosim.kernels import csr_arrays, fixed_point_3ph, flows_3ph, lu_factors
-from hostcap.cosim.powerflow import Ratings, SampleRows
+from hostcap.feeders.powerflow.common import Ratings, SampleRows
+from hostcap.feeders.powerflow.kernels import csr_arrays, fixed_point_3ph, flows_3ph, lu_factors
 from hostcap.feeders.sequence import with_sequence_data
 from hostcap.models.errors import InputError
 
@@ -143,7 +143,7 @@ class FastSolver3ph:
         self.net = work = injection_net_3ph(net, ref)
         if len(work.gen[work.gen.in_service]) or len(work.ward) or len(work.xward) or len(work.ext_grid) != 1:
             raise InputError("phases unbalanced: the fast solver takes one external grid and no generators or "
-                             "wards; use --solver pandapower")
+                             "wards; set solver: pandapower")
         # sets the options and checks that the zero-injection case solves; without numba, whose compile (2 s a
         # process) buys nothing for one power flow
         pp.runpp_3ph(work, numba=False)
@@ -153,7 +153,7 @@ class FastSolver3ph:
         self.ref = np.flatnonzero(bus1[:, BUS_TYPE].real == REF).astype(np.int64)
         if len(self.ref) != 1 or np.any(bus1[:, BUS_TYPE].real == PV):
             raise InputError("phases unbalanced: the fast solver takes one slack and no voltage-controlled bus; "
-                             "use --solver pandapower")
+                             "set solver: pandapower")
         n = len(bus1)
         self.pq = np.setdiff1d(np.arange(n), self.ref).astype(np.int64)
         y0, y1, y2 = (m[0].tocsr() for m in ys)

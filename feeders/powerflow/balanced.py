@@ -23,19 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandapower as pp
 
-from hostcap.cosim.kernels import csr_arrays, fixed_point, flows, lu_factors
+from hostcap.feeders.powerflow.common import Ratings, SampleRows
+from hostcap.feeders.powerflow.kernels import csr_arrays, fixed_point, flows, lu_factors
 from hostcap.models.errors import InputError
-
-SOLVERS = ("fast", "pandapower")
-
-
-class SampleRows:
-    """Results with the sample first in every field (a dataclass's)."""
-
-    def set_rows(self, rows: np.ndarray, part) -> None:
-        """Take the results of samples `rows` from `part` (one row per entry of `rows`)."""
-        for name in self.__dataclass_fields__:
-            getattr(self, name)[rows] = getattr(part, name)
 
 
 @dataclass
@@ -56,34 +46,6 @@ def _injection_net(net):
         work[element]["in_service"] = False
     pp.create_loads(work, work.bus.index, p_mw=0.0, q_mvar=0.0, name="hostcap_injection")
     return work
-
-
-_FAST: dict[tuple, object] = {}  # (net key, unbalanced) -> a solver built for it, never stepped
-FAST_CACHE = 4
-
-
-def make_solver(name: str, net, net_key: str | None = None, *, unbalanced: bool = False):
-    """A solver for the net: balanced (this module) or three-phase (`cosim/powerflow3ph.py`). With `net_key`
-    (what identifies the net: the feeder, its MV voltage and the shared net object's identity) the fast
-    solver's set-up (an injection copy of the net, a power flow and the factorisation, about 0.1 s on the
-    default feeder, a third of a week-long run; 0.5 s three-phase) is done once per process, and each call
-    gets a fresh copy that starts from the same voltages, so a run's numbers do not depend on the runs
-    before it."""
-    from hostcap.cosim.powerflow3ph import FastSolver3ph, PandapowerSolver3ph
-
-    reference, fast = (PandapowerSolver3ph, FastSolver3ph) if unbalanced else (PandapowerSolver, FastSolver)
-    if name == "pandapower":
-        return reference(net)
-    if name != "fast":
-        raise InputError(f"solver: unknown '{name}', choose one of {', '.join(SOLVERS)}")
-    if net_key is None:
-        return fast(net)
-    key = (net_key, unbalanced)
-    if key not in _FAST:
-        if len(_FAST) >= FAST_CACHE:
-            _FAST.pop(next(iter(_FAST)))
-        _FAST[key] = fast(net)
-    return _FAST[key].fresh()
 
 
 class PandapowerSolver:
@@ -114,47 +76,6 @@ class PandapowerSolver:
         return out
 
 
-@dataclass(frozen=True)
-class Ratings:
-    """What turns branch-end currents (in pandapower's internal branch order) into pandapower's
-    loading_percent (`pct_per_pu`): lines' current over max_i_ka x df x parallel, transformers' over their
-    rated current at each side, the higher end; out-of-service branches 0."""
-
-    line: slice  # the lines' and the transformers' rows among the internal branches
-    trafo: slice
-    line_i_max_ka: np.ndarray
-    line_on: np.ndarray
-    trafo_vn_kv: np.ndarray  # (n_trafo, 2) rated voltage of the HV and LV side
-    trafo_sn_mva: np.ndarray
-    trafo_on: np.ndarray
-
-    @classmethod
-    def of(cls, net) -> "Ratings":
-        """The ratings of a net on which pandapower has built its internal model (a power flow ran)."""
-        lookups = net._pd2ppc_lookups["branch"]
-        line, trafo = net.line, net.trafo
-        return cls(slice(*lookups["line"]) if "line" in lookups else slice(0, 0),
-                   slice(*lookups["trafo"]) if "trafo" in lookups else slice(0, 0),
-                   (line["max_i_ka"] * line["df"] * line["parallel"]).to_numpy(), line["in_service"].to_numpy(bool),
-                   np.column_stack([trafo["vn_hv_kv"], trafo["vn_lv_kv"]]),
-                   (trafo["sn_mva"] * trafo["parallel"] * trafo["df"]).to_numpy(), trafo["in_service"].to_numpy(bool))
-
-    def pct_per_pu(self, f_bus: np.ndarray, t_bus: np.ndarray, base_kv: np.ndarray, base_mva: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """Per internal branch, the loading (%) of one per-unit current at its from and its to end (0 for
-        branches out of service or neither line nor transformer): a current of |I| pu is |I| S_base /
-        (sqrt(3) V_base) kA at the end's bus (f_bus, t_bus: the branches' end buses; base_kv per bus)."""
-        ka_f = base_mva / (np.sqrt(3) * base_kv[f_bus])
-        ka_t = base_mva / (np.sqrt(3) * base_kv[t_bus])
-        per_f, per_t = np.zeros(len(f_bus)), np.zeros(len(f_bus))
-        li, tr = self.line, self.trafo
-        on = np.where(self.line_on, 100.0 / self.line_i_max_ka, 0.0)
-        per_f[li], per_t[li] = ka_f[li] * on, ka_t[li] * on
-        on = np.where(self.trafo_on, np.sqrt(3) / self.trafo_sn_mva * 100.0, 0.0)
-        per_f[tr], per_t[tr] = ka_f[tr] * self.trafo_vn_kv[:, 0] * on, ka_t[tr] * self.trafo_vn_kv[:, 1] * on
-        return per_f, per_t
-
-
 def empty_result(net, n: int) -> FlowResult:
     """NaN results of n samples that did not converge."""
     def nan(*shape):
@@ -169,7 +90,7 @@ class FastSolver:
     def __init__(self, net, *, tol_pu: float = 1e-9, max_iter: int = 100):
         self.net = work = _injection_net(net)
         if len(work.gen[work.gen.in_service]) or len(work.ward) or len(work.xward):
-            raise InputError("solver fast: the feeder has generators or wards; use --solver pandapower")
+            raise InputError("solver fast: the feeder has generators or wards; set solver: pandapower")
         # pandapower's internal model (ppci) of the zero-injection case; without numba, whose compile (3-5 s a
         # process) buys nothing for one power flow
         pp.runpp(work, numba=False)
@@ -179,7 +100,7 @@ class FastSolver:
         self.ref = np.asarray(ppci["ref"], dtype=np.int64)
         self.pq = np.asarray(ppci["pq"], dtype=np.int64)
         if len(ppci["pv"]):
-            raise InputError("solver fast: the feeder has voltage-controlled buses; use --solver pandapower")
+            raise InputError("solver fast: the feeder has voltage-controlled buses; set solver: pandapower")
         self._lu = lu_factors(ybus[self.pq][:, self.pq])
         self.y_ns_vs = ybus[self.pq][:, self.ref] @ ppci["V"][self.ref]
         self.s_base = ppci["Sbus"][self.pq]  # injections of elements other than loads and sgens

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from hostcap.cosim.scenario import Scenario
 from hostcap.models.outage import Outages, OutageWindow
+from hostcap.studies.scenario.settings import Scenario
 
 EVENING = Outages(windows=[OutageWindow(start="2016-01-11T18:00", hours=2)])
 RUN = dict(penetration=0.5, v2g_share=1.0, days=1, start="2016-01-11", outages=EVENING)
@@ -62,7 +62,8 @@ def test_without_outages_nothing_of_it_runs(run_cache):
 
 
 def test_no_v2h_capable_home_is_backed_up_and_the_replay_matches_the_run(run_cache):
-    r = run_cache(Scenario(strategy="uncontrolled", **{**RUN, "outages": EVENING.model_copy(update={"v2h_share": 0.0})}))
+    no_v2h = EVENING.model_copy(update={"v2h_share": 0.0})
+    r = run_cache(Scenario(strategy="uncontrolled", **{**RUN, "outages": no_v2h}))
     c = r.customers()
     np.testing.assert_allclose(c["outage_unserved_kwh"], c["outage_unserved_no_v2h_kwh"])
     assert (c["backup_h"] == 0).all() and r.metrics["outage_covered_share"] == 0
@@ -100,3 +101,15 @@ def test_an_outage_in_a_three_phase_run(run_cache):
     assert not np.isnan(s["vm_abc_pu"][:72]).any() and r.metrics["vuf_max_pct"] > 0
     pd_cols = ["outage_unserved_kwh", "backup_h"]
     np.testing.assert_allclose(r.customers()[pd_cols].to_numpy(), balanced.customers()[pd_cols].to_numpy())
+
+
+@pytest.mark.parametrize("strategy", ["uncontrolled", "volt_watt"])
+def test_volt_var_and_volt_watt_read_no_voltage_from_a_dark_step(run_cache, strategy):
+    """When supply returns, the chargers have no reading of the dark step before: they act as at nominal
+    voltage (was: NaN reactive power and set-points, a power flow that failed at every step after)."""
+    r = run_cache(Scenario(strategy=strategy, days=1, start="2016-07-11", penetration=1.0, v2g_share=0.5,
+                           q_control="volt_var", battery_wear=None,
+                           outages={"windows": [{"start": "2016-07-11T12:00", "hours": 1.5}], "v2h_share": 0.5}))
+    assert r.metrics["nonconverged_steps"] == 0
+    assert np.isfinite(r.series["ev_p_kw"]).all() and np.isfinite(r.series["ev_q_kvar"]).all()
+    assert (r.series["powered"] < 0.5).any()  # the outage happened

@@ -19,10 +19,10 @@ import functools
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hostcap.cosim.powerflow import PandapowerSolver, make_solver
-from hostcap.cosim.powerflow3ph import PandapowerSolver3ph
-from hostcap.cosim.scenario import Scenario, build_inputs
+from hostcap.feeders.powerflow import PandapowerSolver, PandapowerSolver3ph, make_solver
 from hostcap.models.errors import InputError
+from hostcap.studies.scenario.inputs import build_inputs
+from hostcap.studies.scenario.settings import Scenario
 
 CHECK_STEPS = 96
 MAX_BAD_SHARE = 0.5
