@@ -18,16 +18,21 @@ WITHOUT_ETA = BAR + " elapsed]"
 
 
 class StudyProgress:
+    """Shown from the first round on: a study with nothing to run, or one that fails before it runs
+    anything, prints no bar."""
+
     def __init__(self, name: str, *, enabled: bool = True):
-        self.name, self.round = name, 0
-        self.bar = tqdm(total=0, desc=name, unit="run", smoothing=0, bar_format=WITHOUT_ETA,
-                        disable=not enabled)
+        self.name, self.enabled, self.round, self.bar = name, enabled, 0, None
 
     def next_round(self, n_runs: int) -> None:
         """A round of n_runs more runs starts."""
         self.round += 1
-        self.bar.total += n_runs
         label = self.name if self.round == 1 else f"{self.name} round {self.round} (+{n_runs})"
+        if self.bar is None:
+            self.bar = tqdm(total=n_runs, desc=f"{label}: ", unit="run", smoothing=0, bar_format=WITHOUT_ETA,
+                            disable=not self.enabled)
+            return
+        self.bar.total += n_runs
         self.bar.set_description(label, refresh=False)
         self.bar.bar_format = WITHOUT_ETA
         self.bar.refresh()
@@ -39,4 +44,5 @@ class StudyProgress:
             self.bar.bar_format = WITH_ETA
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()

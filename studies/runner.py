@@ -107,8 +107,9 @@ def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str
         def run(pending: list[Scenario]) -> None:
             nonlocal ran
             if pending:
+                dask = client()  # a cluster that cannot start fails here, before any bar is drawn
                 bar.next_round(len(pending))
-                _run_pending(spec, paths, client(), pending, rkeys, store, records, keep, bar=bar,
+                _run_pending(spec, paths, dask, pending, rkeys, store, records, keep, bar=bar,
                              samples_per_run=samples_per_run)
                 ran += len(pending)
 

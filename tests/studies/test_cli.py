@@ -208,7 +208,7 @@ def test_study_whose_every_scenario_fails_names_each_error_and_exits_1(tmp_path,
     pp.to_json(tiny_net, str(tmp_path / "gen.json"))
     (tmp_path / "s.yaml").write_text("name: allfail\nfeeders: [gen.json]\nperiods: [{name: d, start: '2016-01-11', "
                                      "days: 1}]\nstrategies: [uncontrolled, smart]\npenetrations: [0.0, 1.0]\n"
-                                     "samples: 1\n")
+                                     "samples: 1\nstep_min: 60\n")  # pandapower checks its base case: hourly
     rc = main(["study", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "--workers", "1"])
     assert rc == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "|" not in line]

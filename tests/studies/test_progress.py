@@ -11,8 +11,9 @@ def line(p: StudyProgress) -> str:
 
 def test_one_bar_grows_by_round_and_shows_time_left_only_once_it_means_something():
     p = StudyProgress("winter")
-    p.bar.fp = io.StringIO()
+    assert p.bar is None  # nothing drawn before a round starts
     p.next_round(100)
+    p.bar.fp = io.StringIO()
     p.update(8)
     assert line(p).startswith("winter:") and "8/100 runs" in line(p) and "left" not in line(p)
     p.update(2)
