@@ -58,8 +58,9 @@ def test_a_sample_that_diverges_does_not_touch_the_others(tmp_path, tiny_net_fac
     p[76:84] = 0.113  # 19:00-21:00: near the feeder's limit, so whether it diverges depends on the EVs
     pd.DataFrame({"load.p_mw.0": p}, index=pd.date_range("2016-01-11", periods=96, freq="15min")).to_csv(
         tmp_path / "prof.csv")
-    samples = [Scenario(feeder=str(tmp_path / "weak.json"), profiles=str(tmp_path / "prof.csv"), days=1,
-                        penetration=1.0, sample=k, key=f"s{k}") for k in range(7)]
+    # named: the draws (seeded by the feeder's name) must not depend on the test's temporary folder
+    samples = [Scenario(feeder=str(tmp_path / "weak.json"), feeder_name="weak", profiles=str(tmp_path / "prof.csv"),
+                        days=1, penetration=1.0, sample=k, key=f"s{k}") for k in range(7)]
     batched = run_batch(samples)
     steps = [r.metrics["nonconverged_steps"] for r in batched]
     assert min(steps) == 0 and max(steps) > 0, steps  # the case this test is about
