@@ -103,13 +103,12 @@ class Homes:
 
     def step(self, t: int, *, vm_pu: np.ndarray | None = None, on: np.ndarray | None = None,
              fleet_bounds_kw: tuple[np.ndarray, np.ndarray] | None = None) -> HomeStep:
-        """Step t. vm_pu: each connection point's voltage of the previous step (1.0 where None, and where
-        NaN: no reading, its bus was dark or the step's power flow diverged; a charger then acts as at nominal
-        voltage, its volt-var and volt-watt neutral, until the grid reports again); on: True
+        """Step t. vm_pu: each connection point's voltage of the previous step, as the grid reports it
+        (nominal where it has no reading: `FeederStep`; 1.0 where None); on: True
         where a connection point has supply (None: everywhere, and no outage bookkeeping);
         fleet_bounds_kw: the aggregator's (lo, hi) per sample."""
         fleet, mob, hh, n_s = self.fleet, self.mob, self.households, self.n_samples
-        vm_pu = np.ones(self.n_cp) if vm_pu is None else np.where(np.isnan(vm_pu), 1.0, vm_pu)
+        vm_pu = np.ones(self.n_cp) if vm_pu is None else vm_pu
         household_kw = np.tile(hh.net_p_kw(t), n_s)
         e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t],
                                   np.where(mob.plugged[max(t - 1, 0)], fleet.target_kwh, 0.0))

@@ -12,7 +12,7 @@ import time
 from hostcap.models.errors import InputError
 from hostcap.studies.spec import Slurm, StudySpec
 
-log = logging.getLogger("hostcap.studies.runner")
+log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10
 WORKER_START_TIMEOUT_S = 120  # local workers import numba, pandapower and mosaik: slow on a busy machine
 CLOSE_TIMEOUT_S = 20

@@ -4,8 +4,9 @@
 x 3, for an unbalanced run) to its bus, solves all samples in one call (`make_solver`) and returns bus
 voltages, line and transformer loading, the slack's P/Q and whether each sample converged, plus the voltage
 each connection point's charger sees (its phase, or the mean of three: IEEE 1547-2018 takes a three-phase
-DER's mean phase voltage; a third of each phase where there is no EV), the nominal voltage where a step
-diverged. With outages (`dark_bus`, S x steps x n_bus) de-energised buses get a NaN voltage; while a
+DER's mean phase voltage; a third of each phase where there is no EV), the nominal voltage where there is no
+reading (the step diverged, or the bus is dark), so a charger's volt-var and volt-watt stay neutral until
+the grid reports again. With outages (`dark_bus`, S x steps x n_bus) de-energised buses get a NaN voltage; while a
 sample's whole feeder is off, its transformer is too: it is not solved and nothing flows (loading and
 slack power 0). A sample that diverges does not touch the others.
 """
@@ -95,7 +96,7 @@ class FeederStep:
         else:
             extra = {"vm_pu": res.vm_pu if dark is None else np.where(dark_now, np.nan, res.vm_pu)}
             vm_cp = res.vm_pu[:, self.cp_bus]
-        vm_cp = np.where(res.converged[:, None], vm_cp, 1.0)
+        vm_cp = np.where(res.converged[:, None] & np.isfinite(vm_cp), vm_cp, 1.0)  # no reading: nominal
         return FeederState(line_loading_pct=res.line_loading_pct, trafo_loading_pct=res.trafo_loading_pct,
                            p_bus_mw=p_bus_mw, q_bus_mvar=q_bus_mvar, p_slack_mw=res.p_slack_mw,
                            q_slack_mvar=res.q_slack_mvar, converged=res.converged, vm_cp_pu=vm_cp, **extra)
