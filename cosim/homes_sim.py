@@ -7,8 +7,9 @@ time-shifted: the voltage of the previous step) and outputs the EVs' `p_kw` and 
 (three-phase runs: `p_abc_kw`, `q_abc_kvar` per connection point and phase, for both). With outages the grid
 tells the fleet which connection points have supply (`energised`, time-shifted: the grid sends each step's
 state at the end of the previous one). Under `v2g_peak_shave` the fleet takes the aggregator's bounds
-(`fleet_lo_kw`, `fleet_hi_kw`) and reports its telemetry (`p_total_kw`, `due_kwh`). Records the homes' series
-(`models/series.py`).
+(`fleet_lo_kw`, `fleet_hi_kw`) and reports its telemetry (`p_total_kw`, `due_kwh`). Under `dimming_14a` the
+fleet takes the grid operator's `dimmed` per sample (time-shifted), which caps the chargers and the heat pumps.
+Records the homes' series (`models/series.py`).
 """
 import numpy as np
 
@@ -18,7 +19,7 @@ from hostcap.cosim.base import PopulationSim, summed
 class HomesSim(PopulationSim):
     MODELS = {"Households": ["p_kw", "q_kvar", "p_abc_kw", "q_abc_kvar"],
               "Fleet": ["vm_pu", "fleet_lo_kw", "fleet_hi_kw", "p_kw", "q_kvar", "p_abc_kw", "q_abc_kvar",
-                        "p_total_kw", "due_kwh", "energised"]}
+                        "p_total_kw", "due_kwh", "energised", "dimmed"]}
 
     def step(self, time, inputs, max_advance):
         fin = inputs.get("fleet", {})
@@ -28,7 +29,9 @@ class HomesSim(PopulationSim):
         on = None
         if homes.critical_load_share is not None:  # a run with outages: supply as the grid reports it
             on = energised > 0.5 if energised is not None else np.ones(homes.n_cp, bool)
-        s = homes.step(time, vm_pu=summed(fin, "vm_pu"), on=on, fleet_bounds_kw=bounds)
+        dimmed = summed(fin, "dimmed")
+        s = homes.step(time, vm_pu=summed(fin, "vm_pu"), on=on, fleet_bounds_kw=bounds,
+                       dimmed=None if dimmed is None else dimmed > 0.5)
         self.keep(time, s)
         p, q = ("p_kw", "q_kvar") if homes.phases is None else ("p_abc_kw", "q_abc_kvar")
         fleet_out = {p: s.fleet_p_kw, q: s.fleet_q_kvar}
@@ -44,4 +47,6 @@ class HomesSim(PopulationSim):
         rec["ev_driven_kwh"][:] = homes.driven_kwh.reshape(shape)
         if "ev_trips_short_after_outage" in rec:
             rec["ev_trips_short_after_outage"][:] = homes.trips_short.reshape(shape)
+        if "ev_dimmed_kwh" in rec:
+            rec["ev_dimmed_kwh"][:] = homes.ev_dimmed_kwh.reshape(shape)
         super().finalize()

@@ -14,10 +14,13 @@ get an EV):
   charges there, so EV charging is never counted twice) and sets the charger rating of that household's EV
   (`charging_point_kw`, 3.7/11/22 kW in SimBench; a home with two charging points gets one EV at the higher
   rating, and on a bus with several homes the first home gets it). A heat pump on a household's bus is that
-  household's: its SimBench profile adds to the household's demand (its meter, bill and battery see it;
-  `Feeder.attached`). Either, where no household shares its bus, is a connection point of its own with its
-  profile, without an EV: its profile, a charging point's included (SimBench's `APLS_`, and an `HLS_` on a
-  farm), is then part of the no-EV baseline.
+  household's heat pump, one of the heat-pump population (`models/heat_pump.py`, `Feeder.heat_pumps`): it keeps
+  its rated power (`p_mw`) and its source (`Air_*` air, `Soil_*` ground), and its demand follows the outdoor
+  temperature as every heat pump's does; its SimBench profile, whose bivalent modes (`Alternative`, `Parallel`,
+  `Semi-Parallel`) hand the coldest hours to a fuel boiler, is not used (the population's heat pumps are
+  monovalent with a heating rod: the all-electric home). Either, where no household shares its bus, is a
+  connection point of its own with its profile, without an EV: its profile, a charging point's included
+  (SimBench's `APLS_`, and an `HLS_` on a farm), is then part of the no-EV baseline.
 - A net with a boolean `household` column in its load table (a JSON feeder): True residential, False
   commercial.
 - Otherwise every LV load is residential.
@@ -97,7 +100,7 @@ class Feeder:
     profiles: FeederProfiles
     has_coordinates: bool
     batteries: HomeBatteries  # PV home batteries per connection point (module docstring)
-    attached: pd.DataFrame  # load, cp: loads that are part of a household beside its own (its heat pump)
+    heat_pumps: pd.DataFrame  # load, cp, p_el_rated_kw, ground: the households' own heat pumps (docstring)
 
     def cp_arrays(self, start: int, n_steps: int) -> dict[str, np.ndarray]:
         """Household demand and rooftop PV per connection point, shape (n_steps, n_cp), kW / kvar."""
@@ -105,11 +108,8 @@ class Feeder:
         n_cp, n_load = len(cps), len(self.net.load)
         of_load = np.flatnonzero(cps["load"].to_numpy() >= 0)
         load_pos = pd.Series(np.arange(n_load), index=self.net.load.index).loc[cps["load"].to_numpy()[of_load]]
-        att = self.attached
-        att_pos = pd.Series(np.arange(n_load), index=self.net.load.index).loc[att["load"]].to_numpy()
-        load_cp = sparse.csr_matrix((np.concatenate([cps["share"].to_numpy()[of_load], np.ones(len(att))]),
-                                     (np.concatenate([load_pos.to_numpy(), att_pos]),
-                                      np.concatenate([of_load, att["cp"].to_numpy()]))), shape=(n_load, n_cp))
+        load_cp = sparse.csr_matrix((cps["share"].to_numpy()[of_load], (load_pos.to_numpy(), of_load)),
+                                    shape=(n_load, n_cp))
         load_on = self.net.load["in_service"].to_numpy(float)
         p = self.profiles
         return {
@@ -189,11 +189,11 @@ def _load_feeder(ref: str, profiles: str | None) -> Feeder:
     check_values(net, ref)
     if not prof.flat and len(prof.index) < 2:
         raise InputError(f"feeder {ref}: profiles need at least two steps")
-    cps, has_coords, attached = _connection_points(net)
+    cps, has_coords, heat_pumps = _connection_points(net)
     batteries = _batteries(net, cps, ref)
     net.storage["in_service"] = False  # the battery population is the storages' only power
     validate_net(net, ref)
-    return Feeder(ref, net, cps, prof, has_coords, batteries, attached)
+    return Feeder(ref, net, cps, prof, has_coords, batteries, heat_pumps)
 
 
 def _read(ref: str, profiles: str | None):
@@ -413,9 +413,13 @@ def _connection_points(net) -> tuple[pd.DataFrame, bool]:
     home_of_bus = pd.Series(first_home.index, index=first_home["bus"])
     for bus, p_mw in zip(load_bus[charger], net.load["p_mw"].to_numpy()[charger]):
         cps.loc[home_of_bus[bus], "charging_point_kw"] = max(cps.loc[home_of_bus[bus], "charging_point_kw"], p_mw * 1e3)
-    attached = pd.DataFrame({"load": net.load.index[heat_pump], "cp": home_of_bus.loc[load_bus[heat_pump]].to_numpy()})
+    hp = net.load[heat_pump]
+    heat_pumps = pd.DataFrame({"load": hp.index, "cp": home_of_bus.loc[hp["bus"]].to_numpy(),
+                               "p_el_rated_kw": hp["p_mw"].to_numpy() * 1e3,
+                               "ground": hp.get("profile", pd.Series(index=hp.index, dtype=str)).astype(str)
+                               .str.startswith("Soil_").to_numpy(bool)})
     at = pos.loc[cps["bus"]].to_numpy()
     cps["lon"] = lon[at] if real else np.nan
     cps["lat"] = lat[at] if real else np.nan
     cps.index.name = "cp"
-    return cps, real, attached
+    return cps, real, heat_pumps

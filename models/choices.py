@@ -1,3 +1,3 @@
 """The charging strategies by name, for the study file and the command line without importing the models
 (models/strategies.py implements each; its docstring describes them)."""
-STRATEGIES = ("uncontrolled", "smart", "v2g_tou", "v2h", "volt_watt", "v2g_peak_shave", "v2g_optimal")
+STRATEGIES = ("uncontrolled", "dimming_14a", "smart", "v2g_tou", "v2h", "volt_watt", "v2g_peak_shave", "v2g_optimal")

@@ -18,6 +18,7 @@ Default parameter distributions (`FleetParams`), each a documented assumption:
 State of charge integrates exactly: dE = eta_ch * p_ch * dt - p_dis * dt / eta_dis - trip energy, and
 never leaves [0, capacity].
 """
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,13 @@ class Fleet:
     @property
     def n(self) -> int:
         return len(self.cp)
+
+    @functools.cached_property
+    def home_share(self) -> np.ndarray:
+        """Each EV's share of its home: 1, or 1/2 where two cars share a connection point. A controller that
+        works against the home's meter (PV surplus, V2H, the export limit) takes that share of it, so two cars
+        do not both answer the same kilowatt."""
+        return 1.0 / np.bincount(self.cp)[self.cp] if self.n else np.ones(0)
 
 
 def draw_vehicle_parameters(rng: np.random.Generator, n: int, params: FleetParams = FleetParams()) -> dict:

@@ -19,6 +19,8 @@ A step, in order:
    its home and serves its critical load (`models/outage.py`), any other EV there idles, and the battery
    idles. EVs whose home has been dark count the trips their battery could not cover afterwards.
 6. The EVs' batteries integrate the step's power (`fleet.integrate`).
+With §14a dimming (`models/dimming.py`), in a step the grid operator dims, the heat pumps are capped first (their
+homes' heat deficit carried to later steps) and the chargers after step 2.
 Under `v2g_peak_shave` the fleet also reports its telemetry to the aggregator: its total power and the
 grid-side energy its plugged-in EVs still need to reach their targets, summed per hour of departure over
 the next `DEADLINE_HOURS` (cumulative: what is due within 1, 2, ... hours).
@@ -32,6 +34,7 @@ import numpy as np
 
 from hostcap.models.aggregator import DEADLINE_HOURS, DEADLINE_LEAD_H
 from hostcap.models.battery import HomeBatteries, self_consumption_kw, stored_kwh
+from hostcap.models.dimming import HeatPumpDimming, device_cap_kw
 from hostcap.models.fleet import Fleet, depart, integrate, limit_power
 from hostcap.models.households import Households
 from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
@@ -65,6 +68,8 @@ class HomeStep:
     backup_served_kw: np.ndarray | None = None
     p_total_kw: np.ndarray | None = None
     due_kwh: np.ndarray | None = None
+    heat_pump_p_kw: np.ndarray | None = None
+    heat_deficit_kwh: np.ndarray | None = None
 
 
 class Homes:
@@ -74,11 +79,12 @@ class Homes:
                  n_samples: int = 1, batteries: bool = True, export_limit_kw: float | None = None,
                  volt_var: VoltVarCurve | None = None, phases: PhaseWeights | None = None,
                  critical_load_share: float | None = None, v2h_capable: np.ndarray | None = None,
-                 telemetry: bool = False):
+                 telemetry: bool = False, dimming: bool = False):
         """phases: each device's phase weights (`models/phases.py`) for an unbalanced run, None for a balanced
         one; critical_load_share: what an islanded home keeps on (`Outages.critical_load_share`), None
         without outages; batteries: step the households' home batteries (False: they are left out, as for
-        a counterfactual of the EVs alone)."""
+        a counterfactual of the EVs alone); dimming: the grid operator may dim the chargers and heat pumps
+        (`models/dimming.py`; `step`'s `dimmed`)."""
         self.households, self.fleet, self.mob, self.strategy, self.dt_h = households, fleet, mobility, strategy, dt_h
         self.n_samples = n_samples
         self.n_cp_one = households.p_load_kw.shape[1]
@@ -100,16 +106,35 @@ class Homes:
         self.trips_short = np.zeros(fleet.n)  # trips after that which the battery could not cover
         if phases is not None:  # where each device's power goes: connection point x phase, flat
             self.ev_at = (fleet.cp[:, None] * 3 + np.arange(3)).ravel()
+        self.dimming = dimming
+        if dimming:
+            hp = households.heat_pumps
+            self.hp_cp = (np.arange(n_samples)[:, None] * self.n_cp_one + hp.cp[None, :]).ravel()
+            self.hp_sample = np.repeat(np.arange(n_samples), hp.n)
+            self.hp_dim = HeatPumpDimming.of(np.tile(hp.p_el_rated_kw, n_samples), np.tile(hp.p_th_rated_kw, n_samples))
+            self.hp_deficit_kwh = np.zeros(n_samples * hp.n)
+            self.ev_cap_kw = device_cap_kw(fleet.p_ch_max_kw, heat_pump=False)
+            self.ev_dimmed_kwh = np.zeros(fleet.n)
 
     def step(self, t: int, *, vm_pu: np.ndarray | None = None, on: np.ndarray | None = None,
-             fleet_bounds_kw: tuple[np.ndarray, np.ndarray] | None = None) -> HomeStep:
+             fleet_bounds_kw: tuple[np.ndarray, np.ndarray] | None = None,
+             dimmed: np.ndarray | None = None) -> HomeStep:
         """Step t. vm_pu: each connection point's voltage of the previous step, as the grid reports it
         (nominal where it has no reading: `FeederStep`; 1.0 where None); on: True
         where a connection point has supply (None: everywhere, and no outage bookkeeping);
-        fleet_bounds_kw: the aggregator's (lo, hi) per sample."""
+        fleet_bounds_kw: the aggregator's (lo, hi) per sample; dimmed: True for the samples the grid
+        operator dims in this step (a run with dimming; None: none)."""
         fleet, mob, hh, n_s = self.fleet, self.mob, self.households, self.n_samples
         vm_pu = np.ones(self.n_cp) if vm_pu is None else vm_pu
         household_kw = np.tile(hh.net_p_kw(t), n_s)
+        hp_change_kw = 0.0
+        if self.dimming:
+            dimmed = np.zeros(n_s, bool) if dimmed is None else dimmed
+            hp_kw = np.tile(hh.hp_el_kw[t], n_s)
+            served, self.hp_deficit_kwh = self.hp_dim.step(self.hp_deficit_kwh, np.tile(hh.hp_heat_kw[t], n_s), hp_kw,
+                                                           dimmed[self.hp_sample], self.dt_h)
+            hp_change_kw = np.bincount(self.hp_cp, weights=served - hp_kw, minlength=self.n_cp)
+            household_kw = household_kw + hp_change_kw
         e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t],
                                   np.where(mob.plugged[max(t - 1, 0)], fleet.target_kwh, 0.0))
         if self.critical_load_share is not None and on is not None:
@@ -117,9 +142,13 @@ class Homes:
             self.after_outage |= ~on[fleet.cp]
         p = self.strategy.setpoints(t, e, household_kw, vm_pu, fleet_bounds_kw)
         p = limit_power(p, e, mob.plugged[t], fleet, self.dt_h)
+        if self.dimming:
+            capped = np.where(dimmed[self.ev_sample], np.minimum(p, self.ev_cap_kw), p)
+            self.ev_dimmed_kwh += (p - capped) * self.dt_h
+            p = capped
         curtailed = np.zeros(self.n_cp)
         if self.export_limit_kw is not None:
-            p = limit_ev_export(p, household_kw[fleet.cp], self.export_limit_kw)
+            p = limit_ev_export(p, household_kw[fleet.cp], self.export_limit_kw, fleet.home_share)
         meter_kw = household_kw + np.bincount(fleet.cp, weights=p, minlength=self.n_cp)  # before battery and curtailing
         pv_kw = np.tile(hh.p_pv_kw[t], n_s)
         bat_kw, bat_e = self._battery(meter_kw, pv_kw, on)
@@ -143,7 +172,7 @@ class Homes:
             fleet_q = np.bincount(fleet.cp, weights=q_grid, minlength=self.n_cp)
         else:
             w = self.phases
-            load_kw = np.tile(hh.p_load_kw[t], n_s)  # hh_p = load_kw - pv_kw
+            load_kw = np.tile(hh.p_load_kw[t], n_s) + hp_change_kw  # hh_p = load_kw - pv_kw
             pv_kw = pv_kw - curtailed
             if on is not None:
                 load_kw, pv_kw = np.where(on, load_kw, 0.0), np.where(on, pv_kw, 0.0)
@@ -157,6 +186,9 @@ class Homes:
                        battery_p_kw=None if self.batteries is None else bat_kw, battery_e_kwh=bat_e, **outage)
         if self.telemetry:
             out.p_total_kw, out.due_kwh = self._telemetry(t, p_grid)
+        if self.dimming:
+            out.heat_pump_p_kw = np.tile(hh.p_heat_pump_kw[t], n_s) + hp_change_kw
+            out.heat_deficit_kwh = np.bincount(self.hp_cp, weights=self.hp_deficit_kwh, minlength=self.n_cp)
         return out
 
     def _battery(self, meter_kw: np.ndarray, pv_kw: np.ndarray, on: np.ndarray | None):
@@ -178,8 +210,9 @@ class Homes:
         dark_ev = ~on[fleet.cp]
         isl = dark_ev & self.mob.plugged[t] & self.v2h_capable
         cp, home = fleet.cp[isl], self.home_cp[isl]
-        p_isl, served = island_fleet(fleet, isl, demand_kw=self.critical_load_share * hh.p_load_kw[t, home],
-                                     pv_kw=hh.p_pv_kw[t, home], e_kwh=e_kwh[isl], dt_h=self.dt_h)
+        share = 1.0 / np.bincount(cp)[cp]  # two islanding cars share their home's demand
+        p_isl, served = island_fleet(fleet, isl, demand_kw=self.critical_load_share * hh.p_load_kw[t, home] * share,
+                                     pv_kw=hh.p_pv_kw[t, home] * share, e_kwh=e_kwh[isl], dt_h=self.dt_h)
         p = np.where(dark_ev, 0.0, p_kw)
         p[isl] = p_isl
         return p, {"powered": on.astype(float), "islanded": np.bincount(cp, minlength=self.n_cp).astype(float),

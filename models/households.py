@@ -1,11 +1,13 @@
-"""Households: active and reactive demand from the feeder's load profiles, rooftop PV from its sgen
-profiles (unity power factor, as SimBench's sgens), arrays of shape (n_steps, n_connection_points), and
-their PV home batteries (`models/battery.py`) with what those do when the homes have no EV."""
+"""Households: active and reactive demand from the feeder's load profiles and their heat pumps
+(`models/heat_pump.py`), rooftop PV from its sgen profiles (unity power factor, as SimBench's sgens), arrays of
+shape (n_steps, n_connection_points), and their PV home batteries (`models/battery.py`) with what those do when
+the homes have no EV."""
 from dataclasses import dataclass
 
 import numpy as np
 
 from hostcap.models.battery import HomeBatteries
+from hostcap.models.heat_pump import HeatPumps
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,10 @@ class Households:
     p_pv_kw: np.ndarray
     batteries: HomeBatteries
     p_battery_no_ev_kw: np.ndarray  # the batteries' power with no EV (`battery_series` on load - PV)
+    p_heat_pump_kw: np.ndarray  # the heat pumps' part of p_load_kw
+    heat_pumps: HeatPumps
+    hp_el_kw: np.ndarray  # (n_steps, n_heat_pumps) each heat pump's electric power, undimmed
+    hp_heat_kw: np.ndarray  # (n_steps, n_heat_pumps) the heat it delivers (its home's demand)
 
     def net_p_kw(self, t: int) -> np.ndarray:
         """Net active demand per connection point at step t before any battery (load minus PV; <0 exports)."""

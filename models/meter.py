@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def limit_ev_export(p_ev_kw: np.ndarray, household_net_kw: np.ndarray, limit_kw: float) -> np.ndarray:
-    """EV power (per EV, one EV per connection point) with discharge cut so that the meter exports at most
-    `limit_kw`: household_net + p_ev >= -limit. household_net_kw is per EV's connection point."""
-    return np.maximum(p_ev_kw, -np.maximum(household_net_kw + limit_kw, 0.0))
+def limit_ev_export(p_ev_kw: np.ndarray, household_net_kw: np.ndarray, limit_kw: float,
+                    home_share: np.ndarray | float = 1.0) -> np.ndarray:
+    """EV power (per EV) with discharge cut so that the meter exports at most `limit_kw`: household_net +
+    the home's EVs' power >= -limit. household_net_kw is per EV's connection point; each EV may take its
+    `home_share` (`Fleet.home_share`) of the meter's room."""
+    return np.maximum(p_ev_kw, -np.maximum(household_net_kw + limit_kw, 0.0) * home_share)
 
 
 def curtail_pv(net_kw: np.ndarray, pv_kw: np.ndarray, limit_kw: float) -> np.ndarray:

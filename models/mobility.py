@@ -59,6 +59,12 @@ class Trips:
         keep = new >= 0
         return Trips(new[keep], self.departure_step[keep], self.arrival_step[keep], self.energy_kwh[keep])
 
+    def then(self, other: "Trips", n_vehicles: int) -> "Trips":
+        """These trips, then `other`'s with its vehicles numbered on from n_vehicles (this table's count)."""
+        return Trips(np.concatenate([self.vehicle, other.vehicle + n_vehicles]),
+                     *(np.concatenate([getattr(self, f), getattr(other, f)])
+                       for f in ("departure_step", "arrival_step", "energy_kwh")))
+
 
 @dataclass(frozen=True)
 class Mobility:

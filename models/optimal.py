@@ -256,7 +256,7 @@ def optimal_schedule(fleet: Fleet, mob: Mobility, *, other_kw: np.ndarray, price
         idx = np.minimum(np.arange(t0, t0 + n), n_steps - 1)  # beyond the run: its last values
         room = None
         if export_limit_kw is not None and household_net_kw is not None:
-            room = np.maximum(household_net_kw[idx] + export_limit_kw, 0.0)
+            room = np.maximum(household_net_kw[idx] + export_limit_kw, 0.0) * fleet.home_share
         other = np.where(np.arange(n) < keep, other_kw[idx], np.nan)
         p, energy = solve_window(fleet, mob, e0_kwh=e, t0=t0, n=n, other_kw=other, price=price[t0:t0 + n],
                                  dt_h=dt_h, trafo_export_limit_kw=trafo_export_limit_kw, meter_room_kw=room,

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from math import prod
 
 PHASES = "abc"
-CONDITIONS = ("always", "balanced", "unbalanced", "batteries", "outages", "aggregator")
+CONDITIONS = ("always", "balanced", "unbalanced", "batteries", "outages", "aggregator", "dimming")
 
 
 @dataclass(frozen=True)
 class Series:
     name: str
-    source: str  # the simulator that records it: homes, grid or aggregator
+    source: str  # the simulator that records it: homes, grid, aggregator or dso
     dims: tuple[str, ...]
     unit: str
     when: str = "always"  # one of CONDITIONS
@@ -54,6 +54,12 @@ SERIES = (
     Series("ev_driven_kwh", "homes", ("ev",), "kWh", per_step=False, description="energy driven"),
     Series("ev_trips_short_after_outage", "homes", ("ev",), "1", "outages", per_step=False,
            description="trips the battery could not cover after its home had been dark"),
+    Series("heat_pump_p_kw", "homes", ("cp",), "kW", "dimming", "heat_pump/p_kw",
+           description="the heat pumps' power, dimmed (`models/dimming.py`)"),
+    Series("heat_deficit_kwh", "homes", ("cp",), "kWh", "dimming",
+           description="heat the dimmed heat pumps owe their home"),
+    Series("ev_dimmed_kwh", "homes", ("ev",), "kWh", "dimming", per_step=False,
+           description="charging the EV's charger could not draw while dimmed"),
     # the feeder (`feeders/powerflow/feeder_step.py`)
     Series("vm_pu", "grid", ("bus",), "pu", "balanced", "res_bus/vm_pu", description="bus voltage"),
     Series("vm_abc_pu", "grid", ("bus", "phase"), "pu", "unbalanced", "res_bus_3ph/vm_{phase}_pu"),
@@ -73,16 +79,18 @@ SERIES = (
     # the aggregator (`models/aggregator.py`)
     Series("peak_target_kw", "aggregator", (), "kW", "aggregator", description="transformer import target"),
     Series("fill_level_kw", "aggregator", (), "kW", "aggregator", description="valley-fill level"),
+    # the grid operator's §14a dimming (`models/dimming.py`)
+    Series("dimmed", "dso", (), "1", "dimming", description="1 where the operator dims the step"),
 )
 BY_NAME = {s.name: s for s in SERIES}
 EXTREMES = "feeder/extremes"  # derived per step from the voltages and transformer loading (`studies/outputs.py`)
 
 
 def recorded(source: str | None = None, *, unbalanced: bool, batteries: bool, outages: bool,
-             aggregator: bool) -> list[Series]:
+             aggregator: bool, dimming: bool = False) -> list[Series]:
     """The series a run records (of one source, or all), given what the run has."""
     held = {"always": True, "balanced": not unbalanced, "unbalanced": unbalanced, "batteries": batteries,
-            "outages": outages, "aggregator": aggregator}
+            "outages": outages, "aggregator": aggregator, "dimming": dimming}
     return [s for s in SERIES if held[s.when] and (source is None or s.source == source)]
 
 

@@ -69,6 +69,7 @@ class Strategy:
 
     name: ClassVar[str] = ""
     aggregator: ClassVar[bool] = False  # runs with the aggregator reading the transformer (`cosim/aggregator_sim.py`)
+    dso: ClassVar[bool] = False  # runs with the grid operator's §14a dimming (`cosim/dso_sim.py`)
 
     def __init__(self, horizon: Horizon):
         fleet = horizon.fleet
@@ -114,6 +115,15 @@ class Uncontrolled(Strategy):
 
     def setpoints(self, t, e_kwh, household_net_kw, vm_pu, fleet_bounds_kw=None):
         return uncontrolled_kw(e_kwh, self.fleet, self.dt_h)
+
+
+@registered
+class Dimming14a(Uncontrolled):
+    """`dimming_14a`: charging as `uncontrolled`, dimmed by the grid operator under §14a EnWG while the feeder is
+    congested, heat pumps too (`models/dimming.py`: the operator's rule, the caps, the homes' heat deficit)."""
+
+    name = "dimming_14a"
+    dso = True
 
 
 @registered
@@ -168,7 +178,7 @@ class Smart(Strategy):
 
     def setpoints(self, t, e_kwh, household_net_kw, vm_pu, fleet_bounds_kw=None):
         f = self.fleet
-        net = household_net_kw[f.cp]
+        net = household_net_kw[f.cp] * f.home_share
         # charge from the household's rooftop-PV surplus first (up to full)
         return np.maximum(self._smart(t, e_kwh), np.minimum(np.maximum(-net, 0.0), f.p_ch_max_kw))
 
@@ -230,7 +240,7 @@ class V2H(Smart):
 
     def setpoints(self, t, e_kwh, household_net_kw, vm_pu, fleet_bounds_kw=None):
         f = self.fleet
-        net = household_net_kw[f.cp]
+        net = household_net_kw[f.cp] * f.home_share
         p = super().setpoints(t, e_kwh, household_net_kw, vm_pu)
         room_kw = np.maximum(e_kwh - self._discharge_floor(t), 0.0) * f.eta_dis / self.dt_h
         discharge = np.minimum(np.minimum(np.maximum(net, 0.0), f.p_dis_max_kw), room_kw)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from hostcap.feeders import DEFAULT_FEEDER
 from hostcap.feeders.profiles import FLAT
 from hostcap.models.errors import InputError
+from hostcap.models.population import MAX_EVS_PER_HOUSEHOLD
 from hostcap.models.series import table_names
 from hostcap.models.strategies import STRATEGIES
 from hostcap.studies.errors import input_error
@@ -168,7 +169,8 @@ class StudySpec(Strict, RunSettings):
         min_length=1, description="Weeks or other spans of the profiles; `year` (every day of the profiles) or "
         "`seasons` (one week per season) as entries of their own.")
     strategies: list[Literal[STRATEGIES]] = Field(min_length=1)  # type: ignore[valid-type]
-    penetrations: list[float] = Field(min_length=1, description="EV penetration levels, 0..1.")
+    penetrations: list[float] = Field(min_length=1, description="EV penetration levels, EVs per household, "
+                                      "0..2 (above 1: every household one, some a second; models/population.py).")
     v2g_shares: list[float] = Field([0.5], min_length=1, description="Bidirectional shares of the EVs, 0..1.")
     samples: Annotated[int, Field(ge=1, le=MAX_SCENARIOS)] | Samples = Field(
         10, description="Monte Carlo samples per level, or {min, max, step}: adaptive, more only where the level "
@@ -180,10 +182,11 @@ class StudySpec(Strict, RunSettings):
 
     @field_validator("penetrations", "v2g_shares")
     @classmethod
-    def _fractions(cls, v: list[float]) -> list[float]:
-        bad = [x for x in v if not 0.0 <= x <= 1.0]
+    def _fractions(cls, v: list[float], info: ValidationInfo) -> list[float]:
+        top = MAX_EVS_PER_HOUSEHOLD if info.field_name == "penetrations" else 1
+        bad = [x for x in v if not 0.0 <= x <= top]
         if bad:
-            raise ValueError(f"{bad[0]} is outside 0..1")
+            raise ValueError(f"{bad[0]} is outside 0..{top}")
         if len(set(v)) != len(v):
             raise ValueError("levels must be distinct")
         return sorted(v)

@@ -61,6 +61,15 @@ class FeederStep:
             return np.ones(n)
         return (~self.dark_bus[:, t, self.cp_bus]).astype(float).ravel()
 
+    def state_for_operator(self, s: FeederState) -> dict[str, np.ndarray]:
+        """What a grid operator's state estimation reads of a step, per sample: the highest transformer loading
+        and the lowest bus voltage (of any phase; dark buses left out), NaN where the step diverged."""
+        vm = (s.vm_pu if s.vm_abc_pu is None else s.vm_abc_pu).reshape(self.n_samples, -1)
+        vm_min = np.where(np.isnan(vm), np.inf, vm).min(axis=1)
+        loading = s.trafo_loading_pct.max(axis=1) if s.trafo_loading_pct.shape[1] else np.zeros(self.n_samples)
+        return {"trafo_loading_max_pct": np.where(s.converged, loading, np.nan),
+                "vm_min_pu": np.where(s.converged, vm_min, np.nan)}
+
     def _per_bus(self, cp_values: np.ndarray) -> np.ndarray:
         """Values per connection point of all samples (S x n_cp, flat) summed per bus: (S, n_bus); per
         connection point and phase (S x n_cp x 3, flat) when unbalanced: (S, n_bus, 3)."""

@@ -3,11 +3,12 @@ base case that cannot be right before a run or a study spends time on it, and th
 run's peak is compared with.
 
 Check:
-The feeder with its households and PV but no EV is solved at up to `CHECK_STEPS` evenly spaced steps of
-the run's period. If the power flow diverges, or some bus lies outside `V_PLAUSIBLE_PU`, at more than
-`MAX_BAD_SHARE` of them, the input is refused with one line and its likely cause. The band is EN 50160's
-outer limit for LV supply (cl. 4.2.2: every 10-minute mean within +10 % / -15 % of nominal), widened
-upwards to 1.15 pu so that a feeder that is merely weak (a legitimate study result) still runs.
+The feeder with its households (their heat pumps included) and PV but no EV is solved at up to `CHECK_STEPS`
+evenly spaced steps of the run's period. If the power flow diverges, or some bus lies outside
+`V_PLAUSIBLE_PU`, at more than `MAX_BAD_SHARE` of them, the input is refused with one line and its likely
+cause. The band is EN 50160's outer limit for LV supply (cl. 4.2.2: every 10-minute mean within +10 % / -15 %
+of nominal), widened upwards to 1.15 pu so that a feeder that is merely weak (a legitimate study result) still
+runs.
 The usual cause is profiles in kW where pandapower wants MW (a thousand times the demand).
 
 Baseline: the slack's active power at every step of the period with no EV (`no_ev_slack_kw`), solved with
@@ -34,7 +35,8 @@ def _base(scenario: Scenario) -> str:
     return Scenario(feeder=scenario.feeder, feeder_name=scenario.feeder_name, profiles=scenario.profiles,
                     trips=scenario.trips, start=scenario.start, days=scenario.days, step_min=scenario.step_min,
                     solver=scenario.solver, slack_vm_pu=scenario.slack_vm_pu, ev_at=scenario.ev_at,
-                    phases=scenario.phases, penetration=0.0).model_dump_json()
+                    phases=scenario.phases, seed=scenario.seed, heat_pump_share=scenario.heat_pump_share,
+                    climate_region=scenario.climate_region, penetration=0.0).model_dump_json()
 
 
 def check_base_case(scenario: Scenario) -> None:

@@ -10,15 +10,17 @@ import numpy as np
 import pandas as pd
 
 from hostcap.feeders import Feeder, load_feeder
+from hostcap.feeders.heat import heat_shapes, temperature_c
 from hostcap.feeders.sequence import check_earthed
 from hostcap.models.battery import battery_series
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, concat_fleets, make_fleet
+from hostcap.models.heat_pump import HeatPumps, adopt, annual_heat_of_rating, draw_heat_pumps
 from hostcap.models.households import Households, resample
 from hostcap.models.mobility import Mobility, build_mobility, concat_mobility, draw_trips, plugs_in, trips_from_table
 from hostcap.models.outage import check_windows, deenergised
 from hostcap.models.phases import PhaseWeights, cap_chargers, draw_circuits, phase_weights, single_phase_connection
-from hostcap.models.population import draw_candidates, sample_seed_sequence
+from hostcap.models.population import draw_candidates, feeder_seed_sequence, sample_seed_sequence
 from hostcap.models.tariff import Tariff
 from hostcap.studies.scenario.settings import Scenario
 from hostcap.studies.tariff_file import tariff_prices
@@ -134,7 +136,9 @@ def _horizon(sc: Scenario) -> pd.DatetimeIndex:
                          inclusive="left")
 
 
-PERIOD_FIELDS = {"feeder", "profiles", "slack_vm_pu", "start", "days", "step_min", "tariff"}
+SECOND_CARS, SECOND_CAR_V2H = 6, 7  # children of a sample's seed sequence (3-5: outages, phases, plug-in)
+PERIOD_FIELDS = {"feeder", "feeder_name", "profiles", "slack_vm_pu", "start", "days", "step_min", "tariff", "seed",
+                 "heat_pump_share", "climate_region"}
 
 
 def _make_inputs(scenario_json: str) -> Inputs:
@@ -148,23 +152,33 @@ def _make_inputs(scenario_json: str) -> Inputs:
     if len(home) == 0:
         raise InputError(f"feeder {sc.feeder}: no {' or '.join(sc.ev_at)} customer on a bus below 1 kV, so no "
                          "EV can be placed (hostcap studies LV feeders; see ev_at)")
-    cand = draw_candidates(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample), len(home))
+    seeds = sample_seed_sequence(sc.seed, sc.seed_name, sc.sample).spawn(SECOND_CAR_V2H + 1)
+    cand = draw_candidates(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample), len(home),
+                           second=seeds[SECOND_CARS] if sc.penetration > 1.0 else None)
     ev_cp, bidir, pick = cand.chosen(home, sc.penetration, sc.v2g_share)
-    ids = [f"ev{cp}" for cp in ev_cp]
+    second = pick >= len(home)
+    ids = [f"ev{cp}_2" if two else f"ev{cp}" for cp, two in zip(ev_cp, second)]
     single_cp = single_phase_connection(cps["phase"].to_numpy())
-    # a household with the feeder's own charging point (SimBench HLS_*) charges at its rating
-    own = cps["charging_point_kw"].to_numpy()[home]
-    drawn = np.where(own > 0, own, cand.vehicles["p_ch_max_kw"])
-    vehicles = dict(cand.vehicles, p_ch_max_kw=cap_chargers(drawn, single_cp[home]))
+    # a household with the feeder's own charging point (SimBench HLS_*) charges its first car at its rating
+    vehicles = cand.all_vehicles()
+    n_cand = len(vehicles["p_ch_max_kw"])
+    own = np.zeros(n_cand)
+    own[:len(home)] = cps["charging_point_kw"].to_numpy()[home]
+    drawn = np.where(own > 0, own, vehicles["p_ch_max_kw"])
+    vehicles = dict(vehicles, p_ch_max_kw=cap_chargers(drawn, np.resize(single_cp[home], n_cand)))
     fleet = make_fleet(vehicles, pick=pick, cp=ev_cp, bidirectional=bidir, ids=ids)
 
     horizon = n_steps + steps_per_day  # one day of look-ahead for departures and prices
     if sc.trips:
-        trips = trips_from_table(_read_trips(sc.trips), vehicle_ids=ids, possible_ids={f"ev{cp}" for cp in home},
+        possible = {f"ev{cp}" for cp in home} | {f"ev{cp}_2" for cp in home}
+        trips = trips_from_table(_read_trips(sc.trips), vehicle_ids=ids, possible_ids=possible,
                                  capacity_kwh=fleet.capacity_kwh, start=start, dt_s=dt_s)
     else:
         all_trips = draw_trips(cand.trips_rng, n_vehicles=len(home), weekdays=period.weekdays,
                                steps_per_day=steps_per_day)
+        if cand.second is not None:
+            all_trips = all_trips.then(draw_trips(cand.second.trips_rng, n_vehicles=len(home),
+                                                  weekdays=period.weekdays, steps_per_day=steps_per_day), len(home))
         trips = all_trips.of_vehicles(pick)
     plug = None
     if sc.plug_in_probability < 1.0:  # its own stream: every other draw keeps its value
@@ -175,7 +189,10 @@ def _make_inputs(scenario_json: str) -> Inputs:
     dark_bus, v2h_capable = None, np.zeros(fleet.n, bool)
     if sc.outages is not None:  # its own stream: the cars, trips and placements keep their draws
         rng = np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample).spawn(4)[3])
-        v2h_capable = fleet.bidirectional & (rng.random(len(home))[pick] < sc.outages.v2h_share)
+        u_v2h = rng.random(len(home))
+        if cand.second is not None:  # the second cars' from their own stream: the outages keep their draws
+            u_v2h = np.concatenate([u_v2h, np.random.default_rng(seeds[SECOND_CAR_V2H]).random(len(home))])
+        v2h_capable = fleet.bidirectional & (u_v2h[pick] < sc.outages.v2h_share)
         dark_bus = deenergised(sc.outages, index=index, dt_s=dt_s, bus_index=feeder.net.bus.index.to_numpy(),
                                rng=rng)
     # the phases: their own stream, so every other draw keeps its value
@@ -231,10 +248,17 @@ def _period(period_json: str) -> _Period:
     n_prof = int(round(n_steps * factor)) if factor >= 1 else int(np.ceil(n_steps * factor))
     row = prof.locate(start, n_prof)
     arrays = {k: resample(v, factor)[:n_steps] for k, v in feeder.cp_arrays(row, n_prof).items()}
+    index = pd.date_range(start, periods=n_steps, freq=pd.Timedelta(seconds=dt_s))
+    heat_pumps = _heat_pumps(sc, feeder)
+    shapes = heat_shapes(index, sc.climate_region)
+    hp_el = heat_pumps.electric_kw(*shapes, temperature_c(index, sc.climate_region))
+    p_hp = heat_pumps.per_cp(hp_el, len(feeder.connection_points))
+    arrays["p_load_kw"] = arrays["p_load_kw"] + p_hp
+    arrays["q_load_kvar"] = arrays["q_load_kvar"] + p_hp * heat_pumps.tan_phi
     p_bat, _ = battery_series(meter_kw=arrays["p_load_kw"] - arrays["p_pv_kw"], pv_kw=arrays["p_pv_kw"],
                               bat=feeder.batteries, dt_h=dt_s / 3600.0)
-    households = Households(**arrays, batteries=feeder.batteries, p_battery_no_ev_kw=p_bat)
-    index = pd.date_range(start, periods=n_steps, freq=pd.Timedelta(seconds=dt_s))
+    households = Households(**arrays, batteries=feeder.batteries, p_battery_no_ev_kw=p_bat, p_heat_pump_kw=p_hp,
+                            heat_pumps=heat_pumps, hp_el_kw=hp_el, hp_heat_kw=heat_pumps.heat_kw(*shapes))
     horizon = n_steps + steps_per_day
     days = pd.date_range(start, periods=horizon // steps_per_day, freq="D")
     hours = (np.arange(horizon) * dt_s / 3600.0) % 24.0
@@ -251,6 +275,23 @@ def _period(period_json: str) -> _Period:
     return _Period(feeder, index, dt_s, steps_per_day, days.weekday.to_numpy(), households, levels, price,
                    standard_load_kw, bus_pos.loc[feeder.connection_points["bus"]].to_numpy(),
                    feeder.pv_rated_kw)
+
+
+def _heat_pumps(sc: Scenario, feeder: Feeder) -> HeatPumps:
+    """The heat pumps of the feeder's households at the scenario's share: the feeder's own, and as many
+    drawn ones as the share asks for (`models/heat_pump.py`; one draw per study seed and feeder)."""
+    cps = feeder.connection_points
+    homes = np.flatnonzero(cps["household"].to_numpy())
+    own = feeder.heat_pumps
+    own_at = np.isin(homes, own["cp"].to_numpy())
+    cand = draw_heat_pumps(np.random.default_rng(feeder_seed_sequence(sc.seed, sc.seed_name, "heat pumps")),
+                           len(homes))
+    drawn = np.setdiff1d(adopt(cand, homes, sc.heat_pump_share, own_at), np.flatnonzero(own_at))
+    ground = np.concatenate([own["ground"].to_numpy(bool), cand.ground[drawn]])
+    heat = np.concatenate([annual_heat_of_rating(own["p_el_rated_kw"].to_numpy(), own["ground"].to_numpy(bool)),
+                           cand.annual_heat_kwh[drawn]])
+    return HeatPumps(cp=np.concatenate([own["cp"].to_numpy(np.int64), homes[drawn]]), ground=ground,
+                     annual_heat_kwh=heat)
 
 
 @functools.lru_cache(maxsize=4)

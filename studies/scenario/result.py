@@ -15,6 +15,7 @@ from scipy import sparse
 
 from hostcap.models.battery import battery_balance
 from hostcap.models.customers import customer_energy
+from hostcap.models.dimming import HeatPumpDimming
 from hostcap.models.errors import ModelError
 from hostcap.models.home import Homes, uncontrolled_counterfactual
 from hostcap.models.limits import unbalance_violations, voltage_band, voltage_violations
@@ -98,23 +99,27 @@ class RunResult:
             unc_p, unc_e = self.charging_only
             unc_kw = np.asarray(unc_p @ at_cp) * on
             gain_kwh = np.bincount(f.cp, weights=(s["ev_e_kwh"][-1] - unc_e[-1]) / f.eta_ch, minlength=len(cps))
-        energy = customer_energy(load_kw=hh.p_load_kw[:n] * on, pv_kw=hh.p_pv_kw[:n] * on,
+        load_kw = hh.p_load_kw[:n]
+        if "heat_pump_p_kw" in s:  # dimmed heat pumps: the homes drew what they drew
+            load_kw = load_kw + s["heat_pump_p_kw"] - hh.p_heat_pump_kw[:n]
+        energy = customer_energy(load_kw=load_kw * on, pv_kw=hh.p_pv_kw[:n] * on,
                                  pv_curtailed_kw=s["pv_curtailed_kw"] * on, ev_kw=ev_kw,
                                  ev_charge_kw=np.maximum(ev_kw, 0.0), export_limit_kw=sc.export_limit_kw, dt_h=dt_h,
                                  tariff=sc.tariff, price_per_kwh=inp.price_per_kwh[:n], ev_uncontrolled_kw=unc_kw,
                                  stored_gain_kwh=gain_kwh, battery_kw=s.get("battery_p_kw", 0.0),
                                  batteries=hh.batteries)
         if sc.outages is not None:
-            energy |= backup_energy(load_kw=hh.p_load_kw[:n], powered=on, islanded=s["islanded"] > 0.5,
+            energy |= backup_energy(load_kw=load_kw, powered=on, islanded=s["islanded"] > 0.5,
                                     served_kw=s["backup_served_kw"], critical_load_share=sc.outages.critical_load_share,
                                     dt_h=dt_h)
             energy["trips_short_after_outage"] = np.bincount(f.cp, weights=s["ev_trips_short_after_outage"],
                                                              minlength=len(cps)).astype(int)
-        if sc.battery_wear is not None and f.n:  # the wear of each home's EV (one at most), NaN without
+        if sc.battery_wear is not None and f.n:  # the wear of each home's EVs: fade their mean, cost their sum
             v = self.vehicles()
+            n_ev = np.bincount(f.cp, minlength=len(cps))
             for col in ["fade_year_pct", "extra_fade_year_pct", f"extra_wear_cost_year_{sc.battery_wear.currency}"]:
-                energy[col] = np.full(len(cps), np.nan)
-                energy[col][f.cp] = v[col].to_numpy()
+                total = np.bincount(f.cp, weights=v[col].to_numpy(), minlength=len(cps))
+                energy[col] = np.where(n_ev > 0, total / np.maximum(n_ev, 1) if "fade" in col else total, np.nan)
         return pd.DataFrame({
             "bus": cps["bus"].to_numpy(), "household": cps["household"].to_numpy(),
             "n_ev": np.bincount(f.cp, minlength=len(cps)),
@@ -190,6 +195,7 @@ def run_result(scenario: Scenario, inputs: Inputs, rec: dict, no_ev_kw: np.ndarr
     metrics["n_ev"] = int(fleet.n)
     metrics["n_bidirectional"] = n_bidir
     metrics["ev_charger_kw"] = float(fleet.p_ch_max_kw.sum())
+    metrics |= _heat_pump_metrics(inputs, rec)
     metrics |= _energy_balances(scenario, inputs, rec, metrics, totals)
     if scenario.outages is not None:
         backup = backup_energy(load_kw=inputs.households.p_load_kw[:inputs.n_steps], powered=rec["powered"] > 0.5,
@@ -202,6 +208,26 @@ def run_result(scenario: Scenario, inputs: Inputs, rec: dict, no_ev_kw: np.ndarr
                     "outage_unserved_no_v2h_kwh": float(backup["outage_unserved_no_v2h_kwh"].sum()),
                     "trips_short_after_outage": int(rec["ev_trips_short_after_outage"].sum())}
     return RunResult(scenario, inputs, metrics, rec, totals)
+
+
+def _heat_pump_metrics(inputs: Inputs, rec: dict) -> dict:
+    """The heat pumps' energy and coincident peak; under §14a dimming (`models/dimming.py`) also the hours
+    dimmed, the EV charging and the heat it deferred, and the most a home cooled for it (K)."""
+    hh, dt_h = inputs.households, inputs.dt_s / 3600.0
+    hp_kw = rec["heat_pump_p_kw"] if "heat_pump_p_kw" in rec else hh.p_heat_pump_kw[:inputs.n_steps]
+    total = hp_kw.sum(axis=1)
+    out = {"n_heat_pump": int(hh.heat_pumps.n), "heat_pump_kwh": float(total.sum() * dt_h),
+           "heat_pump_peak_kw": float(total.max()) if len(total) else 0.0}
+    if "dimmed" not in rec:
+        return out
+    hp = hh.heat_pumps
+    deficit = rec["heat_deficit_kwh"]
+    c_kwh_per_k = np.bincount(hp.cp, weights=HeatPumpDimming.of(hp.p_el_rated_kw, hp.p_th_rated_kw)
+                              .capacity_kwh_per_k, minlength=deficit.shape[1])
+    cooled_k = np.divide(deficit, c_kwh_per_k, out=np.zeros_like(deficit), where=c_kwh_per_k > 0)
+    return out | {"dimmed_h": float(rec["dimmed"].sum() * dt_h), "ev_dimmed_kwh": float(rec["ev_dimmed_kwh"].sum()),
+                  "heat_deferred_kwh": float(np.maximum(np.diff(deficit, axis=0, prepend=0.0), 0.0).sum()),
+                  "heat_deficit_max_k": float(cooled_k.max()) if cooled_k.size else 0.0}
 
 
 def _energy_balances(scenario: Scenario, inputs: Inputs, rec: dict, metrics: dict, totals: dict) -> dict:

@@ -4,8 +4,8 @@
 A run is assembled here from its parts and handed to the co-simulation: the inputs (`inputs.py`), the
 no-EV base case (`base_case.py`), the strategy (`models/strategies.py`), the homes (`models/home.py`), the
 feeder's power flow (`feeders/powerflow/feeder_step.py`) and, for a strategy run by an aggregator, the
-aggregator (`models/aggregator.py`); the mosaik world (`cosim/world.py`) steps them, and each sample's
-recordings become its result (`result.py`).
+aggregator (`models/aggregator.py`), for §14a dimming the grid operator (`models/dimming.py`); the mosaik world
+(`cosim/world.py`) steps them, and each sample's recordings become its result (`result.py`).
 """
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -13,7 +13,9 @@ from threadpoolctl import threadpool_limits
 from hostcap.cosim.world import run_world
 from hostcap.feeders.powerflow.feeder_step import FeederStep
 from hostcap.models.aggregator import Aggregator
+from hostcap.models.dimming import Dimmer
 from hostcap.models.home import Homes
+from hostcap.models.limits import voltage_band
 from hostcap.models.meter import VoltVarCurve
 from hostcap.models.strategies import Horizon, make_strategy
 from hostcap.studies.scenario.base_case import check_base_case, no_ev_slack_kw
@@ -51,9 +53,13 @@ def _run_batch(scenarios: list[Scenario], progress: bool) -> list[RunResult]:
     if homes.strategy.aggregator:
         aggregator = Aggregator(no_ev_kw=no_ev_kw, dt_s=first.dt_s, peak_target_kw=sc.peak_target_kw,
                                 trafo_export_limit_kw=sc.trafo_export_limit_kw, n_samples=batch.n_samples)
+    dimmer = None
+    if homes.strategy.dso:
+        dimmer = Dimmer(n_samples=batch.n_samples, dt_s=first.dt_s, trafo_limit_pct=sc.trafo_limit_pct,
+                        v_min_pu=voltage_band(sc.band).v_min_pu)
     sizes = dict(ev=batch.n_ev, cp=batch.n_cp, bus=len(net.bus), line=len(net.line), trafo=len(net.trafo))
     rec = run_world(homes, feeder, aggregator, n_steps=first.n_steps, dt_s=first.dt_s, sizes=sizes,
-                    progress=progress, label=sc.key)
+                    progress=progress, label=sc.key, dimmer=dimmer)
     # each sample's recordings: contiguous views, laid out as in a run of its own (so sums round alike)
     return [run_result(s, batch.samples[k], {name: v[k] for name, v in rec.items()}, no_ev_kw)
             for k, s in enumerate(scenarios)]
@@ -74,4 +80,4 @@ def _homes(sc: Scenario, batch: Batch, no_ev_kw: np.ndarray) -> Homes:
                  volt_var=VoltVarCurve() if sc.q_control == "volt_var" else None,
                  phases=batch.phases if inp.unbalanced else None,
                  critical_load_share=None if sc.outages is None else sc.outages.critical_load_share,
-                 v2h_capable=batch.v2h_capable, telemetry=strategy.aggregator)
+                 v2h_capable=batch.v2h_capable, telemetry=strategy.aggregator, dimming=strategy.dso)

@@ -13,6 +13,7 @@ from hostcap.feeders.load import CLASSES
 from hostcap.models.choices import STRATEGIES
 from hostcap.models.limits import BAND_NAMES
 from hostcap.models.outage import Outages
+from hostcap.models.population import MAX_EVS_PER_HOUSEHOLD
 from hostcap.models.strategies import VoltWattCurve
 from hostcap.models.tariff import PricedTariff
 from hostcap.models.wear import BatteryWear
@@ -91,6 +92,13 @@ class RunSettings(BaseModel):
                                     "V2H backup; none: no outage, and no backup figures.")
     battery_wear: BatteryWear | None = Field(BatteryWear(), description="Battery wear per EV with BLAST-Lite "
                                              "(cell model, replacement cost, temperature); none: no wear figures.")
+    heat_pump_share: float = Field(0.0, ge=0.0, le=1.0, description="Share of the households with a heat pump, "
+                                   "0..1, the feeder's own counted (models/heat_pump.py); 0: the feeder's own only.")
+    climate_region: int = Field(4, ge=1, le=15, description="DWD test reference year region of the outdoor "
+                                "temperature the heat pumps see (feeders/heat.py): 1 Bremerhaven, 2 Rostock, "
+                                "3 Hamburg, 4 Potsdam, 5 Essen, 6 Bad Marienberg, 7 Kassel, 8 Braunlage, "
+                                "9 Chemnitz, 10 Hof, 11 Fichtelberg, 12 Mannheim, 13 Muehldorf, 14 Stoetten, "
+                                "15 Garmisch-Partenkirchen.")
     step_min: float = Field(15.0, gt=0)
     solver: Literal["fast", "pandapower"] = "fast"
     phases: Literal["auto", "balanced", "unbalanced"] = Field("auto", description="Power flow: balanced "
@@ -115,7 +123,8 @@ class Scenario(RunSettings):
     profiles: str | None = None
     trips: str | None = None
     strategy: str = "uncontrolled"
-    penetration: float = Field(0.5, ge=0.0, le=1.0)
+    penetration: float = Field(0.5, ge=0.0, le=MAX_EVS_PER_HOUSEHOLD, description="EVs per household, 0..2 "
+                               "(above 1: second cars, models/population.py).")
     v2g_share: float = Field(0.5, ge=0.0, le=1.0, description="Bidirectional share of the EVs, 0..1 "
                              "(as a study's default `v2g_shares`).")
     start: IsoDate = "2016-01-11"

@@ -180,8 +180,8 @@ def test_phases_from_the_feeder(tmp_path, tiny_net):
 
 def test_simbench_future_grid_reads_households_charging_points_heat_pumps_and_batteries():
     """SimBench scenario 2: homes are the H0 loads only; home charging points (HLS_) are their households'
-    chargers, not homes; heat pumps are their households' demand (or customers of their own) and workplace
-    chargers customers without EVs; storages are home
+    chargers, not homes; heat pumps are their households' heat pumps (the heat-pump population, with their rating
+    and source), or customers of their own; workplace chargers are customers without EVs; storages are home
     batteries whose PV becomes an sgen, and no storage stays in the net's power flow."""
     import simbench as sb
 
@@ -190,20 +190,25 @@ def test_simbench_future_grid_reads_households_charging_points_heat_pumps_and_ba
     f = load_feeder("simbench:1-LV-rural3--2-sw")
     cps = f.connection_points
     assert cps["household"].sum() == kind.str.startswith("H0").sum() == 113
-    # a heat pump on a household's bus is that household's demand, any other a customer of its own
+    # a heat pump on a household's bus is that household's heat pump, any other a customer of its own
     hp = raw.load[kind.isin(["Air", "Soil"])]
-    assert len(f.attached) + (cps["customer_class"] == "heat_pump").sum() == len(hp) and len(f.attached) > 0
-    assert (cps.loc[f.attached["cp"], "bus"].to_numpy() == raw.load.loc[f.attached["load"], "bus"].to_numpy()).all()
-    assert cps.loc[f.attached["cp"], "household"].all()
+    own = f.heat_pumps
+    assert len(own) + (cps["customer_class"] == "heat_pump").sum() == len(hp) and len(own) == 17
+    assert (cps.loc[own["cp"], "bus"].to_numpy() == raw.load.loc[own["load"], "bus"].to_numpy()).all()
+    assert cps.loc[own["cp"], "household"].all()
+    np.testing.assert_array_equal(own["p_el_rated_kw"], raw.load.loc[own["load"], "p_mw"] * 1e3)
+    np.testing.assert_array_equal(own["ground"], raw.load.loc[own["load"], "profile"].str.startswith("Soil"))
+    assert own["ground"].any() and not own["ground"].all()
     assert (cps["customer_class"] == "workplace_charging").sum() == (kind == "APLS").sum()
     assert not (cps["customer_class"] == "home_charging").any()  # every HLS_ shares a bus with a household
     hls = raw.load[kind == "HLS"]
     with_cp = cps[cps["charging_point_kw"] > 0]
     assert set(with_cp["bus"]) == set(hls["bus"]) and with_cp["household"].all()
     assert with_cp["charging_point_kw"].max() == hls["p_mw"].max() * 1e3
-    # no load's demand is counted twice or lost: every load but the HLS_ ones is in the connection points
+    # no load's demand is counted twice or lost: every load but the HLS_ ones and the households' heat pumps
+    # (the population's now) is in the connection points
     arrays = f.cp_arrays(0, 96)
-    kept = raw.load.index[kind != "HLS"]
+    kept = raw.load.index[(kind != "HLS") & ~raw.load.index.isin(own["load"])]
     np.testing.assert_allclose(arrays["p_load_kw"].sum(axis=1),
                                f.profiles.load_p.values(0, 96)[:, raw.load.index.get_indexer(kept)].sum(axis=1) * 1e3)
     bat = f.batteries

@@ -16,14 +16,16 @@ OUTAGES = {"windows": [{"start": "2016-01-11T18:00", "hours": 2}], "v2h_share": 
 @pytest.mark.parametrize("settings", [
     dict(strategy="v2g_peak_shave", outages=OUTAGES),
     dict(strategy="smart", phases="unbalanced", feeder="simbench:1-LV-rural1--0-sw"),
+    dict(strategy="dimming_14a", heat_pump_share=0.5, penetration=1.5),
 ])
 def test_a_run_records_the_declared_series_in_their_shapes(settings):
-    r = run_scenario(Scenario(days=1, penetration=0.5, v2g_share=0.5, battery_wear=None, **settings))
+    r = run_scenario(Scenario(days=1, v2g_share=0.5, battery_wear=None, **{"penetration": 0.5, **settings}))
     net, n_steps = r.inputs.feeder.net, r.inputs.n_steps
     sizes = dict(ev=r.inputs.fleet.n, cp=len(r.inputs.cp_bus_pos), bus=len(net.bus), line=len(net.line),
                  trafo=len(net.trafo))
     expected = recorded(unbalanced=r.inputs.unbalanced, batteries=r.inputs.households.batteries.present,
-                        outages="outages" in settings, aggregator=settings["strategy"] == "v2g_peak_shave")
+                        outages="outages" in settings, aggregator=settings["strategy"] == "v2g_peak_shave",
+                        dimming=settings["strategy"] == "dimming_14a")
     assert sorted(r.series) == sorted(s.name for s in expected)
     for s in expected:
         assert r.series[s.name].shape == ((n_steps,) if s.per_step else ()) + s.shape(sizes), s.name

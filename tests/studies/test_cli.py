@@ -67,7 +67,7 @@ def test_unbalanced_run_writes_three_phase_timeseries_and_says_so(tmp_path, caps
 
 
 @pytest.mark.parametrize("args, field", [
-    (["--penetration", "1.5"], "penetration"),
+    (["--penetration", "2.5"], "penetration"),
     (["--v2g-share", "-0.1"], "v2g_share"),
     (["--strategy", "greedy"], "strategy"),
     (["--strategy", "v2g_tuo"], "--strategy': unknown strategy 'v2g_tuo', choose one of uncontrolled, "),
@@ -82,6 +82,8 @@ def test_unbalanced_run_writes_three_phase_timeseries_and_says_so(tmp_path, caps
     (["--outage", "2016-01-11T18:00,3h,99999"], "outages.windows.0.buses: bus 99999"),
     (["--outage", "2016-01-11T18:00,3h", "--critical-load-share", "0"], "critical_load_share"),
     (["--tariff", "nowhere.yaml"], "nowhere.yaml"),
+    (["--heat-pump-share", "1.5"], "heat_pump_share"),
+    (["--climate-region", "0"], "climate_region"),
 ])
 def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, args, field):
     out = tmp_path / "run"
@@ -140,7 +142,7 @@ def test_outages_on_the_command_line_parse_and_bad_ones_name_the_flag():
 
 
 def test_console_script_exit_code():
-    proc = subprocess.run(["hostcap", "run", "--penetration", "2"], capture_output=True, text=True)
+    proc = subprocess.run(["hostcap", "run", "--penetration", "2.5"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "penetration" in proc.stderr
 
 
