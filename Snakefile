@@ -116,6 +116,7 @@ rule hosting:
         prob=report(str(OUT.probability), category="Hosting capacity"),
         loc=str(OUT.locational),
         value=report(str(OUT.customer_value), category="Households"),
+        years=[report(str(OUT.first_violation), category="Hosting capacity")] if SPEC.pathway else [],
     log:
         f"logs/{NAME}/hosting.log",
     benchmark:

@@ -131,6 +131,20 @@ def _simbench_standard_shapes() -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarra
             loads[[f"{h}_qload" for h in HOUSEHOLD_SHAPES]].to_numpy(float), pv[[PV_SHAPE]].to_numpy(float))
 
 
+def pv_shape(index: pd.DatetimeIndex, dt_s: float) -> np.ndarray:
+    """SimBench's rooftop PV profile PV3 (relative to the rated power) at each step of `index`, on the same
+    calendar day and time of its year (2016), averaged over each step: the PV that a household adds (a PV
+    system a pathway gives it, `models/pv.py`)."""
+    idx, _, _, pv = _simbench_standard_shapes()
+    series = pd.Series(pv[:, 0], index=idx)
+    k = max(int(round(dt_s / 900.0)), 1)  # quarter hours per step
+    starts = pd.to_datetime(dict(year=2016, month=index.month, day=index.day, hour=index.hour,
+                                 minute=index.minute // 15 * 15))
+    at = pd.DatetimeIndex(np.repeat(starts.to_numpy(), k)) + np.tile(pd.to_timedelta(np.arange(k) * 15, "min"),
+                                                                      len(index))
+    return series.reindex(at, method="nearest").to_numpy().reshape(len(index), k).mean(axis=1)
+
+
 def standard_profiles(net) -> FeederProfiles:
     """The profiles of a feeder that has none (the module docstring)."""
     index, p_shapes, q_shapes, pv = _simbench_standard_shapes()

@@ -142,14 +142,3 @@ def draw_heat_pumps(rng: np.random.Generator, n_households: int,
     ground = rng.random(n_households) < params.ground_share
     heat = params.heat_median_kwh * np.exp(params.heat_sigma * rng.standard_normal(n_households))
     return HeatPumpCandidates(order, ground, heat)
-
-
-def adopt(cand: HeatPumpCandidates, households: np.ndarray, share: float, own: np.ndarray) -> np.ndarray:
-    """Positions (into `households`) of the homes with a heat pump at `share` of the households: the feeder's
-    own (`own`, boolean per household) count towards it; the others adopt in `cand.order` until the share is
-    reached (round(share x n), never fewer than the feeder's own). Nested: a share's homes include a smaller
-    share's."""
-    n_target = int(round(share * len(households)))
-    order = cand.order[~own[cand.order]]
-    extra = max(n_target - int(own.sum()), 0)
-    return np.sort(np.concatenate([np.flatnonzero(own), order[:extra]]))

@@ -71,3 +71,14 @@ def draw_candidates(seq: np.random.SeedSequence, n_households: int, params: Flee
     u_bidir = placement.random(n_households)
     return Candidates(order, u_bidir, draw_vehicle_parameters(vehicles, n_households, params), trips,
                       None if second is None else draw_candidates(second, n_households, params))
+
+
+def nested_adoption(order: np.ndarray, share: float, own: np.ndarray) -> np.ndarray:
+    """Positions (into the households) of the homes that have a device at `share` of the households: the
+    feeder's own (`own`, boolean per household) count towards it; the others adopt in `order` until the
+    share is reached (round(share x n), never fewer than the feeder's own). Nested: a share's homes include
+    a smaller share's."""
+    n_target = int(round(share * len(own)))
+    later = order[~own[order]]
+    extra = max(n_target - int(own.sum()), 0)
+    return np.sort(np.concatenate([np.flatnonzero(own), later[:extra]]))

@@ -121,7 +121,8 @@ def _phrase(spec, key: tuple, names: list[str]) -> str:
     where = f" in {_join(list(periods))}" if periods else ""
     what = _criteria_words(spec, list(criteria)) if criteria else "a limit"
     count = f", {evs} EVs" if evs is not None else ""
-    return (f"{who} break{'' if many else 's'} {what} from {pct(first)} EVs{where} (hosting capacity "
+    year = f" ({spec.year_of(first)})" if spec.year_of(first) is not None else ""
+    return (f"{who} break{'' if many else 's'} {what} from {pct(first)} EVs{year}{where} (hosting capacity "
             f"{pct(sure)} at 95 % confidence; estimate {pct(point)}{count})")
 
 
@@ -172,6 +173,28 @@ def answer_groups(spec, hosting: pd.DataFrame) -> list[dict]:
     return out
 
 
+def year_lines(spec, table: pd.DataFrame) -> list[str]:
+    """One line per feeder, strategy and share of first_violation_year.csv: the year it first breaks a limit
+    (estimate, with its probability and interval), the year it breaks at 95 % confidence, and the first year a
+    violation cannot be ruled out; or that it holds through the pathway's last year."""
+    last = max(spec.pathway)
+    lines = []
+    for r in in_study_order(spec, table).itertuples():
+        who = f"{r.feeder} | {variant_name(r.strategy, r.v2g_share, spec.v2g_shares)}"
+        maybe = ("" if pd.isna(r.first_possible_violation_year)
+                 else f"; a violation cannot be ruled out from {r.first_possible_violation_year}")
+        if pd.isna(r.first_violation_year):
+            lines.append(f"{who}: holds every limit through {last} (estimate){maybe}")
+            continue
+        sure = ("not shown at 95 % confidence by " + str(last) if pd.isna(r.first_violation_year_confident)
+                else f"at 95 % confidence by {r.first_violation_year_confident}")
+        lines.append(f"{who}: first breaks a limit in {r.first_violation_year} ({r.binding.replace(';', ', ')}; "
+                     f"P(violation) {pct(r.p_violation)}, 95 % interval {pct(r.p_violation_lo)}-"
+                     f"{pct(r.p_violation_hi)}; {pct(r.ev_per_household)} EVs, {pct(r.heat_pump_share)} heat pumps); "
+                     f"{sure}{maybe}")
+    return lines
+
+
 RUN_COLUMNS = ["feeder", "period", "strategy", "v2g_share", "penetration", "status", *CRITERIA.values()]
 
 
@@ -182,6 +205,8 @@ def answer(spec, paths) -> list[Line]:
     runs = pd.read_parquet(paths.runs)
     runs = runs[[c for c in RUN_COLUMNS if c in runs]]
     lines = [Line(text) for text in answer_lines(hosting)]
+    if spec.pathway is not None and paths.first_violation.is_file():
+        lines += [Line(text) for text in year_lines(spec, pd.read_csv(paths.first_violation))]
     lines += [Line(text) for text in conclusion(spec, hosting, runs)]
     lines += [Line(f"note: {note}", err=True) for note in baseline_notes(hosting)]
     if warn := too_few_samples(hosting):

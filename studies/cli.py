@@ -104,6 +104,8 @@ def cli(verbose: bool):
               help="Chance a driver plugs in on returning home (always when low); Electric Nation: about 0.55.")
 @click.option("--heat-pump-share", default=0.0, show_default=True, type=float,
               help="Share of the households with a heat pump, 0..1 (the feeder's own count towards it).")
+@click.option("--pv-share", default=0.0, show_default=True, type=float,
+              help="Share of the households with rooftop PV, 0..1 (the feeder's own count towards it).")
 @click.option("--climate-region", default=4, show_default=True, type=int,
               help="DWD test reference year region of the outdoor temperature, 1-15 (4: Potsdam).")
 @click.option("--out", default="results/run", show_default=True, type=click.Path(file_okay=False))

@@ -11,8 +11,11 @@ def input_error(exc: ValidationError, source: str = "") -> InputError:
     """The first problem of a pydantic ValidationError as an InputError naming the field and value."""
     errors = exc.errors()
     err = next((e for e in errors if not _wrong_branch(e)), errors[0])
-    field = ".".join(str(p) for p in err["loc"] if not _union_tag(p)) or "(top level)"
+    field = ".".join(str(p) for p in err["loc"] if not _union_tag(p))
     msg = err["msg"].removeprefix("Value error, ")
+    if not field and (named := re.match(r"([a-z_0-9.]+): (.*)", msg)):  # a check across fields names its field
+        field, msg = named.groups()
+    field = field or "(top level)"
     where = f"{source}: " if source else ""
     value = err.get("input")
     shown = "" if isinstance(value, dict) else f" (got {_short(repr(value))})"

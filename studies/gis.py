@@ -9,6 +9,9 @@ as `_bNNN` when a study has several) and penetration level `<L>` (`pen040` = 40 
   the bus breaks the voltage criterion) and `vm_worst_pu_<v>__<L>`;
 - lines and transformers: `max_loading_pct_<v>`, `lowest_pen_<v>`, per level `p_overload_<v>__<L>` and
   `max_loading_pct_<v>__<L>`;
+- with an adoption pathway, buses, lines and transformers also get `first_year_<v>`: the first pathway year
+  whose EVs reach `lowest_pen_<v>`, the year the element first breaks its limit in most samples (NaN: it holds
+  through the pathway);
 - `vm_min_pu__all_strategies`, `vm_max_pu__all_strategies`, `vm_worst_pu__all_strategies` and
   `max_loading_pct__all_strategies`: the envelope over every strategy, level, sample and period.
 
@@ -50,9 +53,18 @@ def worst_voltage(vm_min_pu: pd.Series, vm_max_pu: pd.Series) -> pd.Series:
     return vm_min_pu.where(1.0 - vm_min_pu >= vm_max_pu - 1.0, vm_max_pu)
 
 
-def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFrame | None = None
-                 ) -> dict[str, gpd.GeoDataFrame]:
-    """The feeder's topology layers with the study's results as columns (the module docstring)."""
+def first_year(lowest_pen: pd.Series, years: dict[float, int]) -> pd.Series:
+    """The first pathway year (`years`: EVs per household -> year) whose EVs reach each element's lowest
+    violating level; NaN where it never violates."""
+    levels = sorted(years)
+    return lowest_pen.map(lambda x: float(years[next((lv for lv in levels if lv >= x - 1e-9), None)])
+                          if pd.notna(x) and x <= levels[-1] + 1e-9 else float("nan"))
+
+
+def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFrame | None = None,
+                 years: dict[float, int] | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """The feeder's topology layers with the study's results as columns (the module docstring); `years`: a
+    pathway's EVs per household -> year."""
     layers = topology_layers(load_feeder(feeder.ref, feeder.profiles))
     if households is not None and "feeder" in households:
         layers["households"] = households_layer(layers["buses"], households[households["feeder"] == feeder.name])
@@ -81,6 +93,8 @@ def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFram
             else:
                 cols[f"max_loading_pct_{v}"] = per["max_loading_pct"]
             cols[f"lowest_pen_{v}"] = per["lowest"]
+            if years:
+                cols[f"first_year_{v}"] = first_year(per["lowest"], years)
             for level, at in g.groupby("penetration"):
                 at, tag = at.set_index("index"), level_tag(level)
                 if bus:

@@ -186,6 +186,45 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
     return hc
 
 
+def lower_bound(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> np.ndarray:
+    """One-sided Clopper-Pearson lower confidence bound of a binomial probability (0 when k = 0)."""
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    with np.errstate(invalid="ignore"):
+        return np.where(k > 0, stats.beta.ppf(1.0 - confidence, k, n - k + 1), 0.0)
+
+
+def first_violation_years(prob: pd.DataFrame, years: dict[float, int], threshold: float = 0.05) -> pd.DataFrame:
+    """The year each feeder x strategy x share first breaks a limit along an adoption pathway, from the
+    violation probabilities of its levels (`violation_probability`; `years`: level -> year; level 0, the
+    feeder alone, has none): `first_violation_year`, the earliest year whose P(violation) exceeds the
+    threshold; `first_violation_year_confident`, the earliest whose one-sided 95 % lower bound does (it breaks
+    by then at 95 % confidence); `first_possible_violation_year`, the earliest whose one-sided 95 % upper bound
+    does (no earlier year can be ruled out); `binding`, the criteria above the threshold in the first year, with
+    its P(violation), two-sided interval, EVs per household and heat-pump share. Empty: no year breaks."""
+    rows = []
+    for key, g in prob[prob["penetration"].isin(list(years))].groupby(GROUP):
+        g = g.assign(year=g["penetration"].map(years)).sort_values("year")
+        lb = lower_bound(g["n_violating"], g["n_samples"])
+        row = dict(zip(GROUP, key))
+        for col, over in {"first_violation_year": g["p_violation"].to_numpy() > threshold,
+                          "first_violation_year_confident": lb > threshold,
+                          "first_possible_violation_year": g["p_violation_ub"].to_numpy() > threshold}.items():
+            row[col] = int(g["year"].to_numpy()[over][0]) if over.any() else pd.NA
+        first = g[g["year"] == row["first_violation_year"]] if row["first_violation_year"] is not pd.NA else g.head(0)
+        row["binding"] = ";".join(c for c in CRITERIA if len(first) and first[f"p_{c}"].iloc[0] > threshold)
+        for col in ("p_violation", "p_violation_lo", "p_violation_hi", "n_samples"):
+            row[col] = first[col].iloc[0] if len(first) else np.nan
+        row["ev_per_household"] = first["penetration"].iloc[0] if len(first) else np.nan
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=[*GROUP, "first_violation_year", "first_violation_year_confident",
+                                      "first_possible_violation_year", "binding", "p_violation", "p_violation_lo",
+                                      "p_violation_hi", "n_samples", "ev_per_household"])
+    for col in ("first_violation_year", "first_violation_year_confident", "first_possible_violation_year"):
+        out[col] = out[col].astype("Int64")
+    out["threshold"] = threshold
+    return out
+
+
 def read_hosting(path) -> pd.DataFrame:
     """hosting_capacity.csv, with the column names of this version (`RENAMED_COLUMNS`) also when an older
     version wrote it."""

@@ -3,7 +3,8 @@ the CLI) and the Snakefile take every path from here.
 
     <out>/<study>/                  runs.parquet, elements.parquet, households.parquet, manifest.json,
                                     hosting_capacity.csv, violation_probability.csv, locational.parquet,
-                                    customer_value.csv, report.html, report.pdf
+                                    customer_value.csv, report.html, report.pdf; with a pathway
+                                    first_violation_year.csv
     <out>/<study>/records/          one record per scenario (`studies/records.py`)
     <out>/<study>/runs/<key>/       the time series a scenario keeps
     <out>/<study>/gis/<feeder>.gpkg
@@ -50,6 +51,7 @@ class StudyPaths:
         self.customer_value = self.root / "customer_value.csv"
         self.hosting = self.root / "hosting_capacity.csv"
         self.probability = self.root / "violation_probability.csv"
+        self.first_violation = self.root / "first_violation_year.csv"
         self.locational = self.root / "locational.parquet"
         self.manifest = self.root / "manifest.json"
         self.report_html = self.root / "report.html"

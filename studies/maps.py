@@ -271,20 +271,21 @@ def interactive_map(layers: dict, variants: list[str], levels: list[float], path
     first = (worst_variant(layers, variants, max(levels)), max(levels))
     for v, level in ((v, level) for v in variants for level in levels):
         tag = level_tag(level)
+        year = {"first year it breaks": f"first_year_{v}"} if f"first_year_{v}" in buses else {}
         group = folium.FeatureGroup(name=str(escape(f"{v}, {level:.0%} EVs")), overlay=False, show=(v, level) == first)
         _geojson(lines, lscale, f"max_loading_pct_{v}__{tag}", {
             "line": "line", "name": "name", "max loading (%)": f"max_loading_pct_{v}__{tag}",
             "P(overload)": f"p_overload_{v}__{tag}",
-            "lowest violating penetration": f"lowest_pen_{v}", "length (km)": "length_km"}).add_to(group)
+            "lowest violating penetration": f"lowest_pen_{v}", **year, "length (km)": "length_km"}).add_to(group)
         _geojson(buses, vscale, f"vm_worst_pu_{v}__{tag}", {
             "bus": "bus", "name": "name", "worst voltage (pu)": f"vm_worst_pu_{v}__{tag}",
             "P(violation)": f"p_violation_{v}__{tag}",
-            "lowest violating penetration": f"lowest_pen_{v}", "min over all levels (pu)": f"vm_min_pu_{v}",
+            "lowest violating penetration": f"lowest_pen_{v}", **year, "min over all levels (pu)": f"vm_min_pu_{v}",
             "max over all levels (pu)": f"vm_max_pu_{v}"}, radius=5).add_to(group)
         _geojson(trafos, lscale, f"max_loading_pct_{v}__{tag}", {
             "transformer": "trafo", "name": "name", "rating (MVA)": "sn_mva",
             "max loading (%)": f"max_loading_pct_{v}__{tag}",
-            "P(overload)": f"p_overload_{v}__{tag}"}, radius=11).add_to(group)
+            "P(overload)": f"p_overload_{v}__{tag}", **year}, radius=11).add_to(group)
         group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.get_root().html.add_child(folium.Element(_legend(vscale, lscale, note)))

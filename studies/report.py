@@ -34,7 +34,7 @@ from hostcap.models.limits import BANDS, voltage_band  # noqa: E402
 from hostcap.models.strategies import VoltWattCurve  # noqa: E402
 from hostcap.models.tariff import Tariff  # noqa: E402
 from hostcap.studies import webpage  # noqa: E402
-from hostcap.studies.answer import answer_groups, conclusion, pct  # noqa: E402
+from hostcap.studies.answer import answer_groups, conclusion, pct, year_lines  # noqa: E402
 from hostcap.studies.atomic import atomic_path, write_text  # noqa: E402
 from hostcap.studies.gis import variant_name  # noqa: E402
 from hostcap.studies.hosting import baseline_notes, in_study_order, min_samples_confident, read_hosting, too_few_samples  # noqa: E402
@@ -376,8 +376,13 @@ def settings(spec: StudySpec, runs: pd.DataFrame, manifest: dict, periods: list[
         ("Feeders", "; ".join(f"{name} (load and PV profiles: {manifest['profiles'].get(name, 'as given')})"
                               for name in (f.name for f in spec.feeders))),
         ("Periods", "; ".join(f"{name}: {text}" for name, text in periods) or ", ".join(spec.period_names)),
-        ("EVs", f"{', '.join(pct(x) for x in spec.penetrations)} of the {customers} households have an EV "
-                f"(penetration levels); {shares} of the EVs are bidirectional (V2G/V2H)"),
+        ("EVs", f"{', '.join(pct(x) for x in spec.penetrations)} EVs per {customers} household (penetration "
+                f"levels; above 100 % second cars); {shares} of the EVs are bidirectional (V2G/V2H)"),
+        *([("Pathway", "; ".join(f"{y}: {pct(a.ev)} EVs, {pct(a.heat_pump)} heat pumps"
+                                  for y, a in spec.pathway.items()) + " (shares of the households; nested)")]
+          if spec.pathway else []),
+        *([("Heat pumps", f"{pct(spec.heat_pump_share)} of the households (DWD TRY region {spec.climate_region})")]
+          if spec.heat_pump_share > 0 else []),
         ("Strategies", ", ".join(spec.strategies) + f"; tariff: {tariff_text(spec)}"),
         ("Limits", f"voltage: {band.source} ({band.statistic_note(spec.step_min * 60)}); lines "
                    f"{spec.line_limit_pct:g} % of their rated current, transformers {spec.trafo_limit_pct:g} % of "
@@ -456,6 +461,8 @@ def report_html(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webm
         "periods": "; ".join(f"{name}: {text}" for name, text in periods),
         "settings": settings(spec, runs, manifest, periods),
         "conclusion": conclusion(spec, hosting, runs), "answer": answer_groups(spec, hosting), "notes": notes,
+        "years": (year_lines(spec, pd.read_csv(paths.first_violation))
+                  if spec.pathway is not None and paths.first_violation.is_file() else []),
         "webmaps": webmaps,
         "top": f"{max(spec.penetrations):.0%}", "threshold": f"{spec.max_violation_probability:.0%}",
         "min_samples": min_samples_confident(spec.max_violation_probability),

@@ -29,7 +29,13 @@ from hostcap.studies.adaptive import first_round, next_round
 from hostcap.studies.atomic import check_writable, write_parquet, write_text
 from hostcap.studies.cluster import dask_client
 from hostcap.studies.customer_value import customer_value
-from hostcap.studies.hosting import hosting_capacity, locational, violation_probability
+from hostcap.studies.hosting import (
+    first_violation_years,
+    hosting_capacity,
+    in_study_order,
+    locational,
+    violation_probability,
+)
 from hostcap.studies.layout import RESULTS, StudyPaths, study_paths
 from hostcap.studies.lock import study_lock
 from hostcap.studies.memory import auto_samples_per_run
@@ -292,7 +298,14 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
         raise InputError(f"study {spec.name}: no scenario finished, see {paths.manifest}")
     hc = hosting_capacity(runs, spec.max_violation_probability, band=spec.band, exact_baseline=spec.exact_baseline)
     write_text(hc.to_csv(index=False), paths.hosting)
-    write_text(violation_probability(runs, spec.exact_baseline).to_csv(index=False), paths.probability)
+    prob = violation_probability(runs, spec.exact_baseline)
+    write_text(prob.to_csv(index=False), paths.probability)
+    if spec.pathway is not None:
+        years = {a.ev: y for y, a in spec.pathway.items()}
+        fv = first_violation_years(prob, years, spec.max_violation_probability)
+        fv["heat_pump_share"] = fv["first_violation_year"].map(
+            {y: a.heat_pump for y, a in spec.pathway.items()}).astype(float)
+        write_text(in_study_order(spec, fv).to_csv(index=False), paths.first_violation)
     write_parquet(locational(runs, elements), paths.locational)
     write_text(customer_value(households).to_csv(index=False), paths.customer_value)
 

@@ -162,6 +162,18 @@ class DaskSettings(Strict):
         return v
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+class PathwayYear(Strict):
+    """One year of an adoption pathway: EVs per household (0-2, above 1 second cars) and the shares of the
+    households with a heat pump and with rooftop PV (the feeder's own counted)."""
+
+    ev: float = Field(ge=0.0, le=MAX_EVS_PER_HOUSEHOLD)
+    heat_pump: float = Field(0.0, ge=0.0, le=1.0)
+    pv: float = Field(0.0, ge=0.0, le=1.0)
+
+
 class StudySpec(Strict, RunSettings):
     name: str = Field(pattern=SLUG, max_length=64, description="Results go to results/<name>/.")
     feeders: list[str | FeederEntry] = Field([FeederEntry(ref=DEFAULT_FEEDER, name=DEFAULT_FEEDER)], min_length=1)
@@ -169,8 +181,15 @@ class StudySpec(Strict, RunSettings):
         min_length=1, description="Weeks or other spans of the profiles; `year` (every day of the profiles) or "
         "`seasons` (one week per season) as entries of their own.")
     strategies: list[Literal[STRATEGIES]] = Field(min_length=1)  # type: ignore[valid-type]
-    penetrations: list[float] = Field(min_length=1, description="EV penetration levels, EVs per household, "
-                                      "0..2 (above 1: every household one, some a second; models/population.py).")
+    penetrations: list[float] | None = Field(None, min_length=1, description="EV penetration levels, EVs per "
+                                             "household, 0..2 (above 1: every household one, some a second; "
+                                             "models/population.py); or give a `pathway`.")
+    pathway: dict[int, PathwayYear] | None = Field(
+        None, min_length=1, description="In place of `penetrations`: year -> adoption that year, e.g. {2030: {ev: "
+        "0.4, heat_pump: 0.15}, 2035: {ev: 0.8, heat_pump: 0.3, pv: 0.5}} (shares of the households; ev: EVs per "
+        "household). The levels are the years (and 0, the feeder alone); adoption is nested (a home keeps what it "
+        "had), so EVs must grow from year to year (they tell the levels apart) and heat pumps and PV may not shrink. "
+        "first_violation_year.csv gives the year each feeder first breaks a limit.")
     v2g_shares: list[float] = Field([0.5], min_length=1, description="Bidirectional shares of the EVs, 0..1.")
     samples: Annotated[int, Field(ge=1, le=MAX_SCENARIOS)] | Samples = Field(
         10, description="Monte Carlo samples per level, or {min, max, step}: adaptive, more only where the level "
@@ -180,9 +199,55 @@ class StudySpec(Strict, RunSettings):
         [], description="Time series each run writes under results/<name>/runs/<key>/.")
     dask: DaskSettings = DaskSettings()
 
+    @field_validator("pathway")
+    @classmethod
+    def _growing(cls, v: dict[int, PathwayYear] | None) -> dict[int, PathwayYear] | None:
+        if v is None:
+            return v
+        years = sorted(v)
+        if not FIRST_YEAR <= years[0] <= years[-1] <= LAST_YEAR:
+            raise ValueError(f"years lie in {FIRST_YEAR}..{LAST_YEAR}")
+        steps = list(zip(years, years[1:]))
+        if v[years[0]].ev <= 0.0 or any(v[b].ev <= v[a].ev for a, b in steps):
+            bad = next((b for a, b in steps if v[b].ev <= v[a].ev), years[0])
+            raise ValueError(f"{bad}: ev must grow from year to year, above 0 (the years are told apart by "
+                             "their EVs; adoption is nested)")
+        for share in ("heat_pump", "pv"):
+            if any(getattr(v[b], share) < getattr(v[a], share) for a, b in steps):
+                bad = next(b for a, b in steps if getattr(v[b], share) < getattr(v[a], share))
+                raise ValueError(f"{bad}: {share} may not shrink (adoption is nested)")
+        return {y: v[y] for y in years}
+
+    @model_validator(mode="after")
+    def _levels_given_once(self):
+        if (self.penetrations is None) == (self.pathway is None):
+            raise ValueError("penetrations: give penetrations or a pathway, one of them")
+        if self.pathway is not None:
+            for field, key in (("heat_pump_share", "heat_pump"), ("pv_share", "pv")):
+                if getattr(self, field) > 0.0:
+                    raise ValueError(f"{field}: with a pathway, give each year's {key} share in the pathway")
+            object.__setattr__(self, "penetrations", [y.ev for y in self.pathway.values()])
+        return self
+
+    def level_settings(self, level: float) -> dict:
+        """What a level sets beside its EVs: with a pathway, its year's heat-pump and PV shares (the feeder
+        alone, level 0, keeps the study's)."""
+        year = self.year_of(level)
+        if year is None:
+            return {}
+        return {"heat_pump_share": self.pathway[year].heat_pump, "pv_share": self.pathway[year].pv}
+
+    def year_of(self, level: float) -> int | None:
+        """The pathway year of a level (None: no pathway, or level 0)."""
+        if self.pathway is None:
+            return None
+        return next((y for y, a in self.pathway.items() if a.ev == level), None)
+
     @field_validator("penetrations", "v2g_shares")
     @classmethod
-    def _fractions(cls, v: list[float], info: ValidationInfo) -> list[float]:
+    def _fractions(cls, v: list[float] | None, info: ValidationInfo) -> list[float] | None:
+        if v is None:
+            return v
         top = MAX_EVS_PER_HOUSEHOLD if info.field_name == "penetrations" else 1
         bad = [x for x in v if not 0.0 <= x <= top]
         if bad:

@@ -36,7 +36,8 @@ def _base(scenario: Scenario) -> str:
                     trips=scenario.trips, start=scenario.start, days=scenario.days, step_min=scenario.step_min,
                     solver=scenario.solver, slack_vm_pu=scenario.slack_vm_pu, ev_at=scenario.ev_at,
                     phases=scenario.phases, seed=scenario.seed, heat_pump_share=scenario.heat_pump_share,
-                    climate_region=scenario.climate_region, penetration=0.0).model_dump_json()
+                    pv_share=scenario.pv_share, climate_region=scenario.climate_region,
+                    penetration=0.0).model_dump_json()
 
 
 def check_base_case(scenario: Scenario) -> None:

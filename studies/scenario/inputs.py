@@ -11,16 +11,18 @@ import pandas as pd
 
 from hostcap.feeders import Feeder, load_feeder
 from hostcap.feeders.heat import heat_shapes, temperature_c
+from hostcap.feeders.profiles import pv_shape
 from hostcap.feeders.sequence import check_earthed
 from hostcap.models.battery import battery_series
 from hostcap.models.errors import InputError
 from hostcap.models.fleet import Fleet, concat_fleets, make_fleet
-from hostcap.models.heat_pump import HeatPumps, adopt, annual_heat_of_rating, draw_heat_pumps
+from hostcap.models.heat_pump import HeatPumps, annual_heat_of_rating, draw_heat_pumps
 from hostcap.models.households import Households, resample
 from hostcap.models.mobility import Mobility, build_mobility, concat_mobility, draw_trips, plugs_in, trips_from_table
 from hostcap.models.outage import check_windows, deenergised
 from hostcap.models.phases import PhaseWeights, cap_chargers, draw_circuits, phase_weights, single_phase_connection
-from hostcap.models.population import draw_candidates, feeder_seed_sequence, sample_seed_sequence
+from hostcap.models.population import draw_candidates, feeder_seed_sequence, nested_adoption, sample_seed_sequence
+from hostcap.models.pv import draw_pv
 from hostcap.models.tariff import Tariff
 from hostcap.studies.scenario.settings import Scenario
 from hostcap.studies.tariff_file import tariff_prices
@@ -138,7 +140,7 @@ def _horizon(sc: Scenario) -> pd.DatetimeIndex:
 
 SECOND_CARS, SECOND_CAR_V2H = 6, 7  # children of a sample's seed sequence (3-5: outages, phases, plug-in)
 PERIOD_FIELDS = {"feeder", "feeder_name", "profiles", "slack_vm_pu", "start", "days", "step_min", "tariff", "seed",
-                 "heat_pump_share", "climate_region"}
+                 "heat_pump_share", "climate_region", "pv_share"}
 
 
 def _make_inputs(scenario_json: str) -> Inputs:
@@ -253,6 +255,9 @@ def _period(period_json: str) -> _Period:
     shapes = heat_shapes(index, sc.climate_region)
     hp_el = heat_pumps.electric_kw(*shapes, temperature_c(index, sc.climate_region))
     p_hp = heat_pumps.per_cp(hp_el, len(feeder.connection_points))
+    pv_kw = _added_pv_kw(sc, feeder)
+    if pv_kw.any():
+        arrays["p_pv_kw"] = arrays["p_pv_kw"] + pv_shape(index, dt_s)[:, None] * pv_kw
     arrays["p_load_kw"] = arrays["p_load_kw"] + p_hp
     arrays["q_load_kvar"] = arrays["q_load_kvar"] + p_hp * heat_pumps.tan_phi
     p_bat, _ = battery_series(meter_kw=arrays["p_load_kw"] - arrays["p_pv_kw"], pv_kw=arrays["p_pv_kw"],
@@ -274,7 +279,21 @@ def _period(period_json: str) -> _Period:
     bus_pos = pd.Series(np.arange(len(feeder.net.bus)), index=feeder.net.bus.index)
     return _Period(feeder, index, dt_s, steps_per_day, days.weekday.to_numpy(), households, levels, price,
                    standard_load_kw, bus_pos.loc[feeder.connection_points["bus"]].to_numpy(),
-                   feeder.pv_rated_kw)
+                   feeder.pv_rated_kw + pv_kw)
+
+
+def _added_pv_kw(sc: Scenario, feeder: Feeder) -> np.ndarray:
+    """Per connection point, the rated power of the rooftop PV its household adds to reach the scenario's
+    `pv_share` (`models/pv.py`; the feeder's own PV counts; one draw per study seed and feeder), kW."""
+    cps = feeder.connection_points
+    homes = np.flatnonzero(cps["household"].to_numpy())
+    own = feeder.pv_rated_kw[homes] > 0
+    added = np.zeros(len(cps))
+    if sc.pv_share > 0.0:
+        cand = draw_pv(np.random.default_rng(feeder_seed_sequence(sc.seed, sc.seed_name, "pv")), len(homes))
+        new = np.setdiff1d(nested_adoption(cand.order, sc.pv_share, own), np.flatnonzero(own))
+        added[homes[new]] = cand.kwp[new]
+    return added
 
 
 def _heat_pumps(sc: Scenario, feeder: Feeder) -> HeatPumps:
@@ -286,7 +305,7 @@ def _heat_pumps(sc: Scenario, feeder: Feeder) -> HeatPumps:
     own_at = np.isin(homes, own["cp"].to_numpy())
     cand = draw_heat_pumps(np.random.default_rng(feeder_seed_sequence(sc.seed, sc.seed_name, "heat pumps")),
                            len(homes))
-    drawn = np.setdiff1d(adopt(cand, homes, sc.heat_pump_share, own_at), np.flatnonzero(own_at))
+    drawn = np.setdiff1d(nested_adoption(cand.order, sc.heat_pump_share, own_at), np.flatnonzero(own_at))
     ground = np.concatenate([own["ground"].to_numpy(bool), cand.ground[drawn]])
     heat = np.concatenate([annual_heat_of_rating(own["p_el_rated_kw"].to_numpy(), own["ground"].to_numpy(bool)),
                            cand.annual_heat_kwh[drawn]])

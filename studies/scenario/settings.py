@@ -94,6 +94,8 @@ class RunSettings(BaseModel):
                                              "(cell model, replacement cost, temperature); none: no wear figures.")
     heat_pump_share: float = Field(0.0, ge=0.0, le=1.0, description="Share of the households with a heat pump, "
                                    "0..1, the feeder's own counted (models/heat_pump.py); 0: the feeder's own only.")
+    pv_share: float = Field(0.0, ge=0.0, le=1.0, description="Share of the households with rooftop PV, 0..1, the "
+                            "feeder's own counted (models/pv.py); 0: the feeder's own only.")
     climate_region: int = Field(4, ge=1, le=15, description="DWD test reference year region of the outdoor "
                                 "temperature the heat pumps see (feeders/heat.py): 1 Bremerhaven, 2 Rostock, "
                                 "3 Hamburg, 4 Potsdam, 5 Essen, 6 Bad Marienberg, 7 Kassel, 8 Braunlage, "

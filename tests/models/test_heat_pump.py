@@ -5,11 +5,11 @@ from hostcap.models.heat_pump import (
     DESIGN_T_C,
     FULL_LOAD_H,
     HeatPumps,
-    adopt,
     annual_heat_of_rating,
     cop,
     draw_heat_pumps,
 )
+from hostcap.models.population import nested_adoption
 
 
 def test_a_home_at_minus_five_gets_its_heat_over_the_published_cop():
@@ -47,12 +47,11 @@ def test_sizing_rule_inverts_and_types_differ():
 
 def test_adoption_is_nested_counts_the_feeders_own_and_rounds():
     cand = draw_heat_pumps(np.random.default_rng(5), 40)
-    homes = np.arange(40) * 3
     own = np.zeros(40, bool)
     own[[2, 7]] = True
     before = set()
     for share in (0.0, 0.05, 0.2, 0.45, 1.0):
-        at = adopt(cand, homes, share, own)
+        at = nested_adoption(cand.order, share, own)
         assert len(at) == max(round(share * 40), 2) and set(np.flatnonzero(own)) <= set(at)
         assert before <= set(at)
         before = set(at)

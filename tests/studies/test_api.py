@@ -41,7 +41,7 @@ def test_run_returns_metrics_violations_and_tables():
     with pytest.raises(KeyError, match="res_bus/vm_pu"):
         r.timeseries("nope")
     with pytest.raises(InputError, match="penetration"):
-        hostcap.run(penetration=1.5)
+        hostcap.run(penetration=2.5)
 
 
 def readme_example() -> str:

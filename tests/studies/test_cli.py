@@ -84,6 +84,7 @@ def test_unbalanced_run_writes_three_phase_timeseries_and_says_so(tmp_path, caps
     (["--tariff", "nowhere.yaml"], "nowhere.yaml"),
     (["--heat-pump-share", "1.5"], "heat_pump_share"),
     (["--climate-region", "0"], "climate_region"),
+    (["--pv-share", "2"], "pv_share"),
 ])
 def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, args, field):
     out = tmp_path / "run"

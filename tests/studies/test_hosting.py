@@ -9,9 +9,11 @@ from hostcap.studies.hosting import (
     RENAMED_COLUMNS,
     baseline_notes,
     clopper_pearson,
+    first_violation_years,
     highest_safe_level,
     hosting_capacity,
     locational,
+    lower_bound,
     min_samples_confident,
     read_hosting,
     too_few_samples,
@@ -211,3 +213,25 @@ def test_a_feeder_that_breaks_a_limit_without_evs_is_named_not_blamed_on_the_evs
     assert len(notes) == 2 and notes[0].startswith("f already breaks undervoltage without EVs (smart, 50% bidir")
     clean = hosting_capacity(runs_table({"uncontrolled": [0, 0, 0.1, 0.5]}), 0.05)
     assert (clean["baseline_violates"] == "").all() and baseline_notes(clean) == []
+
+
+def test_first_violation_year_estimate_confident_and_possible():
+    """Levels 0.2, 0.4, 0.6 are the years 2030, 2035, 2040. `smart` breaks in 3 of 20 samples in 2035 (15 %:
+    above 5 %, but its one-sided lower bound 1 - ... is not) and in 20 of 20 in 2040 (lower bound
+    0.05^(1/20) = 0.861: broken at 95 % confidence); no violation in 2030 (upper bound 1 - 0.05^(1/20) =
+    0.139 > 5 %: not ruled out). `uncontrolled` never breaks: no year."""
+    prob = violation_probability(runs_table({"smart": [0, 0, 0.15, 1.0], "uncontrolled": [0, 0, 0, 0]}))
+    years = {0.2: 2030, 0.4: 2035, 0.6: 2040}
+    fv = first_violation_years(prob, years, 0.05).set_index("strategy")
+    s = fv.loc["smart"]
+    assert (s["first_violation_year"], s["first_violation_year_confident"], s["first_possible_violation_year"]) \
+        == (2035, 2040, 2030)
+    assert s["binding"] == "undervoltage" and s["p_violation"] == 0.15 and s["ev_per_household"] == 0.4
+    u = fv.loc["uncontrolled"]
+    assert pd.isna(u["first_violation_year"]) and pd.isna(u["first_violation_year_confident"])
+    assert u["first_possible_violation_year"] == 2030 and u["binding"] == ""
+    # the bounds in closed form: k = n gives alpha^(1/n); k = 0 gives 0 and 1 - alpha^(1/n) above
+    assert lower_bound(np.array([20]), np.array([20]))[0] == pytest.approx(0.05 ** (1 / 20))
+    assert lower_bound(np.array([1]), np.array([20]))[0] == pytest.approx(1 - 0.95 ** (1 / 20))
+    assert lower_bound(np.array([3]), np.array([20]))[0] < 0.05 < 3 / 20
+    assert upper_bound(np.array([0]), np.array([20]))[0] == pytest.approx(1 - 0.05 ** (1 / 20))

@@ -1,6 +1,7 @@
 """Studies on a real Dask cluster over TCP: worker-count independence, reruns, failures."""
 from pathlib import Path
 
+import numpy as np
 import pandapower as pp
 import pandas as pd
 import pytest
@@ -160,3 +161,39 @@ def test_an_unbalanced_study_is_the_same_on_two_workers_and_batched(tmp_path):
     # a run keeps the series its power flow has: the three-phase ones here, no balanced vm_pu
     assert len(sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus_3ph/vm_a_pu.parquet"))) == 3
     assert not sorted((tmp_path / "one" / "tiny" / "runs").glob("*/res_bus/vm_pu.parquet"))
+
+
+def test_a_pathway_study_gives_the_year_each_feeder_first_breaks(tmp_path, tiny_feeder):
+    """A pathway on the tiny feeder (three homes) whose transformer limit the later years break: the first
+    years equal a recount from runs.parquet, and the GeoPackage dates each element's first violation."""
+    import geopandas as gpd
+
+    from hostcap.studies.gis import first_year
+    from hostcap.studies.pipeline import write_gis
+
+    pathway = {2030: {"ev": 0.34, "heat_pump": 0.34}, 2035: {"ev": 0.67, "heat_pump": 0.34},
+               2040: {"ev": 1.0, "heat_pump": 0.67}}
+    spec = parse_spec({**TINY, "feeders": [tiny_feeder], "penetrations": None, "pathway": pathway, "samples": 3,
+                       "step_min": 60, "trafo_limit_pct": 4.5, "battery_wear": None})
+    run_study(spec, tmp_path, workers=1, progress=False)
+    root = tmp_path / "tiny"
+    runs = pd.read_parquet(root / "runs.parquet")
+    assert runs.groupby("year")["heat_pump_share"].first().to_dict() == {2030: 0.34, 2035: 0.34, 2040: 0.67}
+    fv = pd.read_csv(root / "first_violation_year.csv").set_index("strategy")
+    assert set(fv.index) == {"uncontrolled", "v2g_tou"}
+    for strategy, g in runs[runs["year"].notna()].groupby("strategy"):
+        broken = (g["trafo_overload_hours"] > 0) | (g["undervoltage_buses"] > 0) | (g["overvoltage_buses"] > 0) \
+            | (g["line_overload_hours"] > 0) | (g["nonconverged_steps"] > 0)
+        share = broken.groupby(g["year"]).mean()
+        first = share.index[share > 0.05]
+        want = int(first[0]) if len(first) else None
+        got = fv.loc[strategy, "first_violation_year"]
+        assert (None if pd.isna(got) else int(got)) == want
+    assert fv["first_violation_year"].notna().any()  # the limit is chosen so that some year breaks it
+    gpkg = write_gis(spec, tmp_path, tiny_feeder)
+    trafo = gpd.read_file(gpkg, layer="transformers")
+    loc = pd.read_parquet(root / "locational.parquet")
+    lowest = loc[(loc["element"] == "trafo") & (loc["strategy"] == "uncontrolled")].groupby("index")[
+        "lowest_violating_penetration"].first()
+    years = {a["ev"]: y for y, a in pathway.items()}
+    np.testing.assert_array_equal(trafo["first_year_uncontrolled"], first_year(lowest, years).to_numpy())

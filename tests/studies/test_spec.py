@@ -38,6 +38,11 @@ def test_default_study_file_answers_the_question_the_issue_asks():
     assert [f.ref for f in year.feeders] == [f.ref for f in spec.feeders]
     assert sorted(year.strategies) == sorted(STRATEGIES)
     assert len(sweep(year)) == 2 * 7 * (1 + 10 * 30)
+    # the planner's question: the same feeders along a pathway to 2040, the strategies a utility would weigh
+    future = load_spec(ROOT / "studies" / "future.yaml")
+    assert [f.ref for f in future.feeders] == [f.ref for f in spec.feeders] and max(future.pathway) == 2040
+    assert future.strategies == ["uncontrolled", "smart", "dimming_14a", "v2g_peak_shave", "v2g_optimal"]
+    assert future.penetrations[-1] > 1.0 and future.pathway[2040].heat_pump > 0 and future.pathway[2040].pv > 0
 
 
 def test_year_and_seasons_come_from_the_feeders_profiles(tmp_path):
@@ -79,6 +84,14 @@ def test_exported_schema_is_in_sync():
     ("band: iec", "band"),
     ("periods: [{name: w, start: '2016-02-31', days: 1}]", "periods.0.start"),
     ("v2g_shares: [0.5, 0.5]", "v2g_shares"),
+    ("pathway: {2030: {ev: 0.5}}", "penetrations"),  # beside penetrations
+    ("pathway: {2030: {ev: 0.5}, 2035: {ev: 0.4}}", "pathway"),
+    ("pathway: {2030: {ev: 0.5, heat_pump: 0.3}, 2035: {ev: 0.6, heat_pump: 0.2}}", "pathway"),
+    ("pathway: {1990: {ev: 0.5}}", "pathway"),
+    ("pathway: {2030: {ev: 0.5, pv: 0.5}, 2035: {ev: 0.6, pv: 0.4}}", "pathway"),
+    ("pathway: {2030: {ev: 0.5, wind: 0.5}}", "pathway.2030.wind"),
+    ("pathway: {2030: {ev: 0.5, pv: 1.5}}", "pathway.2030.pv"),
+    ("pv_share: -0.1", "pv_share"),
 ])
 def test_invalid_fields_are_named(tmp_path, change, field):
     key = change.split(":", 1)[0]
@@ -122,3 +135,26 @@ def test_readme_study_example_is_valid(tmp_path):
     assert spec.feeders[2].name == "town" and spec.feeders[2].profiles == str(tmp_path / "town_loads.parquet")
     assert spec.feeders[1].ref == str(tmp_path / "my_feeder.json") and spec.feeders[1].name == "my_feeder.json"
     assert spec.export_limit_kw == 0 and spec.q_control == "volt_var"
+
+
+def test_a_pathway_gives_the_levels_and_their_heat_pumps(tmp_path):
+    text = VALID.replace("penetrations: [0.0, 0.5]\n", "") + "pathway: {2035: {ev: 1.2, heat_pump: 0.4, pv: 0.5}, " \
+        "2025: {ev: 0.1}, 2030: {ev: 0.6, heat_pump: 0.2}}\n"
+    (tmp_path / "s.yaml").write_text(text)
+    spec = load_spec(tmp_path / "s.yaml")
+    assert list(spec.pathway) == [2025, 2030, 2035] and spec.penetrations == [0.1, 0.6, 1.2]
+    assert spec.levels == [0.0, 0.1, 0.6, 1.2]
+    assert [spec.year_of(x) for x in spec.levels] == [None, 2025, 2030, 2035]
+    assert [spec.level_settings(x) for x in spec.levels] == [
+        {}, {"heat_pump_share": 0.0, "pv_share": 0.0}, {"heat_pump_share": 0.2, "pv_share": 0.0},
+        {"heat_pump_share": 0.4, "pv_share": 0.5}]
+    for scenario in sweep(spec):
+        assert scenario.heat_pump_share == {0.0: 0.0, 0.1: 0.0, 0.6: 0.2, 1.2: 0.4}[scenario.penetration]
+        assert scenario.pv_share == (0.5 if scenario.penetration == 1.2 else 0.0)
+    for field in ("heat_pump_share", "pv_share"):
+        (tmp_path / "s.yaml").write_text(text + f"{field}: 0.1\n")
+        with pytest.raises(InputError, match=rf"s.yaml: {field}: with a pathway"):
+            load_spec(tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text(VALID.replace("penetrations: [0.0, 0.5]\n", ""))
+    with pytest.raises(InputError, match=r"s.yaml: penetrations: give penetrations or a pathway"):
+        load_spec(tmp_path / "s.yaml")

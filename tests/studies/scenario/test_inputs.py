@@ -44,3 +44,40 @@ def test_second_cars_above_one_ev_per_household():
         np.testing.assert_array_equal(inp.mobility.plugged[:, first], one.mobility.plugged)
         assert (f.home_share == 1.0 / np.bincount(f.cp)[f.cp]).all()
     assert set(more[1.2].fleet.vehicle_id) <= set(more[1.5].fleet.vehicle_id)
+
+
+def test_households_add_rooftop_pv_nested_the_feeders_own_counted():
+    from hostcap.feeders.profiles import pv_shape
+
+    inp0 = build_inputs(Scenario(start="2016-07-04", **DAY))
+    homes = np.flatnonzero(inp0.feeder.connection_points["household"].to_numpy())
+    own = inp0.feeder.pv_rated_kw[homes] > 0
+    added = {}
+    for share in (0.3, 0.6):
+        inp = build_inputs(Scenario(start="2016-07-04", pv_share=share, **DAY))
+        extra = inp.households.p_pv_kw - inp0.households.p_pv_kw
+        new = np.flatnonzero(extra.max(axis=0) > 0)
+        assert set(new) <= set(homes[~own]) and len(new) + own.sum() == round(share * len(homes))
+        kwp = extra[:, new].max(axis=0) / pv_shape(inp.index, inp.dt_s).max()
+        assert (kwp > 1.0).all() and (kwp <= 30.0 + 1e-9).all()
+        np.testing.assert_allclose(extra[:, new], np.outer(pv_shape(inp.index, inp.dt_s), kwp))
+        added[share] = set(new)
+    assert added[0.3] <= added[0.6]
+
+
+def test_pv_shape_is_simbench_pv3_averaged_over_each_step():
+    """Rows of SimBench's table are one regular quarter-hourly year from 1 January (as `simbench_profiles`
+    reads it: its summer wall-clock stamps are an hour ahead), so 4 July starts at row 185 x 96."""
+    from pathlib import Path
+
+    import pandas as pd
+    import simbench
+
+    from hostcap.feeders.profiles import pv_shape
+
+    folder = Path(simbench.__file__).parent / "networks" / "1-complete_data-mixed-all-0-sw"
+    raw = pd.read_csv(folder / "RESProfile.csv", sep=";", usecols=["PV3"])["PV3"].to_numpy(float)
+    quarter = raw[185 * 96:186 * 96]
+    idx = pd.date_range("2016-07-04", periods=24, freq="h")
+    np.testing.assert_allclose(pv_shape(idx, 3600.0), quarter.reshape(24, 4).mean(axis=1))
+    np.testing.assert_allclose(pv_shape(idx.shift(5 * 365 + 1, "D"), 3600.0), quarter.reshape(24, 4).mean(axis=1))
