@@ -8,7 +8,10 @@ sample). It starts dimming for the next step when the loading reaches `ON_SHARE`
 the lowest voltage falls within `V_MARGIN_ON_PU` of the voltage criterion's lower limit (or the power flow did
 not converge), keeps it for at least `HOLD_H` (a control command in the rule's 15-minute grid holds for a
 while), and lifts it once loading is below `OFF_SHARE` of the limit and the voltage `V_MARGIN_OFF_PU` above
-the lower limit.
+the lower limit. After a lift each device resumes after its own delay, uniform in 0-`RELEASE_SPREAD_MIN`
+(`StaggeredRelease`: for an EV its charger's randomised delay, `Fleet.start_offset`), so that the devices do not
+all come back in one step; the operator acts on the previous step's state, so the first step of a congestion
+is never caught.
 
 While dimming is active each controllable device may draw at most `DIM_KW` (4.2 kW, the rule's guaranteed
 minimum per device), a heat pump of more than `LARGE_KW` (11 kW) `LARGE_FACTOR` (40 %) of its rating (the
@@ -32,6 +35,7 @@ LARGE_FACTOR = 0.4
 ON_SHARE, OFF_SHARE = 0.95, 0.80  # of the transformer limit: dim at, lift below
 V_MARGIN_ON_PU, V_MARGIN_OFF_PU = 0.01, 0.02  # above the voltage criterion's lower limit: dim within, lift above
 HOLD_H = 1.0
+RELEASE_SPREAD_MIN = 30.0
 TAU_H = 50.0
 INDOOR_C = 20.0
 COMFORT_K = 1.0
@@ -70,6 +74,27 @@ class Dimmer:
         self.held = np.where(self.active, self.held + 1, 0)
         self.active = start | (self.active & ~(calm & (self.held >= self.hold_steps)))
         return self.active.copy()
+
+
+@dataclass
+class StaggeredRelease:
+    """Per sample, the steps since the operator last dimmed (0 while it dims; large before it ever has); a
+    device is capped while its sample is dimmed and, after a lift, for its own delay (`delay_frac` in [0, 1)
+    times RELEASE_SPREAD_MIN)."""
+
+    n_samples: int
+    dt_s: float
+
+    def __post_init__(self):
+        self.since = np.full(self.n_samples, 1 << 30)
+        self.spread_steps = RELEASE_SPREAD_MIN * 60.0 / self.dt_s
+
+    def step(self, dimmed: np.ndarray) -> None:
+        self.since = np.where(dimmed, 0, self.since + 1)
+
+    def capped(self, sample_of: np.ndarray, delay_frac: np.ndarray) -> np.ndarray:
+        """Whether each device (its sample, its delay) is capped in this step."""
+        return self.since[sample_of] <= np.round(delay_frac * self.spread_steps)
 
 
 @dataclass

@@ -34,7 +34,7 @@ import numpy as np
 
 from hostcap.models.aggregator import DEADLINE_HOURS, DEADLINE_LEAD_H
 from hostcap.models.battery import HomeBatteries, self_consumption_kw, stored_kwh
-from hostcap.models.dimming import HeatPumpDimming, device_cap_kw
+from hostcap.models.dimming import HeatPumpDimming, StaggeredRelease, device_cap_kw
 from hostcap.models.fleet import Fleet, depart, integrate, limit_power
 from hostcap.models.households import Households
 from hostcap.models.meter import VoltVarCurve, curtail_pv, limit_ev_export
@@ -113,8 +113,10 @@ class Homes:
             self.hp_sample = np.repeat(np.arange(n_samples), hp.n)
             self.hp_dim = HeatPumpDimming.of(np.tile(hp.p_el_rated_kw, n_samples), np.tile(hp.p_th_rated_kw, n_samples))
             self.hp_deficit_kwh = np.zeros(n_samples * hp.n)
+            self.hp_delay = np.tile((np.arange(hp.n) + 0.5) * 0.6180339887 % 1.0, n_samples)  # spread evenly
             self.ev_cap_kw = device_cap_kw(fleet.p_ch_max_kw, heat_pump=False)
             self.ev_dimmed_kwh = np.zeros(fleet.n)
+            self.release = StaggeredRelease(n_samples, dt_h * 3600.0)
 
     def step(self, t: int, *, vm_pu: np.ndarray | None = None, on: np.ndarray | None = None,
              fleet_bounds_kw: tuple[np.ndarray, np.ndarray] | None = None,
@@ -129,10 +131,11 @@ class Homes:
         household_kw = np.tile(hh.net_p_kw(t), n_s)
         hp_change_kw = 0.0
         if self.dimming:
-            dimmed = np.zeros(n_s, bool) if dimmed is None else dimmed
+            self.release.step(np.zeros(n_s, bool) if dimmed is None else dimmed)
             hp_kw = np.tile(hh.hp_el_kw[t], n_s)
             served, self.hp_deficit_kwh = self.hp_dim.step(self.hp_deficit_kwh, np.tile(hh.hp_heat_kw[t], n_s), hp_kw,
-                                                           dimmed[self.hp_sample], self.dt_h)
+                                                           self.release.capped(self.hp_sample, self.hp_delay),
+                                                           self.dt_h)
             hp_change_kw = np.bincount(self.hp_cp, weights=served - hp_kw, minlength=self.n_cp)
             household_kw = household_kw + hp_change_kw
         e, unmet, driven = depart(self.e_kwh, mob.departs[t], mob.trip_kwh[t],
@@ -143,7 +146,7 @@ class Homes:
         p = self.strategy.setpoints(t, e, household_kw, vm_pu, fleet_bounds_kw)
         p = limit_power(p, e, mob.plugged[t], fleet, self.dt_h)
         if self.dimming:
-            capped = np.where(dimmed[self.ev_sample], np.minimum(p, self.ev_cap_kw), p)
+            capped = np.where(self.release.capped(self.ev_sample, fleet.start_offset), np.minimum(p, self.ev_cap_kw), p)
             self.ev_dimmed_kwh += (p - capped) * self.dt_h
             p = capped
         curtailed = np.zeros(self.n_cp)

@@ -179,18 +179,22 @@ def year_lines(spec, table: pd.DataFrame) -> list[str]:
     violation cannot be ruled out; or that it holds through the pathway's last year."""
     last = max(spec.pathway)
     lines = []
+    years = ["first_violation_year", "first_violation_year_confident", "first_possible_violation_year"]
+    table = table.astype({c: "Int64" for c in years})  # a CSV column with an empty cell reads as float
     for r in in_study_order(spec, table).itertuples():
         who = f"{r.feeder} | {variant_name(r.strategy, r.v2g_share, spec.v2g_shares)}"
         maybe = ("" if pd.isna(r.first_possible_violation_year)
                  else f"; a violation cannot be ruled out from {r.first_possible_violation_year}")
         if pd.isna(r.first_violation_year):
-            lines.append(f"{who}: holds every limit through {last} (estimate){maybe}")
+            shown = "shown at 95 % confidence" if pd.isna(r.first_possible_violation_year) else "estimate"
+            lines.append(f"{who}: holds every limit through {last} ({shown}){maybe}")
             continue
         sure = ("not shown at 95 % confidence by " + str(last) if pd.isna(r.first_violation_year_confident)
                 else f"at 95 % confidence by {r.first_violation_year_confident}")
         lines.append(f"{who}: first breaks a limit in {r.first_violation_year} ({r.binding.replace(';', ', ')}; "
                      f"P(violation) {pct(r.p_violation)}, 95 % interval {pct(r.p_violation_lo)}-"
-                     f"{pct(r.p_violation_hi)}; {pct(r.ev_per_household)} EVs, {pct(r.heat_pump_share)} heat pumps); "
+                     f"{pct(r.p_violation_hi)}; {pct(r.ev_per_household)} EVs, {pct(r.heat_pump_share)} heat pumps, "
+                     f"{pct(r.pv_share)} PV); "
                      f"{sure}{maybe}")
     return lines
 

@@ -19,8 +19,8 @@ Definitions (also in docs/reference.md):
   (1 when k = n; the upper end of the two-sided 90 % interval). With no violation it is 1 - 0.05^(1/n):
   25.9 % for 10 samples; n >= ln(0.05) / ln(1 - threshold) samples are needed (59 for 5 %):
   `min_samples_confident`; a study with fewer cannot show any level safe, and the CLI and the report say so.
-- Hosting capacity, twice, as a fraction of the households (0-1; the report shows it in %, so the columns
-  say `_frac`): `hc_point_frac` = the highest penetration level L such that P(violation) <= the threshold
+- Hosting capacity, twice, in EVs per household (0-1, up to 2 with second cars; the report shows it in %, so the
+  columns say `_frac`): `hc_point_frac` = the highest penetration level L such that P(violation) <= the threshold
   (5 % by default) at L and at every lower level; `hc_confident_frac` = the same with `p_violation_ub` in
   place of the estimate, a level the samples show to be safe at 95 % confidence: the number to quote. NaN
   when even the lowest level fails. `samples_limit_confident`: hc_confident_frac stops below hc_point_frac

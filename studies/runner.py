@@ -303,8 +303,9 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
     if spec.pathway is not None:
         years = {a.ev: y for y, a in spec.pathway.items()}
         fv = first_violation_years(prob, years, spec.max_violation_probability)
-        fv["heat_pump_share"] = fv["first_violation_year"].map(
-            {y: a.heat_pump for y, a in spec.pathway.items()}).astype(float)
+        for col, key in (("heat_pump_share", "heat_pump"), ("pv_share", "pv")):
+            share = {y: getattr(a, key) for y, a in spec.pathway.items()}
+            fv[col] = fv["first_violation_year"].map(share).astype(float)
         write_text(in_study_order(spec, fv).to_csv(index=False), paths.first_violation)
     write_parquet(locational(runs, elements), paths.locational)
     write_text(customer_value(households).to_csv(index=False), paths.customer_value)

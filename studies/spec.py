@@ -220,7 +220,11 @@ class StudySpec(Strict, RunSettings):
 
     @model_validator(mode="after")
     def _levels_given_once(self):
-        if (self.penetrations is None) == (self.pathway is None):
+        """Penetrations or a pathway; a validated spec written out (the pipeline's copy) holds both, the
+        penetrations being the pathway's EVs."""
+        derived = None if self.pathway is None else [y.ev for y in self.pathway.values()]
+        if (self.penetrations is None and derived is None) or (
+                self.penetrations is not None and derived is not None and self.penetrations != derived):
             raise ValueError("penetrations: give penetrations or a pathway, one of them")
         if self.pathway is not None:
             for field, key in (("heat_pump_share", "heat_pump"), ("pv_share", "pv")):

@@ -58,3 +58,19 @@ def test_a_dimmed_heat_pump_owes_its_home_heat_within_the_comfort_bound():
     small = HeatPumpDimming.of(np.array([3.0]), np.array([7.5]))
     p, d = small.step(np.zeros(1), np.array([6.0]), np.array([2.5]), np.array([True]), dt)
     assert p[0] == pytest.approx(2.5) and d[0] == 0.0 and small.cap_kw[0] == pytest.approx(3.0) and 3.0 <= DIM_KW
+
+
+def test_devices_resume_one_by_one_after_a_lift():
+    from hostcap.models.dimming import StaggeredRelease
+
+    r = StaggeredRelease(n_samples=1, dt_s=900.0)  # 30 min spread: delays of 0, 1 or 2 quarter hours
+    sample, delay = np.zeros(3, int), np.array([0.1, 0.5, 0.9])
+    r.step(np.array([False]))
+    assert not r.capped(sample, delay).any()  # never dimmed: nothing held
+    r.step(np.array([True]))
+    assert r.capped(sample, delay).all()
+    held = []
+    for _ in range(3):
+        r.step(np.array([False]))
+        held.append(r.capped(sample, delay).tolist())
+    assert held == [[False, True, True], [False, False, True], [False, False, False]]

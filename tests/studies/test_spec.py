@@ -1,10 +1,11 @@
+import json
 from pathlib import Path
 
 import pytest
 
 from hostcap.models.errors import InputError
 from hostcap.studies.cli import main
-from hostcap.studies.spec import json_schema, load_spec
+from hostcap.studies.spec import json_schema, load_spec, parse_spec
 from hostcap.studies.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,6 +152,8 @@ def test_a_pathway_gives_the_levels_and_their_heat_pumps(tmp_path):
     for scenario in sweep(spec):
         assert scenario.heat_pump_share == {0.0: 0.0, 0.1: 0.0, 0.6: 0.2, 1.2: 0.4}[scenario.penetration]
         assert scenario.pv_share == (0.5 if scenario.penetration == 1.2 else 0.0)
+    # the pipeline's copy of the validated spec (both fields, penetrations the pathway's EVs) reads back the same
+    assert parse_spec(json.loads(spec.model_dump_json())) == spec
     for field in ("heat_pump_share", "pv_share"):
         (tmp_path / "s.yaml").write_text(text + f"{field}: 0.1\n")
         with pytest.raises(InputError, match=rf"s.yaml: {field}: with a pathway"):
