@@ -135,7 +135,7 @@ def test_the_summary_shows_each_periods_peak_as_runs_parquet_gives_it(two_season
     opening = html[start:html.index("<h2>The answer</h2>")]
     assert "On rural &#34;&lt;b&gt;&#34; &amp; co (50 % of the EVs bidirectional): " in opening
     assert "Quote the hosting capacity at 95 % confidence (hc_confident_frac)" in opening
-    assert "50 %, 100 % of the residential households have an EV" in opening and "ANSI C84.1-2020 Range A" in opening
+    assert "50 %, 100 % EVs per residential household" in opening and "ANSI C84.1-2020 Range A" in opening
     assert "default time-of-use bands, no prices: peak " in opening and ">Periods<" in opening
     assert not any(raw in html for raw in ("Tariff(", "VoltWattCurve(", "peak_start_h=", "v_pu="))  # no repr dumps
     runs = pd.read_parquet(paths.runs)
@@ -176,7 +176,7 @@ def test_the_summary_shows_each_periods_peak_as_runs_parquet_gives_it(two_season
 
 
 def test_the_pdf_shows_every_strategys_maps_whole(tmp_path, tiny_feeder):
-    """Seven strategies: the small multiples are split into figures of at most MAP_ROWS rows, each printed
+    """Every strategy: the small multiples are split into figures of at most MAP_ROWS rows, each printed
     whole inside its page, and the PDF's text names every strategy's row."""
     import pypdf
 
