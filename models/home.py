@@ -125,7 +125,8 @@ class Homes:
         (nominal where it has no reading: `FeederStep`; 1.0 where None); on: True
         where a connection point has supply (None: everywhere, and no outage bookkeeping);
         fleet_bounds_kw: the aggregator's (lo, hi) per sample; dimmed: True for the samples the grid
-        operator dims in this step (a run with dimming; None: none)."""
+        operator dims in this step (a run with dimming; None: none); after a lift each device stays capped for
+        its own delay (`models/dimming.StaggeredRelease`)."""
         fleet, mob, hh, n_s = self.fleet, self.mob, self.households, self.n_samples
         vm_pu = np.ones(self.n_cp) if vm_pu is None else vm_pu
         household_kw = np.tile(hh.net_p_kw(t), n_s)
