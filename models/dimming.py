@@ -99,20 +99,18 @@ class StaggeredRelease:
 
 @dataclass
 class HeatPumpDimming:
-    """The dimmed heat pumps of S samples, per connection point (S x n_cp, flat): their caps and the homes'
+    """The dimmed heat pumps of S samples, per heat pump (S x n_heat_pumps, flat): their caps and the homes'
     heat deficit (module docstring)."""
 
-    cap_kw: np.ndarray  # while dimmed (inf where no heat pump)
+    cap_kw: np.ndarray  # while dimmed
     p_th_rated_kw: np.ndarray
     capacity_kwh_per_k: np.ndarray  # the building's heat capacity C
 
     @classmethod
     def of(cls, p_el_rated_kw: np.ndarray, p_th_rated_kw: np.ndarray) -> "HeatPumpDimming":
-        """From each connection point's heat-pump ratings (0 where none)."""
-        has = p_th_rated_kw > 0
+        """From each heat pump's ratings."""
         h_kw_per_k = p_th_rated_kw / (INDOOR_C - DESIGN_T_C)
-        return cls(np.where(has, device_cap_kw(p_el_rated_kw, heat_pump=True), np.inf), p_th_rated_kw,
-                   TAU_H * h_kw_per_k)
+        return cls(device_cap_kw(p_el_rated_kw, heat_pump=True), p_th_rated_kw, TAU_H * h_kw_per_k)
 
     def step(self, deficit_kwh: np.ndarray, heat_kw: np.ndarray, p_el_kw: np.ndarray, dimmed: np.ndarray,
              dt_h: float) -> tuple[np.ndarray, np.ndarray]:

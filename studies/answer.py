@@ -121,7 +121,7 @@ def _phrase(spec, key: tuple, names: list[str]) -> str:
     where = f" in {_join(list(periods))}" if periods else ""
     what = _criteria_words(spec, list(criteria)) if criteria else "a limit"
     count = f", {evs} EVs" if evs is not None else ""
-    year = f" ({spec.year_of(first)})" if getattr(spec, "pathway", None) and spec.year_of(first) else ""
+    year = f" ({spec.year_of(first)})" if spec.year_of(first) is not None else ""
     return (f"{who} break{'' if many else 's'} {what} from {pct(first)} EVs{year}{where} (hosting capacity "
             f"{pct(sure)} at 95 % confidence; estimate {pct(point)}{count})")
 

@@ -200,7 +200,7 @@ def first_violation_years(prob: pd.DataFrame, years: dict[float, int], threshold
     threshold; `first_violation_year_confident`, the earliest whose one-sided 95 % lower bound does (it breaks
     by then at 95 % confidence); `first_possible_violation_year`, the earliest whose one-sided 95 % upper bound
     does (no earlier year can be ruled out); `binding`, the criteria above the threshold in the first year, with
-    its P(violation), two-sided interval, EVs per household and heat-pump share. Empty: no year breaks."""
+    its P(violation), two-sided interval and EVs per household. Empty: no year breaks."""
     rows = []
     for key, g in prob[prob["penetration"].isin(list(years))].groupby(GROUP):
         g = g.assign(year=g["penetration"].map(years)).sort_values("year")

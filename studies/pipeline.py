@@ -64,8 +64,7 @@ def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
     loc = pd.read_parquet(_require(paths.locational, "hosting"))
     households = pd.read_parquet(_require(paths.households, "study"))
     path = gis_path(spec, out, ref)
-    years = None if spec.pathway is None else {a.ev: y for y, a in spec.pathway.items()}
-    write_gpkg(study_layers(spec.feeder(ref), loc, households, years), path,
+    write_gpkg(study_layers(spec.feeder(ref), loc, households, spec.level_years), path,
                study_styles(spec.band, spec.trafo_limit_pct, spec.line_limit_pct))
     return path
 

@@ -301,8 +301,7 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
     prob = violation_probability(runs, spec.exact_baseline)
     write_text(prob.to_csv(index=False), paths.probability)
     if spec.pathway is not None:
-        years = {a.ev: y for y, a in spec.pathway.items()}
-        fv = first_violation_years(prob, years, spec.max_violation_probability)
+        fv = first_violation_years(prob, spec.level_years, spec.max_violation_probability)
         for col, key in (("heat_pump_share", "heat_pump"), ("pv_share", "pv")):
             share = {y: getattr(a, key) for y, a in spec.pathway.items()}
             fv[col] = fv["first_violation_year"].map(share).astype(float)

@@ -241,11 +241,14 @@ class StudySpec(Strict, RunSettings):
             return {}
         return {"heat_pump_share": self.pathway[year].heat_pump, "pv_share": self.pathway[year].pv}
 
+    @property
+    def level_years(self) -> dict[float, int]:
+        """A pathway's levels (EVs per household) and their years; empty without a pathway."""
+        return {} if self.pathway is None else {a.ev: y for y, a in self.pathway.items()}
+
     def year_of(self, level: float) -> int | None:
         """The pathway year of a level (None: no pathway, or level 0)."""
-        if self.pathway is None:
-            return None
-        return next((y for y, a in self.pathway.items() if a.ev == level), None)
+        return self.level_years.get(level)
 
     @field_validator("penetrations", "v2g_shares")
     @classmethod

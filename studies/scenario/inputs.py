@@ -138,7 +138,9 @@ def _horizon(sc: Scenario) -> pd.DatetimeIndex:
                          inclusive="left")
 
 
-SECOND_CARS, SECOND_CAR_V2H = 6, 7  # children of a sample's seed sequence (3-5: outages, phases, plug-in)
+# the streams of a sample's seed sequence, each its own so that every other draw keeps its value (0-2 are the
+# first cars': placement, vehicles, trips; `models/population.draw_candidates`)
+OUTAGES, PHASES, PLUG_IN, SECOND_CARS, SECOND_CAR_V2H = 3, 4, 5, 6, 7
 PERIOD_FIELDS = {"feeder", "feeder_name", "profiles", "slack_vm_pu", "start", "days", "step_min", "tariff", "seed",
                  "heat_pump_share", "climate_region", "pv_share"}
 
@@ -184,13 +186,12 @@ def _make_inputs(scenario_json: str) -> Inputs:
         trips = all_trips.of_vehicles(pick)
     plug = None
     if sc.plug_in_probability < 1.0:  # its own stream: every other draw keeps its value
-        u = np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample).spawn(6)[5]).random(
-            len(trips.vehicle))
+        u = np.random.default_rng(seeds[PLUG_IN]).random(len(trips.vehicle))
         plug = plugs_in(trips, u=u, probability=sc.plug_in_probability, capacity_kwh=fleet.capacity_kwh)
     mobility = build_mobility(trips, n_vehicles=fleet.n, n_steps=horizon, plug=plug)
     dark_bus, v2h_capable = None, np.zeros(fleet.n, bool)
     if sc.outages is not None:  # its own stream: the cars, trips and placements keep their draws
-        rng = np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample).spawn(4)[3])
+        rng = np.random.default_rng(seeds[OUTAGES])
         u_v2h = rng.random(len(home))
         if cand.second is not None:  # the second cars' from their own stream: the outages keep their draws
             u_v2h = np.concatenate([u_v2h, np.random.default_rng(seeds[SECOND_CAR_V2H]).random(len(home))])
@@ -198,8 +199,7 @@ def _make_inputs(scenario_json: str) -> Inputs:
         dark_bus = deenergised(sc.outages, index=index, dt_s=dt_s, bus_index=feeder.net.bus.index.to_numpy(),
                                rng=rng)
     # the phases: their own stream, so every other draw keeps its value
-    circuit = draw_circuits(np.random.default_rng(sample_seed_sequence(sc.seed, sc.seed_name, sc.sample)
-                                                  .spawn(5)[4]), cps["phase"].to_numpy())
+    circuit = draw_circuits(np.random.default_rng(seeds[PHASES]), cps["phase"].to_numpy())
     phases = phase_weights(phase=cps["phase"].to_numpy(), circuit=circuit, pv_rated_kw=period.pv_rated_kw,
                            ev_cp=fleet.cp, ev_p_ch_max_kw=fleet.p_ch_max_kw)
     unbalanced = sc.phases == "unbalanced" or (sc.phases == "auto" and bool(single_cp.any()))
