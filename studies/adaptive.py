@@ -21,10 +21,18 @@ from collections import defaultdict
 
 import pandas as pd
 
-from hostcap.studies.hosting import CRITERIA, GROUP, clopper_pearson, upper_bound
+from hostcap.studies.hosting import AXES, CRITERIA, GROUP, clopper_pearson, upper_bound
 from hostcap.studies.spec import StudySpec
 
-LEVEL = (*GROUP, "penetration")
+LEVEL = (*GROUP, *AXES, "penetration")  # the axes a study has (`hosting.group_of`), then the level
+
+
+def _level_keys(coords: dict) -> list[str]:
+    return [k for k in LEVEL if k in coords]
+
+
+def _level(coords: dict) -> tuple:
+    return tuple(coords[k] for k in _level_keys(coords))
 
 
 def first_round(spec: StudySpec, planned: list) -> list:
@@ -39,7 +47,7 @@ def next_round(spec: StudySpec, planned: list, chosen: list, results: dict[str, 
         return []
     taken = defaultdict(int)  # level -> samples chosen
     for _, c in chosen:
-        level = tuple(c[key] for key in LEVEL)
+        level = _level(c)
         taken[level] = max(taken[level], c["sample"] + 1)
     k, n = _evidence(chosen, results)
     thr, top = spec.max_violation_probability, spec.samples_max
@@ -58,17 +66,18 @@ def next_round(spec: StudySpec, planned: list, chosen: list, results: dict[str, 
                 grow[level] = (taken[level], min(taken[level] + spec.samples.step, top))
             blocked = blocked or unsafe or (taken[level] >= top and not safe)
     return [(s, c) for s, c in planned
-            if (r := grow.get(tuple(c[key] for key in LEVEL))) and r[0] <= c["sample"] < r[1]]
+            if (r := grow.get(_level(c))) and r[0] <= c["sample"] < r[1]]
 
 
 def _evidence(chosen: list, results: dict[str, dict]) -> tuple[dict, dict]:
     """Per level: violating samples and samples whose runs all finished (all periods)."""
-    rows = [{**{key: c[key] for key in LEVEL}, "sample": c["sample"], "ok": r.get("status") == "ok",
+    rows = [{**{key: c[key] for key in _level_keys(c)}, "sample": c["sample"], "ok": r.get("status") == "ok",
              "violated": r.get("status") == "ok" and any((r.get(m) or 0) > 0 for m in CRITERIA.values())}
             for _, c in chosen if (r := results.get(c["key"])) is not None]
     if not rows:
         return {}, {}
-    per_sample = pd.DataFrame(rows).groupby([*LEVEL, "sample"]).agg(ok=("ok", "all"), violated=("violated", "any"))
+    keys = _level_keys(rows[0])
+    per_sample = pd.DataFrame(rows).groupby([*keys, "sample"]).agg(ok=("ok", "all"), violated=("violated", "any"))
     per_sample = per_sample[per_sample["ok"]]
-    by_level = per_sample.groupby(list(LEVEL))["violated"]
+    by_level = per_sample.groupby(keys)["violated"]
     return by_level.sum().to_dict(), by_level.size().to_dict()

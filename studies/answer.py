@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hostcap.models.limits import voltage_band
-from hostcap.studies.gis import variant_name
+from hostcap.studies.gis import name_in_study, same_variant
 from hostcap.studies.hosting import (
     CRITERIA,
     baseline_notes,
@@ -47,13 +47,16 @@ def answer_lines(hc: pd.DataFrame) -> list[str]:
     """One line per feeder, strategy and V2G share of hosting_capacity.csv: hosting capacity (estimate and
     95 % confident, in % of households, and EVs) and what binds above it."""
     lines = []
+    heat = "heat_pump_share" in hc and bool((hc["heat_pump_share"] > 0).any())
     for r in hc.itertuples():
         point = "none" if pd.isna(r.hc_point_frac) else f"{r.hc_point_frac:.0%}"
         sure = "none" if pd.isna(r.hc_confident_frac) else f"{r.hc_confident_frac:.0%}"
         evs = "" if pd.isna(r.hc_evs) else f" ({r.hc_evs:.0f} EVs)"
         binds = (r.binding.replace(";", ", ") if isinstance(r.binding, str) and r.binding
                  else "nothing up to the top level")
-        lines.append(f"{r.feeder} | {r.strategy} ({r.v2g_share:.0%} bidirectional): hosting capacity {point}{evs}, "
+        homes = f", {r.heat_pump_share:.0%} of homes with a heat pump" if heat else ""
+        lines.append(f"{r.feeder} | {r.strategy} ({r.v2g_share:.0%} bidirectional{homes}): hosting capacity "
+                     f"{point}{evs}, "
                      f"{sure} at 95 % confidence; binding: {binds}")
     return lines
 
@@ -76,11 +79,10 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _breaking_periods(spec, runs: pd.DataFrame, feeder: str, strategy: str, share: float, level: float,
-                      criteria: list[str]) -> list[str]:
-    """The periods (study order) in which some run of this variant at this level breaks one of `criteria`."""
-    at = runs[(runs["status"] == "ok") & (runs["feeder"] == feeder) & (runs["strategy"] == strategy)
-              & np.isclose(runs["v2g_share"], share) & np.isclose(runs["penetration"], level)]
+def _breaking_periods(spec, runs: pd.DataFrame, row: dict, level: float, criteria: list[str]) -> list[str]:
+    """The periods (study order) in which some run of this feeder and variant (`row`: a mapping with their
+    columns) at this level breaks one of `criteria`."""
+    at = runs[(runs["status"] == "ok") & same_variant(runs, row) & np.isclose(runs["penetration"], level)]
     broke = at[(at[[CRITERIA[c] for c in criteria]] > 0).any(axis=1)]
     order = spec.period_names
     return sorted(set(broke["period"]), key=lambda p: order.index(p) if p in order else len(order))
@@ -99,8 +101,7 @@ def _outcome(spec, row, runs: pd.DataFrame, levels: list[float]) -> tuple:
     above = [lv for lv in levels if not np.isfinite(point) or lv > point]
     first = above[0] if above else top
     criteria = [c for c in (row.binding or "").split(";") if c] if isinstance(row.binding, str) else []
-    periods = tuple(_breaking_periods(spec, runs, row.feeder, row.strategy, row.v2g_share, first, criteria)) \
-        if criteria else ()
+    periods = tuple(_breaking_periods(spec, runs, row._asdict(), first, criteria)) if criteria else ()
     return ("breaks", tuple(criteria), first, periods, point, evs, sure)
 
 
@@ -139,8 +140,7 @@ def conclusion(spec, hosting: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
     for feeder, rows in hosting.groupby("feeder", sort=False):
         groups: dict[tuple, list[str]] = {}
         for r in rows.itertuples():
-            groups.setdefault(_outcome(spec, r, runs, levels), []).append(
-                variant_name(r.strategy, r.v2g_share, spec.v2g_shares))
+            groups.setdefault(_outcome(spec, r, runs, levels), []).append(name_in_study(spec, r._asdict()))
         rank = {"baseline": 0, "breaks": 1, "hosts": 2}  # what breaks first: the news
         clauses = [_phrase(spec, key, names) for key, names in sorted(groups.items(), key=lambda kv: rank[kv[0][0]])]
         shares = "" if len(spec.v2g_shares) > 1 else f" ({pct(spec.v2g_shares[0])} of the EVs bidirectional)"
@@ -168,7 +168,7 @@ def answer_groups(spec, hosting: pd.DataFrame) -> list[dict]:
                      else "nothing up to the top level")
             text = (f"hosting capacity {pct(r.hc_point_frac)}{evs}, {pct(r.hc_confident_frac)} at 95 % confidence; "
                     f"binding: {binds}")
-            lines.setdefault(text, []).append(variant_name(r.strategy, r.v2g_share, spec.v2g_shares))
+            lines.setdefault(text, []).append(name_in_study(spec, r._asdict()))
         out.append({"feeder": feeder, "lines": [f"{', '.join(names)}: {text}" for text, names in lines.items()]})
     return out
 
@@ -182,7 +182,7 @@ def year_lines(spec, table: pd.DataFrame) -> list[str]:
     years = ["first_violation_year", "first_violation_year_confident", "first_possible_violation_year"]
     table = table.astype({c: "Int64" for c in years})  # a CSV column with an empty cell reads as float
     for r in in_study_order(spec, table).itertuples():
-        who = f"{r.feeder} | {variant_name(r.strategy, r.v2g_share, spec.v2g_shares)}"
+        who = f"{r.feeder} | {name_in_study(spec, r._asdict())}"
         maybe = ("" if pd.isna(r.first_possible_violation_year)
                  else f"; a violation cannot be ruled out from {r.first_possible_violation_year}")
         if pd.isna(r.first_violation_year):

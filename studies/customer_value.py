@@ -15,6 +15,8 @@ suffix), with `ev_households` and `outage_households` counting the households be
 import numpy as np
 import pandas as pd
 
+from hostcap.studies.hosting import AXES
+
 GROUP = ["feeder", "period", "strategy", "v2g_share", "penetration"]
 EV_FIGURES = ("saving_vs_uncontrolled_", "ev_charging_cost_", "export_credit_", "extra_fade_year_pct",
               "extra_wear_cost_year_")
@@ -34,9 +36,10 @@ def customer_value(households: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=GROUP)
     ev_cols = figure_columns(households, EV_FIGURES)
     out_cols = figure_columns(households, OUTAGE_FIGURES) if "outage_h" in households else []
+    group = [*GROUP[:-1], *(c for c in AXES if c in households.columns), GROUP[-1]]
     rows = []
-    for keys, g in households.groupby(GROUP, sort=True):
-        row = dict(zip(GROUP, keys))
+    for keys, g in households.groupby(group, sort=True):
+        row = dict(zip(group, keys))
         ev = g[g["n_ev"] > 0]
         row["ev_households"] = len(ev)
         row |= _quantiles(ev, ev_cols)

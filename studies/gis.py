@@ -1,7 +1,8 @@
 """Study results on the feeder's GIS layers: one GeoPackage per feeder and study.
 
 Every column's name says what it covers. For every variant `<v>` (strategy, plus its bidirectional share
-as `_bNNN` when a study has several) and penetration level `<L>` (`pen040` = 40 % of households):
+as `_bNNN` when a study has several, and its heat-pump share as `_hNNN` when a study has several) and
+penetration level `<L>` (`pen040` = 40 % of households):
 
 - buses: `vm_min_pu_<v>`, `vm_max_pu_<v>`, `vm_worst_pu_<v>` (whichever of the two lies farther from 1 pu),
   over all levels, samples and periods; `lowest_pen_<v>` (median lowest violating penetration, NaN: no
@@ -33,14 +34,49 @@ from hostcap.feeders import load_feeder
 from hostcap.feeders.geodata import topology_layers
 from hostcap.studies.atomic import atomic_path
 from hostcap.studies.customer_value import EV_FIGURES, OUTAGE_FIGURES, figure_columns
+from hostcap.studies.hosting import group_of
 from hostcap.studies.spec import FeederEntry
 from hostcap.studies.styles import write_layer_styles
 
 KEY = {"buses": ("bus", "bus"), "lines": ("line", "line"), "transformers": ("trafo", "trafo")}
 
 
-def variant_name(strategy: str, v2g_share: float, shares: list[float]) -> str:
-    return strategy if len(shares) == 1 else f"{strategy}_b{round(v2g_share * 100):03d}"
+def variant_name(strategy: str, v2g_share: float, shares: list[float], heat_pump_share: float | None = None,
+                 heat_pump_shares: list[float] = ()) -> str:
+    """A variant's name: the strategy, then `_b050` where a study has several bidirectional shares and `_h030`
+    where it has several heat-pump shares."""
+    name = strategy if len(shares) == 1 else f"{strategy}_b{round(v2g_share * 100):03d}"
+    return name if len(heat_pump_shares) <= 1 else f"{name}_h{round(heat_pump_share * 100):03d}"
+
+
+def name_in_study(spec, row) -> str:
+    """The variant's name of a row (a mapping with its strategy, bidirectional share and, with that axis, its
+    heat-pump share) in a study (a StudySpec)."""
+    return variant_name(row["strategy"], row["v2g_share"], spec.v2g_shares, row.get("heat_pump_share"),
+                        spec.heat_pump_axis)
+
+
+def variant_columns(table: pd.DataFrame) -> list[str]:
+    """What tells a table's variants apart: the strategy, the bidirectional share and the study's further axes
+    (`hosting.group_of`)."""
+    return [c for c in group_of(table) if c != "feeder"]
+
+
+def same_variant(table: pd.DataFrame, row) -> pd.Series:
+    """The rows of `table` with the feeder and variant of `row` (a mapping holding its group columns)."""
+    mask = pd.Series(True, index=table.index)
+    for c in group_of(table):
+        mask &= table[c] == row[c]
+    return mask
+
+
+def variant_names(table: pd.DataFrame) -> dict[tuple, str]:
+    """Each variant of a table (a tuple of `variant_columns`) -> its name, from the shares the table holds."""
+    cols = variant_columns(table)
+    keys = list(table[cols].drop_duplicates().itertuples(index=False, name=None))
+    shares = sorted({k[1] for k in keys})
+    heat = sorted({k[2] for k in keys}) if len(cols) > 2 else []
+    return {k: variant_name(k[0], k[1], shares, *(k[2:3] or [None]), heat) for k in keys}
 
 
 def level_tag(penetration: float) -> str:
@@ -69,7 +105,7 @@ def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFram
     if households is not None and "feeder" in households:
         layers["households"] = households_layer(layers["buses"], households[households["feeder"] == feeder.name])
     loc = loc[loc["feeder"] == feeder.name]
-    shares = sorted(loc["v2g_share"].unique())
+    names = variant_names(loc)
     for layer, (element, id_col) in KEY.items():
         el = loc[loc["element"] == element]
         bus = element == "bus"
@@ -82,8 +118,8 @@ def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFram
             cols["vm_worst_pu__all_strategies"] = worst_voltage(envelope["vm_min_pu"], envelope["vm_max_pu"])
         else:
             cols["max_loading_pct__all_strategies"] = envelope["max_loading_pct"]
-        for (strategy, share), g in el.groupby(["strategy", "v2g_share"]):
-            v = variant_name(strategy, share, shares)
+        for key, g in el.groupby(variant_columns(el)):
+            v = names[key]
             per = g.groupby("index").agg(vm_min_pu=("vm_min_pu", "min"), vm_max_pu=("vm_max_pu", "max"),
                                          max_loading_pct=("max_loading_pct", "max"),
                                          lowest=("lowest_violating_penetration", "first"))
@@ -119,9 +155,9 @@ def households_layer(buses: gpd.GeoDataFrame, households: pd.DataFrame) -> gpd.G
         return gdf
     figures = figure_columns(households, EV_FIGURES + OUTAGE_FIGURES)
     top = households[households["penetration"] == households["penetration"].max()]
-    shares = sorted(households["v2g_share"].unique())
-    for (strategy, share), g in top.groupby(["strategy", "v2g_share"]):
-        v = variant_name(strategy, share, shares)
+    names = variant_names(households)
+    for key, g in top.groupby(variant_columns(top)):
+        v = names[key]
         med = g.groupby("cp")[figures].median()
         gdf = gdf.merge(med.add_suffix(f"_{v}"), left_on="cp", right_index=True, how="left")
     return gdf

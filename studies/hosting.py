@@ -57,12 +57,19 @@ CRITERIA = {
     "nonconverged": "nonconverged_steps",
 }
 GROUP = ["feeder", "strategy", "v2g_share"]
+AXES = ["heat_pump_share"]  # a study's further axes: grouped by where a table has them (`group_of`)
 # hosting_capacity.csv as version 0.6.0 and older named its columns (no unit): `read_hosting` renames them
 RENAMED_COLUMNS = {
     "hc_point": "hc_point_frac", "hc_confident": "hc_confident_frac",
     **{f"hc_{c}": f"hc_{c}_frac" for c in CRITERIA}, **{f"hc_point_{b}": f"hc_point_{b}_frac" for b in BANDS},
     "uplift_vs_uncontrolled": "uplift_vs_uncontrolled_frac",
 }
+
+
+def group_of(table: pd.DataFrame) -> list[str]:
+    """What a hosting capacity is given per: feeder, strategy, bidirectional share and the axes the table has
+    (a pathway study has no heat-pump axis: its years set the share)."""
+    return [*GROUP, *(c for c in AXES if c in table.columns)]
 
 
 def violated_criteria(metrics: dict) -> list[str]:
@@ -79,8 +86,9 @@ def sample_violations(runs: pd.DataFrame) -> pd.DataFrame:
     thermal = flags[["trafo_overload", "line_overload", "unbalance", "nonconverged"]].any(axis=1)
     for band in BANDS:
         flags[f"any_{band}"] = thermal | (ok[f"buses_outside_{band}"] > 0)
-    flags[GROUP + ["penetration", "sample"]] = ok[GROUP + ["penetration", "sample"]]
-    return flags.groupby(GROUP + ["penetration", "sample"], as_index=False).any()
+    keys = group_of(runs) + ["penetration", "sample"]
+    flags[keys] = ok[keys]
+    return flags.groupby(keys, as_index=False).any()
 
 
 def clopper_pearson(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +121,7 @@ def violation_probability(runs: pd.DataFrame, exact_baseline: bool = False) -> p
     """P(violation) per feeder x strategy x share x penetration, per criterion and for any, with the
     interval and the upper bound for any (exact at level 0 with `exact_baseline`)."""
     per_sample = sample_violations(runs)
-    by_level = per_sample.groupby(GROUP + ["penetration"])
+    by_level = per_sample.groupby(group_of(runs) + ["penetration"])
     prob = by_level[list(CRITERIA)].mean().add_prefix("p_")
     for band in BANDS:
         prob[f"p_any_{band}"] = by_level[f"any_{band}"].mean()
@@ -146,11 +154,12 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
     """Hosting capacity per feeder x strategy x share; `band` names the voltage criterion the runs used."""
     prob = violation_probability(runs, exact_baseline)
     ok = runs[runs["status"] == "ok"]
-    size = ok.groupby(GROUP + ["penetration"]).agg(n_ev=("n_ev", "median"), charger_kw=("ev_charger_kw", "median"))
+    group = group_of(runs)
+    size = ok.groupby(group + ["penetration"]).agg(n_ev=("n_ev", "median"), charger_kw=("ev_charger_kw", "median"))
     need = min_samples_confident(threshold)
     rows = []
-    for key, g in prob.groupby(GROUP):
-        row = dict(zip(GROUP, key))
+    for key, g in prob.groupby(group):
+        row = dict(zip(group, key))
         levels = g["penetration"].to_numpy()
         row["hc_point_frac"] = highest_safe_level(levels, g["p_violation"].to_numpy(), threshold)
         row["hc_confident_frac"] = highest_safe_level(levels, g["p_violation_ub"].to_numpy(), threshold)
@@ -176,8 +185,9 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
         row["baseline_violates"] = ";".join(c for c in CRITERIA if len(base) and base[f"p_{c}"].iloc[0] > threshold)
         rows.append(row)
     hc = pd.DataFrame(rows)
-    base = hc[hc["strategy"] == "uncontrolled"].set_index(["feeder", "v2g_share"])["hc_point_frac"]
-    ref = [base.get((f, s), np.nan) for f, s in zip(hc["feeder"], hc["v2g_share"])]
+    same = [c for c in group if c != "strategy"]
+    base = hc[hc["strategy"] == "uncontrolled"].set_index(same)["hc_point_frac"]
+    ref = [base.get(k, np.nan) for k in hc[same].itertuples(index=False, name=None)]
     hc["uplift_vs_uncontrolled_frac"] = hc["hc_point_frac"] - np.asarray(ref, dtype=float)
     hc["threshold"] = threshold
     hc["voltage_criterion"] = band
@@ -261,9 +271,10 @@ def too_few_samples(hc: pd.DataFrame) -> str:
 
 def locational(runs: pd.DataFrame, elements: pd.DataFrame) -> pd.DataFrame:
     """Per element and level: P(violation), worst values, and the median lowest violating level."""
-    ok = runs.loc[runs["status"] == "ok", ["key", *GROUP, "penetration", "sample"]]
+    group = group_of(runs)
+    ok = runs.loc[runs["status"] == "ok", ["key", *group, "penetration", "sample"]]
     el = elements.merge(ok, on="key")
-    keys = GROUP + ["element", "index", "penetration", "sample"]
+    keys = group + ["element", "index", "penetration", "sample"]
     per_sample = el.groupby(keys, as_index=False).agg(
         violated=("violated", "any"), vm_min_pu=("vm_min_pu", "min"), vm_max_pu=("vm_max_pu", "max"),
         max_loading_pct=("max_loading_pct", "max"))
@@ -274,15 +285,14 @@ def locational(runs: pd.DataFrame, elements: pd.DataFrame) -> pd.DataFrame:
                                                                              by_level["n_samples"])
     # the lowest violating level of a sample is known only where the sample ran at every level (adaptive
     # studies run the later samples at some levels only); level 0 is the same in every sample
-    where = GROUP + ["element", "index"]
+    where = group + ["element", "index"]
     evs = per_sample[per_sample["penetration"] > 0]
-    n_levels = evs.groupby(GROUP)["penetration"].transform("nunique")
-    ran = evs.groupby(GROUP + ["sample"])["penetration"].transform("nunique")
+    n_levels = evs.groupby(group)["penetration"].transform("nunique")
+    ran = evs.groupby(group + ["sample"])["penetration"].transform("nunique")
     first = evs[ran == n_levels].assign(level=lambda d: np.where(d["violated"], d["penetration"], np.inf))
     lowest = first.groupby(where + ["sample"])["level"].min()
     base = per_sample[per_sample["penetration"] == 0.0].groupby(where)["violated"].any()
     median = lowest.groupby(where).median().replace(np.inf, np.nan)
     median = median.reindex(median.index.union(base.index))
     median[base.reindex(median.index, fill_value=False).to_numpy(bool)] = 0.0
-    return by_level.merge(median.rename("lowest_violating_penetration").reset_index(),
-                          on=GROUP + ["element", "index"])
+    return by_level.merge(median.rename("lowest_violating_penetration").reset_index(), on=where)

@@ -30,8 +30,15 @@ def _require(path: Path, step: str) -> Path:
     return path
 
 
+def variant_table(spec: StudySpec) -> dict[str, tuple[str, float, float | None]]:
+    """The study's variants by name: (strategy, bidirectional share, heat-pump share; None with a pathway)."""
+    heat = spec.heat_pump_axis or [None]
+    return {variant_name(s, b, spec.v2g_shares, h, spec.heat_pump_axis): (s, b, h)
+            for s in spec.strategies for b in spec.v2g_shares for h in heat}
+
+
 def variants(spec: StudySpec) -> list[str]:
-    return [variant_name(s, b, spec.v2g_shares) for s in spec.strategies for b in spec.v2g_shares]
+    return list(variant_table(spec))
 
 
 def prepare_feeder(ref: str, out_dir: str | Path, name: str | None = None,
@@ -84,17 +91,17 @@ def periods_text(spec: StudySpec, out: str | Path, ref: str) -> str:
 
 
 def map_title(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> str:
-    """Feeder, strategy and V2G share, what is drawn, voltage criterion and periods."""
-    strategy, share = variant_parts(spec, variant)
-    return (f"{ref} | {strategy}, {share:.0%} of EVs bidirectional | {maps.KINDS[kind]}\n"
+    """Feeder, strategy, V2G share (and heat-pump share), what is drawn, voltage criterion and periods."""
+    strategy, share, heat = variant_parts(spec, variant)
+    heat = "" if len(spec.heat_pump_axis) <= 1 else f", {heat:.0%} of households with a heat pump"
+    return (f"{ref} | {strategy}, {share:.0%} of EVs bidirectional{heat} | {maps.KINDS[kind]}\n"
             f"criterion {spec.band}; periods {periods_text(spec, out, ref)}; study {spec.name}")
 
 
-def variant_parts(spec: StudySpec, variant: str) -> tuple[str, float]:
-    for s in spec.strategies:
-        for b in spec.v2g_shares:
-            if variant_name(s, b, spec.v2g_shares) == variant:
-                return s, b
+def variant_parts(spec: StudySpec, variant: str) -> tuple[str, float, float | None]:
+    table = variant_table(spec)
+    if variant in table:
+        return table[variant]
     raise InputError(f"variant: '{variant}' is not in study {spec.name} ({', '.join(variants(spec))})")
 
 

@@ -36,7 +36,7 @@ from hostcap.models.tariff import Tariff  # noqa: E402
 from hostcap.studies import webpage  # noqa: E402
 from hostcap.studies.answer import answer_groups, conclusion, pct, year_lines  # noqa: E402
 from hostcap.studies.atomic import atomic_path, write_text  # noqa: E402
-from hostcap.studies.gis import variant_name  # noqa: E402
+from hostcap.studies.gis import name_in_study, same_variant, variant_columns  # noqa: E402
 from hostcap.studies.hosting import baseline_notes, in_study_order, min_samples_confident, read_hosting, too_few_samples  # noqa: E402
 from hostcap.studies.layout import StudyPaths  # noqa: E402
 from hostcap.studies.spec import StudySpec  # noqa: E402
@@ -137,11 +137,10 @@ def hosting_table(spec: StudySpec, hosting: pd.DataFrame, prob: pd.DataFrame) ->
     top = max(spec.penetrations)
     rows = []
     for _, h in hosting.iterrows():
-        p = prob[(prob["feeder"] == h["feeder"]) & (prob["strategy"] == h["strategy"])
-                 & (prob["v2g_share"] == h["v2g_share"]) & (prob["penetration"] == top)]
+        p = prob[same_variant(prob, h) & (prob["penetration"] == top)]
         binding = h["binding"] if isinstance(h["binding"], str) and h["binding"] else ""
         rows.append({
-            "feeder": h["feeder"], "strategy": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
+            "feeder": h["feeder"], "strategy": name_in_study(spec, h),
             "hosting capacity": pct(h["hc_point_frac"]) + ("" if pd.isna(h["hc_evs"]) else f" ({h['hc_evs']:.0f} EVs)"),
             "95 % confident": pct(h["hc_confident_frac"]),
             "binding": binding.replace(";", ", ") or "none up to the top level",
@@ -175,8 +174,7 @@ def period_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame) -> 
     for _, h in hosting.iterrows():
         feeder = h["feeder"]
         for period in _periods_of(spec, runs, feeder):
-            at = ok[(ok["feeder"] == feeder) & (ok["period"] == period) & (ok["strategy"] == h["strategy"])
-                    & (ok["v2g_share"] == h["v2g_share"]) & (ok["penetration"] == top)]
+            at = ok[same_variant(ok, h) & (ok["period"] == period) & (ok["penetration"] == top)]
             base_peak = float(at["peak_demand_no_ev_kw"].median())  # the same period without EVs
             top_peak = float(at["peak_demand_kw"].median())
             change = (f"{100 * (top_peak / base_peak - 1):+.0f} %" if np.isfinite(top_peak) and np.isfinite(base_peak)
@@ -189,7 +187,7 @@ def period_table(spec: StudySpec, runs: pd.DataFrame, hosting: pd.DataFrame) -> 
                 else pd.Series(dtype=float)
             rows.append({
                 "feeder": feeder, "period": labels[(feeder, period)],
-                "strategy": variant_name(h["strategy"], h["v2g_share"], spec.v2g_shares),
+                "strategy": name_in_study(spec, h),
                 "samples": len(at),
                 f"min voltage (pu), {WORST}": _pu(at["v_min_pu"].min()),
                 f"max voltage (pu), {WORST}": _pu(at["v_max_pu"].max()),
@@ -232,19 +230,19 @@ def hc_curves(spec: StudySpec, prob: pd.DataFrame) -> list[dict]:
     P(violation) against penetration with its 95 % interval, and the threshold."""
     out = []
     for feeder, g in prob.groupby("feeder", sort=False):
-        groups = list(g.groupby(["strategy", "v2g_share"], sort=False))
+        groups = list(g.groupby(variant_columns(g), sort=False))
         cols = min(len(groups), 4)
         rows = -(-len(groups) // cols)
         fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows + 0.5), sharex=True, sharey=True,
                                  squeeze=False, constrained_layout=True)
-        for ax, (i, ((strategy, share), s)) in zip(axes.flat, enumerate(groups)):
+        for ax, (i, (_, s)) in zip(axes.flat, enumerate(groups)):
             x = 100 * s["penetration"]
             ax.fill_between(x, s["p_violation_lo"], s["p_violation_hi"], color=f"C{i}", alpha=0.2,
                             label="95 % interval")
             ax.plot(x, s["p_violation"], color=f"C{i}", **_styled(i), label="P(violation)")
             ax.axhline(spec.max_violation_probability, color="red", ls="--", lw=1,
                        label=f"threshold {spec.max_violation_probability:.0%}")
-            ax.set_title(variant_name(strategy, share, spec.v2g_shares), fontsize=9)
+            ax.set_title(name_in_study(spec, s.iloc[0]), fontsize=9)
             ax.set_ylim(-0.03, 1.03)
         for ax in axes.flat[len(groups):]:
             ax.set_visible(False)
@@ -278,7 +276,7 @@ def duration_curves(spec: StudySpec, runs: pd.DataFrame, root: Path) -> list[dic
             x = pd.read_parquet(path)
             hours = np.arange(len(x)) * spec.step_min / 60
             style = {**_styled(i), "markevery": max(len(hours) // 8, 1)}
-            name = variant_name(r.strategy, r.v2g_share, spec.v2g_shares)
+            name = name_in_study(spec, r._asdict())
             axes[0].plot(hours, np.sort(x["vm_min_pu"].to_numpy()), label=name, **style)
             axes[1].plot(hours, np.sort(x["vm_max_pu"].to_numpy())[::-1], label=name, **style)
             axes[2].plot(hours, np.sort(x["trafo_loading_max_pct"].to_numpy())[::-1], label=name, **style)
@@ -322,7 +320,7 @@ def household_section(spec: StudySpec, value: pd.DataFrame,
     top = value[value["penetration"] == value["penetration"].max()]
     shown = {"feeder": top["feeder"],
              "period": [labels.get((f, p), p) for f, p in zip(top["feeder"], top["period"])],
-             "strategy": [variant_name(s, b, spec.v2g_shares) for s, b in zip(top["strategy"], top["v2g_share"])],
+             "strategy": [name_in_study(spec, r) for _, r in top.iterrows()],
              "EV homes (all samples)": top["ev_households"]}
     for c in money + ([backup] if backup else []) + [c for c in ("backup_h_median", "outage_unserved_kwh_median",
                                                                  "outage_unserved_no_v2h_kwh_median") if c in top]:
@@ -336,9 +334,9 @@ def household_section(spec: StudySpec, value: pd.DataFrame,
         fig, axes = plt.subplots(1, len(cols), figsize=(5 * len(cols), 3.8), constrained_layout=True, squeeze=False)
         for ax, c in zip(axes[0], cols):
             f = c.removesuffix("_median")
-            for i, ((strategy, share), s) in enumerate(g.groupby(["strategy", "v2g_share"], sort=False)):
+            for i, (_, s) in enumerate(g.groupby(variant_columns(g), sort=False)):
                 x = 100 * s["penetration"]
-                line, = ax.plot(x, s[c], label=variant_name(strategy, share, spec.v2g_shares), **_styled(i))
+                line, = ax.plot(x, s[c], label=name_in_study(spec, s.iloc[0]), **_styled(i))
                 ax.fill_between(x, s[f"{f}_p10"], s[f"{f}_p90"], color=line.get_color(), alpha=0.10)
             ax.axhline(0, color="grey", lw=0.5)
             ax.set(xlabel="EV penetration (% of households)", ylabel=f"{f}\n{_household_scope(f)}",
@@ -445,10 +443,9 @@ def report_html(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webm
     value = pd.read_csv(value_file) if value_file.is_file() and value_file.stat().st_size > 1 else pd.DataFrame()
     manifest = json.loads(paths.manifest.read_text())
     band = voltage_band(spec.band)
-    by_band = hosting[["feeder", "strategy", "v2g_share", *(f"hc_point_{b}_frac" for b in BANDS)]].copy()
-    by_band.insert(1, "strategy ", [variant_name(s, b, spec.v2g_shares) for s, b in zip(by_band.pop("strategy"),
-                                                                                        by_band.pop("v2g_share"))])
-    by_band = by_band.rename(columns={"strategy ": "strategy", **{f"hc_point_{b}_frac": b for b in BANDS}})
+    by_band = hosting[["feeder", *(f"hc_point_{b}_frac" for b in BANDS)]].copy()
+    by_band.insert(1, "strategy", [name_in_study(spec, h) for _, h in hosting.iterrows()])
+    by_band = by_band.rename(columns={f"hc_point_{b}_frac": b for b in BANDS})
     for b in BANDS:
         by_band[b] = by_band[b].map(pct)
     failed = runs[runs["status"] != "ok"]

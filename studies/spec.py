@@ -191,6 +191,11 @@ class StudySpec(Strict, RunSettings):
         "had), so EVs must grow from year to year (they tell the levels apart) and heat pumps and PV may not shrink. "
         "first_violation_year.csv gives the year each feeder first breaks a limit.")
     v2g_shares: list[float] = Field([0.5], min_length=1, description="Bidirectional shares of the EVs, 0..1.")
+    heat_pump_shares: list[float] | None = Field(
+        None, min_length=1, description="Shares of the households with a heat pump, 0..1, an axis of the study: "
+        "every level runs at every share (nested: a home with a heat pump at 20 % has one at 40 %), and the hosting "
+        "capacity is given per share. Not with a pathway (its years give the shares) nor with `heat_pump_share`; "
+        "without it, every run has `heat_pump_share` (default 0).")
     samples: Annotated[int, Field(ge=1, le=MAX_SCENARIOS)] | Samples = Field(
         10, description="Monte Carlo samples per level, or {min, max, step}: adaptive, more only where the level "
         "is undecided (`studies/adaptive.py`).")
@@ -226,6 +231,9 @@ class StudySpec(Strict, RunSettings):
         if (self.penetrations is None and derived is None) or (
                 self.penetrations is not None and derived is not None and self.penetrations != derived):
             raise ValueError("penetrations: give penetrations or a pathway, one of them")
+        if self.heat_pump_shares is not None and (self.pathway is not None or self.heat_pump_share > 0.0):
+            raise ValueError("heat_pump_shares: not with a pathway (its years give the shares) nor with "
+                             "heat_pump_share (give one)")
         if self.pathway is not None:
             for field, key in (("heat_pump_share", "heat_pump"), ("pv_share", "pv")):
                 if getattr(self, field) > 0.0:
@@ -250,7 +258,14 @@ class StudySpec(Strict, RunSettings):
         """The pathway year of a level (None: no pathway, or level 0)."""
         return self.level_years.get(level)
 
-    @field_validator("penetrations", "v2g_shares")
+    @property
+    def heat_pump_axis(self) -> list[float]:
+        """The heat-pump shares every level runs at (empty with a pathway: each year has its own)."""
+        if self.pathway is not None:
+            return []
+        return self.heat_pump_shares if self.heat_pump_shares is not None else [self.heat_pump_share]
+
+    @field_validator("penetrations", "v2g_shares", "heat_pump_shares")
     @classmethod
     def _fractions(cls, v: list[float] | None, info: ValidationInfo) -> list[float] | None:
         if v is None:
@@ -368,7 +383,7 @@ class StudySpec(Strict, RunSettings):
     def n_scenarios(self) -> int:
         """Scenarios with `max` samples at every level (the most an adaptive study can run)."""
         return (len(self.feeders) * len(self.period_names) * len(self.strategies) * len(self.levels)
-                * len(self.v2g_shares) * self.samples_max)
+                * len(self.v2g_shares) * max(1, len(self.heat_pump_axis)) * self.samples_max)
 
     def feeder(self, name: str) -> FeederEntry:
         for f in self.feeders:

@@ -1,8 +1,10 @@
 """The sweep: one scenario per feeder x period x strategy x penetration x bidirectional share x sample, up to
 the study's largest sample count (`studies/adaptive.py` chooses which of them run). The penetration levels
 always include 0, the feeder without EVs (its baseline); with `exact_baseline` (no random input at level 0)
-it has one sample, sample 0. With a pathway the levels are its years' EV shares, each with its year's heat-pump
-and PV shares, and the runs carry their `year` (none at level 0), `heat_pump_share` and `pv_share`.
+it has one sample, sample 0. Without a pathway every level runs at each of the study's heat-pump shares (the
+coordinate `heat_pump_share`, `StudySpec.heat_pump_axis`). With a pathway the levels are its years' EV shares,
+each with its year's heat-pump and PV shares, and the runs carry their `year` (none at level 0),
+`year_heat_pump_share` and `year_pv_share`.
 
 Keys are stable strings; a scenario's random draws depend only on (study seed, feeder name, sample) — see
 `models/population.py` — so placements are nested across penetration levels and every strategy sees the
@@ -12,8 +14,11 @@ from hostcap.studies.scenario.settings import RunSettings, Scenario
 from hostcap.studies.spec import StudySpec
 
 
-def scenario_key(feeder: str, period: str, strategy: str, penetration: float, v2g_share: float, sample: int) -> str:
-    return f"{feeder}|{period}|{strategy}|p{penetration:.3f}|b{v2g_share:.3f}|s{sample}"
+def scenario_key(feeder: str, period: str, strategy: str, penetration: float, v2g_share: float, sample: int,
+                 heat_pump_share: float | None = None) -> str:
+    """`heat_pump_share`: given only by a study with a `heat_pump_shares` axis."""
+    heat = "" if heat_pump_share is None else f"|h{heat_pump_share:.3f}"
+    return f"{feeder}|{period}|{strategy}|p{penetration:.3f}|b{v2g_share:.3f}{heat}|s{sample}"
 
 
 def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
@@ -24,21 +29,25 @@ def plan(spec: StudySpec) -> list[tuple[Scenario, dict]]:
         for period in spec.periods_of(feeder):
             for strategy in spec.strategies:
                 for pen in spec.levels:
-                    level = {**settings, **spec.level_settings(pen)}
-                    pathway = {} if spec.pathway is None else {"year": spec.year_of(pen),
-                                                               "heat_pump_share": level["heat_pump_share"],
-                                                               "pv_share": level["pv_share"]}
-                    for share in spec.v2g_shares:
-                        for sample in range(1 if pen == 0.0 and spec.exact_baseline else spec.samples_max):
-                            key = scenario_key(feeder.name, period.name, strategy, pen, share, sample)
-                            scenario = Scenario(
-                                key=key, feeder=feeder.ref, feeder_name=feeder.name, profiles=feeder.profiles,
-                                trips=feeder.trips, strategy=strategy, penetration=pen, v2g_share=share,
-                                start=period.start, days=period.days, sample=sample, **level)
-                            coords = {"key": key, "feeder": feeder.name, "period": period.name,
-                                      "strategy": strategy, "penetration": pen, "v2g_share": share,
-                                      "sample": sample, **pathway}
-                            out.append((scenario, coords))
+                    for heat in spec.heat_pump_axis or [None]:
+                        level = {**settings, **spec.level_settings(pen)}
+                        if heat is None:
+                            extra = {"year": spec.year_of(pen), "year_heat_pump_share": level["heat_pump_share"],
+                                     "year_pv_share": level["pv_share"]}
+                        else:
+                            level["heat_pump_share"], extra = heat, {"heat_pump_share": heat}
+                        tag = heat if spec.heat_pump_shares is not None else None
+                        for share in spec.v2g_shares:
+                            for sample in range(1 if pen == 0.0 and spec.exact_baseline else spec.samples_max):
+                                key = scenario_key(feeder.name, period.name, strategy, pen, share, sample, tag)
+                                scenario = Scenario(
+                                    key=key, feeder=feeder.ref, feeder_name=feeder.name, profiles=feeder.profiles,
+                                    trips=feeder.trips, strategy=strategy, penetration=pen, v2g_share=share,
+                                    start=period.start, days=period.days, sample=sample, **level)
+                                coords = {"key": key, "feeder": feeder.name, "period": period.name,
+                                          "strategy": strategy, "penetration": pen, "v2g_share": share,
+                                          "sample": sample, **extra}
+                                out.append((scenario, coords))
     return out
 
 

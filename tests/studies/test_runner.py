@@ -178,7 +178,7 @@ def test_a_pathway_study_gives_the_year_each_feeder_first_breaks(tmp_path, tiny_
     run_study(spec, tmp_path, workers=1, progress=False)
     root = tmp_path / "tiny"
     runs = pd.read_parquet(root / "runs.parquet")
-    assert runs.groupby("year")["heat_pump_share"].first().to_dict() == {2030: 0.34, 2035: 0.34, 2040: 0.67}
+    assert runs.groupby("year")["year_heat_pump_share"].first().to_dict() == {2030: 0.34, 2035: 0.34, 2040: 0.67}
     fv = pd.read_csv(root / "first_violation_year.csv").set_index("strategy")
     assert set(fv.index) == {"uncontrolled", "v2g_tou"}
     for strategy, g in runs[runs["year"].notna()].groupby("strategy"):
@@ -197,3 +197,49 @@ def test_a_pathway_study_gives_the_year_each_feeder_first_breaks(tmp_path, tiny_
         "lowest_violating_penetration"].first()
     years = {a["ev"]: y for y, a in pathway.items()}
     np.testing.assert_array_equal(trafo["first_year_uncontrolled"], first_year(lowest, years).to_numpy())
+
+
+def test_a_heat_pump_axis_gives_a_hosting_capacity_per_share(tmp_path, tiny_feeder):
+    """`heat_pump_shares: [0, 0.67]` on the tiny feeder (three homes) in a January day: every level runs at both
+    shares (two of the three homes with a heat pump at 67 %, in the no-EV baseline too), and each share's hosting
+    capacity equals a recount from runs.parquet of that share's runs alone; the GeoPackage, the maps, the report
+    and the conclusion name the variants by share."""
+    import geopandas as gpd
+
+    from hostcap.studies.answer import conclusion
+    from hostcap.studies.pipeline import variants, write_gis
+    from hostcap.studies.report import report_html
+
+    # the draws depend on the feeder's name: a fixed one, so that the limit below shows the heat pumps' effect
+    spec = parse_spec({**TINY, "feeders": [{"ref": tiny_feeder, "name": "tiny"}], "strategies": ["uncontrolled"],
+                       "heat_pump_shares": [0.67, 0],
+                       "penetrations": [0.0, 0.34, 1.0], "samples": 3, "step_min": 60, "trafo_limit_pct": 7,
+                       "battery_wear": None})
+    assert spec.heat_pump_axis == [0.0, 0.67] and spec.n_scenarios() == 1 * 1 * 1 * 3 * 1 * 2 * 3
+    run_study(spec, tmp_path, workers=1, progress=False)
+    root = tmp_path / "tiny"
+    runs = pd.read_parquet(root / "runs.parquet")
+    assert len(runs) == 2 * (1 + 2 * 3) and runs["key"].is_unique
+    assert set(runs.groupby("heat_pump_share")["n_heat_pump"].unique().map(tuple)) == {(0,), (2,)}
+    base = runs[runs["penetration"] == 0.0].set_index("heat_pump_share")["peak_demand_kw"]
+    assert base[0.67] > base[0.0]  # a January day: the heat pumps add to the feeder's own peak
+    hc = pd.read_csv(root / "hosting_capacity.csv").set_index("heat_pump_share")
+    assert sorted(hc.index) == [0.0, 0.67]
+    for share, g in runs.groupby("heat_pump_share"):
+        broken = (g[["trafo_overload_hours", "undervoltage_buses", "overvoltage_buses", "line_overload_hours",
+                     "nonconverged_steps"]] > 0).any(axis=1)
+        p = broken.groupby(g["penetration"]).mean()
+        over = p.index[p > 0.05]
+        want = p.index[p.index < over[0]].max() if len(over) else p.index.max()
+        got = hc.loc[share, "hc_point_frac"]
+        assert (np.nan_to_num(got, nan=-1.0)) == (-1.0 if pd.isna(want) else want)
+    # the limit is chosen to show it: every level holds without heat pumps, none with them
+    assert (hc.loc[0.0, "hc_point_frac"], hc.loc[0.67, "hc_point_frac"]) == (1.0, 0.0)
+    names = variants(spec)
+    assert names == ["uncontrolled_h000", "uncontrolled_h067"]
+    buses = gpd.read_file(write_gis(spec, tmp_path, "tiny"), layer="buses")
+    assert {f"lowest_pen_{v}" for v in names} <= set(buses.columns)
+    page = report_html(spec, root, [], [], [])
+    assert all(page.count(v) >= 3 for v in names)  # the hosting, per-period and by-criterion tables
+    said = " ".join(conclusion(spec, pd.read_csv(root / "hosting_capacity.csv"), runs))
+    assert "uncontrolled_h067 breaks" in said and "uncontrolled_h000 hosts every level" in said

@@ -19,31 +19,33 @@ samples: 2
 
 
 def test_default_study_file_answers_the_question_the_issue_asks():
-    """Two SimBench LV feeders of different kinds, a winter and a summer week, every strategy but §14a dimming
-    (a rule for the future grids, with heat pumps and second cars; these are today's), levels 0-100 % in 20 % steps,
-    adaptive samples from 20 to 60; the larger file beside it is a valid study too."""
+    """The planner's question: two SimBench LV feeders of different kinds along a pathway to 2040 with heat
+    pumps, second cars and PV, the strategies a utility would weigh, the test reference year's coldest week and
+    a summer week, adaptive samples from 20 to 60; the cluster's version, today's per-strategy question and the
+    full year beside it are valid studies too."""
     from hostcap.models.strategies import STRATEGIES
 
-    STRATEGIES = [s for s in STRATEGIES if s != "dimming_14a"]
     spec = load_spec(ROOT / "studies" / "default.yaml")
     assert [f.ref for f in spec.feeders] == ["simbench:1-LV-rural3--0-sw", "simbench:1-LV-semiurb5--0-sw"]
-    assert spec.period_names == ["winter", "summer"] and sorted(spec.strategies) == sorted(STRATEGIES)
-    assert spec.levels == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert spec.period_names == ["winter", "summer"] and spec.periods[0].start == "2016-01-04"
+    assert spec.strategies == ["uncontrolled", "smart", "dimming_14a", "v2g_peak_shave", "v2g_optimal"]
+    assert min(spec.pathway) == 2025 and max(spec.pathway) == 2040
+    assert spec.penetrations[-1] > 1.0 and spec.pathway[2040].heat_pump > 0 and spec.pathway[2040].pv > 0
     assert (spec.samples.min, spec.samples.max) == (20, 60) and spec.exact_baseline
     scenarios = sweep(spec)  # every sample any round may choose: level 0 once per feeder, week and strategy
-    assert len(scenarios) == 2 * 2 * 7 * (1 + 5 * 60) and len({s.key for s in scenarios}) == len(scenarios)
+    assert len(scenarios) == 2 * 2 * 5 * (1 + 4 * 60) and len({s.key for s in scenarios}) == len(scenarios)
     large = load_spec(ROOT / "studies" / "default_large.yaml")
-    assert large.period_names == ["winter", "spring", "summer", "autumn"] and len(large.levels) == 11
+    assert large.period_names == ["winter", "spring", "summer", "autumn"] and sorted(large.strategies) == sorted(
+        STRATEGIES)
+    assert set(spec.pathway) < set(large.pathway) and all(large.pathway[y] == a for y, a in spec.pathway.items())
+    today = load_spec(ROOT / "studies" / "strategies.yaml")  # how many EVs each strategy hosts, 0-100 %
+    assert [f.ref for f in today.feeders] == [f.ref for f in spec.feeders] and today.pathway is None
+    assert today.levels == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] and len(today.strategies) == 7
     year = load_spec(ROOT / "studies" / "year.yaml")  # the full-year example: 10 % steps, 30 samples
     assert year.period_names == ["year"] and len(year.levels) == 11 and year.samples == 30
     assert [f.ref for f in year.feeders] == [f.ref for f in spec.feeders]
-    assert sorted(year.strategies) == sorted(STRATEGIES)
+    assert sorted(year.strategies) == sorted(s for s in STRATEGIES if s != "dimming_14a")
     assert len(sweep(year)) == 2 * 7 * (1 + 10 * 30)
-    # the planner's question: the same feeders along a pathway to 2040, the strategies a utility would weigh
-    future = load_spec(ROOT / "studies" / "future.yaml")
-    assert [f.ref for f in future.feeders] == [f.ref for f in spec.feeders] and max(future.pathway) == 2040
-    assert future.strategies == ["uncontrolled", "smart", "dimming_14a", "v2g_peak_shave", "v2g_optimal"]
-    assert future.penetrations[-1] > 1.0 and future.pathway[2040].heat_pump > 0 and future.pathway[2040].pv > 0
 
 
 def test_year_and_seasons_come_from_the_feeders_profiles(tmp_path):
@@ -93,6 +95,10 @@ def test_exported_schema_is_in_sync():
     ("pathway: {2030: {ev: 0.5, wind: 0.5}}", "pathway.2030.wind"),
     ("pathway: {2030: {ev: 0.5, pv: 1.5}}", "pathway.2030.pv"),
     ("pv_share: -0.1", "pv_share"),
+    ("heat_pump_shares: [0.2, 1.2]", "heat_pump_shares"),
+    ("heat_pump_shares: [0.2, 0.2]", "heat_pump_shares"),
+    ("heat_pump_shares: []", "heat_pump_shares"),
+    ("heat_pump_shares: [0.2]\nheat_pump_share: 0.1", "heat_pump_shares"),
 ])
 def test_invalid_fields_are_named(tmp_path, change, field):
     key = change.split(":", 1)[0]
