@@ -167,10 +167,16 @@ def static_map_figure(layers: dict, variant: str, kind: str, title: str, *, vsca
     return fig
 
 
+def level_label(level: float, years: dict[float, int] | None = None) -> str:
+    """A level as the maps name it: '40 % EVs', or with a pathway (`years`: level -> year) '2040 (110 % EVs)'."""
+    evs = f"{level:.0%} EVs"
+    return f"{years[level]} ({evs})" if years and level in years else evs
+
+
 def small_multiples_png(layers: dict, variants: list[str], levels: list[float], title: str, *,
-                        vscale: Scale, lscale: Scale) -> bytes:
+                        vscale: Scale, lscale: Scale, years: dict[float, int] | None = None) -> bytes:
     """One panel per variant (rows) and level (columns): buses by worst voltage, lines and the transformer
-    by highest loading at that level, on the study's fixed scales."""
+    by highest loading at that level, on the study's fixed scales (`years`: a pathway's level -> year)."""
     layers, schematic = _projected(layers)
     buses, lines, trafos = layers["buses"], layers["lines"], layers["transformers"]
     rows, cols = len(variants), len(levels)
@@ -186,7 +192,7 @@ def small_multiples_png(layers: dict, variants: list[str], levels: list[float], 
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(f"{level:.0%} EVs", fontsize=9)
+                ax.set_title(level_label(level, years), fontsize=9)
             if j == 0:
                 ax.set_ylabel(v, fontsize=9)
     _colourbar(fig, axes[:, -1].tolist(), vscale, "buses: " + vscale.label)
@@ -255,8 +261,10 @@ def worst_variant(layers: dict, variants: list[str], level: float) -> str:
 
 
 def interactive_map(layers: dict, variants: list[str], levels: list[float], path: str | Path, title: str, *,
-                    vscale: Scale, lscale: Scale, basemap: bool = False) -> None:
-    """The offline HTML map (the module docstring): a layer per variant and level."""
+                    vscale: Scale, lscale: Scale, basemap: bool = False, years: dict[float, int] | None = None
+                    ) -> None:
+    """The offline HTML map (the module docstring): a layer per variant and level (`years`: a pathway's
+    level -> year, named in the layer's label)."""
     buses, lines, trafos = layers["buses"], layers["lines"], layers["transformers"]
     schematic = bool(buses["schematic"].any())
     centre = [float(buses.geometry.y.mean()), float(buses.geometry.x.mean())]
@@ -272,7 +280,8 @@ def interactive_map(layers: dict, variants: list[str], levels: list[float], path
     for v, level in ((v, level) for v in variants for level in levels):
         tag = level_tag(level)
         year = {"first year it breaks": f"first_year_{v}"} if f"first_year_{v}" in buses else {}
-        group = folium.FeatureGroup(name=str(escape(f"{v}, {level:.0%} EVs")), overlay=False, show=(v, level) == first)
+        group = folium.FeatureGroup(name=str(escape(f"{v}, {level_label(level, years)}")), overlay=False,
+                                    show=(v, level) == first)
         _geojson(lines, lscale, f"max_loading_pct_{v}__{tag}", {
             "line": "line", "name": "name", "max loading (%)": f"max_loading_pct_{v}__{tag}",
             "P(overload)": f"p_overload_{v}__{tag}",

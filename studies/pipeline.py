@@ -126,7 +126,7 @@ def write_webmap(spec: StudySpec, out: str | Path, ref: str, basemap: bool = Fal
     path.parent.mkdir(parents=True, exist_ok=True)
     maps.interactive_map(layers, variants(spec), spec.penetrations, path,
                          f"{ref} | study {spec.name} | criterion {spec.band}; periods {periods_text(spec, out, ref)}",
-                         basemap=basemap, **scales(spec))
+                         basemap=basemap, years=spec.level_years, **scales(spec))
     return path
 
 
@@ -142,7 +142,8 @@ def report_maps(spec: StudySpec, out: str | Path, periods: dict[str, str]) -> li
         for part in parts:
             title = (f"{feeder.name}: worst bus voltage and highest loading per strategy and EV penetration "
                      f"(criterion {spec.band}; periods {periods[feeder.name]}); rows: {', '.join(part)}")
-            images.append((title, maps.small_multiples_png(layers, part, spec.penetrations, title, **scales(spec))))
+            images.append((title, maps.small_multiples_png(layers, part, spec.penetrations, title,
+                                                           years=spec.level_years, **scales(spec))))
     return images
 
 

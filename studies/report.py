@@ -376,11 +376,17 @@ def settings(spec: StudySpec, runs: pd.DataFrame, manifest: dict, periods: list[
         ("Periods", "; ".join(f"{name}: {text}" for name, text in periods) or ", ".join(spec.period_names)),
         ("EVs", f"{', '.join(pct(x) for x in spec.penetrations)} EVs per {customers} household (penetration "
                 f"levels; above 100 % second cars); {shares} of the EVs are bidirectional (V2G/V2H)"),
-        *([("Pathway", "; ".join(f"{y}: {pct(a.ev)} EVs, {pct(a.heat_pump)} heat pumps"
-                                  for y, a in spec.pathway.items()) + " (shares of the households; nested)")]
+        *([("Pathway", "; ".join(f"{y}: {pct(a.ev)} EVs, {pct(a.heat_pump)} heat pumps, {pct(a.pv)} rooftop PV"
+                                  for y, a in spec.pathway.items())
+            + f" (shares of the households, the feeder's own counted; nested; heat pumps in DWD TRY region "
+              f"{spec.climate_region})")]
           if spec.pathway else []),
-        *([("Heat pumps", f"{pct(spec.heat_pump_share)} of the households (DWD TRY region {spec.climate_region})")]
-          if spec.heat_pump_share > 0 else []),
+        *([("Heat pumps", ", ".join(pct(h) for h in spec.heat_pump_axis) + " of the households"
+            + (", each level at each" if len(spec.heat_pump_axis) > 1 else "")
+            + f" (DWD TRY region {spec.climate_region})")]
+          if any(h > 0 for h in spec.heat_pump_axis) else []),
+        *([("Rooftop PV", f"{pct(spec.pv_share)} of the households")] if spec.pathway is None and spec.pv_share > 0
+          else []),
         ("Strategies", ", ".join(spec.strategies) + f"; tariff: {tariff_text(spec)}"),
         ("Limits", f"voltage: {band.source} ({band.statistic_note(spec.step_min * 60)}); lines "
                    f"{spec.line_limit_pct:g} % of their rated current, transformers {spec.trafo_limit_pct:g} % of "

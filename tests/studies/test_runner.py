@@ -169,7 +169,7 @@ def test_a_pathway_study_gives_the_year_each_feeder_first_breaks(tmp_path, tiny_
     import geopandas as gpd
 
     from hostcap.studies.gis import first_year
-    from hostcap.studies.pipeline import write_gis
+    from hostcap.studies.pipeline import write_gis, write_webmap
 
     pathway = {2030: {"ev": 0.34, "heat_pump": 0.34}, 2035: {"ev": 0.67, "heat_pump": 0.34},
                2040: {"ev": 1.0, "heat_pump": 0.67}}
@@ -197,6 +197,9 @@ def test_a_pathway_study_gives_the_year_each_feeder_first_breaks(tmp_path, tiny_
         "lowest_violating_penetration"].first()
     years = {a["ev"]: y for y, a in pathway.items()}
     np.testing.assert_array_equal(trafo["first_year_uncontrolled"], first_year(lowest, years).to_numpy())
+    # the interactive map names each level by its year
+    page = write_webmap(spec, tmp_path, tiny_feeder).read_text()
+    assert all(f"uncontrolled, {y} ({a['ev']:.0%} EVs)" in page for y, a in pathway.items())
 
 
 def test_a_heat_pump_axis_gives_a_hosting_capacity_per_share(tmp_path, tiny_feeder):
