@@ -21,7 +21,7 @@ from collections import defaultdict
 
 import pandas as pd
 
-from hostcap.studies.hosting import AXES, CRITERIA, GROUP, clopper_pearson, upper_bound
+from hostcap.studies.hosting import AXES, GROUP, clopper_pearson, criteria, upper_bound
 from hostcap.studies.spec import StudySpec
 
 LEVEL = (*GROUP, *AXES, "penetration")  # the axes a study has (`hosting.group_of`), then the level
@@ -49,7 +49,7 @@ def next_round(spec: StudySpec, planned: list, chosen: list, results: dict[str, 
     for _, c in chosen:
         level = _level(c)
         taken[level] = max(taken[level], c["sample"] + 1)
-    k, n = _evidence(chosen, results)
+    k, n = _evidence(chosen, results, spec.trafo_criterion)
     thr, top = spec.max_violation_probability, spec.samples_max
     grow = {}
     for group in sorted({lv[:-1] for lv in taken}):
@@ -69,10 +69,12 @@ def next_round(spec: StudySpec, planned: list, chosen: list, results: dict[str, 
             if (r := grow.get(_level(c))) and r[0] <= c["sample"] < r[1]]
 
 
-def _evidence(chosen: list, results: dict[str, dict]) -> tuple[dict, dict]:
-    """Per level: violating samples and samples whose runs all finished (all periods)."""
+def _evidence(chosen: list, results: dict[str, dict], trafo_criterion: str) -> tuple[dict, dict]:
+    """Per level: violating samples (the transformer judged by `trafo_criterion`) and samples whose runs all
+    finished (all periods)."""
+    metrics = criteria(trafo_criterion).values()
     rows = [{**{key: c[key] for key in _level_keys(c)}, "sample": c["sample"], "ok": r.get("status") == "ok",
-             "violated": r.get("status") == "ok" and any((r.get(m) or 0) > 0 for m in CRITERIA.values())}
+             "violated": r.get("status") == "ok" and any((r.get(m) or 0) > 0 for m in metrics)}
             for _, c in chosen if (r := results.get(c["key"])) is not None]
     if not rows:
         return {}, {}

@@ -17,12 +17,14 @@ from hostcap.models.limits import voltage_band
 from hostcap.studies.gis import name_in_study, same_variant
 from hostcap.studies.hosting import (
     CRITERIA,
+    TRAFO_CRITERIA,
     baseline_notes,
     in_study_order,
     min_samples_confident,
     read_hosting,
     too_few_samples,
 )
+from hostcap.studies.hosting import criteria as criteria_of
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def _breaking_periods(spec, runs: pd.DataFrame, row: dict, level: float, criteri
     """The periods (study order) in which some run of this feeder and variant (`row`: a mapping with their
     columns) at this level breaks one of `criteria`."""
     at = runs[(runs["status"] == "ok") & same_variant(runs, row) & np.isclose(runs["penetration"], level)]
-    broke = at[(at[[CRITERIA[c] for c in criteria]] > 0).any(axis=1)]
+    metric = criteria_of(spec.trafo_criterion)
+    broke = at[(at[[metric[c] for c in criteria]] > 0).any(axis=1)]
     order = spec.period_names
     return sorted(set(broke["period"]), key=lambda p: order.index(p) if p in order else len(order))
 
@@ -176,18 +179,24 @@ def answer_groups(spec, hosting: pd.DataFrame) -> list[dict]:
 def year_lines(spec, table: pd.DataFrame) -> list[str]:
     """One line per feeder, strategy and share of first_violation_year.csv: the year it first breaks a limit
     (estimate, with its probability and interval), the year it breaks at 95 % confidence, and the first year a
-    violation cannot be ruled out; or that it holds through the pathway's last year."""
+    violation cannot be ruled out; or that it holds through the pathway's last year; and the first year with the
+    transformer judged by the other transformer criterion (`trafo_criterion`)."""
     last = max(spec.pathway)
     lines = []
-    years = ["first_violation_year", "first_violation_year_confident", "first_possible_violation_year"]
+    years = [c for c in table.columns if c.startswith(("first_violation_year", "first_possible_violation_year"))]
     table = table.astype({c: "Int64" for c in years})  # a CSV column with an empty cell reads as float
+    other = {"loading": "thermal", "thermal": "loading"}[spec.trafo_criterion]
+    words = {"loading": "judged by its loading", "thermal": "judged thermally (IEC 60076-7)"}
     for r in in_study_order(spec, table).itertuples():
         who = f"{r.feeder} | {name_in_study(spec, r._asdict())}"
+        alt = getattr(r, f"first_violation_year_trafo_{other}", None)
+        alt = "" if alt is None else (f"; with the transformer {words[other]}: "
+                                      + (f"{alt}" if not pd.isna(alt) else f"holds through {last}"))
         maybe = ("" if pd.isna(r.first_possible_violation_year)
                  else f"; a violation cannot be ruled out from {r.first_possible_violation_year}")
         if pd.isna(r.first_violation_year):
             shown = "shown at 95 % confidence" if pd.isna(r.first_possible_violation_year) else "estimate"
-            lines.append(f"{who}: holds every limit through {last} ({shown}){maybe}")
+            lines.append(f"{who}: holds every limit through {last} ({shown}){maybe}{alt}")
             continue
         sure = ("not shown at 95 % confidence by " + str(last) if pd.isna(r.first_violation_year_confident)
                 else f"at 95 % confidence by {r.first_violation_year_confident}")
@@ -195,11 +204,12 @@ def year_lines(spec, table: pd.DataFrame) -> list[str]:
                      f"P(violation) {pct(r.p_violation)}, 95 % interval {pct(r.p_violation_lo)}-"
                      f"{pct(r.p_violation_hi)}; {pct(r.ev_per_household)} EVs, {pct(r.heat_pump_share)} heat pumps, "
                      f"{pct(r.pv_share)} PV); "
-                     f"{sure}{maybe}")
+                     f"{sure}{maybe}{alt}")
     return lines
 
 
-RUN_COLUMNS = ["feeder", "period", "strategy", "v2g_share", "penetration", "status", *CRITERIA.values()]
+RUN_COLUMNS = ["feeder", "period", "strategy", "v2g_share", "heat_pump_share", "penetration", "status",
+               *CRITERIA.values(), *TRAFO_CRITERIA.values()]
 
 
 def answer(spec, paths) -> list[Line]:

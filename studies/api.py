@@ -56,7 +56,7 @@ class Run:
 
     @property
     def violations(self) -> list[str]:
-        return violated_criteria(self.metrics)
+        return violated_criteria(self.metrics, self.scenario.trafo_criterion)
 
     @property
     def timeseries_names(self) -> list[str]:

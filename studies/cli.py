@@ -108,6 +108,8 @@ def cli(verbose: bool):
               help="Share of the households with rooftop PV, 0..1 (the feeder's own count towards it).")
 @click.option("--climate-region", default=4, show_default=True, type=int,
               help="DWD test reference year region of the outdoor temperature, 1-15 (4: Potsdam).")
+@click.option("--trafo-criterion", default="loading", show_default=True, type=click.Choice(["loading", "thermal"]),
+              help="The transformer's limit: its loading, or IEC 60076-7's hot spot and ageing (thermal).")
 @click.option("--out", default="results/run", show_default=True, type=click.Path(file_okay=False))
 def run(out, tariff, outages, critical_load_share, v2h_share, **options):
     """Co-simulate one scenario and write metrics.json, manifest.json, customers.parquet and timeseries/ to
@@ -152,9 +154,16 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
         click.echo(f"§14a dimming: {m['dimmed_h']:.2f} h dimmed; EV charging deferred {m['ev_dimmed_kwh']:,.1f} kWh "
                    f"({m['ev_unmet_kwh']:,.1f} kWh unmet at departure); heat deferred "
                    f"{m['heat_deferred_kwh']:,.1f} kWh (a home cooled by at most {m['heat_deficit_max_k']:.2f} K)")
-    broken = violated_criteria(m)
-    click.echo(f"limits ({scenario.band}, {scenario.line_limit_pct:g} % lines, {scenario.trafo_limit_pct:g} % "
-               f"transformer): " + (f"broken: {', '.join(broken)}" if broken else "none broken"))
+    if m["trafo_hot_spot_max_c"] == m["trafo_hot_spot_max_c"]:  # not NaN: some step converged
+        click.echo(f"transformer (IEC 60076-7, ONAN): hot spot at most {m['trafo_hot_spot_max_c']:.1f} °C, top oil "
+                   f"{m['trafo_top_oil_max_c']:.1f} °C; ageing {m['trafo_ageing_rate']:.3g} x the rated rate "
+                   f"({m['trafo_loss_of_life_days']:.3g} days of life in the run); above the cyclic-loading limits "
+                   f"{m['trafo_thermal_overload_hours']:.2f} h")
+    broken = violated_criteria(m, scenario.trafo_criterion)
+    trafo = (f"{scenario.trafo_limit_pct:g} % transformer" if scenario.trafo_criterion == "loading"
+             else "transformer thermal limits")
+    click.echo(f"limits ({scenario.band}, {scenario.line_limit_pct:g} % lines, {trafo}): "
+               + (f"broken: {', '.join(broken)}" if broken else "none broken"))
     if scenario.tariff is not None:
         c, cur = result.customers(), scenario.tariff.currency
         ev = c[c["n_ev"] > 0]

@@ -56,6 +56,8 @@ CRITERIA = {
     "unbalance": "unbalance_buses",
     "nonconverged": "nonconverged_steps",
 }
+# the transformer's criterion (`trafo_criterion`): the metric whose value above 0 breaks it
+TRAFO_CRITERIA = {"loading": "trafo_overload_hours", "thermal": "trafo_thermal_limits_broken"}
 GROUP = ["feeder", "strategy", "v2g_share"]
 AXES = ["heat_pump_share"]  # a study's further axes: grouped by where a table has them (`group_of`)
 # hosting_capacity.csv as version 0.6.0 and older named its columns (no unit): `read_hosting` renames them
@@ -72,20 +74,30 @@ def group_of(table: pd.DataFrame) -> list[str]:
     return [*GROUP, *(c for c in AXES if c in table.columns)]
 
 
-def violated_criteria(metrics: dict) -> list[str]:
+def criteria(trafo_criterion: str = "loading") -> dict[str, str]:
+    """CRITERIA with the transformer judged by its loading or its thermal limits (`TRAFO_CRITERIA`)."""
+    return {**CRITERIA, "trafo_overload": TRAFO_CRITERIA[trafo_criterion]}
+
+
+def violated_criteria(metrics: dict, trafo_criterion: str = "loading") -> list[str]:
     """The criteria one run breaks (its metrics), in CRITERIA's order."""
-    return [c for c, m in CRITERIA.items() if metrics[m] > 0]
+    return [c for c, m in criteria(trafo_criterion).items() if metrics[m] > 0]
 
 
-def sample_violations(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per feeder x strategy x share x penetration x sample: violation per criterion, `any`, and
-    `any_<band>` for each voltage criterion."""
+def sample_violations(runs: pd.DataFrame, trafo_criterion: str = "loading") -> pd.DataFrame:
+    """One row per feeder x strategy x share x penetration x sample: violation per criterion (the transformer
+    by `trafo_criterion`), `any`, `any_<band>` for each voltage criterion and `any_trafo_<criterion>` for each
+    transformer criterion the runs have the metric of."""
     ok = runs[runs["status"] == "ok"]
-    flags = pd.DataFrame({c: ok[m] > 0 for c, m in CRITERIA.items()})
+    flags = pd.DataFrame({c: ok[m] > 0 for c, m in criteria(trafo_criterion).items()})
     flags["any"] = flags.any(axis=1)
-    thermal = flags[["trafo_overload", "line_overload", "unbalance", "nonconverged"]].any(axis=1)
+    other = flags[["line_overload", "unbalance", "nonconverged"]].any(axis=1)
     for band in BANDS:
-        flags[f"any_{band}"] = thermal | (ok[f"buses_outside_{band}"] > 0)
+        flags[f"any_{band}"] = other | flags["trafo_overload"] | (ok[f"buses_outside_{band}"] > 0)
+    voltage = flags[["undervoltage", "overvoltage"]].any(axis=1)
+    for name, metric in TRAFO_CRITERIA.items():
+        if metric in ok:
+            flags[f"any_trafo_{name}"] = other | voltage | (ok[metric] > 0)
     keys = group_of(runs) + ["penetration", "sample"]
     flags[keys] = ok[keys]
     return flags.groupby(keys, as_index=False).any()
@@ -117,14 +129,17 @@ def min_samples_confident(threshold: float, confidence: float = 0.95) -> int:
     return int(np.ceil(np.log(1.0 - confidence) / np.log(1.0 - threshold) - 1e-12))
 
 
-def violation_probability(runs: pd.DataFrame, exact_baseline: bool = False) -> pd.DataFrame:
-    """P(violation) per feeder x strategy x share x penetration, per criterion and for any, with the
-    interval and the upper bound for any (exact at level 0 with `exact_baseline`)."""
-    per_sample = sample_violations(runs)
+def violation_probability(runs: pd.DataFrame, exact_baseline: bool = False, trafo_criterion: str = "loading"
+                          ) -> pd.DataFrame:
+    """P(violation) per feeder x strategy x share x penetration, per criterion and for any (the transformer by
+    `trafo_criterion`; `p_any_<band>` and `p_any_trafo_<criterion>` under each voltage and transformer
+    criterion), with the interval and the upper bound for any (exact at level 0 with `exact_baseline`)."""
+    per_sample = sample_violations(runs, trafo_criterion)
     by_level = per_sample.groupby(group_of(runs) + ["penetration"])
     prob = by_level[list(CRITERIA)].mean().add_prefix("p_")
-    for band in BANDS:
-        prob[f"p_any_{band}"] = by_level[f"any_{band}"].mean()
+    for flag in [f"any_{band}" for band in BANDS] + [f"any_trafo_{t}" for t in TRAFO_CRITERIA]:
+        if flag in per_sample:
+            prob[f"p_{flag}"] = by_level[flag].mean()
     prob["n_samples"] = by_level.size()
     prob["n_violating"] = by_level["any"].sum().astype(int)
     prob["p_violation"] = by_level["any"].mean()
@@ -150,9 +165,10 @@ def highest_safe_level(levels: np.ndarray, p: np.ndarray, threshold: float) -> f
 
 
 def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str = "en50160",
-                     exact_baseline: bool = False) -> pd.DataFrame:
-    """Hosting capacity per feeder x strategy x share; `band` names the voltage criterion the runs used."""
-    prob = violation_probability(runs, exact_baseline)
+                     exact_baseline: bool = False, trafo_criterion: str = "loading") -> pd.DataFrame:
+    """Hosting capacity per feeder x strategy x share; `band` names the voltage criterion the runs used,
+    `trafo_criterion` the transformer's (`hc_point_trafo_<criterion>_frac`: the answer under each)."""
+    prob = violation_probability(runs, exact_baseline, trafo_criterion)
     ok = runs[runs["status"] == "ok"]
     group = group_of(runs)
     size = ok.groupby(group + ["penetration"]).agg(n_ev=("n_ev", "median"), charger_kw=("ev_charger_kw", "median"))
@@ -167,6 +183,10 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
             row[f"hc_{c}_frac"] = highest_safe_level(levels, g[f"p_{c}"].to_numpy(), threshold)
         for b in BANDS:
             row[f"hc_point_{b}_frac"] = highest_safe_level(levels, g[f"p_any_{b}"].to_numpy(), threshold)
+        for t in TRAFO_CRITERIA:
+            if f"p_any_trafo_{t}" in g:
+                row[f"hc_point_trafo_{t}_frac"] = highest_safe_level(levels, g[f"p_any_trafo_{t}"].to_numpy(),
+                                                                     threshold)
         hc = row["hc_point_frac"]
         above = g[g["penetration"] > (hc if np.isfinite(hc) else -1.0)].sort_values("penetration").head(1)
         row["binding"] = ";".join(c for c in CRITERIA if len(above) and above[f"p_{c}"].iloc[0] > threshold)
@@ -191,6 +211,7 @@ def hosting_capacity(runs: pd.DataFrame, threshold: float = 0.05, *, band: str =
     hc["uplift_vs_uncontrolled_frac"] = hc["hc_point_frac"] - np.asarray(ref, dtype=float)
     hc["threshold"] = threshold
     hc["voltage_criterion"] = band
+    hc["trafo_criterion"] = trafo_criterion
     hc["min_samples_confident"] = need
     hc["exact_baseline"] = exact_baseline
     return hc
@@ -210,7 +231,9 @@ def first_violation_years(prob: pd.DataFrame, years: dict[float, int], threshold
     threshold; `first_violation_year_confident`, the earliest whose one-sided 95 % lower bound does (it breaks
     by then at 95 % confidence); `first_possible_violation_year`, the earliest whose one-sided 95 % upper bound
     does (no earlier year can be ruled out); `binding`, the criteria above the threshold in the first year, with
-    its P(violation), two-sided interval and EVs per household. Empty: no year breaks."""
+    its P(violation), two-sided interval and EVs per household; `first_violation_year_trafo_<criterion>`, the
+    first year with the transformer judged by its loading and thermally (where `prob` has them). Empty: no year
+    breaks."""
     rows = []
     for key, g in prob[prob["penetration"].isin(list(years))].groupby(GROUP):
         g = g.assign(year=g["penetration"].map(years)).sort_values("year")
@@ -225,11 +248,16 @@ def first_violation_years(prob: pd.DataFrame, years: dict[float, int], threshold
         for col in ("p_violation", "p_violation_lo", "p_violation_hi", "n_samples"):
             row[col] = first[col].iloc[0] if len(first) else np.nan
         row["ev_per_household"] = first["penetration"].iloc[0] if len(first) else np.nan
+        for t in TRAFO_CRITERIA:
+            if f"p_any_trafo_{t}" in g:
+                over = g[f"p_any_trafo_{t}"].to_numpy() > threshold
+                row[f"first_violation_year_trafo_{t}"] = int(g["year"].to_numpy()[over][0]) if over.any() else pd.NA
         rows.append(row)
+    by_trafo = [f"first_violation_year_trafo_{t}" for t in TRAFO_CRITERIA if f"p_any_trafo_{t}" in prob]
     out = pd.DataFrame(rows, columns=[*GROUP, "first_violation_year", "first_violation_year_confident",
                                       "first_possible_violation_year", "binding", "p_violation", "p_violation_lo",
-                                      "p_violation_hi", "n_samples", "ev_per_household"])
-    for col in ("first_violation_year", "first_violation_year_confident", "first_possible_violation_year"):
+                                      "p_violation_hi", "n_samples", "ev_per_household", *by_trafo])
+    for col in ("first_violation_year", "first_violation_year_confident", "first_possible_violation_year", *by_trafo):
         out[col] = out[col].astype("Int64")
     out["threshold"] = threshold
     return out

@@ -389,8 +389,11 @@ def settings(spec: StudySpec, runs: pd.DataFrame, manifest: dict, periods: list[
           else []),
         ("Strategies", ", ".join(spec.strategies) + f"; tariff: {tariff_text(spec)}"),
         ("Limits", f"voltage: {band.source} ({band.statistic_note(spec.step_min * 60)}); lines "
-                   f"{spec.line_limit_pct:g} % of their rated current, transformers {spec.trafo_limit_pct:g} % of "
-                   "their rated power"),
+                   f"{spec.line_limit_pct:g} % of their rated current; transformers "
+                   + (f"{spec.trafo_limit_pct:g} % of their rated power" if spec.trafo_criterion == "loading" else
+                      "IEC 60076-7's limits of normal cyclic loading (hot spot 120 °C, top oil 105 °C, 1.5 pu) and "
+                      "ageing no faster than rated over the period")
+                   + " (hosting_capacity.csv gives the answer under both transformer criteria)"),
         ("Hosted", f"a level is hosted when at most {pct(spec.max_violation_probability)} of its samples break any "
                    "limit in any period, and every lower level is hosted too"),
         ("Samples", f"{samples_text(spec, manifest)}; {len(runs):,} runs, {failed:,} failed"),

@@ -296,9 +296,10 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
                           households: pd.DataFrame) -> None:
     if not (runs["status"] == "ok").any():
         raise InputError(f"study {spec.name}: no scenario finished, see {paths.manifest}")
-    hc = hosting_capacity(runs, spec.max_violation_probability, band=spec.band, exact_baseline=spec.exact_baseline)
+    hc = hosting_capacity(runs, spec.max_violation_probability, band=spec.band, exact_baseline=spec.exact_baseline,
+                          trafo_criterion=spec.trafo_criterion)
     write_text(hc.to_csv(index=False), paths.hosting)
-    prob = violation_probability(runs, spec.exact_baseline)
+    prob = violation_probability(runs, spec.exact_baseline, spec.trafo_criterion)
     write_text(prob.to_csv(index=False), paths.probability)
     if spec.pathway is not None:
         fv = first_violation_years(prob, spec.level_years, spec.max_violation_probability)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from hostcap.feeders.heat import temperature_c
 from hostcap.models.battery import battery_balance
 from hostcap.models.customers import customer_energy
 from hostcap.models.dimming import HeatPumpDimming
@@ -23,6 +24,7 @@ from hostcap.models.metrics import run_metrics
 from hostcap.models.optimal import session_table
 from hostcap.models.outage import backup_energy
 from hostcap.models.strategies import Horizon, make_strategy
+from hostcap.models.trafo_thermal import thermal_metrics
 from hostcap.models.wear import fleet_fade, run_outside_range_h
 from hostcap.studies.scenario.inputs import Inputs
 from hostcap.studies.scenario.settings import Scenario
@@ -196,6 +198,10 @@ def run_result(scenario: Scenario, inputs: Inputs, rec: dict, no_ev_kw: np.ndarr
     metrics["n_bidirectional"] = n_bidir
     metrics["ev_charger_kw"] = float(fleet.p_ch_max_kw.sum())
     metrics |= _heat_pump_metrics(inputs, rec)
+    peak = np.nanargmax(rec["p_slack_mw"]) if np.isfinite(rec["p_slack_mw"]).any() else None
+    metrics["heat_pump_at_peak_kw"] = (float(_heat_pump_kw(inputs, rec)[peak].sum()) if peak is not None
+                                       else float("nan"))
+    metrics |= _trafo_thermal(scenario, inputs, rec)
     metrics |= _energy_balances(scenario, inputs, rec, metrics, totals)
     if scenario.outages is not None:
         backup = backup_energy(load_kw=inputs.households.p_load_kw[:inputs.n_steps], powered=rec["powered"] > 0.5,
@@ -210,12 +216,27 @@ def run_result(scenario: Scenario, inputs: Inputs, rec: dict, no_ev_kw: np.ndarr
     return RunResult(scenario, inputs, metrics, rec, totals)
 
 
+def _trafo_thermal(scenario: Scenario, inputs: Inputs, rec: dict) -> dict:
+    """The transformer's temperatures and ageing (`models/trafo_thermal.py`) in the outdoor temperature of the
+    run's DWD TRY region, and `trafo_thermal_limits_broken`: 1 if a normal-cyclic-loading limit is passed at
+    some step, plus 1 if the transformer aged faster than rated over the run."""
+    ambient = temperature_c(inputs.index[:inputs.n_steps], scenario.climate_region)
+    m = thermal_metrics(rec["trafo_loading_pct"], ambient, inputs.dt_s / 3600.0)
+    broken = int(m["trafo_thermal_overload_hours"] > 0) + int(m["trafo_ageing_rate"] > 1.0)
+    return m | {"trafo_thermal_limits_broken": broken if np.isfinite(m["trafo_ageing_rate"]) else float("nan")}
+
+
+def _heat_pump_kw(inputs: Inputs, rec: dict) -> np.ndarray:
+    """The heat pumps' electric power per step and connection point as they ran (dimmed, under §14a), kW."""
+    return rec["heat_pump_p_kw"] if "heat_pump_p_kw" in rec else inputs.households.p_heat_pump_kw[:inputs.n_steps]
+
+
 def _heat_pump_metrics(inputs: Inputs, rec: dict) -> dict:
-    """The heat pumps' energy and coincident peak; under §14a dimming (`models/dimming.py`) also the hours
+    """The heat pumps' energy and their own coincident peak, whenever it falls (`heat_pump_at_peak_kw`, their
+    draw at the feeder's peak step, is `run_result`'s); under §14a dimming (`models/dimming.py`) also the hours
     dimmed, the EV charging and the heat it deferred, and the most a home cooled for it (K)."""
     hh, dt_h = inputs.households, inputs.dt_s / 3600.0
-    hp_kw = rec["heat_pump_p_kw"] if "heat_pump_p_kw" in rec else hh.p_heat_pump_kw[:inputs.n_steps]
-    total = hp_kw.sum(axis=1)
+    total = _heat_pump_kw(inputs, rec).sum(axis=1)
     out = {"n_heat_pump": int(hh.heat_pumps.n), "heat_pump_kwh": float(total.sum() * dt_h),
            "heat_pump_peak_kw": float(total.max()) if len(total) else 0.0}
     if "dimmed" not in rec:

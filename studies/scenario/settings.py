@@ -68,6 +68,10 @@ class RunSettings(BaseModel):
                                           "whose connection points may get an EV (`feeders/load.py`).")
     line_limit_pct: float = Field(100.0, gt=0)
     trafo_limit_pct: float = Field(100.0, gt=0)
+    trafo_criterion: Literal["loading", "thermal"] = Field(
+        "loading", description="When the transformer breaks its limit: loading (above trafo_limit_pct at a step) "
+        "or thermal (IEC 60076-7, `models/trafo_thermal.py`: its hot spot, top oil or current above the limits of "
+        "normal cyclic loading, or ageing faster than rated over the period). Hosting capacity is given under both.")
     export_limit_kw: float | None = Field(None, ge=0, description="Meter export limit per connection point "
                                           "(EV discharge + PV - load), kW; 0: no export; none: no limit.")
     q_control: Literal["none", "volt_var"] = Field("none", description="Bidirectional chargers' reactive "

@@ -48,7 +48,8 @@ def spec_of(strategies, samples=60):
     return SimpleNamespace(feeders=[SimpleNamespace(name="f")], strategies=strategies, v2g_shares=[0.5],
                            penetrations=LEVELS, band="ansi_a", trafo_limit_pct=100.0, line_limit_pct=100.0,
                            period_names=PERIODS, max_violation_probability=0.05, samples=samples,
-                           heat_pump_axis=[0.0], year_of=lambda level: None)  # no pathway, no heat pumps
+                           heat_pump_axis=[0.0], trafo_criterion="loading",
+                           year_of=lambda level: None)  # no pathway, no heat pumps
 
 
 def test_the_conclusion_says_what_breaks_where_from_which_level_and_what_hosts_every_level():

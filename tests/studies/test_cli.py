@@ -245,3 +245,24 @@ def test_run_with_an_outage_prints_the_backup_and_writes_the_wear(tmp_path, caps
     v = pd.read_parquet(out / "timeseries" / "ev" / "vehicles.parquet")
     assert len(v) == 113 and (v["fade_year_pct"] > v["fade_run_pct"]).all()
     assert {"fade_uncontrolled_year_pct", "extra_fade_year_pct", "extra_wear_cost_year_USD"} <= set(v.columns)
+
+
+def test_a_thermal_run_recomputes_from_its_written_loading_and_judges_the_transformer_thermally(tmp_path, capsys):
+    """A cold January evening with every home an EV and half a heat pump overloads the default transformer by
+    its rating; its IEC 60076-7 hot spot, recomputed from the written loading series and the TRY's temperature,
+    is the run's, and the thermal criterion does not count the overload."""
+    from hostcap.feeders.heat import temperature_c
+    from hostcap.models.trafo_thermal import thermal_metrics
+
+    out = tmp_path / "run"
+    assert main(["run", "--penetration", "1.5", "--heat-pump-share", "0.5", "--start", "2016-01-04", "--days", "1",
+                 "--trafo-criterion", "thermal", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    loading = pd.read_parquet(out / "timeseries/res_trafo/loading_percent.parquet")
+    again = thermal_metrics(loading.to_numpy(), temperature_c(loading.index, 4), 0.25)
+    assert all(metrics[k] == pytest.approx(v, rel=1e-12) for k, v in again.items())
+    assert metrics["trafo_overload_hours"] > 0 and metrics["trafo_thermal_limits_broken"] == 0
+    assert metrics["trafo_hot_spot_max_c"] < 98  # a cold kiosk: below the rated hot spot
+    printed = capsys.readouterr().out
+    assert "limits (en50160, 100 % lines, transformer thermal limits): none broken" in printed
+    assert "transformer (IEC 60076-7, ONAN): hot spot at most" in printed

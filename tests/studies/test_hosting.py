@@ -57,7 +57,7 @@ def test_unbalance_is_a_criterion_of_its_own():
 
 # columns of hosting_capacity.csv that are names, counts, flags or probabilities (0-1, as `p_*`): no unit
 UNITLESS = {*GROUP, "binding", "hc_evs", "n_samples_min", "samples_limit_confident", "baseline_violates",
-            "threshold", "voltage_criterion", "min_samples_confident", "exact_baseline"}
+            "threshold", "voltage_criterion", "trafo_criterion", "min_samples_confident", "exact_baseline"}
 
 
 def test_hosting_columns_name_their_unit_and_a_file_of_0_6_0_still_reads(tmp_path):
@@ -235,3 +235,31 @@ def test_first_violation_year_estimate_confident_and_possible():
     assert lower_bound(np.array([1]), np.array([20]))[0] == pytest.approx(1 - 0.95 ** (1 / 20))
     assert lower_bound(np.array([3]), np.array([20]))[0] < 0.05 < 3 / 20
     assert upper_bound(np.array([0]), np.array([20]))[0] == pytest.approx(1 - 0.05 ** (1 / 20))
+
+
+def test_the_transformer_is_judged_by_loading_or_by_its_thermal_limits_and_the_answer_is_given_under_both():
+    """Samples that overload the transformer above its rating at 0.4 and 0.6, but break its thermal limits
+    (IEC 60076-7) only at 0.6: judged by loading the hosting capacity is 0.2, thermally 0.4; both studies give
+    both answers, and the adaptive rounds count violations by the study's criterion."""
+    from hostcap.studies.adaptive import _evidence
+    from hostcap.studies.hosting import violated_criteria
+
+    runs = runs_table({"uncontrolled": [0, 0, 0, 0]})
+    runs["trafo_overload_hours"] = np.where(runs["penetration"] >= 0.4, 1.5, 0.0)
+    runs["trafo_thermal_limits_broken"] = np.where(runs["penetration"] >= 0.6, 1, 0)
+    for criterion, point in (("loading", 0.2), ("thermal", 0.4)):
+        hc = hosting_capacity(runs, 0.05, trafo_criterion=criterion).iloc[0]
+        assert hc["hc_point_frac"] == point and hc["binding"] == "trafo_overload"
+        assert (hc["hc_point_trafo_loading_frac"], hc["hc_point_trafo_thermal_frac"]) == (0.2, 0.4)
+        assert hc["trafo_criterion"] == criterion
+        prob = violation_probability(runs, trafo_criterion=criterion).set_index("penetration")
+        assert list(prob["p_trafo_overload"]) == [0, 0, 1.0 if criterion == "loading" else 0, 1.0]
+    row = runs[runs["penetration"] == 0.4].iloc[0].to_dict()
+    assert violated_criteria(row, "loading") == ["trafo_overload"] and violated_criteria(row, "thermal") == []
+    chosen = [(None, {"feeder": "f", "strategy": "uncontrolled", "v2g_share": 0.5, "penetration": 0.4, "sample": 0,
+                      "key": "k"})]
+    results = {"k": {**row, "status": "ok"}}
+    assert _evidence(chosen, results, "loading")[0] == {("f", "uncontrolled", 0.5, 0.4): 1}
+    assert _evidence(chosen, results, "thermal")[0] == {("f", "uncontrolled", 0.5, 0.4): 0}
+    # runs from before the thermal model: the loading answer only
+    assert "hc_point_trafo_thermal_frac" not in hosting_capacity(runs.drop(columns="trafo_thermal_limits_broken"))

@@ -168,6 +168,7 @@ def test_a_pathway_study_gives_the_year_each_feeder_first_breaks(tmp_path, tiny_
     years equal a recount from runs.parquet, and the GeoPackage dates each element's first violation."""
     import geopandas as gpd
 
+    from hostcap.studies.answer import year_lines
     from hostcap.studies.gis import first_year
     from hostcap.studies.pipeline import write_gis, write_webmap
 
@@ -190,6 +191,12 @@ def test_a_pathway_study_gives_the_year_each_feeder_first_breaks(tmp_path, tiny_
         got = fv.loc[strategy, "first_violation_year"]
         assert (None if pd.isna(got) else int(got)) == want
     assert fv["first_violation_year"].notna().any()  # the limit is chosen so that some year breaks it
+    # judged by loading (the study's criterion) the same years; thermally (IEC 60076-7) 4.5 % of rating is nothing
+    pd.testing.assert_series_equal(fv["first_violation_year_trafo_loading"], fv["first_violation_year"],
+                                   check_names=False)
+    assert fv["first_violation_year_trafo_thermal"].isna().all()
+    said = year_lines(spec, pd.read_csv(root / "first_violation_year.csv"))
+    assert any("with the transformer judged thermally (IEC 60076-7): holds through 2040" in line for line in said)
     gpkg = write_gis(spec, tmp_path, tiny_feeder)
     trafo = gpd.read_file(gpkg, layer="transformers")
     loc = pd.read_parquet(root / "locational.parquet")

@@ -96,6 +96,7 @@ def test_exported_schema_is_in_sync():
     ("pathway: {2030: {ev: 0.5, pv: 1.5}}", "pathway.2030.pv"),
     ("pv_share: -0.1", "pv_share"),
     ("heat_pump_shares: [0.2, 1.2]", "heat_pump_shares"),
+    ("trafo_criterion: hot", "trafo_criterion"),
     ("heat_pump_shares: [0.2, 0.2]", "heat_pump_shares"),
     ("heat_pump_shares: []", "heat_pump_shares"),
     ("heat_pump_shares: [0.2]\nheat_pump_share: 0.1", "heat_pump_shares"),
