@@ -28,10 +28,10 @@ def atomic_path(path: str | Path, suffix: str = ""):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(name)  # writers (GDAL, matplotlib) want to create the file themselves
     tmp = Path(name)
-    try:
+    try:  # from here an interrupt (KeyboardInterrupt, raised anywhere) leaves no file behind
+        os.close(fd)
+        tmp.unlink()  # writers (GDAL, matplotlib) want to create the file themselves
         yield tmp
         ordinary_mode(tmp)
         tmp.replace(path)

@@ -123,6 +123,12 @@ class RecordStore:
     def path(self, rkey: str) -> Path:
         return self.folder / f"{rkey}.parquet"
 
+    def remove_unfinished(self) -> None:
+        """Remove the temporary files of writes a killed study left (`atomic_path`'s hidden names); call it
+        holding the study's lock."""
+        for tmp in self.folder.glob(".*.parquet"):
+            tmp.unlink(missing_ok=True)
+
     def write(self, rkey: str, result: dict, elements: pd.DataFrame | None,
               households: pd.DataFrame | None = None) -> None:
         table = pa.Table.from_pandas(_elements_frame(elements), preserve_index=False)

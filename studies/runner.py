@@ -107,6 +107,7 @@ def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str
     ran = 0
     with study_lock(spec, paths), dask_client(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
                                         workers=workers) as client:
+        store.remove_unfinished()
         records = _read_records(paths, store, planned, rkeys, keep)
         bar = StudyProgress(spec.name, enabled=progress)
 
