@@ -110,8 +110,14 @@ def cli(verbose: bool):
               help="DWD test reference year region of the outdoor temperature, 1-15 (4: Potsdam).")
 @click.option("--trafo-criterion", default="loading", show_default=True, type=click.Choice(["loading", "thermal"]),
               help="The transformer's limit: its loading, or IEC 60076-7's hot spot and ageing (thermal).")
+@click.option("--reinforce", is_flag=True, help="Also plan what the feeder needs so that the run's worst steps hold "
+              "every limit (standard measures and their cost): reinforcement.csv and reinforced.json in OUT.")
+@click.option("--costs", "costs_file", default=None, type=click.Path(dir_okay=False),
+              help="The reinforcement cost file (default: studies/costs/de_dena.yaml).")
+@click.option("--density", default="rural", show_default=True, type=click.Choice(["rural", "urban"]),
+              help="The feeder's population density, for the cable cost (rural: at most 500 people per km²).")
 @click.option("--out", default="results/run", show_default=True, type=click.Path(file_okay=False))
-def run(out, tariff, outages, critical_load_share, v2h_share, **options):
+def run(out, tariff, outages, critical_load_share, v2h_share, reinforce, costs_file, density, **options):
     """Co-simulate one scenario and write metrics.json, manifest.json, customers.parquet and timeseries/ to
     OUT."""
     from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
@@ -128,6 +134,13 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
         scenario = Scenario(**options, tariff=tariff and load_tariff(tariff), outages=outage)
     except ValidationError as exc:
         raise input_error(exc) from None
+    costs = None
+    if reinforce:
+        from hostcap.studies.cost_file import SHIPPED, load_costs
+
+        costs = load_costs(costs_file or SHIPPED, density)  # a bad cost file is refused before the run
+        if scenario.phases == "unbalanced":
+            raise InputError("reinforce: the planner solves balanced power flows; run with --phases balanced")
     check_out(Path(out))
     t0 = time.perf_counter()
     result = run_scenario(scenario, progress=True)
@@ -185,6 +198,15 @@ def run(out, tariff, outages, critical_load_share, v2h_share, **options):
                    f"{v['extra_fade_year_pct'].median():+.2f} %/year, "
                    f"{v[f'extra_wear_cost_year_{w.currency}'].sum():,.0f} "
                    f"{w.currency}/year for the fleet")
+    if costs is not None:
+        from hostcap.studies.reinforce import reinforce_run, write_reinforcement
+
+        net, measures, steps = reinforce_run(result, costs)
+        write_reinforcement(net, measures, Path(out))
+        total = sum(x.cost_eur for x in measures)
+        click.echo(f"reinforcement ({density} costs, {len(steps)} worst steps): "
+                   + (f"{len(measures)} measures, {total:,.0f} EUR: "
+                      + "; ".join(f"{x.element}: {x.detail}" for x in measures) if measures else "none needed"))
     if m["nonconverged_share"] > NONCONVERGED_MAX_SHARE:
         click.echo(f"error: the power flow did not converge at {m['nonconverged_steps']} of "
                    f"{result.inputs.n_steps} steps (more than {NONCONVERGED_MAX_SHARE:.0%}); these results "

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandapower as pp
 import pandas as pd
 import pytest
 
@@ -266,3 +267,35 @@ def test_a_thermal_run_recomputes_from_its_written_loading_and_judges_the_transf
     printed = capsys.readouterr().out
     assert "limits (en50160, 100 % lines, transformer thermal limits): none broken" in printed
     assert "transformer (IEC 60076-7, ONAN): hot spot at most" in printed
+
+
+def test_run_reinforce_plans_the_next_transformer_and_the_written_feeder_holds(tmp_path, capsys):
+    """A cold January day with 1.5 EVs per home and half the homes on heat pumps overloads the default feeder's
+    400 kVA transformer: the plan is the 630 kVA type (10,000 EUR, eDisGo's figure), and the written feeder,
+    read back, holds every limit at each worst step with the power the run recorded at its buses."""
+    out = tmp_path / "run"
+    assert main(["run", "--penetration", "1.5", "--heat-pump-share", "0.5", "--start", "2016-01-04", "--days", "1",
+                 "--reinforce", "--out", str(out)]) == 0
+    plan = pd.read_csv(out / "reinforcement.csv")
+    assert list(plan["element"]) == ["trafo 0"] and plan["cost_eur"].sum() == 10_000
+    assert "400 kVA -> 1 x 630 kVA" in plan["detail"].iloc[0]
+    assert "reinforcement (rural costs" in capsys.readouterr().out
+    net = pp.from_json(str(out / "reinforced.json"))
+    p = pd.read_parquet(out / "timeseries/bus/p_mw.parquet")
+    q = pd.read_parquet(out / "timeseries/bus/q_mvar.parquet")
+    loading = pd.read_parquet(out / "timeseries/res_trafo/loading_percent.parquet").max(axis=1)
+    rows = net.load.index[net.load["name"].eq("step")]
+    worst = loading.idxmax()
+    net.load.loc[rows, "p_mw"], net.load.loc[rows, "q_mvar"] = p.loc[worst].to_numpy(), q.loc[worst].to_numpy()
+    pp.runpp(net, numba=False)
+    assert loading.max() > 100 and net.res_trafo["loading_percent"].max() <= 100
+    assert net.res_line["loading_percent"].max() <= 100 and net.res_bus["vm_pu"].between(0.9, 1.1).all()
+
+
+def test_run_reinforce_refuses_a_bad_cost_file_before_running(tmp_path, capsys):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("name: c\ncurrency: EUR\nlv_cable_keur_per_km: {rural: 60000, urban: 100}\n"
+                   "mv_lv_transformer_keur: 10\n")
+    assert main(["run", "--days", "1", "--reinforce", "--costs", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lv_cable_keur_per_km.rural" in err and not (tmp_path / "o").exists()
