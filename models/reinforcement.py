@@ -127,9 +127,8 @@ def _reinforce_overloads(net, loading: np.ndarray, limits: Limits, costs: Costs)
     for i, pct in zip(net.line.index, loading):
         if pct <= limits.line_loading_pct:
             continue
-        current_ka = pct / 100.0 * net.line.at[i, "max_i_ka"] * net.line.at[i, "df"] * net.line.at[i, "parallel"]
-        own_ka = net.line.at[i, "max_i_ka"] * net.line.at[i, "df"] * net.line.at[i, "parallel"]
-        n = int(np.ceil((current_ka * 100.0 / limits.line_loading_pct - own_ka) / cable["max_i_ka"]))
+        own_ka = net.line.at[i, "max_i_ka"] * net.line.at[i, "df"] * net.line.at[i, "parallel"]  # its rating
+        n = int(np.ceil(own_ka * (pct / limits.line_loading_pct - 1.0) / cable["max_i_ka"]))
         out.append(_parallel_cable(net, i, max(n, 1), costs, "parallel cable (overload)"))
     return out
 

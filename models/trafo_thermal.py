@@ -112,11 +112,13 @@ def thermal_metrics(trafo_loading_pct: np.ndarray, ambient_c: np.ndarray, dt_h: 
     `trafo_top_oil_max_c`, `trafo_ageing_rate` (V averaged over the run: above 1 the transformer ages faster
     than at its rating), `trafo_loss_of_life_days` (days of rated ageing the run consumed),
     `trafo_loss_of_life_days_per_year` (at the run's average rate all year) and
-    `trafo_thermal_overload_hours` (hours above a normal-cyclic-loading limit: hot spot, top oil or current).
+    `trafo_thermal_overload_hours` (hours above a normal-cyclic-loading limit: hot spot, top oil or current) and
+    `trafo_thermal_limits_broken` (1 for those limits passed at some step, plus 1 for ageing faster than rated).
     NaN when no step converged."""
     load = _held(trafo_loading_pct)
     nan = dict.fromkeys(("trafo_hot_spot_max_c", "trafo_top_oil_max_c", "trafo_ageing_rate", "trafo_loss_of_life_days",
-                         "trafo_loss_of_life_days_per_year", "trafo_thermal_overload_hours"), float("nan"))
+                         "trafo_loss_of_life_days_per_year", "trafo_thermal_overload_hours",
+                         "trafo_thermal_limits_broken"), float("nan"))
     if load.size == 0 or not np.isfinite(load).all():
         return nan
     k = load / 100.0
@@ -125,8 +127,10 @@ def thermal_metrics(trafo_loading_pct: np.ndarray, ambient_c: np.ndarray, dt_h: 
     over = (t.hot_spot_c > CYCLIC_HOT_SPOT_LIMIT_C) | (t.top_oil_c > CYCLIC_TOP_OIL_LIMIT_C) \
         | (k > CYCLIC_CURRENT_LIMIT_PU)
     rate = v.mean(axis=0)
+    hours = float(over.any(axis=1).sum() * dt_h)
     return {"trafo_hot_spot_max_c": float(t.hot_spot_c.max()), "trafo_top_oil_max_c": float(t.top_oil_c.max()),
             "trafo_ageing_rate": float(rate.max()),
             "trafo_loss_of_life_days": float((v.sum(axis=0) * dt_h / 24.0).max()),
             "trafo_loss_of_life_days_per_year": float(rate.max() * HOURS_PER_YEAR / 24.0),
-            "trafo_thermal_overload_hours": float(over.any(axis=1).sum() * dt_h)}
+            "trafo_thermal_overload_hours": hours,
+            "trafo_thermal_limits_broken": int(hours > 0) + int(rate.max() > 1.0)}

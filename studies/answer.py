@@ -185,7 +185,7 @@ def year_lines(spec, table: pd.DataFrame) -> list[str]:
     lines = []
     years = [c for c in table.columns if c.startswith(("first_violation_year", "first_possible_violation_year"))]
     table = table.astype({c: "Int64" for c in years})  # a CSV column with an empty cell reads as float
-    other = {"loading": "thermal", "thermal": "loading"}[spec.trafo_criterion]
+    other = next(t for t in TRAFO_CRITERIA if t != spec.trafo_criterion)
     words = {"loading": "judged by its loading", "thermal": "judged thermally (IEC 60076-7)"}
     for r in in_study_order(spec, table).itertuples():
         who = f"{r.feeder} | {name_in_study(spec, r._asdict())}"

@@ -239,19 +239,18 @@ def first_violation_years(prob: pd.DataFrame, years: dict[float, int], threshold
         g = g.assign(year=g["penetration"].map(years)).sort_values("year")
         lb = lower_bound(g["n_violating"], g["n_samples"])
         row = dict(zip(GROUP, key))
+        by_trafo = {f"first_violation_year_trafo_{t}": g[f"p_any_trafo_{t}"].to_numpy() > threshold
+                    for t in TRAFO_CRITERIA if f"p_any_trafo_{t}" in g}
         for col, over in {"first_violation_year": g["p_violation"].to_numpy() > threshold,
                           "first_violation_year_confident": lb > threshold,
-                          "first_possible_violation_year": g["p_violation_ub"].to_numpy() > threshold}.items():
+                          "first_possible_violation_year": g["p_violation_ub"].to_numpy() > threshold,
+                          **by_trafo}.items():
             row[col] = int(g["year"].to_numpy()[over][0]) if over.any() else pd.NA
         first = g[g["year"] == row["first_violation_year"]] if row["first_violation_year"] is not pd.NA else g.head(0)
         row["binding"] = ";".join(c for c in CRITERIA if len(first) and first[f"p_{c}"].iloc[0] > threshold)
         for col in ("p_violation", "p_violation_lo", "p_violation_hi", "n_samples"):
             row[col] = first[col].iloc[0] if len(first) else np.nan
         row["ev_per_household"] = first["penetration"].iloc[0] if len(first) else np.nan
-        for t in TRAFO_CRITERIA:
-            if f"p_any_trafo_{t}" in g:
-                over = g[f"p_any_trafo_{t}"].to_numpy() > threshold
-                row[f"first_violation_year_trafo_{t}"] = int(g["year"].to_numpy()[over][0]) if over.any() else pd.NA
         rows.append(row)
     by_trafo = [f"first_violation_year_trafo_{t}" for t in TRAFO_CRITERIA if f"p_any_trafo_{t}" in prob]
     out = pd.DataFrame(rows, columns=[*GROUP, "first_violation_year", "first_violation_year_confident",

@@ -198,9 +198,6 @@ def run_result(scenario: Scenario, inputs: Inputs, rec: dict, no_ev_kw: np.ndarr
     metrics["n_bidirectional"] = n_bidir
     metrics["ev_charger_kw"] = float(fleet.p_ch_max_kw.sum())
     metrics |= _heat_pump_metrics(inputs, rec)
-    peak = np.nanargmax(rec["p_slack_mw"]) if np.isfinite(rec["p_slack_mw"]).any() else None
-    metrics["heat_pump_at_peak_kw"] = (float(_heat_pump_kw(inputs, rec)[peak].sum()) if peak is not None
-                                       else float("nan"))
     metrics |= _trafo_thermal(scenario, inputs, rec)
     metrics |= _energy_balances(scenario, inputs, rec, metrics, totals)
     if scenario.outages is not None:
@@ -217,28 +214,23 @@ def run_result(scenario: Scenario, inputs: Inputs, rec: dict, no_ev_kw: np.ndarr
 
 
 def _trafo_thermal(scenario: Scenario, inputs: Inputs, rec: dict) -> dict:
-    """The transformer's temperatures and ageing (`models/trafo_thermal.py`) in the outdoor temperature of the
-    run's DWD TRY region, and `trafo_thermal_limits_broken`: 1 if a normal-cyclic-loading limit is passed at
-    some step, plus 1 if the transformer aged faster than rated over the run."""
+    """The transformer's temperatures, ageing and thermal limits (`models/trafo_thermal.py`) in the outdoor
+    temperature of the run's DWD TRY region."""
     ambient = temperature_c(inputs.index[:inputs.n_steps], scenario.climate_region)
-    m = thermal_metrics(rec["trafo_loading_pct"], ambient, inputs.dt_s / 3600.0)
-    broken = int(m["trafo_thermal_overload_hours"] > 0) + int(m["trafo_ageing_rate"] > 1.0)
-    return m | {"trafo_thermal_limits_broken": broken if np.isfinite(m["trafo_ageing_rate"]) else float("nan")}
-
-
-def _heat_pump_kw(inputs: Inputs, rec: dict) -> np.ndarray:
-    """The heat pumps' electric power per step and connection point as they ran (dimmed, under §14a), kW."""
-    return rec["heat_pump_p_kw"] if "heat_pump_p_kw" in rec else inputs.households.p_heat_pump_kw[:inputs.n_steps]
+    return thermal_metrics(rec["trafo_loading_pct"], ambient, inputs.dt_s / 3600.0)
 
 
 def _heat_pump_metrics(inputs: Inputs, rec: dict) -> dict:
-    """The heat pumps' energy and their own coincident peak, whenever it falls (`heat_pump_at_peak_kw`, their
-    draw at the feeder's peak step, is `run_result`'s); under §14a dimming (`models/dimming.py`) also the hours
-    dimmed, the EV charging and the heat it deferred, and the most a home cooled for it (K)."""
+    """The heat pumps' energy, their own coincident peak whenever it falls, and their draw at the feeder's peak
+    step (NaN when no step converged); under §14a dimming (`models/dimming.py`) also the hours dimmed, the EV
+    charging and the heat it deferred, and the most a home cooled for it (K)."""
     hh, dt_h = inputs.households, inputs.dt_s / 3600.0
-    total = _heat_pump_kw(inputs, rec).sum(axis=1)
+    hp_kw = rec["heat_pump_p_kw"] if "heat_pump_p_kw" in rec else hh.p_heat_pump_kw[:inputs.n_steps]  # as run
+    total = hp_kw.sum(axis=1)
+    ok = np.isfinite(rec["p_slack_mw"])
     out = {"n_heat_pump": int(hh.heat_pumps.n), "heat_pump_kwh": float(total.sum() * dt_h),
-           "heat_pump_peak_kw": float(total.max()) if len(total) else 0.0}
+           "heat_pump_peak_kw": float(total.max()) if len(total) else 0.0,
+           "heat_pump_at_peak_kw": float(total[np.nanargmax(rec["p_slack_mw"])]) if ok.any() else float("nan")}
     if "dimmed" not in rec:
         return out
     hp = hh.heat_pumps
