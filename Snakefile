@@ -117,6 +117,8 @@ rule hosting:
         loc=str(OUT.locational),
         value=report(str(OUT.customer_value), category="Households"),
         years=[report(str(OUT.first_violation), category="Hosting capacity")] if SPEC.pathway else [],
+        needs=[report(str(f), category="What the feeder needs") for f in OUT.reinforcement_outputs]
+        if SPEC.reinforcement else [],
     log:
         f"logs/{NAME}/hosting.log",
     benchmark:
@@ -131,6 +133,7 @@ rule gis:
         loc=str(OUT.locational),
         households=str(OUT.households),
         topology=TOPOLOGY,
+        needs=[str(f) for f in OUT.reinforcement_outputs] if SPEC.reinforcement else [],
     output:
         GIS,
     params:
@@ -184,6 +187,7 @@ rule report:
         hc=str(OUT.hosting),
         prob=str(OUT.probability),
         value=str(OUT.customer_value),
+        needs=[str(f) for f in OUT.reinforcement_outputs] if SPEC.reinforcement else [],
         manifest=str(OUT.manifest),
         gis=expand(GIS, feeder=FEEDERS),
         webmaps=expand(WEBMAP, feeder=FEEDERS),  # the report links to them

@@ -221,6 +221,11 @@ def answer(spec, paths) -> list[Line]:
     lines = [Line(text) for text in answer_lines(hosting)]
     if spec.pathway is not None and paths.first_violation.is_file():
         lines += [Line(text) for text in year_lines(spec, pd.read_csv(paths.first_violation))]
+    if spec.reinforcement is not None and paths.reinforcement.is_file() and paths.reinforcement.stat().st_size > 1:
+        from hostcap.studies.feeder_needs import needs_lines
+
+        years = pd.read_csv(paths.first_violation) if spec.pathway is not None else None
+        lines += [Line(text) for text in needs_lines(spec, pd.read_csv(paths.reinforcement), years)]
     lines += [Line(text) for text in conclusion(spec, hosting, runs)]
     lines += [Line(f"note: {note}", err=True) for note in baseline_notes(hosting)]
     if warn := too_few_samples(hosting):

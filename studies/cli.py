@@ -111,7 +111,7 @@ def cli(verbose: bool):
 @click.option("--trafo-criterion", default="loading", show_default=True, type=click.Choice(["loading", "thermal"]),
               help="The transformer's limit: its loading, or IEC 60076-7's hot spot and ageing (thermal).")
 @click.option("--reinforce", is_flag=True, help="Also plan what the feeder needs so that the run's worst steps hold "
-              "every limit (standard measures and their cost): reinforcement.csv and reinforced.json in OUT.")
+              "the limits it breaks (standard measures and their cost): reinforcement.csv and reinforced.json in OUT.")
 @click.option("--costs", "costs_file", default=None, type=click.Path(dir_okay=False),
               help="The reinforcement cost file (default: studies/costs/de_dena.yaml).")
 @click.option("--density", default="rural", show_default=True, type=click.Choice(["rural", "urban"]),
@@ -199,14 +199,14 @@ def run(out, tariff, outages, critical_load_share, v2h_share, reinforce, costs_f
                    f"{v[f'extra_wear_cost_year_{w.currency}'].sum():,.0f} "
                    f"{w.currency}/year for the fleet")
     if costs is not None:
-        from hostcap.studies.reinforce import reinforce_run, write_reinforcement
+        from hostcap.studies.reinforce import reinforce_run, write_plan
 
-        net, measures, steps = reinforce_run(result, costs)
-        write_reinforcement(net, measures, Path(out))
+        net, measures, why, steps = reinforce_run(result, costs, scenario.trafo_criterion)
+        write_plan(net, measures, Path(out))
         total = sum(x.cost_eur for x in measures)
-        click.echo(f"reinforcement ({density} costs, {len(steps)} worst steps): "
-                   + (f"{len(measures)} measures, {total:,.0f} EUR: "
-                      + "; ".join(f"{x.element}: {x.detail}" for x in measures) if measures else "none needed"))
+        click.echo(f"reinforcement ({density} costs, {len(steps)} worst steps): " + (
+            f"unsolved: {why}" if why else f"{len(measures)} measures, {total:,.0f} EUR: "
+            + "; ".join(f"{x.element}: {x.detail}" for x in measures) if measures else "none needed"))
     if m["nonconverged_share"] > NONCONVERGED_MAX_SHARE:
         click.echo(f"error: the power flow did not converge at {m['nonconverged_steps']} of "
                    f"{result.inputs.n_steps} steps (more than {NONCONVERGED_MAX_SHARE:.0%}); these results "

@@ -16,6 +16,12 @@ penetration level `<L>` (`pen040` = 40 % of households):
 - `vm_min_pu__all_strategies`, `vm_max_pu__all_strategies`, `vm_worst_pu__all_strategies` and
   `max_loading_pct__all_strategies`: the envelope over every strategy, level, sample and period.
 
+With `reinforcement`, a `reinforcement` layer holds every line and transformer the planner reinforces in some
+sample (`studies/plans.py`, the plans over all periods): `element`, `index`, `kinds` (its measures), and per
+variant and level `p_reinforced_<v>__<L>` (the share of samples that build it) and `cost_eur_<v>__<L>` (the
+median cost of its measure over those samples); with a pathway `first_year_<v>`, the first year more than
+`max_violation_probability` of the samples build it.
+
 A `households` point layer (at each connection point's bus) shows who gains: per variant, at the study's
 highest penetration level, the median over samples and periods of each household's saving against
 uncontrolled charging and export revenue (with a priced tariff), its EV's extra battery-wear cost, and its
@@ -98,10 +104,16 @@ def first_year(lowest_pen: pd.Series, years: dict[float, int]) -> pd.Series:
 
 
 def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFrame | None = None,
-                 years: dict[float, int] | None = None) -> dict[str, gpd.GeoDataFrame]:
+                 years: dict[float, int] | None = None, reinforcement: tuple | None = None
+                 ) -> dict[str, gpd.GeoDataFrame]:
     """The feeder's topology layers with the study's results as columns (the module docstring); `years`: a
-    pathway's EVs per household -> year."""
+    pathway's EVs per household -> year; `reinforcement`: (the plans' measure rows, reinforcement.csv, the
+    threshold), both of the period the feeder's plan is quoted for."""
     layers = topology_layers(load_feeder(feeder.ref, feeder.profiles))
+    if reinforcement is not None:
+        rows, table, threshold = reinforcement
+        layers["reinforcement"] = reinforcement_layer(layers, rows[rows["feeder"] == feeder.name],
+                                                      table[table["feeder"] == feeder.name], years, threshold)
     if households is not None and "feeder" in households:
         layers["households"] = households_layer(layers["buses"], households[households["feeder"] == feeder.name])
     loc = loc[loc["feeder"] == feeder.name]
@@ -142,6 +154,39 @@ def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFram
         table = pd.DataFrame(cols)
         layers[layer] = layers[layer].merge(table, left_on=id_col, right_index=True, how="left")
     return layers
+
+
+def reinforcement_layer(layers: dict, rows: pd.DataFrame, table: pd.DataFrame, years: dict[float, int] | None,
+                        threshold: float) -> gpd.GeoDataFrame:
+    """The `reinforcement` layer described in the module docstring."""
+    built = rows[rows["kind"].notna() & (rows["kind"] != "")].copy()
+    built[["element_type", "index"]] = built["element"].str.split(" ", n=1, expand=True)
+    built["index"] = built["index"].astype(int)
+    where = {"line": layers["lines"].set_index("line").geometry,
+             "trafo": layers["transformers"].set_index("trafo").geometry}
+    elements = built.groupby(["element_type", "index"])["kind"].agg(lambda k: "; ".join(sorted(set(k))))
+    gdf = gpd.GeoDataFrame({"element": [e for e, _ in elements.index], "index": [i for _, i in elements.index],
+                            "kinds": elements.to_numpy()},
+                           geometry=[where[e].loc[i] for e, i in elements.index], crs=layers["lines"].crs)
+    if built.empty:
+        return gdf
+    n = table.set_index([*variant_columns(table), "penetration"])["n_samples"]
+    names = variant_names(table)
+    cols = {}
+    for key, g in built.groupby(variant_columns(built)):
+        v = names[key]
+        share = {}
+        for level, at in g.groupby("penetration"):
+            per = at.groupby(["element_type", "index"]).agg(k=("sample", "nunique"), cost=("cost_eur", "median"))
+            share[level] = per["k"] / n[(*key, level)]
+            cols[f"p_reinforced_{v}__{level_tag(level)}"] = share[level]
+            cols[f"cost_eur_{v}__{level_tag(level)}"] = per["cost"]
+        if years:
+            first = pd.concat({lv: s[s > threshold] for lv, s in share.items()}).reset_index(level=0)
+            cols[f"first_year_{v}"] = first.groupby(level=[0, 1])["level_0"].min().map(years).astype(float)
+    table_cols = pd.DataFrame(cols)
+    table_cols.index = table_cols.index.set_names(["element", "index"])
+    return gdf.merge(table_cols, left_on=["element", "index"], right_index=True, how="left")
 
 
 def households_layer(buses: gpd.GeoDataFrame, households: pd.DataFrame) -> gpd.GeoDataFrame:

@@ -4,7 +4,9 @@ the CLI) and the Snakefile take every path from here.
     <out>/<study>/                  runs.parquet, elements.parquet, households.parquet, manifest.json,
                                     hosting_capacity.csv, violation_probability.csv, locational.parquet,
                                     customer_value.csv, report.html, report.pdf; with a pathway
-                                    first_violation_year.csv
+                                    first_violation_year.csv; with `reinforcement`, reinforcement.csv
+                                    and reinforcement_measures.csv
+    <out>/<study>/reinforced/<feeder>/<variant>__<period>__<level>.json   a reinforced feeder
     <out>/<study>/records/          one record per scenario (`studies/records.py`)
     <out>/<study>/runs/<key>/       the time series a scenario keeps
     <out>/<study>/gis/<feeder>.gpkg
@@ -53,6 +55,9 @@ class StudyPaths:
         self.probability = self.root / "violation_probability.csv"
         self.first_violation = self.root / "first_violation_year.csv"
         self.locational = self.root / "locational.parquet"
+        self.reinforcement = self.root / "reinforcement.csv"
+        self.reinforcement_measures = self.root / "reinforcement_measures.csv"
+        self.reinforced = self.root / "reinforced"
         self.manifest = self.root / "manifest.json"
         self.report_html = self.root / "report.html"
         self.report_pdf = self.root / "report.pdf"
@@ -71,6 +76,14 @@ class StudyPaths:
     @property
     def hosting_outputs(self) -> list[Path]:
         return [self.hosting, self.probability, self.locational, self.customer_value]
+
+    @property
+    def reinforcement_outputs(self) -> list[Path]:
+        """What a study with `reinforcement` writes beside the hosting outputs."""
+        return [self.reinforcement, self.reinforcement_measures]
+
+    def reinforced_net(self, slug: str, variant: str, period: str, level_tag: str) -> Path:
+        return self.reinforced / slug / f"{variant}__{period}__{level_tag}.json"
 
     def series_dir(self, key: str) -> Path:
         return self.timeseries / safe_name(key)

@@ -13,7 +13,8 @@ have neither, say "schematic layout" and label their axes in layout units.
 The interactive map (folium-offline: Leaflet and its plugins are inlined into the HTML, so it renders without
 network) has one layer per variant and level, chosen with radio buttons (it opens on the variant that breaks
 most limits at the highest level), with lines and the transformer
-coloured by loading and buses by worst voltage, pop-ups with each element's numbers and a legend. It draws
+coloured by loading and buses by worst voltage, with `reinforcement` the elements the planner reinforces drawn
+over them (dashed black lines, ringed transformers), pop-ups with each element's numbers and a legend. It draws
 no basemap unless asked (`basemap=True`, which needs the web to show OpenStreetMap tiles and says so). Every
 string from the study or the feeder is escaped, and only the page's own scripts run (`studies/webpage.py`).
 """
@@ -47,7 +48,10 @@ SCHEMATIC_NOTE = "schematic layout (no real coordinates)"
 
 
 def read_layers(gpkg: str | Path) -> dict[str, gpd.GeoDataFrame]:
-    return {name: gpd.read_file(gpkg, layer=name) for name in ("buses", "lines", "transformers")}
+    """The layers a map draws: buses, lines, transformers and, where the study has it, reinforcement."""
+    present = set(gpd.list_layers(gpkg)["name"])
+    return {name: gpd.read_file(gpkg, layer=name) for name in ("buses", "lines", "transformers", "reinforcement")
+            if name != "reinforcement" or name in present}
 
 
 def _nice_length(span: float) -> float:
@@ -221,7 +225,8 @@ def _legend(vscale: Scale, lscale: Scale, note: str) -> str:
     return ("<div id='hostcap-legend' style='position:fixed;bottom:16px;left:16px;z-index:9999;background:white;"
             "padding:6px 8px;border:1px solid #888;font:12px sans-serif'>"
             + bar(vscale, vscale.label) + bar(lscale, "lines, transformer: " + lscale.label)
-            + f"<div style='margin-top:4px;color:#555'>grey: no result; {note}</div></div>")
+            + f"<div style='margin-top:4px;color:#555'>grey: no result; dashed black line, black ring: reinforced "
+              f"in some sample; {note}</div></div>")
 
 
 def _geojson(gdf: gpd.GeoDataFrame, scale: Scale, column: str, popup: dict[str, str], radius: float = 0.0):
@@ -247,6 +252,25 @@ def _geojson(gdf: gpd.GeoDataFrame, scale: Scale, column: str, popup: dict[str, 
                               style_function=lambda f: {"fillColor": f["properties"]["colour"]}, popup=tip)
     return folium.GeoJson(data, style_function=lambda f: {"color": f["properties"]["colour"], "weight": 4,
                                                           "opacity": 0.9}, popup=tip)
+
+
+def _reinforced(gdf: gpd.GeoDataFrame, v: str, tag: str, year: str | None):
+    """The elements the planner reinforces in some sample of variant `v` at a level: dashed black lines and
+    ringed transformers over the loading colours, with what is built, in what share of samples, at what cost."""
+    share = f"p_reinforced_{v}__{tag}"
+    if share not in gdf or not (gdf[share] > 0).any():
+        return None
+    built = gdf[gdf[share] > 0]
+    popup = {"reinforced": "element", "index": "index", "measures": "kinds", "share of samples": share,
+             "median cost (EUR)": f"cost_eur_{v}__{tag}", **({"first year needed": year} if year in gdf else {})}
+    data = gpd.GeoDataFrame({f"f{i}": [float(f"{x:.4g}") if isinstance(x, float) else str(escape(str(x)))
+                                       for x in built[c]] for i, c in enumerate(popup.values())},
+                            geometry=list(built.geometry))
+    data = json.loads(data.to_json(na="null", drop_id=True))
+    tip = folium.GeoJsonPopup(fields=[f"f{i}" for i in range(len(popup))], aliases=list(popup), localize=False)
+    return folium.GeoJson(data, marker=folium.CircleMarker(radius=15, weight=3, color="#000000", fill=False),
+                          style_function=lambda f: {"color": "#000000", "weight": 3, "dashArray": "6 4"},
+                          popup=tip, name="reinforced")
 
 
 def worst_variant(layers: dict, variants: list[str], level: float) -> str:
@@ -295,6 +319,10 @@ def interactive_map(layers: dict, variants: list[str], levels: list[float], path
             "transformer": "trafo", "name": "name", "rating (MVA)": "sn_mva",
             "max loading (%)": f"max_loading_pct_{v}__{tag}",
             "P(overload)": f"p_overload_{v}__{tag}", **year}, radius=11).add_to(group)
+        if "reinforcement" in layers:
+            built = _reinforced(layers["reinforcement"], v, tag, f"first_year_{v}")
+            if built is not None:
+                built.add_to(group)
         group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.get_root().html.add_child(folium.Element(_legend(vscale, lscale, note)))

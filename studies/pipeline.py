@@ -15,6 +15,7 @@ from hostcap.feeders.geodata import topology_layers
 from hostcap.models.errors import InputError
 from hostcap.studies import maps
 from hostcap.studies.atomic import atomic_path
+from hostcap.studies.flexibility import headline_period
 from hostcap.studies.gis import study_layers, variant_name, write_gpkg
 from hostcap.studies.layout import feeder_slug, prepared_feeder, study_paths
 from hostcap.studies.report import write_report as _write_report
@@ -71,9 +72,21 @@ def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
     loc = pd.read_parquet(_require(paths.locational, "hosting"))
     households = pd.read_parquet(_require(paths.households, "study"))
     path = gis_path(spec, out, ref)
-    write_gpkg(study_layers(spec.feeder(ref), loc, households, spec.level_years), path,
-               study_styles(spec.band, spec.trafo_limit_pct, spec.line_limit_pct))
+    write_gpkg(study_layers(spec.feeder(ref), loc, households, spec.level_years, reinforcement_inputs(spec, out)),
+               path, study_styles(spec.band, spec.trafo_limit_pct, spec.line_limit_pct))
     return path
+
+
+def reinforcement_inputs(spec: StudySpec, out: str | Path) -> tuple | None:
+    """The plans' measure rows and reinforcement.csv of the period a plan is quoted for, and the threshold
+    (None without `reinforcement`)."""
+    if spec.reinforcement is None:
+        return None
+    paths = study_paths(spec, out)
+    period = headline_period(spec)
+    rows = pd.read_csv(_require(paths.reinforcement_measures, "hosting"))
+    table = pd.read_csv(_require(paths.reinforcement, "hosting"))
+    return rows[rows["period"] == period], table[table["period"] == period], spec.max_violation_probability
 
 
 def periods_text(spec: StudySpec, out: str | Path, ref: str) -> str:

@@ -2,8 +2,9 @@
 
 A record is one Parquet file, `<study>/records/<record key>.parquet`, written (atomically) as soon as its
 run finishes: the table is the run's per-element summary, the file's metadata holds the run's metrics,
-status, error and the SHA-256 of every time series it kept, and its households table (one row per connection
-point, `RunResult.customers`; Arrow IPC, base64, so every value reads back bit for bit). The record key is a
+status, error and the SHA-256 of every time series it kept, its households table (one row per connection
+point, `RunResult.customers`) and, for a run that breaks a limit, its worst steps (`studies/reinforce.py`);
+both as Arrow IPC, base64, so every value reads back bit for bit. The record key is a
 hash of what decides the run's numbers and nothing else:
 
 - the scenario's own inputs (strategy, level, sample, seed, period, band, limits, curves, ...), without its
@@ -40,6 +41,7 @@ from hostcap.studies.spec import FeederEntry, StudySpec
 log = logging.getLogger(__name__)
 META_KEY = b"hostcap.record"
 HOUSEHOLDS_KEY = b"hostcap.households"
+WORST_STEPS_KEY = b"hostcap.worst_steps"
 ELEMENT_COLUMNS = {"element": "object", "index": "int64", "vm_min_pu": "float64", "vm_max_pu": "float64",
                    "max_loading_pct": "float64", "violated": "bool"}
 
@@ -102,6 +104,7 @@ class Record:
     result: dict  # metrics, status, error, wall_s, timeseries {name: sha256}
     elements: pd.DataFrame
     households: pd.DataFrame | None = None  # one row per connection point; None for a failed run
+    worst_steps: pd.DataFrame | None = None  # a run that breaks a limit: its worst steps' power per bus
 
 
 def _to_ipc(df: pd.DataFrame) -> bytes:
@@ -130,12 +133,14 @@ class RecordStore:
             tmp.unlink(missing_ok=True)
 
     def write(self, rkey: str, result: dict, elements: pd.DataFrame | None,
-              households: pd.DataFrame | None = None) -> None:
+              households: pd.DataFrame | None = None, worst_steps: pd.DataFrame | None = None) -> None:
         table = pa.Table.from_pandas(_elements_frame(elements), preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[META_KEY] = json.dumps(json_safe(result), sort_keys=True).encode()
         if households is not None:
             meta[HOUSEHOLDS_KEY] = _to_ipc(households)
+        if worst_steps is not None:
+            meta[WORST_STEPS_KEY] = _to_ipc(worst_steps)
         with atomic_path(self.path(rkey), suffix=".parquet") as tmp:
             pq.write_table(table.replace_schema_metadata(meta), tmp)
 
@@ -149,13 +154,14 @@ class RecordStore:
             meta = table.schema.metadata
             result = json.loads(meta[META_KEY])
             households = _from_ipc(meta[HOUSEHOLDS_KEY]) if HOUSEHOLDS_KEY in meta else None
+            worst = _from_ipc(meta[WORST_STEPS_KEY]) if WORST_STEPS_KEY in meta else None
             elements = table.to_pandas()
             if list(elements.columns) != list(ELEMENT_COLUMNS) or "status" not in result:
                 raise ValueError("unexpected layout")
         except Exception as exc:  # noqa: BLE001 - any unreadable record is recomputed
             self.set_aside(rkey, f"unreadable ({type(exc).__name__})")
             return None
-        return Record(result, elements, households)
+        return Record(result, elements, households, worst)
 
     def set_aside(self, rkey: str, why: str) -> None:
         path = self.path(rkey)

@@ -13,7 +13,8 @@ neither week's); each column names its aggregation over the period's samples (wo
 its unit (energies: the fleet's total over the period, or per bidirectional EV). Then hosting capacity under
 each voltage criterion, hosting-capacity curves with their intervals, duration curves of the lowest and highest
 bus voltage and the transformer loading of chosen runs (the highest level, sample 0; the study keeps their
-per-step extremes, `feeder/extremes`), what the households get
+per-step extremes, `feeder/extremes`), with `reinforcement` what the feeder needs (`studies/feeder_needs.py`),
+what the households get
 (from customer_value.csv), per feeder a map of every strategy and level (small multiples on the study's
 fixed scales) and links to the interactive maps, and assumptions and provenance.
 """
@@ -33,7 +34,7 @@ from hostcap.models.errors import InputError  # noqa: E402
 from hostcap.models.limits import BANDS, voltage_band  # noqa: E402
 from hostcap.models.strategies import VoltWattCurve  # noqa: E402
 from hostcap.models.tariff import Tariff  # noqa: E402
-from hostcap.studies import webpage  # noqa: E402
+from hostcap.studies import feeder_needs, webpage  # noqa: E402
 from hostcap.studies.answer import answer_groups, conclusion, pct, year_lines  # noqa: E402
 from hostcap.studies.atomic import atomic_path, write_text  # noqa: E402
 from hostcap.studies.gis import name_in_study, same_variant, variant_columns  # noqa: E402
@@ -437,6 +438,17 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
     return html_path, pdf_path
 
 
+def needs_section(spec: StudySpec, paths: StudyPaths) -> dict | None:
+    """The "What the feeder needs" section (`studies/feeder_needs.py`), with `reinforcement`."""
+    if spec.reinforcement is None or not paths.reinforcement.is_file() or paths.reinforcement.stat().st_size < 2:
+        return None
+    table = pd.read_csv(paths.reinforcement)
+    years = pd.read_csv(paths.first_violation) if spec.pathway and paths.first_violation.is_file() else None
+    return {"settings": feeder_needs.settings_text(spec),
+            "table": feeder_needs.needs_table(spec, table, years).to_html(index=False, na_rep="-"),
+            "figures": [_figure(_png(fig), caption) for fig, caption in feeder_needs.cost_figures(spec, table)]}
+
+
 def report_html(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webmaps: list[tuple[str, str]],
                 periods: list[tuple[str, str]]) -> str:
     """The report's HTML page from the study's outputs in root (`write_report`'s arguments)."""
@@ -477,6 +489,7 @@ def report_html(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webm
         "step_min": f"{spec.step_min:g}",
         "by_band": by_band.to_html(index=False),
         "hc_figures": hc_curves(spec, prob), "duration_figures": duration_curves(spec, runs, root),
+        "needs": needs_section(spec, paths),
         "households": household_section(spec, value, period_labels(runs)),
         "map_figures": [_figure(_data_uri(png), title) for title, png in maps],
         "provenance": provenance(spec, manifest),

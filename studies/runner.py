@@ -15,6 +15,7 @@ One study folder is used by one process at a time (`studies/lock.py`); where its
 """
 import json
 import logging
+import shutil
 import threading
 import time
 from collections import Counter
@@ -29,8 +30,10 @@ from hostcap.studies.adaptive import first_round, next_round
 from hostcap.studies.atomic import check_writable, write_parquet, write_text
 from hostcap.studies.cluster import dask_client
 from hostcap.studies.customer_value import customer_value
+from hostcap.studies.flexibility import design_samples, pathway_value, reinforcement_table
 from hostcap.studies.hosting import (
     first_violation_years,
+    group_of,
     hosting_capacity,
     in_study_order,
     locational,
@@ -40,6 +43,7 @@ from hostcap.studies.layout import RESULTS, StudyPaths, study_paths
 from hostcap.studies.lock import study_lock
 from hostcap.studies.memory import auto_samples_per_run
 from hostcap.studies.outputs import package_versions
+from hostcap.studies.plans import plan_rows, write_reinforced
 from hostcap.studies.progress import StudyProgress
 from hostcap.studies.records import RecordStore, build_tables, file_sha256, kept_ok, record_keys
 from hostcap.studies.scenario.settings import Scenario
@@ -131,7 +135,9 @@ def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str
         runs, elements, households = build_tables(chosen, records)
         _write_tables(paths, runs, elements, households)
         if hosting and (runs["status"] == "ok").any():
-            _write_hosting_tables(spec, paths, runs, elements, households)
+            _write_hosting_tables(spec, paths, runs, elements, households,
+                                  steps_of=lambda key: records[key].worst_steps if key in records else None,
+                                  client=client)
         _write_manifest(spec, paths, runs, records, counts)
     return {**counts, **_failures(runs)}
 
@@ -213,7 +219,7 @@ def _run_pending(spec, paths, client, pending, rkeys, store, records, keep, *, b
                     raise KeyboardInterrupt from None
                 outs = [failed(exc)] * len(keys)
             for key, out in zip(keys, outs):
-                store.write(rkeys[key], out["result"], out["elements"], out.get("households"))
+                store.write(rkeys[key], out["result"], out["elements"], out.get("households"), out.get("worst_steps"))
                 records[key] = store.read(rkeys[key])  # as read back: tables equal a resumed study's
             bar.update(len(keys))
 
@@ -229,7 +235,7 @@ def _write_tables(paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame,
 
 
 def _write_manifest(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, records: dict, counts: dict) -> None:
-    tables = paths.tables + paths.hosting_outputs
+    tables = paths.tables + paths.hosting_outputs + paths.reinforcement_outputs
     kept = {str((paths.series_dir(k) / f"{name}.parquet").relative_to(paths.root)): sha
             for k, rec in records.items() for name, sha in (rec.result.get("timeseries") or {}).items()}
     failed = runs[runs["status"] != "ok"]
@@ -258,6 +264,8 @@ def _outputs_current(spec: StudySpec, paths: StudyPaths, hosting: bool) -> bool:
     if manifest is None or manifest.get("spec") != spec.model_dump(mode="json", exclude={"dask"}):
         return False
     files = paths.outputs()[:-1] if hosting else paths.tables
+    if hosting and spec.reinforcement is not None:
+        files = files + paths.reinforcement_outputs
     return _intact(paths, manifest, files)
 
 
@@ -294,7 +302,9 @@ def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd
 
 
 def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame,
-                          households: pd.DataFrame) -> None:
+                          households: pd.DataFrame, steps_of=None, client=None) -> None:
+    """The hosting outputs; with `reinforcement`, the plans (`steps_of(key)`: a run's kept worst steps; `client`:
+    a callable giving the study's Dask client to plan on, or None to plan here)."""
     if not (runs["status"] == "ok").any():
         raise InputError(f"study {spec.name}: no scenario finished, see {paths.manifest}")
     hc = hosting_capacity(runs, spec.max_violation_probability, band=spec.band, exact_baseline=spec.exact_baseline,
@@ -302,14 +312,47 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
     write_text(hc.to_csv(index=False), paths.hosting)
     prob = violation_probability(runs, spec.exact_baseline, spec.trafo_criterion)
     write_text(prob.to_csv(index=False), paths.probability)
+    value = _write_reinforcement(spec, paths, runs, steps_of or _record_steps(spec, paths), client)
     if spec.pathway is not None:
         fv = first_violation_years(prob, spec.level_years, spec.max_violation_probability)
         for col, key in (("heat_pump_share", "heat_pump"), ("pv_share", "pv")):
             share = {y: getattr(a, key) for y, a in spec.pathway.items()}
             fv[col] = fv["first_violation_year"].map(share).astype(float)
+        if value is not None and not value.empty:
+            fv = fv.merge(value, on=[c for c in group_of(fv) if c in value], how="left")
         write_text(in_study_order(spec, fv).to_csv(index=False), paths.first_violation)
     write_parquet(locational(runs, elements), paths.locational)
     write_text(customer_value(households).to_csv(index=False), paths.customer_value)
+
+
+def _record_steps(spec: StudySpec, paths: StudyPaths):
+    """key -> the worst steps a run's record kept (None if none), read from the record store."""
+    planned = plan(spec)
+    rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
+    store = RecordStore(paths.records)
+
+    def steps_of(key: str):
+        rec = store.read(rkeys[key]) if key in rkeys else None
+        return None if rec is None else rec.worst_steps
+    return steps_of
+
+
+def _write_reinforcement(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, steps_of, client
+                         ) -> pd.DataFrame | None:
+    """reinforcement.csv, reinforcement_measures.csv and the reinforced feeders (`studies/plans.py`,
+    `studies/flexibility.py`); the pathway's value per group (None without a pathway). Without
+    `reinforcement`, a former study's reinforcement outputs are removed."""
+    shutil.rmtree(paths.reinforced, ignore_errors=True)
+    if spec.reinforcement is None:
+        for f in paths.reinforcement_outputs:
+            f.unlink(missing_ok=True)
+        return None
+    rows = plan_rows(spec, runs, steps_of, client)
+    table = reinforcement_table(spec, runs, rows)
+    write_text(rows.to_csv(index=False), paths.reinforcement_measures)
+    write_text(table.to_csv(index=False), paths.reinforcement)
+    write_reinforced(spec, paths, design_samples(spec, runs, rows, table), runs, steps_of)
+    return pathway_value(spec, table, rows) if spec.pathway is not None and not table.empty else None
 
 
 def write_hosting(spec: StudySpec, out_root: str | Path = RESULTS) -> None:

@@ -23,6 +23,8 @@ from hostcap.models.errors import InputError
 from hostcap.models.population import MAX_EVS_PER_HOUSEHOLD
 from hostcap.models.series import table_names
 from hostcap.models.strategies import STRATEGIES
+from hostcap.studies.cost_file import SHIPPED as SHIPPED_COSTS
+from hostcap.studies.cost_file import load_costs
 from hostcap.studies.errors import input_error
 from hostcap.studies.scenario.settings import IsoDate, RunSettings
 from hostcap.studies.tariff_file import load_tariff
@@ -165,6 +167,34 @@ class DaskSettings(Strict):
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
+class Reinforcement(Strict):
+    """What the feeder needs (`studies/reinforce.py`, `studies/flexibility.py`): the planner on every sample
+    that breaks a limit, its cost from a cost file, and with a pathway the present value of the build-out."""
+
+    costs: str = Field(str(SHIPPED_COSTS), description="The cost file (`studies/costs/`), relative to the study "
+                       "file's folder; default: the shipped German one (dena/eDisGo).")
+    density: Literal["auto", "rural", "urban"] = Field(
+        "auto", description="Which cable cost the feeders' sites take; auto: urban for a SimBench semiurb or "
+        "urban feeder, rural otherwise.")
+    discount_rate: float = Field(0.05, ge=0.0, le=0.3, description="Real discount rate per year for the present "
+                                 "value of a pathway's build-out (default 5 %, near the equity rate the "
+                                 "Bundesnetzagentur allows new grid assets, 5.07 % before corporate tax, BK4-21-055).")
+    lifetime_years: int = Field(40, ge=1, le=100, description="Depreciation period of the equipment, for the "
+                                "avoided cost per year (StromNEV annex 1: LV cables 40-45 years, distribution "
+                                "transformers 30-40 years).")
+
+    @field_validator("costs")
+    @classmethod
+    def _cost_file(cls, v: str, info: ValidationInfo) -> str:
+        base = (info.context or {}).get("base_dir")
+        path = Path(v) if base is None or Path(v).is_absolute() else Path(base) / v
+        try:
+            load_costs(path)
+        except InputError as exc:
+            raise ValueError(str(exc).removeprefix("costs: ")) from None
+        return str(path.resolve())
+
+
 class PathwayYear(Strict):
     """One year of an adoption pathway: EVs per household (0-2, above 1 second cars) and the shares of the
     households with a heat pump and with rooftop PV (the feeder's own counted)."""
@@ -200,6 +230,9 @@ class StudySpec(Strict, RunSettings):
         10, description="Monte Carlo samples per level, or {min, max, step}: adaptive, more only where the level "
         "is undecided (`studies/adaptive.py`).")
     max_violation_probability: float = Field(0.05, ge=0.0, le=1.0)
+    reinforcement: Reinforcement | None = Field(
+        None, description="true, or {costs, density, discount_rate, lifetime_years}: plan what each sample that "
+        "breaks a limit needs, its cost, and the cost each strategy avoids or defers (reinforcement.csv).")
     keep_timeseries: list[Literal[TIMESERIES]] = Field(  # type: ignore[valid-type]
         [], description="Time series each run writes under results/<name>/runs/<key>/.")
     dask: DaskSettings = DaskSettings()
@@ -264,6 +297,12 @@ class StudySpec(Strict, RunSettings):
         if self.pathway is not None:
             return []
         return self.heat_pump_shares if self.heat_pump_shares is not None else [self.heat_pump_share]
+
+    @field_validator("reinforcement", mode="before")
+    @classmethod
+    def _switch(cls, v):
+        """`true` is the default settings, `false` none."""
+        return {} if v is True else None if v is False else v
 
     @field_validator("penetrations", "v2g_shares", "heat_pump_shares")
     @classmethod
@@ -395,7 +434,7 @@ class StudySpec(Strict, RunSettings):
     def spec_hash(self) -> str:
         """Hash of everything that changes a run's numbers (not the Dask settings nor kept series).
         Informational (manifest, report): resume is keyed per scenario, see `studies/records.py`."""
-        data = self.model_dump(mode="json", exclude={"dask", "keep_timeseries", "name",
+        data = self.model_dump(mode="json", exclude={"dask", "keep_timeseries", "name", "reinforcement",
                                                       "max_violation_probability"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

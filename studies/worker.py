@@ -1,6 +1,7 @@
 """The Dask worker's task: co-simulate a batch of samples of one scenario (`studies/scenario/run.py`) and
 return what the study records of each: its metrics and status, its element summaries and its customers;
-write the time series it keeps. A batch that raises runs its samples one by one, and a sample that raises
+write the time series it keeps; a run that breaks a limit also returns its worst steps for the reinforcement
+planner. A batch that raises runs its samples one by one, and a sample that raises
 is returned as failed with its error, so one bad sample never costs the others."""
 import time
 from pathlib import Path
@@ -47,7 +48,18 @@ def _outputs(result, wall_s: float, series_dir: str | None, keep: list[str]) -> 
             write_parquet(tables[name], path)
             sums[name] = file_sha256(path)
     return {"result": {"status": "ok", "error": "", **result.metrics, "wall_s": wall_s, "timeseries": sums},
-            "elements": result.element_summaries(), "households": result.customers()}
+            "elements": result.element_summaries(), "households": result.customers(),
+            "worst_steps": _worst_steps(result)}
+
+
+def _worst_steps(result):
+    """The run's worst steps (`studies/reinforce.py`) if it breaks a limit, for the reinforcement planner."""
+    from hostcap.studies.hosting import violated_criteria
+    from hostcap.studies.reinforce import steps_table
+
+    if violated_criteria(result.metrics, result.scenario.trafo_criterion):
+        return steps_table(result.series)
+    return None
 
 
 def error_line(exc: BaseException) -> str:
