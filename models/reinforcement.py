@@ -44,6 +44,7 @@ class Measure:
     detail: str
     length_km: float
     cost_eur: float
+    capacity_kva: float = 0.0  # a transformer measure: the rated power it leaves (units x kVA)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def _reinforce_transformers(net, loading: np.ndarray, limits: Limits, costs: Cos
         net.trafo.at[i, "parallel"] = n
         kind = "transformer" if n == 1 else "parallel transformer"
         out.append(Measure(kind, f"trafo {i}", f"{parallel} x {old:g} kVA -> {n} x {kva:g} kVA ({name})", 0.0,
-                           n * costs.mv_lv_transformer_keur * 1e3))
+                           n * costs.mv_lv_transformer_keur * 1e3, n * kva))
     return out
 
 

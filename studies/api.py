@@ -164,6 +164,17 @@ class StudyResults:
     def customer_value(self) -> pd.DataFrame:
         return self._table(self.paths.customer_value)
 
+    @property
+    def reinforcement(self) -> pd.DataFrame:
+        """reinforcement.csv (a study with `reinforcement`): what the feeder needs per level, its cost and what
+        each strategy avoids; empty without."""
+        return self._table(self.paths.reinforcement)
+
+    @property
+    def measures(self) -> pd.DataFrame:
+        """reinforcement_measures.csv: every plan's measures; empty without `reinforcement`."""
+        return self._table(self.paths.reinforcement_measures)
+
 
 def study(spec: StudySpec | str | Path | dict, out: str | Path = RESULTS, *, workers: int | None = None,
           scheduler: str | None = None, scheduler_file: str | None = None, slurm: bool = False,

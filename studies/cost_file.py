@@ -36,6 +36,7 @@ class CostFile(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     currency: Literal["EUR"]
+    price_basis: str = Field("", max_length=200, description="Where the prices come from and their year.")
     lv_cable_keur_per_km: ByDensity
     mv_lv_transformer_keur: float = Field(gt=0)
     standard_cable: str = "NAYY 4x150 SE"
@@ -54,18 +55,23 @@ class CostFile(BaseModel):
         return v
 
 
-def load_costs(path: str | Path = SHIPPED, density: Literal["rural", "urban"] = "rural") -> Costs:
-    """The planner's costs from a cost file, the cable's for the feeder's population density."""
+def load_cost_file(path: str | Path = SHIPPED) -> CostFile:
+    """A cost file, checked (one line naming the file and field if bad)."""
     try:
         data = load_yaml(Path(path), "cost file")
     except InputError as exc:
         raise InputError(f"costs: {exc}") from None
     try:
-        f = CostFile.model_validate(data)
+        return CostFile.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err["loc"])
         raise InputError(f"costs: {path}: {field}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def load_costs(path: str | Path = SHIPPED, density: Literal["rural", "urban"] = "rural") -> Costs:
+    """The planner's costs from a cost file, the cable's for the feeder's population density."""
+    f = load_cost_file(path)
     if density not in ("rural", "urban"):
         raise InputError(f"costs: density: {density!r} is neither rural nor urban")
     return Costs(lv_cable_keur_per_km=getattr(f.lv_cable_keur_per_km, density),

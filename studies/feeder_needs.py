@@ -9,9 +9,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from hostcap.studies.cost_file import load_cost_file  # noqa: E402
 from hostcap.studies.flexibility import headline_period  # noqa: E402
 from hostcap.studies.gis import name_in_study, variant_columns  # noqa: E402
-from hostcap.studies.hosting import group_of, in_study_order  # noqa: E402
+from hostcap.studies.hosting import group_of, in_study_order, min_samples_confident  # noqa: E402
 from hostcap.studies.plans import site_density  # noqa: E402
 from hostcap.studies.spec import StudySpec  # noqa: E402
 
@@ -37,9 +38,10 @@ def needs_table(spec: StudySpec, table: pd.DataFrame, years: pd.DataFrame | None
         "cost, EUR: median (95 % interval)": [_cost(r) for r in t.itertuples()],
         "90th percentile": t["cost_eur_p90"].map(eur),
         f"at {1 - spec.max_violation_probability:.0%} of samples": t["cost_eur_at_confidence"].map(eur),
-        "avoided vs uncontrolled, EUR": t["avoided_cost_eur_at_confidence"].map(eur),
+        "avoided vs uncontrolled, EUR (paired median)": t["avoided_cost_eur"].map(eur),
         "per EV": t["avoided_cost_eur_per_ev"].map(eur),
-        "per bidirectional EV and year": t["avoided_cost_eur_per_bidirectional_ev_year"].map(eur),
+        "V2G's own value per bidirectional EV and year (vs smart)": t["v2g_value_eur_per_bidirectional_ev_year"].map(
+            eur),
         "measures (samples)": t["measures"].fillna("")})
     if years is not None and "reinforcement_pv_eur" in years:
         keys = group_of(t)
@@ -80,11 +82,20 @@ def cost_figures(spec: StudySpec, table: pd.DataFrame) -> list[tuple[plt.Figure,
     return out
 
 
-def settings_text(spec: StudySpec) -> str:
+def settings_text(spec: StudySpec, table: pd.DataFrame) -> str:
+    """The planner's settings in words, and how far the samples decide the cost at confidence."""
     r = spec.reinforcement
     sites = ", ".join(f"{f.name}: {site_density(f, r.density)}" for f in spec.feeders)
-    return (f"cost file {r.costs.rsplit('/', 1)[-1]}; cable cost by site ({sites}); discount rate "
-            f"{r.discount_rate:.1%}, equipment life {r.lifetime_years} years")
+    text = (f"cost file {r.cost_file.name} ({load_cost_file(r.cost_file).price_basis}); cable cost by site "
+            f"({sites}); discount rate {r.discount_rate:.1%}, equipment life {r.lifetime_years} years")
+    top = table[(table["period"] == headline_period(spec)) & (table["penetration"] == max(spec.penetrations))]
+    n = int(top["n_samples"].min()) if len(top) else 0
+    q = 1 - spec.max_violation_probability
+    if n and n < min_samples_confident(spec.max_violation_probability):
+        k = int(np.ceil(q * n))
+        text += (f". With {n} samples at the top level, the cost at {q:.0%} of samples is the {k}th of {n} sorted, "
+                 "close to the largest: read it with the median and its interval")
+    return text
 
 
 def needs_lines(spec: StudySpec, table: pd.DataFrame, years: pd.DataFrame | None) -> list[str]:
@@ -98,9 +109,13 @@ def needs_lines(spec: StudySpec, table: pd.DataFrame, years: pd.DataFrame | None
         what = r["what, from when"] if "what, from when" in r else r["measures (samples)"]
         text = (f"{r['feeder']} | {r['strategy']}: reinforcement in {level} {r[conf]} EUR {conf} (median "
                 f"{r['cost, EUR: median (95 % interval)']}){': ' + what if what else ''}")
-        if r["strategy"] != "uncontrolled" and r["avoided vs uncontrolled, EUR"] != "-":
-            text += f"; avoids {r['avoided vs uncontrolled, EUR']} EUR against uncontrolled"
+        avoided = r["avoided vs uncontrolled, EUR (paired median)"]
+        if r["strategy"] != "uncontrolled" and avoided != "-":
+            text += f"; avoids {avoided} EUR against uncontrolled (paired median)"
             if "deferral value vs uncontrolled, EUR" in r:
                 text += f" (deferral value {r['deferral value vs uncontrolled, EUR']} EUR)"
+        own = r["V2G's own value per bidirectional EV and year (vs smart)"]
+        if own != "-":
+            text += f"; V2G's own value against smart {own} EUR per bidirectional EV and year"
         lines.append(text)
     return lines

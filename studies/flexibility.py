@@ -12,41 +12,50 @@ Per sample and period (and `all`, a sample's plan over its periods, in a study o
   cost of the plan that holds in all but `max_violation_probability` of the samples (its (1 - p) quantile, an
   observed sample's cost: what a planner builds for the study's risk);
 - `measures`: each element's measure and in how many samples it is built;
-- against `uncontrolled` on the same feeder, period, share(s) and level: `avoided_cost_eur`, the median over
-  samples of the paired difference (uncontrolled's cost minus this strategy's, sample by sample), and
-  `avoided_cost_eur_at_confidence`, the difference of the costs at confidence; per EV
-  (`avoided_cost_eur_per_ev`, the latter over the median EV count) and per bidirectional EV and year
-  (`avoided_cost_eur_per_bidirectional_ev_year`: as an annuity over the equipment's `lifetime_years` at the
-  study's `discount_rate`, over the median count of bidirectional EVs);
+- against `uncontrolled` on the same feeder, period, share(s) and level, on the samples both ran:
+  `avoided_cost_eur`, the median of the paired difference (uncontrolled's cost minus this strategy's, sample by
+  sample; the headline), `avoided_cost_eur_at_confidence`, the difference of the costs at confidence, and per EV
+  (`avoided_cost_eur_per_ev`, over the median EV count of the shared samples); for a strategy that discharges
+  (`models/choices.DISCHARGING`) per bidirectional EV and year (`avoided_cost_eur_per_bidirectional_ev_year`: as
+  an annuity over the equipment's `lifetime_years` at the study's `discount_rate`);
+- V2G's own value, for a strategy that discharges: what it avoids against `smart` charging, what a utility
+  runs without V2G (`v2g_reference`; `uncontrolled` where the study has no `smart`): `v2g_avoided_cost_eur`
+  (paired median) and `v2g_value_eur_per_bidirectional_ev_year`;
 - with a pathway, the level's `year`.
 
 With a pathway, per feeder x strategy x share (period `all`, or the study's one period), `pathway_value`: the
-first year a measure is built (`first_reinforcement_year`: the cost at confidence above 0), the present value
-in the pathway's first year of building out what each year needs at confidence (`reinforcement_pv_eur`:
-each year's increase of the highest cost so far, discounted; a later, larger plan is paid as its increase),
-`deferral_value_eur`, uncontrolled's present value minus this one's, and `measures_first_needed`, the year each
-element's measure is first needed in more than `max_violation_probability` of the samples."""
+first year a measure is built (`first_reinforcement_year`), the present value in the pathway's first year of
+building, year by year, what each year's design sample needs (`reinforcement_pv_eur`; the design sample is the
+one whose plan costs the cost at confidence, of those the one with the highest transformer loading, whose
+reinforced feeder the study writes): a transformer is paid again whenever a year needs more rated power than
+is built (a second swap), a line's cables by their increase; `deferral_value_eur`, uncontrolled's present value
+minus this one's (what a strategy does not need by the pathway's last year counts as avoided within the
+pathway, though a later year may need it); and `measures_first_needed`, the year each element's measure is
+first needed in more than `max_violation_probability` of the samples."""
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hostcap.models.choices import DISCHARGING
 from hostcap.studies.hosting import group_of
 from hostcap.studies.plans import sample_columns
 from hostcap.studies.reinforce import ALL_PERIODS
 from hostcap.studies.spec import StudySpec
 
 BASELINE = "uncontrolled"
+V2G_REFERENCE = "smart"  # what a utility runs without V2G: the reference of V2G's own value
 
 
 def sample_costs(spec: StudySpec, runs: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """One row per sample and period (and `all`): `cost_eur` (inf: unsolved), `unsolved`, `n_ev`,
-    `n_bidirectional`."""
+    `n_bidirectional`, `trafo_max_loading_pct` (over the sample's runs)."""
     ok = runs[runs["status"] == "ok"]
     cols = sample_columns(runs)
-    base = ok[[*cols, "period", "n_ev", "n_bidirectional"]]
+    base = ok[[*cols, "period", "n_ev", "n_bidirectional", "trafo_max_loading_pct"]]
     if len(spec.period_names) > 1:
-        whole = ok.groupby(cols, as_index=False).agg(n_ev=("n_ev", "first"), n_bidirectional=("n_bidirectional",
-                                                                                                "first"))
+        whole = ok.groupby(cols, as_index=False).agg(
+            n_ev=("n_ev", "first"), n_bidirectional=("n_bidirectional", "first"),
+            trafo_max_loading_pct=("trafo_max_loading_pct", "max"))
         base = pd.concat([base, whole.assign(period=ALL_PERIODS)], ignore_index=True)
     per_plan = rows.groupby([*cols, "period"], as_index=False).agg(
         cost_eur=("cost_eur", "sum"), unsolved=("status", lambda s: (s == "unsolved").any()))
@@ -59,8 +68,8 @@ def median_interval(costs: np.ndarray) -> tuple[float, float]:
     """Distribution-free 95 % interval of the median (the module docstring)."""
     x = np.sort(costs)
     n = len(x)
-    below = np.flatnonzero(stats.binom.cdf(np.arange(n), n, 0.5) <= 0.025)  # cdf(j - 1) = P(Bin < j)
-    lo = int(below[-1]) if len(below) else 0  # 0-based index of x_(j)
+    below = np.flatnonzero(stats.binom.cdf(np.arange(n), n, 0.5) <= 0.025)  # cdf(m) = P(Bin <= m)
+    lo = int(below[-1]) if len(below) else 0  # [x_(m+1), x_(n-m)] covers 1 - 2 cdf(m)
     return float(x[lo]), float(x[n - 1 - lo])
 
 
@@ -103,38 +112,58 @@ def reinforcement_table(spec: StudySpec, runs: pd.DataFrame, rows: pd.DataFrame)
 
 
 def _avoided(spec: StudySpec, table: pd.DataFrame, costs: pd.DataFrame, group: list[str]) -> pd.DataFrame:
-    """The avoided-cost columns against uncontrolled (the module docstring); NaN without uncontrolled."""
-    others = [c for c in group if c != "strategy"]
-    keys = [*others, "period", "penetration"]
-    base = table[table["strategy"] == BASELINE][[*keys, "cost_eur_at_confidence"]]
-    table = table.merge(base.rename(columns={"cost_eur_at_confidence": "_base"}), on=keys, how="left")
-    pair_keys = [*others, "period", "penetration", "sample"]
-    paired = costs.merge(costs[costs["strategy"] == BASELINE][[*pair_keys, "cost_eur"]], on=pair_keys,
-                         suffixes=("", "_base"))
-    with np.errstate(invalid="ignore"):
-        paired["diff"] = paired["cost_eur_base"] - paired["cost_eur"]
-    diff = paired.groupby([*group, "period", "penetration"])["diff"].median().rename("avoided_cost_eur")
-    table = table.merge(diff, left_on=[*group, "period", "penetration"], right_index=True, how="left")
+    """The avoided-cost columns (the module docstring); NaN without the reference strategy."""
+    keys = [*group, "period", "penetration"]
+    levels = [c for c in keys if c != "strategy"]
+    reference = V2G_REFERENCE if V2G_REFERENCE in spec.strategies else BASELINE
+    table = table.merge(_paired(costs, BASELINE, group, "_"), on=keys, how="left")
+    table = table.merge(_paired(costs, reference, group, "_v2g_"), on=keys, how="left")
+    base = table.loc[table["strategy"] == BASELINE, [*levels, "cost_eur_at_confidence"]]
+    table = table.merge(base.rename(columns={"cost_eur_at_confidence": "_base"}), on=levels, how="left")
+    a = annuity_factor(spec.reinforcement.discount_rate, spec.reinforcement.lifetime_years)
+    discharges = table["strategy"].isin(DISCHARGING)
     with np.errstate(invalid="ignore", divide="ignore"):
+        table["avoided_cost_eur"] = table["_avoided"]
         table["avoided_cost_eur_at_confidence"] = table["_base"] - table["cost_eur_at_confidence"]
-        table["avoided_cost_eur_per_ev"] = table["avoided_cost_eur_at_confidence"] / table["n_ev"].where(
-            table["n_ev"] > 0)
-        a = annuity_factor(spec.reinforcement.discount_rate, spec.reinforcement.lifetime_years)
-        table["avoided_cost_eur_per_bidirectional_ev_year"] = (table["avoided_cost_eur_at_confidence"] * a
-                                                               / table["n_bidirectional"].where(
-                                                                   table["n_bidirectional"] > 0))
-    return table.drop(columns="_base")
+        table["avoided_cost_eur_per_ev"] = table["_avoided"] / table["_n_ev"].where(table["_n_ev"] > 0)
+        table["avoided_cost_eur_per_bidirectional_ev_year"] = (
+            table["_avoided"] * a / table["_n_bidirectional"].where(table["_n_bidirectional"] > 0)).where(discharges)
+        table["v2g_reference"] = np.where(discharges, reference, "")
+        table["v2g_avoided_cost_eur"] = table["_v2g_avoided"].where(discharges)
+        table["v2g_value_eur_per_bidirectional_ev_year"] = (
+            table["_v2g_avoided"] * a / table["_v2g_n_bidirectional"].where(table["_v2g_n_bidirectional"] > 0)
+        ).where(discharges)
+    return table.drop(columns=[c for c in table.columns if c.startswith("_")])
+
+
+def _paired(costs: pd.DataFrame, reference: str, group: list[str], prefix: str) -> pd.DataFrame:
+    """Per variant, period and level, on the samples it shares with `reference`: the median of the reference's
+    cost minus its own (`<prefix>avoided`) and its median EV and bidirectional EV counts (`<prefix>n_ev`,
+    `<prefix>n_bidirectional`)."""
+    others = [c for c in group if c != "strategy"]
+    pair_keys = [*others, "period", "penetration", "sample"]
+    ref = costs[costs["strategy"] == reference][[*pair_keys, "cost_eur"]]
+    paired = costs.merge(ref, on=pair_keys, suffixes=("", "_ref"))
+    with np.errstate(invalid="ignore"):
+        paired["diff"] = paired["cost_eur_ref"] - paired["cost_eur"]
+    out = paired.groupby([*group, "period", "penetration"]).agg(
+        avoided=("diff", "median"), n_ev=("n_ev", "median"), n_bidirectional=("n_bidirectional", "median"))
+    keys = [*group, "period", "penetration"]
+    return out.reset_index().rename(columns={c: prefix + c for c in ("avoided", "n_ev", "n_bidirectional")}
+                                    ).loc[:, [*keys, *(prefix + c for c in ("avoided", "n_ev", "n_bidirectional"))]]
 
 
 def design_samples(spec: StudySpec, runs: pd.DataFrame, rows: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """Per row of `table` in the headline period with a finite cost at confidence above 0, the sample whose
-    plan costs that (the lowest-numbered): what a planner builds. Rows: sample_columns and `period`."""
+    plan costs that, the one of them with the highest transformer loading: what a planner builds. Rows:
+    sample_columns and `period`."""
     costs = sample_costs(spec, runs, rows)
     keys = [*group_of(runs), "period", "penetration"]
     t = table[(table["period"] == headline_period(spec)) & (table["cost_eur_at_confidence"] > 0)
               & np.isfinite(table["cost_eur_at_confidence"])]
     hit = costs.merge(t[[*keys, "cost_eur_at_confidence"]], on=keys)
-    hit = hit[hit["cost_eur"] == hit["cost_eur_at_confidence"]].sort_values("sample")
+    hit = hit[hit["cost_eur"] == hit["cost_eur_at_confidence"]]
+    hit = hit.sort_values(["trafo_max_loading_pct", "sample"], ascending=[False, True])
     return hit.drop_duplicates(keys)[[*sample_columns(runs), "period"]].reset_index(drop=True)
 
 
@@ -143,33 +172,54 @@ def headline_period(spec: StudySpec) -> str:
     return ALL_PERIODS if len(spec.period_names) > 1 else spec.period_names[0]
 
 
-def pathway_value(spec: StudySpec, table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """Per feeder x strategy x share with a pathway (the module docstring)."""
+def pathway_value(spec: StudySpec, table: pd.DataFrame, rows: pd.DataFrame, designs: pd.DataFrame) -> pd.DataFrame:
+    """Per feeder x strategy x share with a pathway (the module docstring); `designs`: `design_samples`."""
     group = group_of(table)
     t = table[(table["period"] == headline_period(spec)) & table["year"].notna()]
-    r = rows[(rows["period"] == headline_period(spec)) & rows["kind"].notna() & (rows["kind"] != "")]
-    y0 = min(spec.pathway)
-    rate = spec.reinforcement.discount_rate
+    built_rows = rows[(rows["period"] == headline_period(spec)) & rows["kind"].notna() & (rows["kind"] != "")]
+    plans = built_rows.merge(designs, on=list(designs.columns))
     out = []
     for key, g in t.groupby(group, sort=True):
-        g = g.sort_values("year")
-        need = np.maximum.accumulate(g["cost_eur_at_confidence"].to_numpy())
-        steps = np.diff(need, prepend=0.0)
-        years = g["year"].to_numpy()
-        with np.errstate(invalid="ignore"):
-            pv = float(np.sum(np.where(steps > 0, steps / (1.0 + rate) ** (years - y0), 0.0)))
-        built = years[need > 0]
-        first = _first_needed(spec, r, dict(zip(group, key)), dict(zip(g["penetration"], g["n_samples"])))
-        out.append({**dict(zip(group, key)), "first_reinforcement_year": float(built[0]) if len(built) else np.nan,
-                    "reinforcement_pv_eur": pv, "measures_first_needed": first})
+        mine = plans
+        for c, v in zip(group, key):
+            mine = mine[mine[c] == v]
+        pv, first = _build_out(spec, g.sort_values("year"), mine)
+        n_samples = dict(zip(g["penetration"], g["n_samples"]))
+        out.append({**dict(zip(group, key)), "first_reinforcement_year": first, "reinforcement_pv_eur": pv,
+                    "measures_first_needed": _first_needed(spec, built_rows, dict(zip(group, key)), n_samples)})
     value = pd.DataFrame(out)
     if value.empty:
         return value
     others = [c for c in group if c != "strategy"]
     base = value[value["strategy"] == BASELINE][[*others, "reinforcement_pv_eur"]]
     value = value.merge(base.rename(columns={"reinforcement_pv_eur": "_base"}), on=others, how="left")
-    value["deferral_value_eur"] = value["_base"] - value["reinforcement_pv_eur"]
+    with np.errstate(invalid="ignore"):
+        value["deferral_value_eur"] = value["_base"] - value["reinforcement_pv_eur"]
     return value.drop(columns="_base")
+
+
+def _build_out(spec: StudySpec, years: pd.DataFrame, plans: pd.DataFrame) -> tuple[float, float]:
+    """Present value of building, year by year, what each year's design sample needs (its plan at the cost at
+    confidence), and the first year anything is built. A transformer is paid again whenever a year needs more
+    rated power than built (a second swap), a line's cables by their increase over what is built."""
+    rate, y0 = spec.reinforcement.discount_rate, min(spec.pathway)
+    kva: dict[str, float] = {}
+    cables: dict[str, float] = {}
+    pv, first = 0.0, np.nan
+    for row in years.itertuples(index=False):
+        if not np.isfinite(row.cost_eur_at_confidence):
+            return np.inf, (row.year if np.isnan(first) else first)
+        pay = 0.0
+        for m in plans[plans["penetration"] == row.penetration].itertuples(index=False):
+            if m.capacity_kva > 0:
+                if m.capacity_kva > kva.get(m.element, 0.0):
+                    pay, kva[m.element] = pay + m.cost_eur, m.capacity_kva
+            elif m.cost_eur > cables.get(m.element, 0.0):
+                pay, cables[m.element] = pay + m.cost_eur - cables.get(m.element, 0.0), m.cost_eur
+        if pay > 0:
+            pv += pay / (1.0 + rate) ** (row.year - y0)
+            first = row.year if np.isnan(first) else first
+    return pv, float(first)
 
 
 def _first_needed(spec: StudySpec, rows: pd.DataFrame, group: dict, n_samples: dict[float, int]) -> str:

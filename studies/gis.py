@@ -160,14 +160,15 @@ def reinforcement_layer(layers: dict, rows: pd.DataFrame, table: pd.DataFrame, y
                         threshold: float) -> gpd.GeoDataFrame:
     """The `reinforcement` layer described in the module docstring."""
     built = rows[rows["kind"].notna() & (rows["kind"] != "")].copy()
-    built[["element_type", "index"]] = built["element"].str.split(" ", n=1, expand=True)
-    built["index"] = built["index"].astype(int)
+    parts = built["element"].str.split(" ", n=1)
+    built["element_type"], built["index"] = parts.str[0], parts.str[1].astype(int)
     where = {"line": layers["lines"].set_index("line").geometry,
              "trafo": layers["transformers"].set_index("trafo").geometry}
     elements = built.groupby(["element_type", "index"])["kind"].agg(lambda k: "; ".join(sorted(set(k))))
     gdf = gpd.GeoDataFrame({"element": [e for e, _ in elements.index], "index": [i for _, i in elements.index],
                             "kinds": elements.to_numpy()},
-                           geometry=[where[e].loc[i] for e, i in elements.index], crs=layers["lines"].crs)
+                           geometry=gpd.GeoSeries([where[e].loc[i] for e, i in elements.index]),
+                           crs=layers["lines"].crs)
     if built.empty:
         return gdf
     n = table.set_index([*variant_columns(table), "penetration"])["n_samples"]

@@ -47,7 +47,7 @@ def site_density(feeder: FeederEntry, setting: str) -> str:
 def feeder_costs(spec: StudySpec) -> dict[str, Costs]:
     """Feeder name -> the planner's costs (the study's cost file at the feeder's site density)."""
     r = spec.reinforcement
-    return {f.name: load_costs(r.costs, site_density(f, r.density)) for f in spec.feeders}
+    return {f.name: load_costs(r.cost_file, site_density(f, r.density)) for f in spec.feeders}
 
 
 def sample_columns(runs: pd.DataFrame) -> list[str]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandapower as pp
 import pandas as pd
+from pandapower.auxiliary import LoadflowNotConverged
 
 from hostcap.models.errors import ModelError
 from hostcap.models.limits import voltage_band
@@ -84,12 +85,14 @@ def unplannable(broken: set[str], unbalanced: bool) -> str:
 
 def plan(net: pp.pandapowerNet, p_mw: np.ndarray, q_mvar: np.ndarray, costs: Costs, limits: Limits
          ) -> tuple[pp.pandapowerNet | None, list[Measure], str]:
-    """The reinforced feeder (with the steps kept in it), its measures and '' , or (None, [], why) when the
-    standard measures do not suffice."""
+    """The reinforced feeder (with the steps kept in it), its measures and '', or (None, [], why) when the
+    standard measures do not suffice or a step's power flow does not converge."""
     try:
         net, measures = reinforce(net, p_mw, q_mvar, costs, limits)
     except ModelError as exc:
         return None, [], str(exc)
+    except LoadflowNotConverged:
+        return None, [], "reinforcement: a worst step's power flow does not converge in pandapower (voltage collapse)"
     net["hostcap_steps_p_mw"] = pd.DataFrame(np.atleast_2d(p_mw))
     net["hostcap_steps_q_mvar"] = pd.DataFrame(np.atleast_2d(q_mvar))
     return net, measures, ""

@@ -444,7 +444,7 @@ def needs_section(spec: StudySpec, paths: StudyPaths) -> dict | None:
         return None
     table = pd.read_csv(paths.reinforcement)
     years = pd.read_csv(paths.first_violation) if spec.pathway and paths.first_violation.is_file() else None
-    return {"settings": feeder_needs.settings_text(spec),
+    return {"settings": feeder_needs.settings_text(spec, table),
             "table": feeder_needs.needs_table(spec, table, years).to_html(index=False, na_rep="-"),
             "figures": [_figure(_png(fig), caption) for fig, caption in feeder_needs.cost_figures(spec, table)]}
 

@@ -351,8 +351,9 @@ def _write_reinforcement(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame,
     table = reinforcement_table(spec, runs, rows)
     write_text(rows.to_csv(index=False), paths.reinforcement_measures)
     write_text(table.to_csv(index=False), paths.reinforcement)
-    write_reinforced(spec, paths, design_samples(spec, runs, rows, table), runs, steps_of)
-    return pathway_value(spec, table, rows) if spec.pathway is not None and not table.empty else None
+    designs = design_samples(spec, runs, rows, table) if not table.empty else pd.DataFrame()
+    write_reinforced(spec, paths, designs, runs, steps_of)
+    return pathway_value(spec, table, rows, designs) if spec.pathway is not None and not table.empty else None
 
 
 def write_hosting(spec: StudySpec, out_root: str | Path = RESULTS) -> None:

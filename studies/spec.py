@@ -171,8 +171,8 @@ class Reinforcement(Strict):
     """What the feeder needs (`studies/reinforce.py`, `studies/flexibility.py`): the planner on every sample
     that breaks a limit, its cost from a cost file, and with a pathway the present value of the build-out."""
 
-    costs: str = Field(str(SHIPPED_COSTS), description="The cost file (`studies/costs/`), relative to the study "
-                       "file's folder; default: the shipped German one (dena/eDisGo).")
+    costs: str | None = Field(None, description="The cost file (`studies/costs/`), relative to the study file's "
+                              "folder; default: the shipped German one, studies/costs/de_dena.yaml (dena/eDisGo).")
     density: Literal["auto", "rural", "urban"] = Field(
         "auto", description="Which cable cost the feeders' sites take; auto: urban for a SimBench semiurb or "
         "urban feeder, rural otherwise.")
@@ -183,9 +183,15 @@ class Reinforcement(Strict):
                                 "avoided cost per year (StromNEV annex 1: LV cables 40-45 years, distribution "
                                 "transformers 30-40 years).")
 
+    @property
+    def cost_file(self) -> Path:
+        return SHIPPED_COSTS if self.costs is None else Path(self.costs)
+
     @field_validator("costs")
     @classmethod
-    def _cost_file(cls, v: str, info: ValidationInfo) -> str:
+    def _cost_file(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
         base = (info.context or {}).get("base_dir")
         path = Path(v) if base is None or Path(v).is_absolute() else Path(base) / v
         try:

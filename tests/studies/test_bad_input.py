@@ -56,6 +56,9 @@ def inputs(tmp_path, tiny_net):
         net = copy.deepcopy(tiny_net)
         pp.create_storage(net, p_mw=-0.005, **kw)
         pp.to_json(net, str(d / f"{name}.json"))
+    (d / "eur_costs.yaml").write_text(yaml.safe_dump({  # a transformer at 10,000 "kEUR": EUR, a wrong unit
+        "name": "eur", "currency": "EUR", "lv_cable_keur_per_km": {"rural": 60, "urban": 100},
+        "mv_lv_transformer_keur": 10000}))
     (d / "gap_tariff.yaml").write_text(yaml.safe_dump({
         "name": "gap", "source": "test", "currency": "EUR", "export": {"rule": "none"},
         "bands": [{"name": "day", "price_per_kwh": 0.3, "weekday": [[0, 12]], "weekend": [[0, 24]]}]}))
@@ -230,6 +233,13 @@ CASES = {
                                           "periods (2016-01-11 00:00 to 2016-01-12 00:00, 2016-07-04 00:00"),
     "study outage of infinite hours": (["study", "@outage_inf"], "outages.windows.0.hours: Input should be a finite"),
     "study line of NaN impedance": (["study", "@nan_line"], "line 1: r_ohm_per_km is nan"),
+    "study cost file missing": (["study", "@costs_missing"], "reinforcement.costs: cost file not found"),
+    "study cost file in EUR": (["study", "@costs_eur"], "reinforcement.costs: {in}/eur_costs.yaml: "
+                                                        "mv_lv_transformer_keur: 10000 is in kEUR? it looks like EUR"),
+    "study cost density unknown": (["study", "@costs_density"], "reinforcement.density: Input should be 'auto'"),
+    "study discount rate in percent": (["study", "@discount_pct"],
+                                       "reinforcement.discount_rate: Input should be less than or equal to 0.3"),
+    "study reinforcement yes": (["study", "@reinforce_yes"], "reinforcement: Input should be a valid dictionary"),
     "study NaN load": (["study", "@nan_load"], "load 1: p_mw is nan; it must be a finite number"),
     "feeder file missing": (["study", "@missing_feeder"], "nowhere.json"),
     "per-feeder profiles in kW": (["study", "@kw_profiles"], "look like kW"),
@@ -285,6 +295,11 @@ STUDY_TEXTS = {
                            outages={"windows": [{"start": "2016-03-01T18:00", "hours": 3}]}),
     "outage_inf": dict(outages={"windows": [{"start": "2016-01-11T18:00", "hours": float("inf")}]}),
     "nan_line": dict(feeders=["nan_line.json"]),
+    "costs_missing": dict(reinforcement={"costs": "nowhere_costs.yaml"}),
+    "costs_eur": dict(reinforcement={"costs": "eur_costs.yaml"}),
+    "costs_density": dict(reinforcement={"density": "suburban"}),
+    "discount_pct": dict(reinforcement={"discount_rate": 5}),
+    "reinforce_yes": dict(reinforcement="yes"),
     "nan_load": dict(feeders=["nan_load.json"]),
 }
 
