@@ -8,6 +8,7 @@
 # calls the same functions as a user does; every rule has a log and a benchmark file. Every value in a shell
 # command is quoted by Snakemake (`:q`, shlex): a feeder name or path from the study file is one argument,
 # never shell code.
+import json
 import sys
 from pathlib import Path
 
@@ -36,6 +37,20 @@ NET, TOPOLOGY = (str(p) for p in prepared_feeder("{feeder}"))
 GIS, WEBMAP, MAP = str(OUT.gis("{feeder}")), str(OUT.webmap("{feeder}")), str(OUT.static_map("{feeder}", "{variant}", "{kind}"))
 FEEDERS = {feeder_slug(f.name): f for f in SPEC.feeders}
 VARIANTS = variants(SPEC)
+# with feeder sets, a checkpoint checks every feeder first and the rest of the pipeline runs on those that pass
+# (`hostcap check-feeders`); a feeder named alone that fails stops the pipeline there, as `hostcap study` would
+HAS_SETS = any(f.source for f in SPEC.feeders)
+FEEDER_CHECK = str(spec_copy(NAME).parent / "feeders.json")
+
+
+def usable(wildcards=None):
+    """The feeders the pipeline runs: all, or with feeder sets those that pass their checks."""
+    if not HAS_SETS:
+        return list(FEEDERS)
+    with open(checkpoints.check_feeders.get().output[0]) as f:
+        return json.load(f)["usable"]
+
+
 KINDS = ["lowest", "voltage"]
 
 # the validated spec every rule reads; rewritten only when it changes, so reruns stay idle
@@ -50,6 +65,8 @@ try:
 except WorkflowError:
     STUDY_THREADS = 1
 
+ruleorder: fleet_map > webmap  # maps/fleet.html is the fleet's (no feeder is named `fleet`: studies/spec.py)
+
 wildcard_constraints:
     feeder="[^/]+",
     variant="|".join(VARIANTS),
@@ -60,9 +77,22 @@ rule all:
     input:
         str(OUT.report_html),
         str(OUT.report_pdf),
-        expand(GIS, feeder=FEEDERS),
-        expand(MAP, feeder=FEEDERS, variant=VARIANTS, kind=KINDS),
-        expand(WEBMAP, feeder=FEEDERS),
+        lambda w: expand(GIS, feeder=usable()),
+        lambda w: expand(MAP, feeder=usable(), variant=VARIANTS, kind=KINDS),
+        lambda w: expand(WEBMAP, feeder=usable()),
+        str(OUT.fleet_map),
+
+
+checkpoint check_feeders:
+    input:
+        spec=SPEC_FILE,
+        files=[p for f in SPEC.feeders for p in f.files()],
+    output:
+        FEEDER_CHECK,
+    log:
+        f"logs/{NAME}/check_feeders.log",
+    shell:
+        "hostcap check-feeders {input.spec:q} --out {output:q} 2>&1 | tee {log:q}"
 
 
 rule prepare_feeder:
@@ -89,7 +119,7 @@ rule prepare_feeder:
 rule study:
     input:
         spec=SPEC_FILE,
-        feeders=expand(TOPOLOGY, feeder=FEEDERS),
+        feeders=lambda w: expand(TOPOLOGY, feeder=usable()),
     output:
         runs=str(OUT.runs),
         elements=str(OUT.elements),
@@ -116,6 +146,8 @@ rule hosting:
         prob=report(str(OUT.probability), category="Hosting capacity"),
         loc=str(OUT.locational),
         value=report(str(OUT.customer_value), category="Households"),
+        fleet=str(OUT.fleet),
+        fleet_statistics=report(str(OUT.fleet_statistics), category="Fleet"),
         years=[report(str(OUT.first_violation), category="Hosting capacity")] if SPEC.pathway else [],
         needs=[report(str(f), category="What the feeder needs") for f in OUT.reinforcement_outputs]
         if SPEC.reinforcement else [],
@@ -181,6 +213,19 @@ rule webmap:
         "hostcap webmap {input.spec:q} --feeder={params.ref:q} --out {RESULTS:q} > {log:q} 2>&1"
 
 
+rule fleet_map:
+    input:
+        spec=SPEC_FILE,
+        fleet=str(OUT.fleet),
+        gis=lambda w: expand(GIS, feeder=usable()),  # the substations of feeders without coordinates in fleet.csv
+    output:
+        report(str(OUT.fleet_map), category="Maps"),
+    log:
+        f"logs/{NAME}/maps/fleet.html.log",
+    shell:
+        "hostcap fleet-map {input.spec:q} --out {RESULTS:q} > {log:q} 2>&1"
+
+
 rule report:
     input:
         spec=SPEC_FILE,
@@ -189,8 +234,8 @@ rule report:
         value=str(OUT.customer_value),
         needs=[str(f) for f in OUT.reinforcement_outputs] if SPEC.reinforcement else [],
         manifest=str(OUT.manifest),
-        gis=expand(GIS, feeder=FEEDERS),
-        webmaps=expand(WEBMAP, feeder=FEEDERS),  # the report links to them
+        gis=lambda w: expand(GIS, feeder=usable()),
+        webmaps=lambda w: expand(WEBMAP, feeder=usable()),  # the report links to them
     output:
         html=report(str(OUT.report_html), category="Report"),
         pdf=report(str(OUT.report_pdf), category="Report"),

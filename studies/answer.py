@@ -252,7 +252,10 @@ def study_lines(spec, paths, counts: dict, *, elapsed_s: float, hosting: bool = 
     what ran, the dates and profiles, what adaptive sampling saved, failures, the answer (`answer`) and a
     warning for runs that did not converge."""
     from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
+    from hostcap.studies.runner import without_failed
 
+    left_out = counts.get("failed_feeders", [])
+    spec = without_failed(spec, left_out)
     lines = [Line(f"{spec.name}: {counts['total']} scenarios, {counts['skipped']} already done, {counts['ran']} "
                   f"run, {counts['failed']} failed, {elapsed_s:.1f} s -> {paths.root}")]
     lines += [Line(text) for text in study_dates(spec)]
@@ -264,6 +267,7 @@ def study_lines(spec, paths, counts: dict, *, elapsed_s: float, hosting: bool = 
                           f"{spec.samples.max} samples at every level ({counts['max_everywhere'] - counts['total']} "
                           "saved)"))
     lines += [Line(f"failed: {n} x {error}", err=True) for error, n in counts["errors"].items()]
+    lines += [Line(f"feeder {f['feeder']} ({f['source']}) left out: {f['error']}", err=True) for f in left_out]
     if hosting and counts["failed"] < counts["total"] and paths.hosting.is_file():
         lines += answer(spec, paths)
     if counts["unreliable"]:

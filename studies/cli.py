@@ -270,6 +270,30 @@ def prepare_feeder(feeder_ref, name, profiles, out):
     click.echo(f"{feeder_ref}: {net_path}, {gpkg}")
 
 
+@cli.command("check-feeders")
+@STUDY
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False),
+              help="JSON file: the feeders that pass their input checks (file names) and those of feeder sets "
+                   "that fail, with the error.")
+def check_feeders(study_file, out_file):
+    """Check every feeder of a study before it runs (the pipeline's first step where the study has feeder sets):
+    a member of a set that fails is recorded and left out; a feeder named alone that fails stops (exit 2)."""
+    import json
+
+    from hostcap.studies.atomic import write_text
+    from hostcap.studies.layout import feeder_slug
+    from hostcap.studies.runner import validate_inputs
+
+    spec = _spec_and_feeder(study_file)
+    failed = validate_inputs(spec)
+    bad = {f["feeder"] for f in failed}
+    usable = [feeder_slug(f.name) for f in spec.feeders if f.name not in bad]
+    write_text(json.dumps({"usable": usable, "failed": failed}, indent=2) + "\n", Path(out_file))
+    for f in failed:
+        click.echo(f"feeder {f['feeder']} ({f['source']}) left out: {f['error']}", err=True)
+    click.echo(f"{len(usable)} of {len(spec.feeders)} feeders pass their checks")
+
+
 @cli.command()
 @STUDY
 @OUT
@@ -319,6 +343,16 @@ def webmap(study_file, feeder_ref, out, basemap):
     from hostcap.studies.pipeline import write_webmap
 
     click.echo(write_webmap(_spec_and_feeder(study_file, feeder_ref), out, feeder_ref, basemap=basemap))
+
+
+@cli.command("fleet-map")
+@STUDY
+@OUT
+def fleet_map_(study_file, out):
+    """The fleet map: every feeder at its substation, coloured by its hosting capacity or first year."""
+    from hostcap.studies.pipeline import write_fleet_map
+
+    click.echo(write_fleet_map(_spec_and_feeder(study_file), out))
 
 
 @cli.command()

@@ -160,7 +160,7 @@ def reinforcement_layer(layers: dict, rows: pd.DataFrame, table: pd.DataFrame, y
                         threshold: float) -> gpd.GeoDataFrame:
     """The `reinforcement` layer described in the module docstring."""
     built = rows[rows["kind"].notna() & (rows["kind"] != "")].copy()
-    parts = built["element"].str.split(" ", n=1)
+    parts = built["element"].astype(str).str.split(" ", n=1)  # an empty column reads as float
     built["element_type"], built["index"] = parts.str[0], parts.str[1].astype(int)
     where = {"line": layers["lines"].set_index("line").geometry,
              "trafo": layers["transformers"].set_index("trafo").geometry}

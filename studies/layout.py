@@ -3,14 +3,15 @@ the CLI) and the Snakefile take every path from here.
 
     <out>/<study>/                  runs.parquet, elements.parquet, households.parquet, manifest.json,
                                     hosting_capacity.csv, violation_probability.csv, locational.parquet,
-                                    customer_value.csv, report.html, report.pdf; with a pathway
+                                    customer_value.csv, fleet.csv, fleet_statistics.csv,
+                                    report.html, report.pdf; with a pathway
                                     first_violation_year.csv; with `reinforcement`, reinforcement.csv
                                     and reinforcement_measures.csv
     <out>/<study>/reinforced/<feeder>/<variant>__<period>__<level>.json   a reinforced feeder
     <out>/<study>/records/          one record per scenario (`studies/records.py`)
     <out>/<study>/runs/<key>/       the time series a scenario keeps
     <out>/<study>/gis/<feeder>.gpkg
-    <out>/<study>/maps/<feeder>.html, maps/<feeder>/<variant>__<kind>.png
+    <out>/<study>/maps/<feeder>.html, maps/<feeder>/<variant>__<kind>.png, maps/fleet.html
     resources/feeders/<feeder>.json, .gpkg   a prepared feeder (the pipeline's first step)
     resources/<study>/study.yaml             the validated study file the pipeline's rules read
 
@@ -55,6 +56,8 @@ class StudyPaths:
         self.probability = self.root / "violation_probability.csv"
         self.first_violation = self.root / "first_violation_year.csv"
         self.locational = self.root / "locational.parquet"
+        self.fleet = self.root / "fleet.csv"
+        self.fleet_statistics = self.root / "fleet_statistics.csv"
         self.reinforcement = self.root / "reinforcement.csv"
         self.reinforcement_measures = self.root / "reinforcement_measures.csv"
         self.reinforced = self.root / "reinforced"
@@ -75,7 +78,8 @@ class StudyPaths:
 
     @property
     def hosting_outputs(self) -> list[Path]:
-        return [self.hosting, self.probability, self.locational, self.customer_value]
+        return [self.hosting, self.probability, self.locational, self.customer_value, self.fleet,
+                self.fleet_statistics]
 
     @property
     def reinforcement_outputs(self) -> list[Path]:
@@ -96,6 +100,11 @@ class StudyPaths:
 
     def webmap(self, slug: str) -> Path:
         return self.root / "maps" / f"{slug}.html"
+
+    @property
+    def fleet_map(self) -> Path:
+        """The fleet map, beside the feeders' maps it links to (no feeder may be named `fleet`)."""
+        return self.root / "maps" / "fleet.html"
 
 
 def study_paths(spec: StudySpec, out_root: str | Path) -> StudyPaths:

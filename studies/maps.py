@@ -299,7 +299,8 @@ def interactive_map(layers: dict, variants: list[str], levels: list[float], path
         fmap = folium.Map(location=centre, zoom_start=16, tiles="OpenStreetMap")
     note = (SCHEMATIC_NOTE if schematic else "OpenStreetMap basemap: needs the web" if basemap
             else "no basemap (works offline)")
-    fmap.get_root().html.add_child(folium.Element(render("map_heading.html.j2", title=title, note=note)))
+    hint = "choose strategy and level top right; click an element for its numbers"
+    fmap.get_root().html.add_child(folium.Element(render("map_heading.html.j2", title=title, note=note, hint=hint)))
     first = (worst_variant(layers, variants, max(levels)), max(levels))
     for v, level in ((v, level) for v in variants for level in levels):
         tag = level_tag(level)

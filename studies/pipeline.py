@@ -15,10 +15,12 @@ from hostcap.feeders.geodata import topology_layers
 from hostcap.models.errors import InputError
 from hostcap.studies import maps
 from hostcap.studies.atomic import atomic_path
+from hostcap.studies.fleet_map import fleet_map
 from hostcap.studies.flexibility import headline_period
 from hostcap.studies.gis import study_layers, variant_name, write_gpkg
 from hostcap.studies.layout import feeder_slug, prepared_feeder, study_paths
 from hostcap.studies.report import write_report as _write_report
+from hostcap.studies.runner import study_spec
 from hostcap.studies.spec import StudySpec
 from hostcap.studies.styles import loading_scale, study_styles, voltage_scale
 
@@ -143,6 +145,21 @@ def write_webmap(spec: StudySpec, out: str | Path, ref: str, basemap: bool = Fal
     return path
 
 
+def write_fleet_map(spec: StudySpec, out: str | Path) -> Path:
+    """maps/fleet.html (`studies/fleet_map.py`) under the study's first strategy, `uncontrolled` where it has it."""
+    paths = study_paths(spec, out)
+    fleet = pd.read_csv(_require(paths.fleet, "hosting"))
+    variants_ = [c.removeprefix("hc_point_frac_") for c in fleet.columns if c.startswith("hc_point_frac_")]
+    if not variants_:
+        raise InputError(f"{paths.fleet}: no feeder ran; nothing to map")
+    first = next((v for v in variants_ if v.startswith("uncontrolled")), variants_[0])
+    path = paths.fleet_map
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fleet_map(fleet, lambda name: _require(gis_path(spec, out, name), "gis"), first, spec.penetrations, path,
+              f"study {spec.name}: {len(fleet)} feeder{'s' if len(fleet) != 1 else ''}, {first}", years=spec.level_years or None)
+    return path
+
+
 def report_maps(spec: StudySpec, out: str | Path, periods: dict[str, str]) -> list[tuple[str, bytes]]:
     """Per feeder, the small multiples (variant x level) drawn from its GeoPackage, so that the report
     depends on the GIS layers and not on the PNG files: (title, PNG bytes), at most MAP_ROWS variants a
@@ -161,6 +178,7 @@ def report_maps(spec: StudySpec, out: str | Path, periods: dict[str, str]) -> li
 
 
 def write_report(spec: StudySpec, out: str | Path) -> tuple[Path, Path]:
+    spec = study_spec(spec, out)  # without the feeders of a set that failed their checks
     paths = study_paths(spec, out)
     _require(paths.runs, "study")
     _require(paths.hosting, "hosting")

@@ -37,6 +37,7 @@ from hostcap.models.tariff import Tariff  # noqa: E402
 from hostcap.studies import feeder_needs, webpage  # noqa: E402
 from hostcap.studies.answer import answer_groups, conclusion, pct, year_lines  # noqa: E402
 from hostcap.studies.atomic import atomic_path, write_text  # noqa: E402
+from hostcap.studies.fleet import fleet_section  # noqa: E402
 from hostcap.studies.gis import name_in_study, same_variant, variant_columns  # noqa: E402
 from hostcap.studies.hosting import baseline_notes, in_study_order, min_samples_confident, read_hosting, too_few_samples  # noqa: E402
 from hostcap.studies.layout import StudyPaths  # noqa: E402
@@ -438,6 +439,16 @@ def write_report(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], web
     return html_path, pdf_path
 
 
+def fleet_report(spec: StudySpec, paths: StudyPaths) -> dict | None:
+    """The fleet section (`studies/fleet.py`) where the study has a feeder set or more than two feeders."""
+    if not paths.fleet.is_file() or not paths.fleet_statistics.is_file():
+        return None
+    fleet = pd.read_csv(paths.fleet)
+    if not (len(fleet) > 2 or fleet["source"].notna().any()):
+        return None
+    return fleet_section(spec, fleet, pd.read_csv(paths.fleet_statistics))
+
+
 def needs_section(spec: StudySpec, paths: StudyPaths) -> dict | None:
     """The "What the feeder needs" section (`studies/feeder_needs.py`), with `reinforcement`."""
     if spec.reinforcement is None or not paths.reinforcement.is_file() or paths.reinforcement.stat().st_size < 2:
@@ -490,6 +501,7 @@ def report_html(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webm
         "by_band": by_band.to_html(index=False),
         "hc_figures": hc_curves(spec, prob), "duration_figures": duration_curves(spec, runs, root),
         "needs": needs_section(spec, paths),
+        "fleet": fleet_report(spec, paths),
         "households": household_section(spec, value, period_labels(runs)),
         "map_figures": [_figure(_data_uri(png), title) for title, png in maps],
         "provenance": provenance(spec, manifest),

@@ -30,6 +30,7 @@ from hostcap.studies.adaptive import first_round, next_round
 from hostcap.studies.atomic import check_writable, write_parquet, write_text
 from hostcap.studies.cluster import dask_client
 from hostcap.studies.customer_value import customer_value
+from hostcap.studies.fleet import fleet_statistics, fleet_table
 from hostcap.studies.flexibility import design_samples, pathway_value, reinforcement_table
 from hostcap.studies.hosting import (
     first_violation_years,
@@ -74,11 +75,28 @@ def batches(scenarios: list[Scenario], size: int) -> list[list[Scenario]]:
     return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
-def validate_inputs(spec: StudySpec) -> None:
+def validate_inputs(spec: StudySpec) -> list[dict]:
     """Load every feeder and check one no-EV scenario per feeder x period (feeder, profiles, trips, period,
     step, and the base case's plausibility), then each feeder's periods together (tariff prices, outage
     windows: `scenario.inputs.check_inputs`, as `hostcap run` does), so bad input is refused before anything
-    runs."""
+    runs. A feeder of a feeder set (`studies/feeder_sets.py`) that fails is returned (feeder, ref, source,
+    error) and the study goes on without it; a feeder named alone that fails stops the study, as does a set
+    of which every feeder fails."""
+    failed = []
+    for feeder in spec.feeders:
+        try:
+            _check_feeder(spec.model_copy(update={"feeders": [feeder]}))
+        except InputError as exc:
+            if feeder.source is None:
+                raise
+            failed.append({"feeder": feeder.name, "ref": feeder.ref, "source": feeder.source, "error": str(exc)})
+    if failed and len(failed) == len(spec.feeders):
+        raise InputError(f"feeders: every feeder fails its checks, e.g. {failed[0]['feeder']}: {failed[0]['error']}")
+    return failed
+
+
+def _check_feeder(spec: StudySpec) -> None:
+    """validate_inputs for a study of one feeder."""
     from hostcap.studies.scenario.base_case import check_base_case
     from hostcap.studies.scenario.inputs import check_inputs
 
@@ -87,8 +105,19 @@ def validate_inputs(spec: StudySpec) -> None:
         firsts.setdefault((coords["feeder"], coords["period"]), scenario)
     for scenario in firsts.values():
         check_base_case(scenario.model_copy(update={"penetration": 0.0, "strategy": "uncontrolled"}))
-    for feeder in dict.fromkeys(f for f, _ in firsts):
-        check_inputs([sc for (f, _), sc in firsts.items() if f == feeder])
+    check_inputs(list(firsts.values()))
+
+
+def without_failed(spec: StudySpec, failed: list[dict]) -> StudySpec:
+    """The study without the feeders that failed their checks."""
+    names = {f["feeder"] for f in failed}
+    return spec.model_copy(update={"feeders": [f for f in spec.feeders if f.name not in names]}) if names else spec
+
+
+def study_spec(spec: StudySpec, out_root: str | Path) -> StudySpec:
+    """The study as it ran: without the feeders its manifest records as failed."""
+    manifest = _manifest(study_paths(spec, out_root))
+    return without_failed(spec, (manifest or {}).get("failed_feeders", []))
 
 
 def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str | None = None,
@@ -103,7 +132,9 @@ def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str
     given_file = scheduler_file or spec.dask.scheduler_file
     if given_file and not (scheduler or spec.dask.scheduler) and not Path(given_file).is_file():
         raise InputError(f"scheduler-file: file not found: {given_file}")
-    validate_inputs(spec)
+    given = spec
+    failed_feeders = validate_inputs(spec)
+    spec = without_failed(spec, failed_feeders)
     planned = plan(spec)
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
     store = RecordStore(paths.records)
@@ -130,15 +161,16 @@ def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str
             bar.close()
         counts = {"total": len(chosen), "max_everywhere": spec.n_scenarios(), "skipped": len(chosen) - ran,
                   "ran": ran}
-        if not ran and _outputs_current(spec, paths, hosting):
+        counts["failed_feeders"] = failed_feeders
+        if not ran and _outputs_current(given, paths, hosting):
             return {**counts, **_failures(pd.read_parquet(paths.runs))}
         runs, elements, households = build_tables(chosen, records)
         _write_tables(paths, runs, elements, households)
         if hosting and (runs["status"] == "ok").any():
             _write_hosting_tables(spec, paths, runs, elements, households,
                                   steps_of=lambda key: records[key].worst_steps if key in records else None,
-                                  client=client)
-        _write_manifest(spec, paths, runs, records, counts)
+                                  client=client, given=given, failed=failed_feeders)
+        _write_manifest(spec, paths, runs, records, counts, given)
     return {**counts, **_failures(runs)}
 
 
@@ -234,13 +266,16 @@ def _write_tables(paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame,
     write_parquet(households, paths.households)
 
 
-def _write_manifest(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, records: dict, counts: dict) -> None:
+def _write_manifest(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, records: dict, counts: dict,
+                    given: StudySpec | None = None) -> None:
+    """manifest.json; `spec` the study as it ran, `given` as its file gives it (with the feeders that failed)."""
     tables = paths.tables + paths.hosting_outputs + paths.reinforcement_outputs
     kept = {str((paths.series_dir(k) / f"{name}.parquet").relative_to(paths.root)): sha
             for k, rec in records.items() for name, sha in (rec.result.get("timeseries") or {}).items()}
     failed = runs[runs["status"] != "ok"]
     manifest = {
-        "study": spec.name, "spec": spec.model_dump(mode="json", exclude={"dask"}), "spec_hash": spec.spec_hash(),
+        "study": spec.name, "spec": (given or spec).model_dump(mode="json", exclude={"dask"}),
+        "spec_hash": (given or spec).spec_hash(), "failed_feeders": counts.get("failed_feeders", []),
         "seed": spec.seed, "scenarios": len(runs), "max_everywhere": counts["max_everywhere"],
         "failed": len(failed),
         "failed_keys": failed[["key", "error"]].to_dict("records"),
@@ -283,6 +318,8 @@ def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd
     if manifest is None and not paths.records.is_dir():
         raise InputError(f"study {spec.name}: no results in {paths.root}; run `hostcap study` on the study "
                          "file first")
+    given, failed = spec, (manifest or {}).get("failed_feeders", [])
+    spec = without_failed(spec, failed)
     if _intact(paths, manifest, paths.tables):
         return tuple(pd.read_parquet(p) for p in paths.tables)
     log.warning("study %s: runs.parquet, elements.parquet or households.parquet is missing or differs from "
@@ -297,14 +334,17 @@ def read_tables(spec: StudySpec, out_root: str | Path) -> tuple[pd.DataFrame, pd
                          f"{paths.records}; run `hostcap study` on the study file first")
     runs, elements, households = build_tables(chosen, records)
     _write_tables(paths, runs, elements, households)
-    _write_manifest(spec, paths, runs, records, {"max_everywhere": spec.n_scenarios()})
+    _write_manifest(spec, paths, runs, records, {"max_everywhere": spec.n_scenarios(), "failed_feeders": failed},
+                    given)
     return runs, elements, households
 
 
 def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame,
-                          households: pd.DataFrame, steps_of=None, client=None) -> None:
+                          households: pd.DataFrame, steps_of=None, client=None, given: StudySpec | None = None,
+                          failed: list[dict] = ()) -> None:
     """The hosting outputs; with `reinforcement`, the plans (`steps_of(key)`: a run's kept worst steps; `client`:
-    a callable giving the study's Dask client to plan on, or None to plan here)."""
+    a callable giving the study's Dask client to plan on, or None to plan here); the fleet's tables (`given`: the
+    study as its file gives it, `failed`: its feeders that failed their checks)."""
     if not (runs["status"] == "ok").any():
         raise InputError(f"study {spec.name}: no scenario finished, see {paths.manifest}")
     hc = hosting_capacity(runs, spec.max_violation_probability, band=spec.band, exact_baseline=spec.exact_baseline,
@@ -312,7 +352,8 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
     write_text(hc.to_csv(index=False), paths.hosting)
     prob = violation_probability(runs, spec.exact_baseline, spec.trafo_criterion)
     write_text(prob.to_csv(index=False), paths.probability)
-    value = _write_reinforcement(spec, paths, runs, steps_of or _record_steps(spec, paths), client)
+    needs, value = _write_reinforcement(spec, paths, runs, steps_of or _record_steps(spec, paths), client)
+    fv = None
     if spec.pathway is not None:
         fv = first_violation_years(prob, spec.level_years, spec.max_violation_probability)
         for col, key in (("heat_pump_share", "heat_pump"), ("pv_share", "pv")):
@@ -323,6 +364,9 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
         write_text(in_study_order(spec, fv).to_csv(index=False), paths.first_violation)
     write_parquet(locational(runs, elements), paths.locational)
     write_text(customer_value(households).to_csv(index=False), paths.customer_value)
+    fleet = fleet_table(given or spec, list(failed), hc, fv, needs)
+    write_text(fleet.to_csv(index=False), paths.fleet)
+    write_text(fleet_statistics(spec, fleet, needs).to_csv(index=False), paths.fleet_statistics)
 
 
 def _record_steps(spec: StudySpec, paths: StudyPaths):
@@ -338,25 +382,29 @@ def _record_steps(spec: StudySpec, paths: StudyPaths):
 
 
 def _write_reinforcement(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, steps_of, client
-                         ) -> pd.DataFrame | None:
+                         ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """reinforcement.csv, reinforcement_measures.csv and the reinforced feeders (`studies/plans.py`,
-    `studies/flexibility.py`); the pathway's value per group (None without a pathway). Without
-    `reinforcement`, a former study's reinforcement outputs are removed."""
+    `studies/flexibility.py`); returns reinforcement.csv's table and the pathway's value per group (None
+    without `reinforcement`, or without a pathway). Without `reinforcement`, a former study's reinforcement
+    outputs are removed."""
     shutil.rmtree(paths.reinforced, ignore_errors=True)
     if spec.reinforcement is None:
         for f in paths.reinforcement_outputs:
             f.unlink(missing_ok=True)
-        return None
+        return None, None
     rows = plan_rows(spec, runs, steps_of, client)
     table = reinforcement_table(spec, runs, rows)
     write_text(rows.to_csv(index=False), paths.reinforcement_measures)
     write_text(table.to_csv(index=False), paths.reinforcement)
     designs = design_samples(spec, runs, rows, table) if not table.empty else pd.DataFrame()
     write_reinforced(spec, paths, designs, runs, steps_of)
-    return pathway_value(spec, table, rows, designs) if spec.pathway is not None and not table.empty else None
+    value = pathway_value(spec, table, rows, designs) if spec.pathway is not None and not table.empty else None
+    return table, value
 
 
 def write_hosting(spec: StudySpec, out_root: str | Path = RESULTS) -> None:
     """hosting_capacity.csv, violation_probability.csv and locational.parquet from the study's tables."""
     paths = study_paths(spec, out_root)
-    _write_hosting_tables(spec, paths, *read_tables(spec, out_root))
+    tables = read_tables(spec, out_root)
+    failed = (_manifest(paths) or {}).get("failed_feeders", [])
+    _write_hosting_tables(without_failed(spec, failed), paths, *tables, given=spec, failed=failed)

@@ -26,6 +26,7 @@ from hostcap.models.strategies import STRATEGIES
 from hostcap.studies.cost_file import SHIPPED as SHIPPED_COSTS
 from hostcap.studies.cost_file import load_costs
 from hostcap.studies.errors import input_error
+from hostcap.studies.feeder_sets import FeederSet
 from hostcap.studies.scenario.settings import IsoDate, RunSettings
 from hostcap.studies.tariff_file import load_tariff
 from hostcap.studies.yaml_input import load_yaml
@@ -94,6 +95,13 @@ class FeederEntry(Strict):
     profiles: str | None = Field(None, description="CSV/Parquet profiles of the feeder, or `flat` (rated power "
                                  "every step); default: the feeder's own (SimBench), else standard household profiles.")
     trips: str | None = Field(None, description="CSV/Parquet trip table: vehicle, departure, arrival, energy_kwh.")
+    region: str | None = Field(None, max_length=200, description="The feeder's region (a fleet's grouping).")
+    x: float | None = Field(None, ge=-180, le=180, description="The substation's longitude (WGS 84).")
+    y: float | None = Field(None, ge=-90, le=90, description="The substation's latitude (WGS 84).")
+    customer_class: str | None = Field(None, max_length=200, description="e.g. residential, mixed, commercial.")
+    source: str | None = Field(None, description="The feeder set it comes from (`studies/feeder_sets.py`): a "
+                               "member that fails its input checks is recorded and left out; a feeder named alone "
+                               "stops the study.")
 
     @model_validator(mode="before")
     @classmethod
@@ -119,6 +127,8 @@ class FeederEntry(Strict):
             raise ValueError("a feeder name must be printable text")
         if len(safe_name(v).encode()) > MAX_NAME_BYTES:
             raise ValueError(f"a feeder name is at most {MAX_NAME_BYTES} bytes as a file name")
+        if safe_name(v) == "fleet":
+            raise ValueError("a feeder may not be named fleet: maps/fleet.html is the fleet map")
         return v
 
     def files(self) -> list[str]:
@@ -212,7 +222,10 @@ class PathwayYear(Strict):
 
 class StudySpec(Strict, RunSettings):
     name: str = Field(pattern=SLUG, max_length=64, description="Results go to results/<name>/.")
-    feeders: list[str | FeederEntry] = Field([FeederEntry(ref=DEFAULT_FEEDER, name=DEFAULT_FEEDER)], min_length=1)
+    feeders: list[str | FeederEntry] = Field(
+        [FeederEntry(ref=DEFAULT_FEEDER, name=DEFAULT_FEEDER)], min_length=1,
+        description="Feeders: a reference, a mapping {ref, name, profiles, trips, region, x, y, customer_class}, "
+        "or a set of feeders: {simbench: lv, scenario: 0}, {glob: PATTERN}, {csv: FILE} (`studies/feeder_sets.py`).")
     periods: list[Period | Literal[WHOLE]] = Field(  # type: ignore[valid-type]
         min_length=1, description="Weeks or other spans of the profiles; `year` (every day of the profiles) or "
         "`seasons` (one week per season) as entries of their own.")
@@ -376,6 +389,29 @@ class StudySpec(Strict, RunSettings):
     def exact_baseline(self) -> bool:
         """Level 0 has no random input, so one sample of it is exact (see `studies/hosting.py`)."""
         return self.outages is None or self.outages.saifi is None
+
+    @field_validator("feeders", mode="before")
+    @classmethod
+    def _expand_sets(cls, v, info: ValidationInfo):
+        """A feeder set (a mapping with simbench, glob or csv) becomes its feeders."""
+        if not isinstance(v, list):
+            return v
+        out = []
+        for i, f in enumerate(v):
+            if isinstance(f, dict) and {"simbench", "glob", "csv"} & set(f):
+                try:
+                    fs = FeederSet.model_validate(f)
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    where = ".".join(str(x) for x in (i, *err["loc"]))
+                    raise ValueError(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+                try:
+                    out += fs.expand((info.context or {}).get("base_dir"))
+                except ValueError as exc:
+                    raise ValueError(f"{i}: {exc}") from None
+            else:
+                out.append(f)
+        return out
 
     @field_validator("feeders")
     @classmethod

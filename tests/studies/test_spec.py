@@ -135,13 +135,15 @@ def test_cli_refuses_invalid_study_with_one_line(tmp_path, capsys):
 def test_readme_study_example_is_valid(tmp_path):
     import yaml
 
+    from hostcap.studies.feeder_sets import SIMBENCH_LV
     from hostcap.studies.spec import parse_spec
 
     text = (ROOT / "README.md").read_text()
     block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
     spec = parse_spec(yaml.safe_load(block), "README", base_dir=tmp_path)
-    assert spec.feeders[2].name == "town" and spec.feeders[2].profiles == str(tmp_path / "town_loads.parquet")
-    assert spec.feeders[1].ref == str(tmp_path / "my_feeder.json") and spec.feeders[1].name == "my_feeder.json"
+    assert [f.ref for f in spec.feeders[:6]] == [f"simbench:1-LV-{g}--2-sw" for g in SIMBENCH_LV]  # the set
+    assert spec.feeders[6].name == "town" and spec.feeders[6].profiles == str(tmp_path / "town_loads.parquet")
+    assert spec.feeders[6].ref == str(tmp_path / "town.json")
     assert spec.export_limit_kw == 0 and spec.q_control == "volt_var"
 
 
