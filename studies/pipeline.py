@@ -155,8 +155,9 @@ def write_fleet_map(spec: StudySpec, out: str | Path) -> Path:
     first = next((v for v in variants_ if v.startswith("uncontrolled")), variants_[0])
     path = paths.fleet_map
     path.parent.mkdir(parents=True, exist_ok=True)
-    fleet_map(fleet, lambda name: _require(gis_path(spec, out, name), "gis"), first, spec.penetrations, path,
-              f"study {spec.name}: {len(fleet)} feeder{'s' if len(fleet) != 1 else ''}, {first}", years=spec.level_years or None)
+    title = f"study {spec.name}: {len(fleet)} feeder{'s' if len(fleet) != 1 else ''}, {first}"
+    fleet_map(fleet, lambda name: _require(gis_path(spec, out, name), "gis"), first, spec.penetrations, path, title,
+              years=spec.level_years or None)
     return path
 
 
