@@ -145,6 +145,7 @@ rule hosting:
         hc=report(str(OUT.hosting), category="Hosting capacity"),
         prob=report(str(OUT.probability), category="Hosting capacity"),
         loc=str(OUT.locational),
+        headroom=str(OUT.headroom),
         value=report(str(OUT.customer_value), category="Households"),
         fleet=str(OUT.fleet),
         fleet_statistics=report(str(OUT.fleet_statistics), category="Fleet"),
@@ -163,6 +164,7 @@ rule gis:
     input:
         spec=SPEC_FILE,
         loc=str(OUT.locational),
+        headroom=str(OUT.headroom),
         households=str(OUT.households),
         topology=TOPOLOGY,
         needs=[str(f) for f in OUT.reinforcement_outputs] if SPEC.reinforcement else [],

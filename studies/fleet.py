@@ -5,7 +5,9 @@
 class, and per variant `<v>` (strategy, with its shares as in `studies/gis.variant_name`) the hosting capacity
 (`hc_point_frac_<v>`, `hc_confident_frac_<v>`, EVs per household), the binding criteria (`binding_<v>`), with a
 pathway the first year a limit breaks (`first_violation_year_<v>`), and with `reinforcement` the cost at the
-study's confidence at the highest level (`cost_eur_at_confidence_<v>`, the period the plans are quoted for).
+study's confidence at the highest level (`cost_eur_at_confidence_<v>`, the period the plans are quoted for), and
+the substation's headroom at the highest level (`station_load_headroom_kw_<v>`, `station_gen_headroom_kw_<v>`:
+the transformer's LV bus, `studies/headroom.py`).
 
 `fleet_statistics.csv`, per variant and level (with a pathway, its year): `n_feeders` (that ran), `n_broken`, the
 feeders whose hosting capacity lies below the level (they break a limit by that level, in more than
@@ -27,7 +29,7 @@ FEEDER_COLUMNS = ["ref", "source", "region", "x", "y", "customer_class"]
 
 
 def fleet_table(spec: StudySpec, failed: list[dict], hosting: pd.DataFrame, first_years: pd.DataFrame | None,
-                reinforcement: pd.DataFrame | None) -> pd.DataFrame:
+                reinforcement: pd.DataFrame | None, headroom: pd.DataFrame | None = None) -> pd.DataFrame:
     """fleet.csv (the module docstring); `spec` the study as its file gives it, `failed` the feeders that failed
     their checks."""
     errors = {f["feeder"]: f["error"] for f in failed}
@@ -50,6 +52,11 @@ def fleet_table(spec: StudySpec, failed: list[dict], hosting: pd.DataFrame, firs
                               & (reinforcement["period"] == headline_period(spec))
                               & (reinforcement["penetration"] == max(spec.penetrations))]
             wide[f"cost_eur_at_confidence_{v}"] = r.set_index("feeder")["cost_eur_at_confidence"]
+        if headroom is not None and not headroom.empty:
+            h = headroom[_same(headroom, dict(zip(variant_columns(hosting), key))) & headroom["station"]
+                         & (headroom["penetration"] == max(spec.penetrations))].set_index("feeder")
+            wide[f"station_load_headroom_kw_{v}"] = h["load_headroom_kw"]
+            wide[f"station_gen_headroom_kw_{v}"] = h["gen_headroom_kw"]
     return table.merge(pd.DataFrame(wide), left_on="feeder", right_index=True, how="left")
 
 

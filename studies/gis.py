@@ -10,6 +10,8 @@ penetration level `<L>` (`pen040` = 40 % of households):
   the bus breaks the voltage criterion) and `vm_worst_pu_<v>__<L>`;
 - lines and transformers: `max_loading_pct_<v>`, `lowest_pen_<v>`, per level `p_overload_<v>__<L>` and
   `max_loading_pct_<v>__<L>`;
+- buses: per variant and level `load_headroom_kw_<v>__<L>`, `gen_headroom_kw_<v>__<L>` and what limits them
+  (`load_limit_...`, `gen_limit_...`): the extra load and generation each bus takes (`studies/headroom.py`);
 - with an adoption pathway, buses, lines and transformers also get `first_year_<v>`: the first pathway year
   whose EVs reach `lowest_pen_<v>`, the year the element first breaks its limit in most samples (NaN: it holds
   through the pathway);
@@ -104,8 +106,8 @@ def first_year(lowest_pen: pd.Series, years: dict[float, int]) -> pd.Series:
 
 
 def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFrame | None = None,
-                 years: dict[float, int] | None = None, reinforcement: tuple | None = None
-                 ) -> dict[str, gpd.GeoDataFrame]:
+                 years: dict[float, int] | None = None, reinforcement: tuple | None = None,
+                 headroom: pd.DataFrame | None = None) -> dict[str, gpd.GeoDataFrame]:
     """The feeder's topology layers with the study's results as columns (the module docstring); `years`: a
     pathway's EVs per household -> year; `reinforcement`: (the plans' measure rows, reinforcement.csv, the
     threshold), both of the period the feeder's plan is quoted for."""
@@ -151,9 +153,26 @@ def study_layers(feeder: FeederEntry, loc: pd.DataFrame, households: pd.DataFram
                 else:
                     cols[f"p_overload_{v}__{tag}"] = at["p_violation"]
                     cols[f"max_loading_pct_{v}__{tag}"] = at["max_loading_pct"]
+        if bus and headroom is not None:
+            cols.update(headroom_columns(headroom[headroom["feeder"] == feeder.name]))
         table = pd.DataFrame(cols)
         layers[layer] = layers[layer].merge(table, left_on=id_col, right_index=True, how="left")
     return layers
+
+
+def headroom_columns(headroom: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per variant and level, each bus's load and generation headroom (kW) and what limits them
+    (`studies/headroom.py`)."""
+    if headroom.empty:
+        return {}
+    names = variant_names(headroom)
+    cols = {}
+    for key, g in headroom.groupby([*variant_columns(headroom), "penetration"]):
+        v, tag = names[key[:-1]], level_tag(key[-1])
+        g = g.set_index("bus")
+        for c in ("load_headroom_kw", "gen_headroom_kw", "load_limit", "gen_limit"):
+            cols[f"{c}_{v}__{tag}"] = g[c]
+    return cols
 
 
 def reinforcement_layer(layers: dict, rows: pd.DataFrame, table: pd.DataFrame, years: dict[float, int] | None,

@@ -14,7 +14,8 @@ The interactive map (folium-offline: Leaflet and its plugins are inlined into th
 network) has one layer per variant and level, chosen with radio buttons (it opens on the variant that breaks
 most limits at the highest level), with lines and the transformer
 coloured by loading and buses by worst voltage, with `reinforcement` the elements the planner reinforces drawn
-over them (dashed black lines, ringed transformers), pop-ups with each element's numbers and a legend. It draws
+over them (dashed black lines, ringed transformers), pop-ups with each element's numbers (a bus's with its load and
+generation headroom) and a legend. It draws
 no basemap unless asked (`basemap=True`, which needs the web to show OpenStreetMap tiles and says so). Every
 string from the study or the feeder is escaped, and only the page's own scripts run (`studies/webpage.py`).
 """
@@ -315,7 +316,9 @@ def interactive_map(layers: dict, variants: list[str], levels: list[float], path
             "bus": "bus", "name": "name", "worst voltage (pu)": f"vm_worst_pu_{v}__{tag}",
             "P(violation)": f"p_violation_{v}__{tag}",
             "lowest violating penetration": f"lowest_pen_{v}", **year, "min over all levels (pu)": f"vm_min_pu_{v}",
-            "max over all levels (pu)": f"vm_max_pu_{v}"}, radius=5).add_to(group)
+            "max over all levels (pu)": f"vm_max_pu_{v}", "load headroom (kW)": f"load_headroom_kw_{v}__{tag}",
+            "limited by": f"load_limit_{v}__{tag}", "generation headroom (kW)": f"gen_headroom_kw_{v}__{tag}",
+            "generation limited by": f"gen_limit_{v}__{tag}"}, radius=5).add_to(group)
         _geojson(trafos, lscale, f"max_loading_pct_{v}__{tag}", {
             "transformer": "trafo", "name": "name", "rating (MVA)": "sn_mva",
             "max loading (%)": f"max_loading_pct_{v}__{tag}",

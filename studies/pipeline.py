@@ -73,9 +73,10 @@ def write_gis(spec: StudySpec, out: str | Path, ref: str) -> Path:
     paths = study_paths(spec, out)
     loc = pd.read_parquet(_require(paths.locational, "hosting"))
     households = pd.read_parquet(_require(paths.households, "study"))
+    headroom = pd.read_parquet(paths.headroom) if paths.headroom.is_file() else None
     path = gis_path(spec, out, ref)
-    write_gpkg(study_layers(spec.feeder(ref), loc, households, spec.level_years, reinforcement_inputs(spec, out)),
-               path, study_styles(spec.band, spec.trafo_limit_pct, spec.line_limit_pct))
+    write_gpkg(study_layers(spec.feeder(ref), loc, households, spec.level_years, reinforcement_inputs(spec, out),
+                            headroom), path, study_styles(spec.band, spec.trafo_limit_pct, spec.line_limit_pct))
     return path
 
 

@@ -3,7 +3,7 @@
 A record is one Parquet file, `<study>/records/<record key>.parquet`, written (atomically) as soon as its
 run finishes: the table is the run's per-element summary, the file's metadata holds the run's metrics,
 status, error and the SHA-256 of every time series it kept, its households table (one row per connection
-point, `RunResult.customers`) and, for a run that breaks a limit, its worst steps (`studies/reinforce.py`);
+point, `RunResult.customers`) and its worst steps (`studies/reinforce.py`);
 both as Arrow IPC, base64, so every value reads back bit for bit. The record key is a
 hash of what decides the run's numbers and nothing else:
 
@@ -104,7 +104,7 @@ class Record:
     result: dict  # metrics, status, error, wall_s, timeseries {name: sha256}
     elements: pd.DataFrame
     households: pd.DataFrame | None = None  # one row per connection point; None for a failed run
-    worst_steps: pd.DataFrame | None = None  # a run that breaks a limit: its worst steps' power per bus
+    worst_steps: pd.DataFrame | None = None  # its worst steps' power per bus (`studies/reinforce.py`)
 
 
 def _to_ipc(df: pd.DataFrame) -> bytes:

@@ -3,8 +3,8 @@ the worst steps a run recorded.
 
 A run's worst steps are its converged steps of highest transformer loading, lowest and highest bus voltage and
 highest line loading, as the power drawn at each bus (`bus/p_mw`, `bus/q_mvar`). A study's worker keeps them in
-the record of every run that breaks a limit (`steps_table`), so the planner, its costs and the discount rate are
-post-processing: changing them runs no co-simulation again.
+the record of every run (`steps_table`), so the planner, its costs and the discount rate, and the buses'
+headroom (`studies/headroom.py`) are post-processing: changing them runs no co-simulation again.
 
 The planner holds the limits the run (or sample) breaks, and only those (`planner_limits`): a transformer that
 breaks its criterion (loading or, with `trafo_criterion: thermal`, its IEC 60076-7 limits) is sized to carry the
@@ -49,21 +49,28 @@ def worst_steps(series: dict) -> np.ndarray:
     return np.unique(ok[picks])
 
 
+SEVERITY = ("trafo_loading_pct", "vm_min_pu", "vm_max_pu", "line_loading_pct")  # per kept step, as it ran
+
+
 def steps_table(series: dict) -> pd.DataFrame:
     """The worst steps as a run's record keeps them: index `step`, columns `p_mw:<i>` and `q_mvar:<i>` for the
-    i-th bus of the feeder (its `net.bus` order)."""
+    i-th bus of the feeder (its `net.bus` order), and each step's highest transformer and line loading and
+    lowest and highest voltage (`s:<name>`), by which a study picks a level's worst steps over its samples."""
     steps = worst_steps(series)
     n = series["p_bus_mw"].shape[1]
-    data = np.hstack([series["p_bus_mw"][steps], series["q_bus_mvar"][steps]])
-    columns = [f"p_mw:{i}" for i in range(n)] + [f"q_mvar:{i}" for i in range(n)]
+    lines = series["line_loading_pct"][steps]
+    severity = np.column_stack([series["trafo_loading_pct"][steps].max(axis=1), series["vm_pu"][steps].min(axis=1),
+                                series["vm_pu"][steps].max(axis=1),
+                                lines.max(axis=1) if lines.shape[1] else np.zeros(len(steps))])
+    data = np.hstack([series["p_bus_mw"][steps], series["q_bus_mvar"][steps], severity])
+    columns = [f"p_mw:{i}" for i in range(n)] + [f"q_mvar:{i}" for i in range(n)] + [f"s:{c}" for c in SEVERITY]
     return pd.DataFrame(data, index=pd.Index(steps, name="step"), columns=columns)
 
 
 def steps_arrays(tables: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
     """p_mw, q_mvar (steps x buses) of one or more runs' kept worst steps, stacked."""
-    both = np.vstack([t.to_numpy() for t in tables])
-    n = both.shape[1] // 2
-    return both[:, :n], both[:, n:]
+    both = pd.concat(tables)
+    return (both.filter(regex=r"^p_mw:").to_numpy(), both.filter(regex=r"^q_mvar:").to_numpy())
 
 
 def planner_limits(band: str, line_limit_pct: float, trafo_limit_pct: float, broken: set[str]) -> Limits:

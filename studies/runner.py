@@ -32,6 +32,7 @@ from hostcap.studies.cluster import dask_client
 from hostcap.studies.customer_value import customer_value
 from hostcap.studies.fleet import fleet_statistics, fleet_table
 from hostcap.studies.flexibility import design_samples, pathway_value, reinforcement_table
+from hostcap.studies.headroom import headroom_table
 from hostcap.studies.hosting import (
     first_violation_years,
     group_of,
@@ -352,7 +353,8 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
     write_text(hc.to_csv(index=False), paths.hosting)
     prob = violation_probability(runs, spec.exact_baseline, spec.trafo_criterion)
     write_text(prob.to_csv(index=False), paths.probability)
-    needs, value = _write_reinforcement(spec, paths, runs, steps_of or _record_steps(spec, paths), client)
+    steps_of = steps_of or _record_steps(spec, paths)
+    needs, value = _write_reinforcement(spec, paths, runs, steps_of, client)
     fv = None
     if spec.pathway is not None:
         fv = first_violation_years(prob, spec.level_years, spec.max_violation_probability)
@@ -363,8 +365,10 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
             fv = fv.merge(value, on=[c for c in group_of(fv) if c in value], how="left")
         write_text(in_study_order(spec, fv).to_csv(index=False), paths.first_violation)
     write_parquet(locational(runs, elements), paths.locational)
+    headroom = headroom_table(spec, runs, steps_of, client)
+    write_parquet(headroom, paths.headroom)
     write_text(customer_value(households).to_csv(index=False), paths.customer_value)
-    fleet = fleet_table(given or spec, list(failed), hc, fv, needs)
+    fleet = fleet_table(given or spec, list(failed), hc, fv, needs, headroom)
     write_text(fleet.to_csv(index=False), paths.fleet)
     write_text(fleet_statistics(spec, fleet, needs).to_csv(index=False), paths.fleet_statistics)
 

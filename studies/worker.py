@@ -1,7 +1,7 @@
 """The Dask worker's task: co-simulate a batch of samples of one scenario (`studies/scenario/run.py`) and
 return what the study records of each: its metrics and status, its element summaries and its customers;
-write the time series it keeps; a run that breaks a limit also returns its worst steps for the reinforcement
-planner. A batch that raises runs its samples one by one, and a sample that raises
+write the time series it keeps; each also returns its worst steps for the reinforcement planner and the
+buses' headroom. A batch that raises runs its samples one by one, and a sample that raises
 is returned as failed with its error, so one bad sample never costs the others."""
 import time
 from pathlib import Path
@@ -53,13 +53,10 @@ def _outputs(result, wall_s: float, series_dir: str | None, keep: list[str]) -> 
 
 
 def _worst_steps(result):
-    """The run's worst steps (`studies/reinforce.py`) if it breaks a limit, for the reinforcement planner."""
-    from hostcap.studies.hosting import violated_criteria
+    """The run's worst steps (`studies/reinforce.py`), for the reinforcement planner and the buses' headroom."""
     from hostcap.studies.reinforce import steps_table
 
-    if violated_criteria(result.metrics, result.scenario.trafo_criterion):
-        return steps_table(result.series)
-    return None
+    return steps_table(result.series)
 
 
 def error_line(exc: BaseException) -> str:
