@@ -91,6 +91,8 @@ checkpoint check_feeders:
         FEEDER_CHECK,
     log:
         f"logs/{NAME}/check_feeders.log",
+    benchmark:
+        f"logs/{NAME}/check_feeders.benchmark.tsv"
     shell:
         "hostcap check-feeders {input.spec:q} --out {output:q} 2>&1 | tee {log:q}"
 
@@ -224,6 +226,8 @@ rule fleet_map:
         report(str(OUT.fleet_map), category="Maps"),
     log:
         f"logs/{NAME}/maps/fleet.html.log",
+    benchmark:
+        f"logs/{NAME}/maps/fleet.html.benchmark.tsv"
     shell:
         "hostcap fleet-map {input.spec:q} --out {RESULTS:q} > {log:q} 2>&1"
 
