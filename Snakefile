@@ -147,7 +147,7 @@ rule hosting:
         hc=report(str(OUT.hosting), category="Hosting capacity"),
         prob=report(str(OUT.probability), category="Hosting capacity"),
         loc=str(OUT.locational),
-        headroom=str(OUT.headroom),
+        headroom=[str(OUT.headroom)] if SPEC.headroom else [],
         value=report(str(OUT.customer_value), category="Households"),
         fleet=str(OUT.fleet),
         fleet_statistics=report(str(OUT.fleet_statistics), category="Fleet"),
@@ -166,7 +166,7 @@ rule gis:
     input:
         spec=SPEC_FILE,
         loc=str(OUT.locational),
-        headroom=str(OUT.headroom),
+        headroom=[str(OUT.headroom)] if SPEC.headroom else [],
         households=str(OUT.households),
         topology=TOPOLOGY,
         needs=[str(f) for f in OUT.reinforcement_outputs] if SPEC.reinforcement else [],

@@ -3,7 +3,7 @@ the CLI) and the Snakefile take every path from here.
 
     <out>/<study>/                  runs.parquet, elements.parquet, households.parquet, manifest.json,
                                     hosting_capacity.csv, violation_probability.csv, locational.parquet,
-                                    headroom.parquet,
+                                    with `headroom` headroom.parquet,
                                     customer_value.csv, fleet.csv, fleet_statistics.csv,
                                     report.html, report.pdf; with a pathway
                                     first_violation_year.csv; with `reinforcement`, reinforcement.csv
@@ -80,7 +80,7 @@ class StudyPaths:
 
     @property
     def hosting_outputs(self) -> list[Path]:
-        return [self.hosting, self.probability, self.locational, self.headroom, self.customer_value, self.fleet,
+        return [self.hosting, self.probability, self.locational, self.customer_value, self.fleet,
                 self.fleet_statistics]
 
     @property

@@ -37,15 +37,26 @@ UNPLANNABLE = {"nonconverged": "a power flow did not converge", "unbalance": "vo
 MEASURE_COLUMNS = list(Measure.__dataclass_fields__)
 
 
+def _per_step(a: np.ndarray, how) -> np.ndarray:
+    """A per-step extreme over every other axis (buses, lines, phases)."""
+    return how(a.reshape(len(a), -1), axis=1) if a.size else np.zeros(len(a))
+
+
+def _voltages(series: dict) -> np.ndarray:
+    """Bus voltages per step: balanced, or each phase's (steps x buses x phases) of an unbalanced run."""
+    return series["vm_pu"] if "vm_pu" in series else series["vm_abc_pu"]
+
+
 def worst_steps(series: dict) -> np.ndarray:
     """The run's worst converged steps (indices, ascending, without repeats)."""
     ok = np.flatnonzero(np.isfinite(series["p_slack_mw"]))
     if not len(ok):
         return ok
-    picks = [np.nanargmax(series["trafo_loading_pct"][ok].max(axis=1)), np.nanargmin(series["vm_pu"][ok].min(axis=1)),
-             np.nanargmax(series["vm_pu"][ok].max(axis=1))]
+    vm = _voltages(series)[ok]
+    picks = [np.nanargmax(_per_step(series["trafo_loading_pct"][ok], np.nanmax)),
+             np.nanargmin(_per_step(vm, np.nanmin)), np.nanargmax(_per_step(vm, np.nanmax))]
     if series["line_loading_pct"].shape[1]:
-        picks.append(np.nanargmax(series["line_loading_pct"][ok].max(axis=1)))
+        picks.append(np.nanargmax(_per_step(series["line_loading_pct"][ok], np.nanmax)))
     return np.unique(ok[picks])
 
 
@@ -54,14 +65,15 @@ SEVERITY = ("trafo_loading_pct", "vm_min_pu", "vm_max_pu", "line_loading_pct")  
 
 def steps_table(series: dict) -> pd.DataFrame:
     """The worst steps as a run's record keeps them: index `step`, columns `p_mw:<i>` and `q_mvar:<i>` for the
-    i-th bus of the feeder (its `net.bus` order), and each step's highest transformer and line loading and
-    lowest and highest voltage (`s:<name>`), by which a study picks a level's worst steps over its samples."""
+    i-th bus of the feeder (its `net.bus` order; an unbalanced run's summed over the phases), and each step's
+    highest transformer and line loading and lowest and highest voltage (`s:<name>`), by which a study picks a
+    level's worst steps over its samples."""
     steps = worst_steps(series)
     n = series["p_bus_mw"].shape[1]
-    lines = series["line_loading_pct"][steps]
-    severity = np.column_stack([series["trafo_loading_pct"][steps].max(axis=1), series["vm_pu"][steps].min(axis=1),
-                                series["vm_pu"][steps].max(axis=1),
-                                lines.max(axis=1) if lines.shape[1] else np.zeros(len(steps))])
+    vm = _voltages(series)[steps]
+    severity = np.column_stack([_per_step(series["trafo_loading_pct"][steps], np.nanmax),
+                                _per_step(vm, np.nanmin), _per_step(vm, np.nanmax),
+                                _per_step(series["line_loading_pct"][steps], np.nanmax)])
     data = np.hstack([series["p_bus_mw"][steps], series["q_bus_mvar"][steps], severity])
     columns = [f"p_mw:{i}" for i in range(n)] + [f"q_mvar:{i}" for i in range(n)] + [f"s:{c}" for c in SEVERITY]
     return pd.DataFrame(data, index=pd.Index(steps, name="step"), columns=columns)

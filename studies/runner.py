@@ -270,7 +270,7 @@ def _write_tables(paths: StudyPaths, runs: pd.DataFrame, elements: pd.DataFrame,
 def _write_manifest(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame, records: dict, counts: dict,
                     given: StudySpec | None = None) -> None:
     """manifest.json; `spec` the study as it ran, `given` as its file gives it (with the feeders that failed)."""
-    tables = paths.tables + paths.hosting_outputs + paths.reinforcement_outputs
+    tables = paths.tables + paths.hosting_outputs + paths.reinforcement_outputs + [paths.headroom]
     kept = {str((paths.series_dir(k) / f"{name}.parquet").relative_to(paths.root)): sha
             for k, rec in records.items() for name, sha in (rec.result.get("timeseries") or {}).items()}
     failed = runs[runs["status"] != "ok"]
@@ -302,6 +302,8 @@ def _outputs_current(spec: StudySpec, paths: StudyPaths, hosting: bool) -> bool:
     files = paths.outputs()[:-1] if hosting else paths.tables
     if hosting and spec.reinforcement is not None:
         files = files + paths.reinforcement_outputs
+    if hosting and spec.headroom:
+        files = files + [paths.headroom]
     return _intact(paths, manifest, files)
 
 
@@ -365,8 +367,11 @@ def _write_hosting_tables(spec: StudySpec, paths: StudyPaths, runs: pd.DataFrame
             fv = fv.merge(value, on=[c for c in group_of(fv) if c in value], how="left")
         write_text(in_study_order(spec, fv).to_csv(index=False), paths.first_violation)
     write_parquet(locational(runs, elements), paths.locational)
-    headroom = headroom_table(spec, runs, steps_of, client)
-    write_parquet(headroom, paths.headroom)
+    headroom = headroom_table(spec, runs, steps_of, client) if spec.headroom else None
+    if headroom is None:
+        paths.headroom.unlink(missing_ok=True)  # a former study's
+    else:
+        write_parquet(headroom, paths.headroom)
     write_text(customer_value(households).to_csv(index=False), paths.customer_value)
     fleet = fleet_table(given or spec, list(failed), hc, fv, needs, headroom)
     write_text(fleet.to_csv(index=False), paths.fleet)

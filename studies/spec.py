@@ -252,6 +252,8 @@ class StudySpec(Strict, RunSettings):
     reinforcement: Reinforcement | None = Field(
         None, description="true, or {costs, density, discount_rate, lifetime_years}: plan what each sample that "
         "breaks a limit needs, its cost, and the cost each strategy avoids or defers (reinforcement.csv).")
+    headroom: bool = Field(False, description="Each LV bus's headroom per strategy and level: the extra load and "
+                           "generation it takes before a limit breaks (headroom.parquet, `studies/headroom.py`).")
     keep_timeseries: list[Literal[TIMESERIES]] = Field(  # type: ignore[valid-type]
         [], description="Time series each run writes under results/<name>/runs/<key>/.")
     dask: DaskSettings = DaskSettings()
@@ -476,7 +478,7 @@ class StudySpec(Strict, RunSettings):
     def spec_hash(self) -> str:
         """Hash of everything that changes a run's numbers (not the Dask settings nor kept series).
         Informational (manifest, report): resume is keyed per scenario, see `studies/records.py`."""
-        data = self.model_dump(mode="json", exclude={"dask", "keep_timeseries", "name", "reinforcement",
+        data = self.model_dump(mode="json", exclude={"dask", "keep_timeseries", "name", "reinforcement", "headroom",
                                                       "max_violation_probability"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -21,7 +21,7 @@ def study(tmp_path_factory, tiny_net_factory):
     pp.to_json(net, str(d / "tiny.json"))
     spec = parse_spec({"name": "room", "feeders": ["tiny.json"], "strategies": ["uncontrolled"],
                        "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}], "penetrations": [1.0],
-                       "samples": 3, "seed": 4, "band": "en50160_strict"}, base_dir=d)
+                       "samples": 3, "seed": 4, "band": "en50160_strict", "headroom": True}, base_dir=d)
     run_study(spec, d / "out", workers=1, progress=False)
     return spec, net, d / "out", StudyPaths(d / "out" / "room")
 

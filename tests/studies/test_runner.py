@@ -34,7 +34,7 @@ def test_two_tcp_workers_equal_one_worker_batched_or_not_and_rerun_changes_nothi
     batched = run_study(spec, tmp_path / "batched", workers=1, samples_per_run=3, progress=False)
     # level 0 has no random input: one sample of it (2 strategies x (1 + 4 + 4))
     assert two == one == batched == {"total": 18, "max_everywhere": 24, "skipped": 0, "ran": 18, "failed": 0,
-                                     "errors": {}, "unreliable": 0}
+                                     "errors": {}, "unreliable": 0, "failed_feeders": []}
     c = StudyPaths(tmp_path / "batched" / "tiny")
     a, b = StudyPaths(tmp_path / "two" / "tiny"), StudyPaths(tmp_path / "one" / "tiny")
     pd.testing.assert_frame_equal(pd.read_parquet(a.runs).drop(columns=TIMING),
@@ -71,7 +71,7 @@ def test_two_tcp_workers_equal_one_worker_batched_or_not_and_rerun_changes_nothi
     mtimes = {p: p.stat().st_mtime_ns for p in b.outputs()}
     again = run_study(keep, tmp_path / "one", workers=1, progress=False)
     assert again == {"total": 18, "max_everywhere": 24, "skipped": 18, "ran": 0, "failed": 0, "errors": {},
-                     "unreliable": 0}
+                     "unreliable": 0, "failed_feeders": []}
     assert snapshot(tmp_path / "one" / "tiny") == before
     assert {p: p.stat().st_mtime_ns for p in b.outputs()} == mtimes
 
