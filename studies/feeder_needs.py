@@ -10,17 +10,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hostcap.studies.cost_file import load_cost_file  # noqa: E402
-from hostcap.studies.flexibility import headline_period  # noqa: E402
+from hostcap.studies.flexibility import eur, headline_period  # noqa: E402
 from hostcap.studies.gis import name_in_study, variant_columns  # noqa: E402
 from hostcap.studies.hosting import group_of, in_study_order, min_samples_confident  # noqa: E402
 from hostcap.studies.plans import site_density  # noqa: E402
 from hostcap.studies.spec import StudySpec  # noqa: E402
-
-
-def eur(x: float) -> str:
-    if not np.isfinite(x):
-        return "unsolved" if x > 0 else "-"
-    return f"{x:,.0f}"
 
 
 def _cost(r) -> str:

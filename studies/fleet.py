@@ -20,8 +20,8 @@ same numbers."""
 import numpy as np
 import pandas as pd
 
-from hostcap.studies.flexibility import headline_period
-from hostcap.studies.gis import variant_columns, variant_names
+from hostcap.studies.flexibility import eur, headline_period
+from hostcap.studies.gis import matching, variant_columns, variant_names
 from hostcap.studies.hosting import clopper_pearson
 from hostcap.studies.spec import StudySpec
 
@@ -45,33 +45,30 @@ def fleet_table(spec: StudySpec, failed: list[dict], hosting: pd.DataFrame, firs
         wide[f"hc_confident_frac_{v}"] = g["hc_confident_frac"]
         wide[f"binding_{v}"] = g["binding"]
         if first_years is not None:
-            fy = first_years[_same(first_years, dict(zip(variant_columns(hosting), key)))]
+            fy = first_years[matching(first_years, dict(zip(variant_columns(hosting), key)))]
             wide[f"first_violation_year_{v}"] = fy.set_index("feeder")["first_violation_year"]
         if reinforcement is not None and not reinforcement.empty:
-            r = reinforcement[_same(reinforcement, dict(zip(variant_columns(hosting), key)))
+            r = reinforcement[matching(reinforcement, dict(zip(variant_columns(hosting), key)))
                               & (reinforcement["period"] == headline_period(spec))
                               & (reinforcement["penetration"] == max(spec.penetrations))]
             wide[f"cost_eur_at_confidence_{v}"] = r.set_index("feeder")["cost_eur_at_confidence"]
         if headroom is not None and not headroom.empty:
-            h = headroom[_same(headroom, dict(zip(variant_columns(hosting), key))) & headroom["station"]
+            h = headroom[matching(headroom, dict(zip(variant_columns(hosting), key))) & headroom["station"]
                          & (headroom["penetration"] == max(spec.penetrations))].set_index("feeder")
             wide[f"station_load_headroom_kw_{v}"] = h["load_headroom_kw"]
             wide[f"station_gen_headroom_kw_{v}"] = h["gen_headroom_kw"]
     return table.merge(pd.DataFrame(wide), left_on="feeder", right_index=True, how="left")
 
 
-def _same(table: pd.DataFrame, values: dict) -> pd.Series:
-    mask = pd.Series(True, index=table.index)
-    for c, v in values.items():
-        if c in table:
-            mask &= table[c] == v
-    return mask
+def fleet_variants(fleet: pd.DataFrame) -> list[str]:
+    """The variants fleet.csv has columns of."""
+    return [c.removeprefix("hc_point_frac_") for c in fleet.columns if c.startswith("hc_point_frac_")]
 
 
 def fleet_statistics(spec: StudySpec, fleet: pd.DataFrame, reinforcement: pd.DataFrame | None) -> pd.DataFrame:
     """fleet_statistics.csv from fleet.csv (and reinforcement.csv): the module docstring."""
     ran = fleet[fleet["status"] == "ok"]
-    variants = [c.removeprefix("hc_point_frac_") for c in fleet.columns if c.startswith("hc_point_frac_")]
+    variants = fleet_variants(fleet)
     names = variant_names(reinforcement) if reinforcement is not None and not reinforcement.empty else {}
     by_name = {v: k for k, v in names.items()}
     rows = []
@@ -87,7 +84,7 @@ def fleet_statistics(spec: StudySpec, fleet: pd.DataFrame, reinforcement: pd.Dat
             if spec.pathway is not None:
                 row["year"] = spec.level_years[level]
             if v in by_name:
-                r = reinforcement[_same(reinforcement, dict(zip(variant_columns(reinforcement), by_name[v])))
+                r = reinforcement[matching(reinforcement, dict(zip(variant_columns(reinforcement), by_name[v])))
                                   & (reinforcement["period"] == headline_period(spec))
                                   & (reinforcement["penetration"] == level)]
                 row["reinforcement_cost_eur"] = float(r["cost_eur_at_confidence"].sum())
@@ -105,7 +102,7 @@ def fleet_section(spec: StudySpec, fleet: pd.DataFrame, stats: pd.DataFrame) -> 
                                for r in stats.itertuples()])
     share = share.pivot(index="variant", columns="penetration", values="text")
     share.columns = [level(c) for c in share.columns]
-    variants = [c.removeprefix("hc_point_frac_") for c in fleet.columns if c.startswith("hc_point_frac_")]
+    variants = fleet_variants(fleet)
     rows = fleet[["feeder", "region", "customer_class", "status"]].copy()
     for v in variants:
         rows[f"{v}: hosting capacity"] = fleet[f"hc_point_frac_{v}"].map(lambda x: "-" if pd.isna(x) else f"{x:.0%}")
@@ -113,8 +110,7 @@ def fleet_section(spec: StudySpec, fleet: pd.DataFrame, stats: pd.DataFrame) -> 
             rows[f"{v}: first year"] = fleet[f"first_violation_year_{v}"].map(
                 lambda x: "-" if pd.isna(x) else f"{x:.0f}")
         if f"cost_eur_at_confidence_{v}" in fleet:
-            rows[f"{v}: cost, EUR"] = fleet[f"cost_eur_at_confidence_{v}"].map(
-                lambda x: "-" if pd.isna(x) else "unsolved" if np.isinf(x) else f"{x:,.0f}")
+            rows[f"{v}: cost, EUR"] = fleet[f"cost_eur_at_confidence_{v}"].map(eur)
     left_out = fleet[fleet["status"] == "failed"]
     return {"n": int((fleet["status"] == "ok").sum()), "total": len(fleet),
             "left_out": [f"{r.feeder}: {r.error}" for r in left_out.itertuples()],

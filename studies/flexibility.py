@@ -37,9 +37,10 @@ import pandas as pd
 from scipy import stats
 
 from hostcap.models.choices import DISCHARGING
+from hostcap.studies.gis import matching
 from hostcap.studies.hosting import group_of
 from hostcap.studies.plans import sample_columns
-from hostcap.studies.reinforce import ALL_PERIODS
+from hostcap.studies.reinforce import ALL_PERIODS, with_measure
 from hostcap.studies.spec import StudySpec
 
 BASELINE = "uncontrolled"
@@ -64,6 +65,13 @@ def sample_costs(spec: StudySpec, runs: pd.DataFrame, rows: pd.DataFrame) -> pd.
     return out.assign(cost_eur=out["cost_eur"].fillna(0.0), unsolved=out["unsolved"].eq(True))
 
 
+def eur(x: float) -> str:
+    """A cost as the tables show it: whole euros, `unsolved` for infinity, `-` for none."""
+    if not np.isfinite(x):
+        return "unsolved" if x > 0 else "-"
+    return f"{x:,.0f}"
+
+
 def median_interval(costs: np.ndarray) -> tuple[float, float]:
     """Distribution-free 95 % interval of the median (the module docstring)."""
     x = np.sort(costs)
@@ -79,8 +87,7 @@ def annuity_factor(rate: float, years: int) -> float:
 
 
 def _measures_text(rows: pd.DataFrame, n: int) -> str:
-    planned = rows[rows["kind"].notna() & (rows["kind"] != "")]
-    counts = planned.groupby(["element", "kind"]).size().sort_values(ascending=False)
+    counts = with_measure(rows).groupby(["element", "kind"]).size().sort_values(ascending=False)
     return "; ".join(f"{el}: {kind} in {k}/{n}" for (el, kind), k in counts.items())
 
 
@@ -176,13 +183,11 @@ def pathway_value(spec: StudySpec, table: pd.DataFrame, rows: pd.DataFrame, desi
     """Per feeder x strategy x share with a pathway (the module docstring); `designs`: `design_samples`."""
     group = group_of(table)
     t = table[(table["period"] == headline_period(spec)) & table["year"].notna()]
-    built_rows = rows[(rows["period"] == headline_period(spec)) & rows["kind"].notna() & (rows["kind"] != "")]
+    built_rows = with_measure(rows[rows["period"] == headline_period(spec)])
     plans = built_rows.merge(designs, on=list(designs.columns))
     out = []
     for key, g in t.groupby(group, sort=True):
-        mine = plans
-        for c, v in zip(group, key):
-            mine = mine[mine[c] == v]
+        mine = plans[matching(plans, dict(zip(group, key)))]
         pv, first = _build_out(spec, g.sort_values("year"), mine)
         n_samples = dict(zip(g["penetration"], g["n_samples"]))
         out.append({**dict(zip(group, key)), "first_reinforcement_year": first, "reinforcement_pv_eur": pv,
@@ -225,10 +230,7 @@ def _build_out(spec: StudySpec, years: pd.DataFrame, plans: pd.DataFrame) -> tup
 def _first_needed(spec: StudySpec, rows: pd.DataFrame, group: dict, n_samples: dict[float, int]) -> str:
     """'element kind year; ...': the first year each measure is built in more than max_violation_probability
     of the samples."""
-    mine = rows
-    for c, v in group.items():
-        mine = mine[mine[c] == v]
-    counts = mine.groupby(["element", "kind", "penetration"]).size().reset_index(name="k")
+    counts = rows[matching(rows, group)].groupby(["element", "kind", "penetration"]).size().reset_index(name="k")
     counts = counts[counts["k"] > spec.max_violation_probability * counts["penetration"].map(n_samples)]
     first = counts.groupby(["element", "kind"])["penetration"].min().map(spec.level_years).sort_values()
     return "; ".join(f"{el} {kind} {int(y)}" for (el, kind), y in first.items())

@@ -43,6 +43,7 @@ from hostcap.feeders.geodata import topology_layers
 from hostcap.studies.atomic import atomic_path
 from hostcap.studies.customer_value import EV_FIGURES, OUTAGE_FIGURES, figure_columns
 from hostcap.studies.hosting import group_of
+from hostcap.studies.reinforce import with_measure
 from hostcap.studies.spec import FeederEntry
 from hostcap.studies.styles import write_layer_styles
 
@@ -72,9 +73,15 @@ def variant_columns(table: pd.DataFrame) -> list[str]:
 
 def same_variant(table: pd.DataFrame, row) -> pd.Series:
     """The rows of `table` with the feeder and variant of `row` (a mapping holding its group columns)."""
+    return matching(table, {c: row[c] for c in group_of(table)})
+
+
+def matching(table: pd.DataFrame, values: dict) -> pd.Series:
+    """The rows of `table` with these values in the columns it has of them."""
     mask = pd.Series(True, index=table.index)
-    for c in group_of(table):
-        mask &= table[c] == row[c]
+    for c, v in values.items():
+        if c in table:
+            mask &= table[c] == v
     return mask
 
 
@@ -178,7 +185,7 @@ def headroom_columns(headroom: pd.DataFrame) -> dict[str, pd.Series]:
 def reinforcement_layer(layers: dict, rows: pd.DataFrame, table: pd.DataFrame, years: dict[float, int] | None,
                         threshold: float) -> gpd.GeoDataFrame:
     """The `reinforcement` layer described in the module docstring."""
-    built = rows[rows["kind"].notna() & (rows["kind"] != "")].copy()
+    built = with_measure(rows).copy()
     parts = built["element"].astype(str).str.split(" ", n=1)  # an empty column reads as float
     built["element_type"], built["index"] = parts.str[0], parts.str[1].astype(int)
     where = {"line": layers["lines"].set_index("line").geometry,

@@ -15,6 +15,7 @@ from hostcap.feeders.geodata import topology_layers
 from hostcap.models.errors import InputError
 from hostcap.studies import maps
 from hostcap.studies.atomic import atomic_path
+from hostcap.studies.fleet import fleet_variants
 from hostcap.studies.fleet_map import fleet_map
 from hostcap.studies.flexibility import headline_period
 from hostcap.studies.gis import study_layers, variant_name, write_gpkg
@@ -150,7 +151,7 @@ def write_fleet_map(spec: StudySpec, out: str | Path) -> Path:
     """maps/fleet.html (`studies/fleet_map.py`) under the study's first strategy, `uncontrolled` where it has it."""
     paths = study_paths(spec, out)
     fleet = pd.read_csv(_require(paths.fleet, "hosting"))
-    variants_ = [c.removeprefix("hc_point_frac_") for c in fleet.columns if c.startswith("hc_point_frac_")]
+    variants_ = fleet_variants(fleet)
     if not variants_:
         raise InputError(f"{paths.fleet}: no feeder ran; nothing to map")
     first = next((v for v in variants_ if v.startswith("uncontrolled")), variants_[0])

@@ -141,5 +141,10 @@ def write_plan(net: pp.pandapowerNet | None, measures: list[Measure], out: Path)
     write_text(measures_frame(measures).to_csv(index=False), out / "reinforcement.csv")
 
 
+def with_measure(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of plans (`reinforcement_measures.csv`) that build something (not `unsolved`, not nothing)."""
+    return rows[rows["kind"].notna() & (rows["kind"] != "")]
+
+
 def measures_frame(measures: list[Measure]) -> pd.DataFrame:
     return pd.DataFrame([asdict(m) for m in measures], columns=MEASURE_COLUMNS)

@@ -43,6 +43,12 @@ def safe_name(key: str) -> str:
     return "_" + name if name.startswith(".") or not name else name
 
 
+def in_study_folder(path: str, info: ValidationInfo) -> Path:
+    """A path from the study file: relative ones against the study file's folder (`base_dir`)."""
+    base = (info.context or {}).get("base_dir")
+    return Path(path) if base is None or Path(path).is_absolute() else Path(base) / path
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -202,8 +208,7 @@ class Reinforcement(Strict):
     def _cost_file(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return v
-        base = (info.context or {}).get("base_dir")
-        path = Path(v) if base is None or Path(v).is_absolute() else Path(base) / v
+        path = in_study_folder(v, info)
         try:
             load_costs(path)
         except InputError as exc:
@@ -434,19 +439,15 @@ class StudySpec(Strict, RunSettings):
     def _tariff_file(cls, v, info: ValidationInfo):
         """A string is a tariff file, relative to the study file's folder; so is an inline tariff's
         price_series."""
-        base = (info.context or {}).get("base_dir")
         if isinstance(v, dict) and isinstance(v.get("price_series"), str):
-            series = Path(v["price_series"])
-            if base is not None and not series.is_absolute():
-                series = Path(base) / series
+            series = in_study_folder(v["price_series"], info)
             if not series.is_file():
                 raise ValueError(f"price_series: file not found: {series}")
             return {**v, "price_series": str(series.resolve())}
         if not isinstance(v, str):
             return v
-        path = Path(v) if base is None or Path(v).is_absolute() else Path(base) / v
         try:
-            return load_tariff(path)
+            return load_tariff(in_study_folder(v, info))
         except InputError as exc:
             raise ValueError(str(exc).removeprefix("tariff: ")) from None
 
