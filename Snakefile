@@ -29,7 +29,8 @@ except InputError as exc:
     sys.stderr.write(f"error: {exc}\n")
     sys.exit(2)
 
-# every path from the one layout (`studies/layout.py`); "{feeder}", "{variant}", "{kind}" are wildcards
+# every path from the one layout (`studies/layout.py`); "{feeder}" is a wildcard, "{variant}" and "{kind}" are
+# expanded (one `maps` job draws a feeder's every map)
 NAME = SPEC.name
 OUT = study_paths(SPEC, RESULTS)
 SPEC_FILE = str(spec_copy(NAME))
@@ -69,8 +70,6 @@ ruleorder: fleet_map > webmap  # maps/fleet.html is the fleet's (no feeder is na
 
 wildcard_constraints:
     feeder="[^/]+",
-    variant="|".join(VARIANTS),
-    kind="|".join(KINDS),
 
 
 rule all:
@@ -122,11 +121,14 @@ rule study:
     input:
         spec=SPEC_FILE,
         feeders=lambda w: expand(TOPOLOGY, feeder=usable()),
+        check=[FEEDER_CHECK] if HAS_SETS else [],  # the checkpoint's verdicts: the study checks nothing again
     output:
         runs=str(OUT.runs),
         elements=str(OUT.elements),
         households=str(OUT.households),
         manifest=str(OUT.manifest),
+    params:
+        checked=["--checked", FEEDER_CHECK] if HAS_SETS else [],
     threads: STUDY_THREADS
     log:
         f"logs/{NAME}/study.log",
@@ -134,7 +136,8 @@ rule study:
         f"logs/{NAME}/study.benchmark.tsv"
     shell:
         # the study runs for minutes: its progress bar and answer reach the terminal as well as the log
-        "hostcap study {input.spec:q} --out {RESULTS:q} --workers {threads} --no-hosting 2>&1 | tee {log:q}"
+        "hostcap study {input.spec:q} --out {RESULTS:q} --workers {threads} --no-hosting {params.checked:q} "
+        "2>&1 | tee {log:q}"
 
 
 rule hosting:
@@ -182,22 +185,22 @@ rule gis:
         "hostcap gis {input.spec:q} --feeder={params.ref:q} --out {RESULTS:q} > {log:q} 2>&1"
 
 
-rule map:
+rule maps:
     input:
         spec=SPEC_FILE,
         gpkg=GIS,
         runs=str(OUT.runs),  # the periods in the title, as run
     output:
-        report(MAP, category="Maps"),
+        # every static map of a feeder from one process: a fleet's maps are one job per feeder
+        [report(m, category="Maps") for m in expand(MAP, variant=VARIANTS, kind=KINDS, allow_missing=True)],
     params:
         ref=lambda w: FEEDERS[w.feeder].name,
     log:
-        f"logs/{NAME}/maps/{{feeder}}/{{variant}}__{{kind}}.log",
+        f"logs/{NAME}/maps/{{feeder}}.log",
     benchmark:
-        f"logs/{NAME}/maps/{{feeder}}/{{variant}}__{{kind}}.benchmark.tsv"
+        f"logs/{NAME}/maps/{{feeder}}.benchmark.tsv"
     shell:
-        "hostcap map {input.spec:q} --feeder={params.ref:q} --variant {wildcards.variant:q} "
-        "--kind {wildcards.kind:q} --out {RESULTS:q} > {log:q} 2>&1"
+        "hostcap map {input.spec:q} --feeder={params.ref:q} --out {RESULTS:q} > {log:q} 2>&1"
 
 
 rule webmap:

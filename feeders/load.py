@@ -77,6 +77,7 @@ from hostcap.feeders.profiles import (
     standard_profiles,
     table_profiles,
 )
+from hostcap.feeders.simbench_cache import simbench_net
 from hostcap.feeders.validate import check_values, validate_net
 from hostcap.models.battery import HomeBatteries
 from hostcap.models.errors import InputError
@@ -198,13 +199,7 @@ def _load_feeder(ref: str, profiles: str | None) -> Feeder:
 
 def _read(ref: str, profiles: str | None):
     if ref.startswith("simbench:"):
-        import simbench as sb
-
-        code = ref.split(":", 1)[1]
-        try:
-            net = sb.get_simbench_net(code)
-        except Exception as exc:  # noqa: BLE001 - simbench raises bare errors for unknown codes
-            raise InputError(f"feeder: unknown SimBench code '{code}' ({type(exc).__name__})") from None
+        net = simbench_net(ref.split(":", 1)[1])
         _simbench_storage_pv(net)
         return net, _profiles(net, profiles, simbench_profiles)
     if ref.startswith("pandapower:"):

@@ -227,7 +227,10 @@ def run(out, tariff, outages, critical_load_share, v2h_share, reinforce, costs_f
               help="Monte Carlo samples co-simulated together in one run (default: the study file's "
                    "dask.samples_per_run, auto).")
 @click.option("--no-hosting", is_flag=True, help="Only run the scenarios (the pipeline's `hosting` step follows).")
-def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_per_run, no_hosting):
+@click.option("--checked", default=None, type=click.Path(dir_okay=False),
+              help="The `hostcap check-feeders --out` file of this study: its verdicts are taken instead of "
+                   "checking every feeder again (ignored if it was made for another study).")
+def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_per_run, no_hosting, checked):
     """Run a hosting-capacity study file on Dask and write results to OUT/<name>/."""
     from hostcap.studies.answer import echo, study_lines
     from hostcap.studies.layout import study_paths
@@ -237,7 +240,7 @@ def study(study_file, out, scheduler, scheduler_file, slurm, workers, samples_pe
     spec = load_spec(study_file)
     t0 = time.perf_counter()
     counts = run_study(spec, out, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm,
-                       workers=workers, samples_per_run=samples_per_run, hosting=not no_hosting)
+                       workers=workers, samples_per_run=samples_per_run, hosting=not no_hosting, checked=checked)
     echo(study_lines(spec, study_paths(spec, out), counts, elapsed_s=time.perf_counter() - t0,
                      hosting=not no_hosting))
     return 1 if counts["total"] and counts["failed"] == counts["total"] else 0
@@ -282,13 +285,14 @@ def check_feeders(study_file, out_file):
 
     from hostcap.studies.atomic import write_text
     from hostcap.studies.layout import feeder_slug
-    from hostcap.studies.runner import validate_inputs
+    from hostcap.studies.runner import spec_digest, validate_inputs
 
     spec = _spec_and_feeder(study_file)
     failed = validate_inputs(spec)
     bad = {f["feeder"] for f in failed}
     usable = [feeder_slug(f.name) for f in spec.feeders if f.name not in bad]
-    write_text(json.dumps({"usable": usable, "failed": failed}, indent=2) + "\n", Path(out_file))
+    write_text(json.dumps({"spec": spec_digest(spec), "usable": usable, "failed": failed}, indent=2) + "\n",
+               Path(out_file))
     for f in failed:
         click.echo(f"feeder {f['feeder']} ({f['source']}) left out: {f['error']}", err=True)
     click.echo(f"{len(usable)} of {len(spec.feeders)} feeders pass their checks")
@@ -322,14 +326,18 @@ def gis(study_file, feeder_ref, out):
 @cli.command("map")
 @STUDY
 @FEEDER
-@click.option("--variant", required=True, help="Strategy (with _bNNN when the study has several shares).")
-@click.option("--kind", required=True, type=click.Choice(["lowest", "voltage"]))
+@click.option("--variant", "variant_names", multiple=True,
+              help="Strategy (with _bNNN when the study has several shares); repeatable; default: every variant.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["lowest", "voltage"]),
+              help="What the map shows; repeatable; default: both.")
 @OUT
-def map_(study_file, feeder_ref, variant, kind, out):
-    """Static PNG map of one feeder and variant."""
-    from hostcap.studies.pipeline import write_map
+def map_(study_file, feeder_ref, variant_names, kinds, out):
+    """Static PNG maps of one feeder: each variant by each kind."""
+    from hostcap.studies.pipeline import write_maps
 
-    click.echo(write_map(_spec_and_feeder(study_file, feeder_ref), out, feeder_ref, variant, kind))
+    for path in write_maps(_spec_and_feeder(study_file, feeder_ref), out, feeder_ref, list(variant_names),
+                           list(kinds)):
+        click.echo(path)
 
 
 @cli.command()

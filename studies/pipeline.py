@@ -1,7 +1,7 @@
 """The pipeline's steps as functions: the `hostcap` CLI and the Snakefile's rules call these; their files'
 places are `studies/layout.py`.
 
-    prepare_feeder -> run_study (runner) -> write_hosting (runner) -> write_gis -> write_map /
+    prepare_feeder -> run_study (runner) -> write_hosting (runner) -> write_gis -> write_maps /
     write_webmap -> write_report
 """
 from pathlib import Path
@@ -107,12 +107,13 @@ def periods_text(spec: StudySpec, out: str | Path, ref: str) -> str:
     return ", ".join(f"{p} ({start} + {days} d)" for p, start, days in zip(runs["period"], runs["start"], runs["days"]))
 
 
-def map_title(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> str:
-    """Feeder, strategy, V2G share (and heat-pump share), what is drawn, voltage criterion and periods."""
+def map_title(spec: StudySpec, ref: str, variant: str, kind: str, periods: str) -> str:
+    """Feeder, strategy, V2G share (and heat-pump share), what is drawn, voltage criterion and periods (as
+    `periods_text` gives them)."""
     strategy, share, heat = variant_parts(spec, variant)
     heat = "" if len(spec.heat_pump_axis) <= 1 else f", {heat:.0%} of households with a heat pump"
     return (f"{ref} | {strategy}, {share:.0%} of EVs bidirectional{heat} | {maps.KINDS[kind]}\n"
-            f"criterion {spec.band}; periods {periods_text(spec, out, ref)}; study {spec.name}")
+            f"criterion {spec.band}; periods {periods}; study {spec.name}")
 
 
 def variant_parts(spec: StudySpec, variant: str) -> tuple[str, float, float | None]:
@@ -127,14 +128,24 @@ def scales(spec: StudySpec) -> dict:
     return {"vscale": voltage_scale(spec.band), "lscale": loading_scale(spec.line_limit_pct, spec.trafo_limit_pct)}
 
 
-def write_map(spec: StudySpec, out: str | Path, ref: str, variant: str, kind: str) -> Path:
-    variant_parts(spec, variant)  # refuses a variant the study does not have, before any I/O
+def write_maps(spec: StudySpec, out: str | Path, ref: str, variant_names: list[str] | None = None,
+               kinds: list[str] | None = None) -> list[Path]:
+    """The feeder's static maps, each variant (default: all) by each kind (default: both), from one read of its
+    GeoPackage: a fleet's maps are one process per feeder, not one per picture."""
+    names = variant_names or variants(spec)
+    for name in names:
+        variant_parts(spec, name)  # refuses a variant the study does not have, before any I/O
     layers = maps.read_layers(_require(gis_path(spec, out, ref), "gis"))
-    title = map_title(spec, out, ref, variant, kind)
-    path = map_path(spec, out, ref, variant, kind)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    maps.static_map(layers, variant, kind, path, title, levels=spec.penetrations, **scales(spec))
-    return path
+    periods = periods_text(spec, out, ref)
+    written = []
+    for name in names:
+        for kind in kinds or list(maps.KINDS):
+            path = map_path(spec, out, ref, name, kind)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            maps.static_map(layers, name, kind, path, map_title(spec, ref, name, kind, periods),
+                            levels=spec.penetrations, **scales(spec))
+            written.append(path)
+    return written
 
 
 def write_webmap(spec: StudySpec, out: str | Path, ref: str, basemap: bool = False) -> Path:

@@ -109,6 +109,25 @@ def _check_feeder(spec: StudySpec) -> None:
     check_inputs(list(firsts.values()))
 
 
+def spec_digest(spec: StudySpec) -> str:
+    """SHA-256 of the validated study, which a feeder check (`hostcap check-feeders`) is valid for."""
+    import hashlib
+
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+
+
+def checked_failures(spec: StudySpec, check_file: str | Path | None) -> list[dict] | None:
+    """The failed feeders a check of this very study recorded (`hostcap check-feeders --out`), or None if there
+    is no such check (no file, or one made for another study or version of it): the study then checks itself."""
+    if not check_file or not Path(check_file).is_file():
+        return None
+    try:
+        check = json.loads(Path(check_file).read_text())
+    except ValueError:
+        return None
+    return check.get("failed") if isinstance(check, dict) and check.get("spec") == spec_digest(spec) else None
+
+
 def without_failed(spec: StudySpec, failed: list[dict]) -> StudySpec:
     """The study without the feeders that failed their checks."""
     names = {f["feeder"] for f in failed}
@@ -123,18 +142,23 @@ def study_spec(spec: StudySpec, out_root: str | Path) -> StudySpec:
 
 def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str | None = None,
               scheduler_file: str | None = None, slurm: bool = False, workers: int | None = None,
-              samples_per_run: int | None = None, progress: bool = True, hosting: bool = True) -> dict:
+              samples_per_run: int | None = None, progress: bool = True, hosting: bool = True,
+              checked: str | Path | None = None) -> dict:
     """Run the chosen scenarios that have no valid record, round by round, then (re)write the tables, the
     manifest and (unless hosting=False) the hosting-capacity outputs. Returns counts (total: the scenarios the
     study chose, max_everywhere: with `max` samples at every level, skipped, ran, failed, unreliable) and
-    `errors`: each distinct error of a failed scenario with its count."""
+    `errors`: each distinct error of a failed scenario with its count. `checked`: the feeder check of this study
+    (`hostcap check-feeders --out`; the pipeline's checkpoint), whose verdicts are taken instead of checking every
+    feeder again, when it was made for this very study."""
     paths = study_paths(spec, out_root)
     check_writable(paths.root)
     given_file = scheduler_file or spec.dask.scheduler_file
     if given_file and not (scheduler or spec.dask.scheduler) and not Path(given_file).is_file():
         raise InputError(f"scheduler-file: file not found: {given_file}")
     given = spec
-    failed_feeders = validate_inputs(spec)
+    failed_feeders = checked_failures(spec, checked)
+    if failed_feeders is None:
+        failed_feeders = validate_inputs(spec)
     spec = without_failed(spec, failed_feeders)
     planned = plan(spec)
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))

@@ -6,6 +6,14 @@ import pytest
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+def pytest_configure(config):
+    """SimBench nets read by the tests and by the commands they start are cached inside the checkout
+    (`.pytest_cache`), never in the user's cache folder (`feeders/simbench_cache.py`)."""
+    import os
+
+    os.environ["HOSTCAP_CACHE"] = str(config.cache.mkdir("hostcap"))
+
+
 @pytest.fixture(scope="session")
 def run_cache():
     """Runs on the default feeder shared by the tests of one session, keyed by scenario."""

@@ -118,3 +118,24 @@ def test_the_pipeline_checks_a_set_first_and_runs_the_members_that_pass(grids, b
     assert page.errors() == [], page.errors()
     assert "schematic feeders laid out as tiles" in page.dom and page.dom.count("leaflet-interactive") >= 1
     assert 'href="grids_a.json.html"' in (results / "maps" / "fleet.html").read_text()
+
+
+def test_a_study_takes_the_verdicts_of_its_own_feeder_check_and_ignores_another_studys(grids):
+    """`hostcap study --checked`: a check file made for this study is taken as it is (here edited to leave a good
+    feeder out, which only taking it explains); one made for another study is ignored and the study checks."""
+    from hostcap.studies.runner import spec_digest
+
+    pp.to_json(pp.from_json(str(grids / "grids" / "a.json")), str(grids / "grids" / "c.json"))
+    spec = parse_spec({**BASE, "penetrations": [1.0], "feeders": [{"glob": "grids/[ac].json"}]}, base_dir=grids)
+    check = grids / "feeders.json"
+    left_out = {"feeder": "grids/c.json", "ref": spec.feeders[1].ref, "source": spec.feeders[1].source,
+                "error": "feeder: left out by the check"}
+    check.write_text(json.dumps({"spec": spec_digest(spec), "usable": ["grids_a.json"], "failed": [left_out]}))
+    counts = run_study(spec, grids / "out", workers=1, progress=False, hosting=False, checked=check)
+    assert counts["failed_feeders"] == [left_out]
+    assert set(pd.read_parquet(StudyPaths(grids / "out" / "fleet").runs)["feeder"]) == {"grids/a.json"}
+    other = spec.model_copy(update={"seed": 3})
+    counts = run_study(other, grids / "out2", workers=1, progress=False, hosting=False, checked=check)
+    assert counts["failed_feeders"] == []
+    assert set(pd.read_parquet(StudyPaths(grids / "out2" / "fleet").runs)["feeder"]) == {"grids/a.json",
+                                                                                            "grids/c.json"}
