@@ -9,14 +9,17 @@ study's confidence at the highest level (`cost_eur_at_confidence_<v>`, the perio
 the substation's headroom at the highest level (`station_load_headroom_kw_<v>`, `station_gen_headroom_kw_<v>`:
 the transformer's LV bus, `studies/headroom.py`).
 
-`fleet_statistics.csv`, per variant and level (with a pathway, its year): `n_feeders` (that ran), `n_broken`, the
-feeders whose hosting capacity lies below the level (they break a limit by that level, in more than
-`max_violation_probability` of their samples; a feeder without a hosting capacity, which breaks one at its lowest
-level or without EVs, counts as broken at every level), `share_broken` with its exact 95 % interval over
-feeders (`share_broken_lo`, `share_broken_hi`, Clopper-Pearson: the feeders a sample of the utility's; each
-feeder's own sampling uncertainty is in its hosting capacity's, not here) and, with `reinforcement`, the
-fleet's total cost at confidence at that level (`reinforcement_cost_eur`). A recount from fleet.csv gives the
-same numbers."""
+`fleet_statistics.csv`, per variant and level (with a pathway, its year): `n_feeders` (that ran), `n_failed` (left
+out: their input checks failed), `n_broken`, the feeders whose hosting capacity lies below the level (they break a
+limit by that level, in more than `max_violation_probability` of their samples; a feeder without a hosting
+capacity, which breaks one at its lowest level or without EVs, counts as broken at every level), `share_broken`
+with its exact 95 % interval over feeders (`share_broken_lo`, `share_broken_hi`, Clopper-Pearson: the feeders
+taken as a random sample of the utility's; of a hand-picked set they describe that set only), and
+`n_shown_safe`, the feeders whose samples show the level safe at the study's confidence (`hc_confident_frac` at
+or above it; with few samples none is, however few break: each feeder's own sampling uncertainty), with its share
+and interval (`share_shown_safe`, `_lo`, `_hi`); with `reinforcement`, the fleet's total cost at confidence at
+that level (`reinforcement_cost_eur`). A feeder that hosts the highest level hosts at least that: the study
+tested no more. A recount from fleet.csv gives the same numbers."""
 import numpy as np
 import pandas as pd
 
@@ -68,19 +71,24 @@ def fleet_variants(fleet: pd.DataFrame) -> list[str]:
 def fleet_statistics(spec: StudySpec, fleet: pd.DataFrame, reinforcement: pd.DataFrame | None) -> pd.DataFrame:
     """fleet_statistics.csv from fleet.csv (and reinforcement.csv): the module docstring."""
     ran = fleet[fleet["status"] == "ok"]
+    n_failed = int((fleet["status"] == "failed").sum())
     variants = fleet_variants(fleet)
     names = variant_names(reinforcement) if reinforcement is not None and not reinforcement.empty else {}
     by_name = {v: k for k, v in names.items()}
     rows = []
     for v in variants:
         hc = ran[f"hc_point_frac_{v}"].to_numpy(float)
+        confident = ran[f"hc_confident_frac_{v}"].to_numpy(float)
         for level in spec.penetrations:
             broken = int(np.sum(~(hc >= level - 1e-9)))  # NaN: broken at every level
+            safe = int(np.sum(confident >= level - 1e-9))
             n = len(hc)
-            lo, hi = clopper_pearson(np.array([broken]), np.array([n]))
-            row = {"variant": v, "penetration": level, "n_feeders": n, "n_broken": broken,
+            lo, hi = clopper_pearson(np.array([broken, safe]), np.array([n, n]))
+            row = {"variant": v, "penetration": level, "n_feeders": n, "n_failed": n_failed, "n_broken": broken,
                    "share_broken": broken / n if n else np.nan, "share_broken_lo": float(lo[0]),
-                   "share_broken_hi": float(hi[0])}
+                   "share_broken_hi": float(hi[0]), "n_shown_safe": safe,
+                   "share_shown_safe": safe / n if n else np.nan, "share_shown_safe_lo": float(lo[1]),
+                   "share_shown_safe_hi": float(hi[1])}
             if spec.pathway is not None:
                 row["year"] = spec.level_years[level]
             if v in by_name:
@@ -98,8 +106,8 @@ def fleet_section(spec: StudySpec, fleet: pd.DataFrame, stats: pd.DataFrame) -> 
     def level(lv: float) -> str:
         return str(spec.level_years[lv]) if spec.pathway is not None else f"{lv:.0%} EVs"
 
-    share = stats.assign(text=[f"{r.n_broken}/{r.n_feeders} ({r.share_broken_lo:.0%}-{r.share_broken_hi:.0%})"
-                               for r in stats.itertuples()])
+    share = stats.assign(text=[f"{r.n_broken}/{r.n_feeders} ({r.share_broken_lo:.0%}-{r.share_broken_hi:.0%}); "
+                               f"shown safe {r.n_shown_safe}/{r.n_feeders}" for r in stats.itertuples()])
     share = share.pivot(index="variant", columns="penetration", values="text")
     share.columns = [level(c) for c in share.columns]
     variants = fleet_variants(fleet)

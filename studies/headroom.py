@@ -1,11 +1,13 @@
 """A study's per-node headroom (`headroom.parquet`): for every LV bus, per feeder, variant and level, the extra load
-and the extra generation it can take before a limit breaks (`models/headroom.py`), on the level's worst steps
-over all its samples and periods: the kept step (`studies/reinforce.steps_table`) of highest transformer loading,
-lowest voltage, highest voltage and highest line loading among them. So the headroom holds in every sample's
-worst moments that the study recorded: "can a 22 kW wallbox, a 50 kW charger or 10 kW of V2G export connect
-here, with this many EVs charging this way?". The limits are the study's: its voltage band's limits on every
-value (`models/limits.py`), `line_limit_pct`, `trafo_limit_pct`. Balanced power flow (an unbalanced study's
-steps are summed over the phases).
+and the extra generation it can take before a limit breaks (`models/headroom.py`), on every worst step the
+level's runs kept, over all its samples and periods (each run keeps its steps of highest transformer loading,
+lowest and highest voltage and highest line loading: `studies/reinforce.steps_table`). So the headroom holds in
+every worst moment of every sample that the study recorded: "can a 22 kW wallbox, a 50 kW charger or 10 kW of V2G
+export connect here, with this many EVs charging this way?". It is an upper bound where a bus's own service cable
+binds: that cable may peak when its own home charges, a moment no feeder-wide extreme picks. The limits are the
+study's: its voltage band's limits on every value (`models/limits.py`; not EN 50160's weekly 95 % statistic,
+which the hosting capacity uses), `line_limit_pct`, `trafo_limit_pct`. Balanced power flow (an unbalanced
+study's steps are summed over the phases).
 
 Columns: the variant's and level's (with a pathway `year`), `bus` (the net's index), `station` (the
 transformer's LV bus: the substation's headroom), `load_headroom_kw`,
@@ -20,18 +22,17 @@ from hostcap.models.headroom import bus_headroom
 from hostcap.models.limits import voltage_band
 from hostcap.models.reinforcement import Limits
 from hostcap.studies.hosting import group_of
-from hostcap.studies.reinforce import SEVERITY, steps_arrays
+from hostcap.studies.reinforce import steps_arrays
 from hostcap.studies.spec import StudySpec
 
 COLUMNS = ["bus", "station", "load_headroom_kw", "gen_headroom_kw", "load_limit", "gen_limit"]
 
 
 def level_steps(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """Of the kept steps of a level's runs, the most severe by each measure (without repeats)."""
-    rows = pd.concat(tables, ignore_index=True)
-    picks = {int(rows[f"s:{SEVERITY[0]}"].idxmax()), int(rows[f"s:{SEVERITY[1]}"].idxmin()),
-             int(rows[f"s:{SEVERITY[2]}"].idxmax()), int(rows[f"s:{SEVERITY[3]}"].idxmax())}
-    return rows.loc[sorted(picks)]
+    """Every kept step of a level's runs, each distinct one once. (Only the level's most severe step by each
+    measure was not enough: a service cable can peak at another run's step; an independent review found buses
+    breaking a limit at 99 % of their headroom that way.)"""
+    return pd.concat(tables, ignore_index=True).drop_duplicates()
 
 
 def _headroom_job(ref: str, profiles: str | None, p_mw: np.ndarray, q_mvar: np.ndarray, limits: Limits) -> dict:

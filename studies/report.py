@@ -404,6 +404,16 @@ def settings(spec: StudySpec, runs: pd.DataFrame, manifest: dict, periods: list[
     return [{"label": label, "text": text} for label, text in rows]
 
 
+def short_period_note(runs: pd.DataFrame) -> str:
+    """A note where a run is shorter than a week (an independent review found a 2-day window understating the
+    transformer's peak by a quarter and a smart strategy charging less than half of what it charges over a week)."""
+    if "days" not in runs or runs["days"].min() >= 7:
+        return ""
+    return (f"Periods of {runs['days'].min():g} days: shorter than a week, so EN 50160's weekly statistic is taken "
+            "over each period's own length, the week's worst days may be missed, and charging a strategy defers past "
+            "a period's end is not seen; read a strategy's effect from a week or more.")
+
+
 def provenance(spec: StudySpec, manifest: dict) -> list[str]:
     band = voltage_band(spec.band)
     mv_text = "the feeders' own" if spec.slack_vm_pu is None else f"{spec.slack_vm_pu:g} pu"
@@ -481,7 +491,8 @@ def report_html(spec: StudySpec, root: Path, maps: list[tuple[str, bytes]], webm
     for b in BANDS:
         by_band[b] = by_band[b].map(pct)
     failed = runs[runs["status"] != "ok"]
-    notes = [n for n in [too_few_samples(hosting)] if n] + [f"Baseline: {n}." for n in baseline_notes(hosting)]
+    notes = [n for n in [too_few_samples(hosting), short_period_note(runs)] if n] + \
+        [f"Baseline: {n}." for n in baseline_notes(hosting)]
     context = {
         "spec": spec, "band": band, "band_note": band.statistic_note(spec.step_min * 60),
         "power_flow": power_flow_text(runs),

@@ -10,6 +10,7 @@ import pandapower as pp
 import pandas as pd
 import pytest
 import yaml
+from scipy.stats import beta
 
 from hostcap.models.errors import InputError
 from hostcap.studies.feeder_sets import SIMBENCH_LV
@@ -91,8 +92,12 @@ def test_a_set_member_that_fails_is_recorded_and_the_fleet_goes_on(grids):
         hc = ran[f"hc_point_frac_{r.variant}"]
         broken = int((hc.isna() | (hc < r.penetration - 1e-9)).sum())  # the recount
         lo, hi = clopper_pearson(np.array([broken]), np.array([len(ran)]))
-        assert (r.n_feeders, r.n_broken) == (4, broken)
+        assert (r.n_feeders, r.n_failed, r.n_broken) == (4, 1, broken)
         assert (r.share_broken_lo, r.share_broken_hi) == pytest.approx((lo[0], hi[0]))
+        safe = int((ran[f"hc_confident_frac_{r.variant}"] >= r.penetration - 1e-9).sum())
+        exact = (beta.ppf(0.025, safe, 4 - safe + 1) if safe else 0.0,
+                 beta.ppf(0.975, safe + 1, 4 - safe) if safe < 4 else 1.0)  # Clopper-Pearson from the beta law
+        assert r.n_shown_safe == safe and (r.share_shown_safe_lo, r.share_shown_safe_hi) == pytest.approx(exact)
     assert stats.query("penetration == 2.0")["n_broken"].item() >= 1  # two EVs a home break some feeder
     for name in ("r1", "r2", "s4", "grids/a.json"):
         write_gis(spec, grids / "out", name)

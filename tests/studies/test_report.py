@@ -9,7 +9,7 @@ import pytest
 
 from hostcap.models.errors import InputError
 from hostcap.studies.layout import StudyPaths
-from hostcap.studies.report import duration_curves, power_flow_text, report_html
+from hostcap.studies.report import duration_curves, power_flow_text, report_html, short_period_note
 from hostcap.studies.runner import run_study
 from hostcap.studies.spec import parse_spec
 
@@ -23,6 +23,11 @@ def test_the_report_names_the_power_flow():
     assert power_flow_text(runs([("a", True), ("b", True)])).startswith("three-phase")
     mixed = power_flow_text(runs([("rural", False), ("ieee", True)]))  # phases: auto
     assert mixed.startswith("rural: balanced") and "; ieee: three-phase" in mixed
+
+
+def test_a_period_shorter_than_a_week_gets_a_note_and_a_week_none():
+    assert "2 days: shorter than a week" in short_period_note(pd.DataFrame({"days": [7, 2]}))
+    assert short_period_note(pd.DataFrame({"days": [7, 14]})) == ""
 
 
 def test_duration_curves_come_from_the_studys_kept_extremes_and_a_lost_one_runs_again(tmp_path, tiny_feeder):
