@@ -110,22 +110,27 @@ def _check_feeder(spec: StudySpec) -> None:
 
 
 def spec_digest(spec: StudySpec) -> str:
-    """SHA-256 of the validated study, which a feeder check (`hostcap check-feeders`) is valid for."""
+    """SHA-256 of the validated study and of every file its feeders read (a missing one as missing): what a
+    feeder check (`hostcap check-feeders`) is valid for."""
     import hashlib
 
-    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+    files = {p: file_sha256(p) if Path(p).is_file() else "missing" for f in spec.feeders for p in f.files()}
+    return hashlib.sha256((spec.model_dump_json() + json.dumps(files, sort_keys=True)).encode()).hexdigest()
 
 
 def checked_failures(spec: StudySpec, check_file: str | Path | None) -> list[dict] | None:
     """The failed feeders a check of this very study recorded (`hostcap check-feeders --out`), or None if there
-    is no such check (no file, or one made for another study or version of it): the study then checks itself."""
+    is no such check (no file, or one made for another study, or before a feeder file changed): the study then
+    checks itself."""
     if not check_file or not Path(check_file).is_file():
         return None
     try:
         check = json.loads(Path(check_file).read_text())
     except ValueError:
         return None
-    return check.get("failed") if isinstance(check, dict) and check.get("spec") == spec_digest(spec) else None
+    if not (isinstance(check, dict) and isinstance(check.get("failed"), list)):
+        return None
+    return check["failed"] if check.get("spec") == spec_digest(spec) else None
 
 
 def without_failed(spec: StudySpec, failed: list[dict]) -> StudySpec:

@@ -128,7 +128,7 @@ def test_the_pipeline_checks_a_set_first_and_runs_the_members_that_pass(grids, b
 def test_a_study_takes_the_verdicts_of_its_own_feeder_check_and_ignores_another_studys(grids):
     """`hostcap study --checked`: a check file made for this study is taken as it is (here edited to leave a good
     feeder out, which only taking it explains); one made for another study is ignored and the study checks."""
-    from hostcap.studies.runner import spec_digest
+    from hostcap.studies.runner import checked_failures, spec_digest
 
     pp.to_json(pp.from_json(str(grids / "grids" / "a.json")), str(grids / "grids" / "c.json"))
     spec = parse_spec({**BASE, "penetrations": [1.0], "feeders": [{"glob": "grids/[ac].json"}]}, base_dir=grids)
@@ -142,5 +142,7 @@ def test_a_study_takes_the_verdicts_of_its_own_feeder_check_and_ignores_another_
     other = spec.model_copy(update={"seed": 3})
     counts = run_study(other, grids / "out2", workers=1, progress=False, hosting=False, checked=check)
     assert counts["failed_feeders"] == []
+    (grids / "grids" / "c.json").write_text('{"edited": true}')  # the same study, a feeder file changed since
+    assert checked_failures(spec, check) is None  # so it checks again
     assert set(pd.read_parquet(StudyPaths(grids / "out2" / "fleet").runs)["feeder"]) == {"grids/a.json",
                                                                                             "grids/c.json"}
