@@ -3,7 +3,7 @@ data set for every grid (about 4 s for one LV grid), and a study reads a feeder 
 on every worker. The first read writes the net as pandapower JSON (0.1 s) under the cache folder, keyed by the
 simbench and pandapower versions; every read, the first included, returns the net as read back from that JSON
 (0.7 s), so a study's numbers never depend on whether the cache was warm (the round trip keeps every float
-exactly: checked on the six LV grids by `tests/feeders/test_simbench_cache.py`).
+exactly: `tests/feeders/test_simbench_cache.py` checks it on rural3 of scenario 2).
 
 The cache folder is `HOSTCAP_CACHE` if set, else the user's cache folder (`platformdirs.user_cache_dir`, e.g.
 `~/.cache/hostcap`). A file that cannot be read is read again from SimBench and rewritten; a folder that

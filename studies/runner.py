@@ -110,12 +110,12 @@ def _check_feeder(spec: StudySpec) -> None:
 
 
 def spec_digest(spec: StudySpec) -> str:
-    """SHA-256 of the validated study and of every file its feeders read (a missing one as missing): what a
-    feeder check (`hostcap check-feeders`) is valid for."""
+    """SHA-256 of the study's `spec_hash` (all that changes a run) and of every file its feeders read (a missing
+    one as missing): what a feeder check (`hostcap check-feeders`) is valid for."""
     import hashlib
 
     files = {p: file_sha256(p) if Path(p).is_file() else "missing" for f in spec.feeders for p in f.files()}
-    return hashlib.sha256((spec.model_dump_json() + json.dumps(files, sort_keys=True)).encode()).hexdigest()
+    return hashlib.sha256((spec.spec_hash() + json.dumps(files, sort_keys=True)).encode()).hexdigest()
 
 
 def checked_failures(spec: StudySpec, check_file: str | Path | None) -> list[dict] | None:
