@@ -16,8 +16,8 @@ from snakemake.exceptions import WorkflowError
 
 from hostcap.models.errors import InputError
 from hostcap.studies.layout import RESULTS, feeder_slug, prepared_feeder, spec_copy, study_paths
-from hostcap.studies.pipeline import variants
 from hostcap.studies.spec import load_spec, parse_spec
+from hostcap.studies.variants import variants
 
 # no `configfile:` directive: Snakemake would merge a --configfile into it, so a study file's missing field
 # would silently take the default study's value instead of the documented default the CLI uses

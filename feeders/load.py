@@ -83,7 +83,6 @@ from hostcap.models.battery import HomeBatteries
 from hostcap.models.errors import InputError
 
 HOUSEHOLD_MAX_KW = 30.0  # a larger residential load is split into homes of at most this size
-CLASSES = ("residential", "commercial", "agricultural")  # the classes that may get an EV (`ev_at`)
 # SimBench profile-name prefixes, longest first (HLS_ before H, APLS_ before A...)
 _SIMBENCH_CLASS = (("HLS_", "home_charging"), ("APLS_", "workplace_charging"), ("Air_", "heat_pump"),
                    ("Soil_", "heat_pump"), ("H", "residential"), ("G", "commercial"), ("L", "agricultural"))

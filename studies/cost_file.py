@@ -2,14 +2,15 @@
 (`models/reinforcement.py`). A bad file is refused with one line naming the file and field; a price that looks
 like EUR where kEUR is asked for is refused as a wrong unit."""
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandapower as pp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hostcap.models.errors import InputError
-from hostcap.models.reinforcement import Costs
 from hostcap.studies.yaml_input import load_yaml
+
+if TYPE_CHECKING:
+    from hostcap.models.reinforcement import Costs
 
 SHIPPED = Path(__file__).parent / "costs" / "de_dena.yaml"
 MAX_KEUR = 5000.0  # no LV cable costs 5 million EUR per km, nor an MV/LV transformer 5 million EUR: EUR, not kEUR
@@ -50,6 +51,8 @@ class CostFile(BaseModel):
     @field_validator("standard_cable")
     @classmethod
     def _known(cls, v: str) -> str:
+        import pandapower as pp  # here, not at the top: a study's reading (each Snakemake start) would pay it
+
         if v not in pp.available_std_types(pp.create_empty_network(), "line").index:
             raise ValueError(f"'{v}' is not a pandapower standard line type")
         return v
@@ -69,8 +72,10 @@ def load_cost_file(path: str | Path = SHIPPED) -> CostFile:
         raise InputError(f"costs: {path}: {field}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
-def load_costs(path: str | Path = SHIPPED, density: Literal["rural", "urban"] = "rural") -> Costs:
+def load_costs(path: str | Path = SHIPPED, density: Literal["rural", "urban"] = "rural") -> "Costs":
     """The planner's costs from a cost file, the cable's for the feeder's population density."""
+    from hostcap.models.reinforcement import Costs  # here: the planner's module imports pandapower
+
     f = load_cost_file(path)
     if density not in ("rural", "urban"):
         raise InputError(f"costs: density: {density!r} is neither rural nor urban")

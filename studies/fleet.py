@@ -2,7 +2,7 @@
 
 `fleet.csv`, one row per feeder of the study file (those of feeder sets that failed their input checks too,
 `status` failed with the `error`): its reference, set (`source`), region, substation coordinates and customer
-class, and per variant `<v>` (strategy, with its shares as in `studies/gis.variant_name`) the hosting capacity
+class, and per variant `<v>` (strategy, with its shares as in `studies/variants.variant_name`) the hosting capacity
 (`hc_point_frac_<v>`, `hc_confident_frac_<v>`, EVs per household), the binding criteria (`binding_<v>`), with a
 pathway the first year a limit breaks (`first_violation_year_<v>`), and with `reinforcement` the cost at the
 study's confidence at the highest level (`cost_eur_at_confidence_<v>`, the period the plans are quoted for), and

@@ -46,16 +46,9 @@ from hostcap.studies.hosting import group_of
 from hostcap.studies.reinforce import with_measure
 from hostcap.studies.spec import FeederEntry
 from hostcap.studies.styles import write_layer_styles
+from hostcap.studies.variants import variant_name
 
 KEY = {"buses": ("bus", "bus"), "lines": ("line", "line"), "transformers": ("trafo", "trafo")}
-
-
-def variant_name(strategy: str, v2g_share: float, shares: list[float], heat_pump_share: float | None = None,
-                 heat_pump_shares: list[float] = ()) -> str:
-    """A variant's name: the strategy, then `_b050` where a study has several bidirectional shares and `_h030`
-    where it has several heat-pump shares."""
-    name = strategy if len(shares) == 1 else f"{strategy}_b{round(v2g_share * 100):03d}"
-    return name if len(heat_pump_shares) <= 1 else f"{name}_h{round(heat_pump_share * 100):03d}"
 
 
 def name_in_study(spec, row) -> str:

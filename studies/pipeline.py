@@ -18,12 +18,13 @@ from hostcap.studies.atomic import atomic_path
 from hostcap.studies.fleet import fleet_variants
 from hostcap.studies.fleet_map import fleet_map
 from hostcap.studies.flexibility import headline_period
-from hostcap.studies.gis import study_layers, variant_name, write_gpkg
+from hostcap.studies.gis import study_layers, write_gpkg
 from hostcap.studies.layout import feeder_slug, prepared_feeder, study_paths
 from hostcap.studies.report import write_report as _write_report
 from hostcap.studies.runner import study_spec
 from hostcap.studies.spec import StudySpec
 from hostcap.studies.styles import loading_scale, study_styles, voltage_scale
+from hostcap.studies.variants import variant_table, variants
 
 MAP_ROWS = 4  # variants per figure of small multiples in the report: four rows fit an A4 landscape page
 
@@ -32,17 +33,6 @@ def _require(path: Path, step: str) -> Path:
     if not path.is_file():
         raise InputError(f"{path} does not exist; run `hostcap {step}` on the study file first")
     return path
-
-
-def variant_table(spec: StudySpec) -> dict[str, tuple[str, float, float | None]]:
-    """The study's variants by name: (strategy, bidirectional share, heat-pump share; None with a pathway)."""
-    heat = spec.heat_pump_axis or [None]
-    return {variant_name(s, b, spec.v2g_shares, h, spec.heat_pump_axis): (s, b, h)
-            for s in spec.strategies for b in spec.v2g_shares for h in heat}
-
-
-def variants(spec: StudySpec) -> list[str]:
-    return list(variant_table(spec))
 
 
 def prepare_feeder(ref: str, out_dir: str | Path, name: str | None = None,

@@ -9,8 +9,7 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from hostcap.feeders import DEFAULT_FEEDER
-from hostcap.feeders.load import CLASSES
-from hostcap.models.choices import STRATEGIES
+from hostcap.models.choices import CLASSES, STRATEGIES
 from hostcap.models.limits import BAND_NAMES
 from hostcap.models.outage import Outages
 from hostcap.models.population import MAX_EVS_PER_HOUSEHOLD

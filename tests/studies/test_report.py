@@ -186,8 +186,9 @@ def test_the_pdf_shows_every_strategys_maps_whole(tmp_path, tiny_feeder):
     import pypdf
 
     from hostcap.models.choices import STRATEGIES
-    from hostcap.studies.pipeline import MAP_ROWS, variants, write_gis, write_report
+    from hostcap.studies.pipeline import MAP_ROWS, write_gis, write_report
     from hostcap.studies.runner import write_hosting
+    from hostcap.studies.variants import variants
 
     spec = parse_spec({"name": "all", "feeders": [tiny_feeder], "strategies": list(STRATEGIES),
                        "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}], "penetrations": [0.5, 1.0],

@@ -217,8 +217,9 @@ def test_a_heat_pump_axis_gives_a_hosting_capacity_per_share(tmp_path, tiny_feed
     import geopandas as gpd
 
     from hostcap.studies.answer import conclusion
-    from hostcap.studies.pipeline import variants, write_gis
+    from hostcap.studies.pipeline import write_gis
     from hostcap.studies.report import report_html
+    from hostcap.studies.variants import variants
 
     # the draws depend on the feeder's name: a fixed one, so that the limit below shows the heat pumps' effect
     spec = parse_spec({**TINY, "feeders": [{"ref": tiny_feeder, "name": "tiny"}], "strategies": ["uncontrolled"],

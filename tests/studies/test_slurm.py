@@ -81,33 +81,46 @@ def test_a_job_that_cannot_be_scheduled_fails_within_a_minute_naming_why(slurm, 
     assert not new & set(queued)
 
 
+def user_profile(tmp_path: Path, **changes) -> Path:
+    """The shipped profile with what a user fills in for this cluster: its partition, no account, a study job
+    that fits the node; without an accounting database (slurmdbd) job status comes from squeue. It keeps the
+    jobs' logs, which `run_pipeline` counts."""
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    profile["default-resources"].update(slurm_partition="debug", mem_mb=1500)
+    profile["default-resources"].pop("slurm_account")
+    profile.update({"slurm-no-account": True, "slurm-status-command": "squeue",
+                    "slurm-init-seconds-before-status-checks": 1, "seconds-between-status-checks": 2,
+                    "set-threads": {"study": 2}, "slurm-keep-successful-logs": True, **changes})
+    profile["set-resources"]["study"].update(cpus_per_task=2, mem_mb=4000)
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    return tmp_path / "profile"
+
+
+def run_pipeline(tmp_path: Path, study: dict, profile: Path, timeout_s: float) -> list[Path]:
+    """Snakemake on the study through the profile (which keeps the logs); the log of every SLURM job it
+    submitted (Slurm itself forgets a finished job after `MinJobAge`, 5 minutes)."""
+    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(study))
+    proc = subprocess.run(["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
+                           str(tmp_path / "fleet.yaml"), "--profile", str(profile)],
+                          capture_output=True, text=True, timeout=timeout_s, cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    return sorted((tmp_path / ".snakemake" / "slurm_logs").glob("*/*.log"))
+
+
+def group_jobs(logs: list[Path], group: str) -> list[Path]:
+    return [p for p in logs if p.parent.name.startswith(f"group_{group}_")]
+
+
 def test_fleet_pipeline_runs_to_the_end_with_the_slurm_profile(slurm, tmp_path, tiny_net_factory):
-    """A feeder set (two feeders of a glob) through the shipped profile, with what a user fills in for this
-    cluster: the checkpoint, the per-feeder steps as job arrays, the fleet outputs. (The 18 SimBench LV grids
-    take about 15 minutes this way on this 2-core node, most of it Snakemake's start-up in 72 per-feeder jobs:
-    measured, not run here; docs/measurements.md.)"""
+    """A feeder set (two feeders of a glob) through the shipped profile: the checkpoint, the per-feeder steps
+    batched as groups, the fleet outputs. (The 18 SimBench LV grids: `test_the_18_simbench_lv_grids_...`.)"""
     (tmp_path / "grids").mkdir()
     pp.to_json(tiny_net_factory(), str(tmp_path / "grids" / "a.json"))
     pp.to_json(tiny_net_factory(line_km=0.3), str(tmp_path / "grids" / "b.json"))
     study = {**STUDY, "name": "fleet_ci", "feeders": [{"glob": "grids/*.json"}], "samples": 1,
              "strategies": ["uncontrolled"], "penetrations": [1.0], "reinforcement": True, "headroom": True}
-    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(study))
-    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
-    # what a user fills in for this cluster: its partition, no account, a study job that fits the node;
-    # without an accounting database (slurmdbd) job status comes from squeue
-    profile["default-resources"].update(slurm_partition="debug", mem_mb=1500)
-    profile["default-resources"].pop("slurm_account")
-    profile.update({"slurm-no-account": True, "slurm-status-command": "squeue",
-                    "slurm-init-seconds-before-status-checks": 1, "seconds-between-status-checks": 2,
-                    "set-threads": {"study": 2}})
-    profile["set-resources"]["study"].update(cpus_per_task=2, mem_mb=4000)
-    (tmp_path / "profile").mkdir()
-    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
-    before = job_ids()
-    proc = subprocess.run(["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
-                           str(tmp_path / "fleet.yaml"), "--profile", str(tmp_path / "profile")],
-                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    logs = run_pipeline(tmp_path, study, user_profile(tmp_path), 900)
     res = tmp_path / "results" / "fleet_ci"
     fleet = pd.read_csv(res / "fleet.csv")
     assert list(fleet["feeder"]) == ["grids/a.json", "grids/b.json"] and fleet["status"].eq("ok").all()
@@ -115,6 +128,36 @@ def test_fleet_pipeline_runs_to_the_end_with_the_slurm_profile(slurm, tmp_path, 
     assert (res / "maps" / "fleet.html").stat().st_size > 0 and (res / "fleet_statistics.csv").is_file()
     html = (res / "report.html").read_text()
     assert html.index("<h2>The fleet</h2>") < html.index("Hosting capacity per feeder")  # the fleet comes first
-    assert len(job_ids() - before) >= 9  # every rule a SLURM job (per-feeder rules one job array each)
-    arrays = [p.name for p in (tmp_path / ".snakemake" / "slurm_logs" / "rule_gis").iterdir()]
-    assert sorted(a.split("_")[1] for a in arrays) == ["1.log", "2.log"], arrays  # one array, two tasks
+    # check, prepare (one batch), study, hosting, outputs (one batch: both feeders' GIS, maps, web maps),
+    # fleet map, report
+    assert len(logs) == 7, logs
+    assert len(group_jobs(logs, "prepare")) == 1 and len(group_jobs(logs, "outputs")) == 1
+
+
+@pytest.mark.fleet_scale
+def test_the_18_simbench_lv_grids_run_end_to_end_on_slurm(slurm, tmp_path):
+    """Issue 35's scale check, which `.ci/run` runs after the suite (`-m fleet_scale`; about 6 minutes on
+    CI's two cores): SimBench's six LV grids in its three scenarios (three `simbench` sets) over a day, with
+    heat pumps, reinforcement and headroom, through the shipped profile with the per-feeder steps in batches
+    of 9 feeders (two Slurm jobs side by side on the node's two cores)."""
+    study = {"name": "fleet18", "feeders": [{"simbench": "lv", "scenario": s} for s in (0, 1, 2)],
+             "periods": [{"name": "d1", "start": "2016-01-11", "days": 1}], "strategies": ["uncontrolled"],
+             "penetrations": [1.0], "v2g_shares": [0.5], "heat_pump_share": 0.3, "samples": 1, "seed": 42,
+             "band": "en50160", "battery_wear": None, "reinforcement": True, "headroom": True}
+    profile = user_profile(tmp_path, **{"group-components": ["prepare=9", "outputs=9"]})
+    logs = run_pipeline(tmp_path, study, profile, 1800)
+    res = tmp_path / "results" / "fleet18"
+    fleet = pd.read_csv(res / "fleet.csv")
+    codes = [f"simbench:1-LV-{g}--{s}-sw" for s in (0, 1, 2)
+             for g in ("rural1", "rural2", "rural3", "semiurb4", "semiurb5", "urban6")]
+    assert sorted(fleet["feeder"]) == sorted(codes) and fleet["status"].eq("ok").all(), fleet
+    assert set(pd.read_parquet(res / "headroom.parquet")["feeder"]) == set(codes)
+    stats = pd.read_csv(res / "fleet_statistics.csv")
+    assert stats["n_feeders"].eq(18).all(), stats
+    html = (res / "report.html").read_text()
+    assert html.index("<h2>The fleet</h2>") < html.index("Hosting capacity per feeder")
+    fleet_map = (res / "maps" / "fleet.html").read_text()
+    assert all(code in fleet_map for code in codes)
+    assert len(list((res / "maps").glob("*.html"))) == 19  # 18 web maps and the fleet map
+    assert len(group_jobs(logs, "prepare")) == 2 and len(group_jobs(logs, "outputs")) == 2
+    assert len(logs) == 9, logs
