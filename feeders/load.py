@@ -179,12 +179,30 @@ def _slp_key(index: pd.DatetimeIndex, dt_s: float) -> np.ndarray:
 
 
 def load_feeder(ref: str = DEFAULT_FEEDER, profiles: str | None = None) -> Feeder:
-    """Load, validate and describe a feeder. Cached per (ref, profiles): callers must not mutate it."""
-    return _load_feeder(str(ref), None if profiles is None else str(profiles))
+    """Load, validate and describe a feeder. Cached per (ref, profiles) and the files' `files_stamp` (a file
+    edited in a long session, a notebook's or a Dask worker's, is read again): callers must not mutate it."""
+    ref, profiles = str(ref), None if profiles is None else str(profiles)
+    return _load_feeder(ref, profiles, files_stamp(ref, profiles))
+
+
+def files_stamp(*refs: str | None) -> tuple:
+    """Size and modification time of each of the files a feeder reference, profiles or trips name (a
+    `simbench:`/`pandapower:` reference or None names none; a missing file is stamped as missing): a key of
+    every cache that is built from them, so an edited file is read again."""
+    stamps = []
+    for ref in refs:
+        if ref is None or str(ref).startswith(("simbench:", "pandapower:")):
+            continue
+        try:
+            st = Path(ref).stat()
+            stamps.append((str(ref), st.st_size, st.st_mtime_ns))
+        except OSError:
+            stamps.append((str(ref), None, None))
+    return tuple(stamps)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_feeder(ref: str, profiles: str | None) -> Feeder:
+def _load_feeder(ref: str, profiles: str | None, stamp: tuple) -> Feeder:
     net, prof = _read(ref, profiles)
     check_values(net, ref)
     if not prof.flat and len(prof.index) < 2:

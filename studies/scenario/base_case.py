@@ -13,13 +13,14 @@ The usual cause is profiles in kW where pandapower wants MW (a thousand times th
 
 Baseline: the slack's active power at every step of the period with no EV (`no_ev_slack_kw`), solved with
 the scenario's solver and phase model (three-phase where the run is); both are cached per feeder, profiles,
-period, step and phase model.
+period, step and phase model, and the files as they are (an edited feeder file is solved again).
 """
 import functools
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from hostcap.feeders.load import files_stamp
 from hostcap.feeders.powerflow import PandapowerSolver, PandapowerSolver3ph, make_solver
 from hostcap.models.errors import InputError
 from hostcap.studies.scenario.inputs import build_inputs
@@ -42,12 +43,17 @@ def _base(scenario: Scenario) -> str:
 
 def check_base_case(scenario: Scenario) -> None:
     """Raise InputError if the scenario's feeder and period are implausible without EVs (cached)."""
-    _check(_base(scenario))
+    _check(_base(scenario), _stamp(scenario))
 
 
 def no_ev_slack_kw(scenario: Scenario) -> np.ndarray:
     """Active power drawn from the slack at every step with no EV (NaN where it diverges), kW (cached)."""
-    return _no_ev_slack_kw(_base(scenario))
+    return _no_ev_slack_kw(_base(scenario), _stamp(scenario))
+
+
+def _stamp(scenario: Scenario) -> tuple:
+    """The base case's files as they are now (`files_stamp`): an edited one is solved again."""
+    return files_stamp(scenario.feeder, scenario.profiles, scenario.trips)
 
 
 def _solver(sc: Scenario, inputs):
@@ -78,7 +84,7 @@ def _solve_no_ev(solver, inputs, t: int):
 
 
 @functools.lru_cache(maxsize=16)
-def _no_ev_slack_kw(base_json: str) -> np.ndarray:
+def _no_ev_slack_kw(base_json: str, stamp: tuple) -> np.ndarray:
     sc = Scenario.model_validate_json(base_json)
     inputs = build_inputs(sc)
     solver = _solver(sc, inputs)
@@ -87,7 +93,7 @@ def _no_ev_slack_kw(base_json: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _check(base_json: str) -> None:
+def _check(base_json: str, stamp: tuple) -> None:
     sc = Scenario.model_validate_json(base_json)
     inputs = build_inputs(sc)
     hh = inputs.households

@@ -11,6 +11,7 @@ import pandas as pd
 
 from hostcap.feeders import Feeder, load_feeder
 from hostcap.feeders.heat import heat_shapes, temperature_c
+from hostcap.feeders.load import files_stamp
 from hostcap.feeders.profiles import pv_shape
 from hostcap.feeders.sequence import check_earthed
 from hostcap.models.battery import battery_series
@@ -113,7 +114,8 @@ def build_batch(scenarios: list[Scenario]) -> Batch:
 
 
 def build_inputs(scenario: Scenario) -> Inputs:
-    return _build_inputs(scenario.model_dump_json())
+    """A run's inputs (cached per scenario and its files' `files_stamp`)."""
+    return _build_inputs(scenario.model_dump_json(), files_stamp(scenario.feeder, scenario.profiles, scenario.trips))
 
 
 def check_inputs(scenarios: list[Scenario]) -> None:
@@ -127,7 +129,8 @@ def check_inputs(scenarios: list[Scenario]) -> None:
             tariff_prices(s.tariff, _horizon(s))
     if sc.outages is not None:
         periods = [(pd.Timestamp(s.start), pd.Timestamp(s.start) + pd.Timedelta(days=s.days)) for s in scenarios]
-        bus_index = _feeder(sc.feeder, sc.profiles, sc.slack_vm_pu).net.bus.index.to_numpy()
+        bus_index = _feeder(sc.feeder, sc.profiles, sc.slack_vm_pu,
+                            files_stamp(sc.feeder, sc.profiles)).net.bus.index.to_numpy()
         check_windows(sc.outages, periods=periods, bus_index=bus_index)
 
 
@@ -147,7 +150,7 @@ PERIOD_FIELDS = {"feeder", "feeder_name", "profiles", "slack_vm_pu", "start", "d
 
 def _make_inputs(scenario_json: str) -> Inputs:
     sc = Scenario.model_validate_json(scenario_json)
-    period = _period(sc.model_dump_json(include=PERIOD_FIELDS))
+    period = _period(sc.model_dump_json(include=PERIOD_FIELDS), files_stamp(sc.feeder, sc.profiles))
     feeder, index, dt_s = period.feeder, period.index, period.dt_s
     n_steps, steps_per_day = len(index), period.steps_per_day
     start = index[0]
@@ -209,7 +212,10 @@ def _make_inputs(scenario_json: str) -> Inputs:
                   period.standard_load_kw, period.cp_bus_pos, dark_bus, v2h_capable, phases, unbalanced)
 
 
-_build_inputs = functools.lru_cache(maxsize=4)(_make_inputs)
+@functools.lru_cache(maxsize=4)
+def _build_inputs(scenario_json: str, stamp: tuple) -> Inputs:
+    """`_make_inputs`, cached per scenario and its files as they are (`files_stamp`)."""
+    return _make_inputs(scenario_json)
 
 
 @dataclass(frozen=True)
@@ -230,10 +236,10 @@ class _Period:
 
 
 @functools.lru_cache(maxsize=4)
-def _period(period_json: str) -> _Period:
+def _period(period_json: str, stamp: tuple) -> _Period:
     """The feeder, households, prices and standard load profile of a period (one shared copy, cached)."""
     sc = Scenario.model_validate_json(period_json)
-    feeder = _feeder(sc.feeder, sc.profiles, sc.slack_vm_pu)
+    feeder = _feeder(sc.feeder, sc.profiles, sc.slack_vm_pu, stamp)
     prof = feeder.profiles
     dt_s = sc.step_min * 60.0
     factor = dt_s / prof.dt_s
@@ -314,7 +320,7 @@ def _heat_pumps(sc: Scenario, feeder: Feeder) -> HeatPumps:
 
 
 @functools.lru_cache(maxsize=4)
-def _feeder(ref: str, profiles: str | None, slack_vm_pu: float | None) -> Feeder:
+def _feeder(ref: str, profiles: str | None, slack_vm_pu: float | None, stamp: tuple) -> Feeder:
     """The feeder, with its external grid at `slack_vm_pu` when given (one shared copy per voltage)."""
     feeder = load_feeder(ref, profiles)
     return feeder if slack_vm_pu is None else feeder.with_slack_vm_pu(slack_vm_pu)

@@ -1,5 +1,8 @@
 """End-to-end runs through mosaik on the default feeder: physics checks and each strategy's claim."""
 import copy
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pandapower as pp
@@ -391,3 +394,21 @@ def test_dimming_14a_caps_devices_while_dimmed_and_accounts_for_what_it_defers()
     delivered = (drawn * cop).sum(axis=0) * 0.25
     np.testing.assert_allclose(delivered + owed[-1], demand_th.sum(axis=0) * 0.25, rtol=1e-9)
     assert_fresh_runpp_reproduces_voltages(dim)
+
+
+def test_a_feeder_file_edited_in_the_same_session_is_read_again(tmp_path, tiny_net_factory):
+    """A notebook (or a long-lived Dask worker) that runs, edits the feeder file and runs again gets the edited
+    feeder's numbers, the no-EV base case's included, as a fresh process would."""
+    path = tmp_path / "tiny.json"
+    pp.to_json(tiny_net_factory(), str(path))
+    sc = Scenario(feeder=str(path), strategy="uncontrolled", penetration=1.0, seed=3, start="2016-01-11", days=1)
+    short = run_scenario(sc)
+    pp.to_json(tiny_net_factory(line_km=0.6), str(path))  # a longer line: lower voltages, more losses
+    long = run_scenario(sc)
+    assert long.metrics["v_min_pu"] < short.metrics["v_min_pu"]
+    assert long.metrics["energy_import_kwh"] > short.metrics["energy_import_kwh"]
+    fresh = subprocess.run([sys.executable, "-c", "import json, sys; from hostcap.studies.scenario.run import "
+                            "run_scenario; from hostcap.studies.scenario.settings import Scenario; "
+                            "print(json.dumps(run_scenario(Scenario.model_validate_json(sys.argv[1])).metrics))",
+                            sc.model_dump_json()], capture_output=True, text=True, check=True)
+    assert json.loads(fresh.stdout.splitlines()[-1]) == pytest.approx(long.metrics, nan_ok=True, rel=0, abs=0)
