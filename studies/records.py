@@ -6,8 +6,8 @@ status, error and the SHA-256 of every time series it kept (JSON), its household
 point, `RunResult.customers`) and its worst steps (`studies/reinforce.py`, stored transposed: a few steps of
 hundreds of columns, each column of which would carry its own schema), both as zstd-compressed Arrow IPC in
 base64, so every value reads back bit for bit. The footer's entries are not repeated in the Arrow schema the
-file stores (`ARROW:schema`), which would hold them a second time. A week on SimBench's rural3 of scenario 2
-at 100 % EVs: 34 kB a record, against 288 kB in the first layout (`RECORD_LAYOUT` 1). The record key is a
+file stores (`ARROW:schema`), which would hold them a second time. A record of the default study: about 33 kB,
+against 263 kB in the first layout (`RECORD_LAYOUT` 1). The record key is a
 hash of what decides the run's numbers and nothing else:
 
 - the scenario's own inputs (strategy, level, sample, seed, period, band, limits, curves, ...), without its
