@@ -60,7 +60,8 @@ if not Path(SPEC_FILE).exists() or Path(SPEC_FILE).read_text() != _text:
     Path(SPEC_FILE).parent.mkdir(parents=True, exist_ok=True)
     Path(SPEC_FILE).write_text(_text)
 
-# the study's Dask workers: every core of a local run; on a cluster (no --cores) the profile's set-threads
+# the study's Dask workers and the feeder check's processes: every core of a local run; on a cluster the
+# profile's set-threads
 try:
     STUDY_THREADS = workflow.cores
 except WorkflowError:
@@ -88,12 +89,13 @@ checkpoint check_feeders:
         files=[p for f in SPEC.feeders for p in f.files()],
     output:
         FEEDER_CHECK,
+    threads: STUDY_THREADS
     log:
         f"logs/{NAME}/check_feeders.log",
     benchmark:
         f"logs/{NAME}/check_feeders.benchmark.tsv"
     shell:
-        "hostcap check-feeders {input.spec:q} --out {output:q} 2>&1 | tee {log:q}"
+        "hostcap check-feeders {input.spec:q} --out {output:q} --workers {threads} 2>&1 | tee {log:q}"
 
 
 rule prepare_feeder:

@@ -278,7 +278,9 @@ def prepare_feeder(feeder_ref, name, profiles, out):
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False),
               help="JSON file: the feeders that pass their input checks (file names) and those of feeder sets "
                    "that fail, with the error.")
-def check_feeders(study_file, out_file):
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that check feeders side by side (default: the cores this process may use).")
+def check_feeders(study_file, out_file, workers):
     """Check every feeder of a study before it runs (the pipeline's first step where the study has feeder sets):
     a member of a set that fails is recorded and left out; a feeder named alone that fails stops (exit 2)."""
     import json
@@ -288,7 +290,7 @@ def check_feeders(study_file, out_file):
     from hostcap.studies.runner import spec_digest, validate_inputs
 
     spec = _spec_and_feeder(study_file)
-    failed = validate_inputs(spec)
+    failed = validate_inputs(spec, workers or len(os.sched_getaffinity(0)))
     bad = {f["feeder"] for f in failed}
     usable = [feeder_slug(f.name) for f in spec.feeders if f.name not in bad]
     write_text(json.dumps({"spec": spec_digest(spec), "usable": usable, "failed": failed}, indent=2) + "\n",

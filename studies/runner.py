@@ -15,6 +15,7 @@ One study folder is used by one process at a time (`studies/lock.py`); where its
 """
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -76,24 +77,45 @@ def batches(scenarios: list[Scenario], size: int) -> list[list[Scenario]]:
     return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
-def validate_inputs(spec: StudySpec) -> list[dict]:
+POOL_MIN_FEEDERS = 8  # a process pool's start (2-4 s of imports per process) pays from about this many feeders
+
+
+def validate_inputs(spec: StudySpec, processes: int = 1) -> list[dict]:
     """Load every feeder and check one no-EV scenario per feeder x period (feeder, profiles, trips, period,
     step, and the base case's plausibility), then each feeder's periods together (tariff prices, outage
     windows: `scenario.inputs.check_inputs`, as `hostcap run` does), so bad input is refused before anything
     runs. A feeder of a feeder set (`studies/feeder_sets.py`) that fails is returned (feeder, ref, source,
     error) and the study goes on without it; a feeder named alone that fails stops the study, as does a set
-    of which every feeder fails."""
+    of which every feeder fails. With `processes` > 1 and at least `POOL_MIN_FEEDERS` feeders the feeders are
+    checked side by side in that many processes; the verdicts do not depend on it."""
+    singles = [spec.model_copy(update={"feeders": [feeder]}) for feeder in spec.feeders]
+    if processes > 1 and len(singles) >= POOL_MIN_FEEDERS:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(processes, len(singles)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            errors = list(pool.map(_feeder_error, singles))
+    else:
+        errors = map(_feeder_error, singles)
     failed = []
-    for feeder in spec.feeders:
-        try:
-            _check_feeder(spec.model_copy(update={"feeders": [feeder]}))
-        except InputError as exc:
-            if feeder.source is None:
-                raise
-            failed.append({"feeder": feeder.name, "ref": feeder.ref, "source": feeder.source, "error": str(exc)})
+    for feeder, error in zip(spec.feeders, errors):
+        if error is None:
+            continue
+        if feeder.source is None:
+            raise InputError(error)
+        failed.append({"feeder": feeder.name, "ref": feeder.ref, "source": feeder.source, "error": error})
     if failed and len(failed) == len(spec.feeders):
         raise InputError(f"feeders: every feeder fails its checks, e.g. {failed[0]['feeder']}: {failed[0]['error']}")
     return failed
+
+
+def _feeder_error(spec: StudySpec) -> str | None:
+    """Why a study of one feeder fails its input checks (None: it passes)."""
+    try:
+        _check_feeder(spec)
+    except InputError as exc:
+        return str(exc)
+    return None
 
 
 def _check_feeder(spec: StudySpec) -> None:
@@ -163,7 +185,9 @@ def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str
     given = spec
     failed_feeders = checked_failures(spec, checked)
     if failed_feeders is None:
-        failed_feeders = validate_inputs(spec)
+        local = not (scheduler or scheduler_file or spec.dask.scheduler or spec.dask.scheduler_file or slurm
+                     or spec.dask.slurm)  # the local cluster's workers: the checks may take those cores
+        failed_feeders = validate_inputs(spec, (workers or spec.dask.workers or os.cpu_count() or 1) if local else 1)
     spec = without_failed(spec, failed_feeders)
     planned = plan(spec)
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))

@@ -146,3 +146,26 @@ def test_a_study_takes_the_verdicts_of_its_own_feeder_check_and_ignores_another_
     assert checked_failures(spec, check) is None  # so it checks again
     assert set(pd.read_parquet(StudyPaths(grids / "out2" / "fleet").runs)["feeder"]) == {"grids/a.json",
                                                                                             "grids/c.json"}
+
+
+def test_feeders_checked_side_by_side_give_the_verdicts_of_one_process(tmp_path, tiny_net_factory):
+    """A set large enough for the process pool (`POOL_MIN_FEEDERS`), two of its members broken: two processes
+    record the same failures, in the same order, as one; a broken feeder named alone still stops the study
+    with its own line."""
+    from hostcap.studies.runner import POOL_MIN_FEEDERS, validate_inputs
+
+    (tmp_path / "grids").mkdir()
+    for i in range(POOL_MIN_FEEDERS):
+        pp.to_json(tiny_net_factory(line_km=0.05 * (i + 1)), str(tmp_path / "grids" / f"f{i}.json"))
+    (tmp_path / "grids" / "f2.json").write_text('{"buses": [1, 2]}')
+    (tmp_path / "grids" / "f5.json").write_text("not json")
+    spec = parse_spec({**BASE, "feeders": [{"glob": "grids/*.json"}]}, base_dir=tmp_path)
+    serial = validate_inputs(spec, 1)
+    assert [f["feeder"] for f in serial] == ["grids/f2.json", "grids/f5.json"]
+    assert validate_inputs(spec, 2) == serial
+    alone = parse_spec({**BASE, "feeders": [str(tmp_path / "grids" / f"f{i}.json") for i in range(POOL_MIN_FEEDERS)]})
+    with pytest.raises(InputError, match="f2.json") as side_by_side:
+        validate_inputs(alone, 2)
+    with pytest.raises(InputError) as one:
+        validate_inputs(alone, 1)
+    assert str(side_by_side.value) == str(one.value)

@@ -265,11 +265,14 @@ def test_snakemake_report_lists_outputs(pipeline):
 
 
 def test_slurm_profile_dry_run(tmp_path):
+    """The shipped profile plans every rule; its per-feeder batching leaves the study the threads it sets."""
     (tmp_path / "tiny.yaml").write_text(TINY)
-    proc = snakemake(tmp_path, "-n", "--profile", str(ROOT / "profiles" / "slurm"), profile=True)
+    proc = snakemake(tmp_path, "-n", "-p", "--profile", str(ROOT / "profiles" / "slurm"), profile=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout + proc.stderr
     assert "study" in out and "This was a dry-run" in out
+    threads = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())["set-threads"]["study"]
+    assert f"--workers {threads} --no-hosting" in out
 
 
 def test_invalid_config_is_refused_before_anything_runs(tmp_path):

@@ -90,8 +90,10 @@ def user_profile(tmp_path: Path, **changes) -> Path:
     profile["default-resources"].pop("slurm_account")
     profile.update({"slurm-no-account": True, "slurm-status-command": "squeue",
                     "slurm-init-seconds-before-status-checks": 1, "seconds-between-status-checks": 2,
-                    "set-threads": {"study": 2}, "slurm-keep-successful-logs": True, **changes})
+                    "set-threads": {"study": 2, "check_feeders": 2}, "slurm-keep-successful-logs": True,
+                    **changes})
     profile["set-resources"]["study"].update(cpus_per_task=2, mem_mb=4000)
+    profile["set-resources"]["check_feeders"].update(cpus_per_task=2, mem_mb=3000)
     (tmp_path / "profile").mkdir()
     (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
     return tmp_path / "profile"
