@@ -138,7 +138,7 @@ def test_fleet_pipeline_runs_to_the_end_with_the_slurm_profile(slurm, tmp_path, 
 
 @pytest.mark.fleet_scale
 def test_the_18_simbench_lv_grids_run_end_to_end_on_slurm(slurm, tmp_path):
-    """Issue 35's scale check, which `.ci/run` runs after the suite (`-m fleet_scale`; about 6 minutes on
+    """Issue 35's scale check, which `.ci/run` runs after the suite (`-m fleet_scale`; 7.5 minutes on
     CI's two cores): SimBench's six LV grids in its three scenarios (three `simbench` sets) over a day, with
     heat pumps, reinforcement and headroom, through the shipped profile with the per-feeder steps in batches
     of 9 feeders (two Slurm jobs side by side on the node's two cores)."""
