@@ -80,6 +80,16 @@ def _pending_reason(ids: list[str]) -> tuple[str, str]:
     return tuple(out[0].split(maxsplit=1)) if out else (",".join(ids) or "none", "not in squeue")
 
 
+def local_workers(spec: StudySpec, *, scheduler: str | None, scheduler_file: str | None, slurm: bool,
+                  workers: int | None) -> int | None:
+    """The workers of the local cluster `open_client` starts (one per core by default), or None where it
+    starts none: an existing scheduler or a SLURM cluster (from the arguments or the study file)."""
+    d = spec.dask
+    if scheduler or d.scheduler or scheduler_file or d.scheduler_file or slurm or d.slurm:
+        return None
+    return workers or d.workers or os.cpu_count() or 1
+
+
 def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str | None, slurm: bool,
                 workers: int | None):
     """A Dask client and a closer of the cluster this study started (None for an existing scheduler): an
@@ -107,7 +117,7 @@ def open_client(spec: StudySpec, *, scheduler: str | None, scheduler_file: str |
         return client, None
     if slurm or d.slurm:
         return open_slurm(d.slurm or Slurm())
-    n = workers or d.workers or os.cpu_count() or 1
+    n = local_workers(spec, scheduler=scheduler, scheduler_file=scheduler_file, slurm=slurm, workers=workers)
     cluster = local_cluster(n, quiet)
     client = Client(cluster)
     client.wait_for_workers(n, timeout=WORKER_START_TIMEOUT_S)

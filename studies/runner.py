@@ -15,7 +15,6 @@ One study folder is used by one process at a time (`studies/lock.py`); where its
 """
 import json
 import logging
-import os
 import shutil
 import threading
 import time
@@ -29,7 +28,7 @@ from hostcap.models.errors import InputError
 from hostcap.models.metrics import NONCONVERGED_MAX_SHARE
 from hostcap.studies.adaptive import first_round, next_round
 from hostcap.studies.atomic import check_writable, write_parquet, write_text
-from hostcap.studies.cluster import dask_client
+from hostcap.studies.cluster import dask_client, local_workers
 from hostcap.studies.customer_value import customer_value
 from hostcap.studies.fleet import fleet_statistics, fleet_table
 from hostcap.studies.flexibility import design_samples, pathway_value, reinforcement_table
@@ -185,9 +184,9 @@ def run_study(spec: StudySpec, out_root: str | Path = RESULTS, *, scheduler: str
     given = spec
     failed_feeders = checked_failures(spec, checked)
     if failed_feeders is None:
-        local = not (scheduler or scheduler_file or spec.dask.scheduler or spec.dask.scheduler_file or slurm
-                     or spec.dask.slurm)  # the local cluster's workers: the checks may take those cores
-        failed_feeders = validate_inputs(spec, (workers or spec.dask.workers or os.cpu_count() or 1) if local else 1)
+        # a local study's checks may take the cores its workers will
+        failed_feeders = validate_inputs(spec, local_workers(spec, scheduler=scheduler, scheduler_file=scheduler_file,
+                                                             slurm=slurm, workers=workers) or 1)
     spec = without_failed(spec, failed_feeders)
     planned = plan(spec)
     rkeys = dict(zip((c["key"] for _, c in planned), record_keys(spec, planned)))
